@@ -1,0 +1,160 @@
+"""Canonical encoding, validation and hashing.
+
+One deterministic encoding (orjson, sorted keys, finite floats, 64-bit integers) makes equal
+values hash equally on every machine and backend. The state hash is an additive multiset hash
+over (element, value hash) modulo 2**256, so each commit updates it in O(changes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from .errors import InvalidKey, InvalidValue
+
+MAX_ID_BYTES = 512
+MAX_DEPTH = 64
+MAX_VALUE_BYTES = 16 * 1024 * 1024
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+_STATE_MOD = 2**256
+_SORT = orjson.OPT_SORT_KEYS
+
+EMPTY_STATE = bytes(32)
+
+# Row kinds as stored in the rows table: one letter keeps rows and indexes small.
+KIND_CODES = {"entity": "e", "relation": "r", "document": "d", "kv": "k"}
+KIND_NAMES = {code: name for name, code in KIND_CODES.items()}
+DOC_SEP = "\x1f"  # collection + DOC_SEP + key; control characters are banned in names
+
+
+def check_name(value: object, what: str, *, max_bytes: int = MAX_ID_BYTES) -> str:
+    """Validate an id, type, collection or key: non-empty text, bounded, no control chars."""
+    if not isinstance(value, str):
+        raise InvalidKey(f"{what} must be a string, got {type(value).__name__}")
+    if not value:
+        raise InvalidKey(f"{what} must not be empty")
+    if len(value) * 4 > max_bytes and len(value.encode()) > max_bytes:
+        raise InvalidKey(f"{what} {value[:40]!r}… is longer than {max_bytes} bytes")
+    if not value.isprintable() and any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+        raise InvalidKey(f"{what} {value!r} contains a control character; remove it")
+    return value
+
+
+def check_json(value: Any, where: str, _depth: int = 0) -> None:
+    """Raise InvalidValue unless ``value`` is a JSON value we can store exactly."""
+    if _depth > MAX_DEPTH:
+        raise InvalidValue(f"{where}: nested deeper than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, str | bool):
+        return
+    if isinstance(value, int):
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise InvalidValue(f"{where}: integer {value} is outside the 64-bit range; "
+                               "store it as a string")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidValue(f"{where}: {value} is not a finite number (JSON has no NaN or "
+                               "infinity)")
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            check_json(item, f"{where}[{i}]", _depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidValue(f"{where}: key {key!r} is not a string")
+            check_json(item, f"{where}.{key}", _depth + 1)
+        return
+    raise InvalidValue(f"{where}: {type(value).__name__} is not a JSON value "
+                       "(use str, int, float, bool, None, list or dict)")
+
+
+def check_props(props: Any, where: str) -> dict[str, Any]:
+    if props is None:
+        return {}
+    if not isinstance(props, dict):
+        raise InvalidValue(f"{where}: properties must be a dict, got {type(props).__name__}")
+    check_json(props, where)
+    return props
+
+
+def encode(value: Any) -> str:
+    """The canonical JSON text of a validated value."""
+    text = orjson.dumps(value, option=_SORT)
+    if len(text) > MAX_VALUE_BYTES:
+        raise InvalidValue(f"value of {len(text)} bytes exceeds the {MAX_VALUE_BYTES}-byte limit")
+    return text.decode()
+
+
+def decode(text: str | bytes) -> Any:
+    return orjson.loads(text)
+
+
+def digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
+def content_hash(kind: str, type_: str | None, source: str | None, target: str | None,
+                 value: str) -> bytes:
+    """Hash of one stored element version: its kind letter, type, endpoints and value text."""
+    parts = [kind, type_ or "", source or "", target or "", value]
+    return digest("\x00".join(parts).encode())
+
+
+def element_term(kind: str, key: str, value_hash: bytes) -> int:
+    """The contribution of one visible element to the state hash."""
+    return int.from_bytes(digest(b"\x00".join((kind.encode(), key.encode(), value_hash))), "big")
+
+
+def state_add(state: bytes, term: int) -> bytes:
+    return ((int.from_bytes(state, "big") + term) % _STATE_MOD).to_bytes(32, "big")
+
+
+def state_combine(state: bytes, added: int, removed: int) -> bytes:
+    total = int.from_bytes(state, "big") + added - removed
+    return (total % _STATE_MOD).to_bytes(32, "big")
+
+
+def commit_id(parents: list[str], state_hash: bytes, author: str, message: str, time_us: int,
+              metadata: dict[str, Any]) -> str:
+    """A commit's id: the hash of everything that defines it, as in git."""
+    body = orjson.dumps({
+        "parents": parents, "state": state_hash.hex(), "author": author, "message": message,
+        "time": time_us, "metadata": metadata,
+    }, option=_SORT)
+    return hashlib.blake2b(body, digest_size=32).hexdigest()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def now_us() -> int:
+    return (datetime.now(UTC) - _EPOCH) // _MICRO
+
+
+def to_us(when: datetime | str) -> int:
+    """Microseconds since the epoch; naive datetimes and strings without a zone are UTC."""
+    if isinstance(when, str):
+        text = when.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise InvalidValue(f"{when!r} is not an ISO-8601 time "
+                               "(e.g. 2026-01-15 or 2026-01-15T10:00:00Z)") from exc
+    if not isinstance(when, datetime):
+        raise InvalidValue(f"expected a datetime or ISO-8601 string, got {type(when).__name__}")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - _EPOCH) // _MICRO
+
+
+def from_us(time_us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=time_us)

@@ -1,0 +1,138 @@
+"""The one error tree of palimpsest.
+
+Every error a user can cause derives from :class:`PalimpsestError`; each says what went wrong
+and what to do. Lookups that fail also subclass :class:`KeyError`, bad input :class:`ValueError`,
+so callers can catch them the Python way too. Expected outcomes (a merge with conflicts) are
+return values; these exceptions are for misuse and for failures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class PalimpsestError(Exception):
+    """Root of every palimpsest error."""
+
+    code = "error"
+
+    def __str__(self) -> str:  # KeyError would quote the message; keep it readable
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class NotFound(PalimpsestError, KeyError):
+    """An element, commit or name does not exist."""
+
+    code = "not_found"
+
+
+class RefNotFound(NotFound):
+    """A ref (branch, tag, commit id, ``~N``, timestamp) resolves to no commit."""
+
+    code = "ref_not_found"
+
+
+class AmbiguousRef(PalimpsestError, ValueError):
+    """A commit id prefix matches several commits; ``candidates`` lists them."""
+
+    code = "ambiguous_ref"
+
+    def __init__(self, message: str, candidates: Sequence[str]) -> None:
+        super().__init__(message)
+        self.candidates = list(candidates)
+
+
+class InvalidKey(PalimpsestError, ValueError):
+    """An id, type, branch name, collection or key breaks the naming rules."""
+
+    code = "invalid_key"
+
+
+class InvalidValue(PalimpsestError, ValueError):
+    """A property, document or argument value is not acceptable."""
+
+    code = "invalid_value"
+
+
+class IntegrityError(PalimpsestError, ValueError):
+    """A write would break the graph's rules (e.g. a relation to a missing entity)."""
+
+    code = "integrity"
+
+
+class VersionConflict(PalimpsestError):
+    """Optimistic concurrency failed: the state moved under the writer. Retry on the new state."""
+
+    code = "version_conflict"
+
+    def __init__(self, message: str, *, key: str | None = None, expected: Any = None,
+                 found: Any = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.expected = expected
+        self.found = found
+
+
+class ConcurrentCommit(VersionConflict):
+    """Another writer committed to the same branch and touched what this transaction read."""
+
+    code = "concurrent_commit"
+
+
+class MergeConflict(PalimpsestError):
+    """Changes clash; ``conflicts`` lists each clash with base, ours and theirs values."""
+
+    code = "merge_conflict"
+
+    def __init__(self, message: str, conflicts: Sequence[Any]) -> None:
+        super().__init__(message)
+        self.conflicts = list(conflicts)
+
+
+class RevertConflict(MergeConflict):
+    """A revert would undo values that later commits changed again."""
+
+    code = "revert_conflict"
+
+
+class ReadOnly(PalimpsestError):
+    """A write was attempted through a read-only handle or view."""
+
+    code = "read_only"
+
+
+class Unauthorized(PalimpsestError):
+    """No valid credentials were given (server)."""
+
+    code = "unauthorized"
+
+
+class Forbidden(PalimpsestError):
+    """The credentials do not allow this operation (server)."""
+
+    code = "forbidden"
+
+
+class CorruptObject(PalimpsestError):
+    """Stored data does not match its hash: the database file was damaged."""
+
+    code = "corrupt_object"
+
+
+class RetentionExpired(PalimpsestError):
+    """The requested version lies before the retention horizon and was compacted away."""
+
+    code = "retention_expired"
+
+
+class QueryError(PalimpsestError, ValueError):
+    """A query is malformed; the message names the part that is wrong."""
+
+    code = "query_error"
+
+
+class SchemaVersionError(PalimpsestError):
+    """The database was written by a newer palimpsest than this one."""
+
+    code = "schema_version"

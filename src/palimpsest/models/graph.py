@@ -1,0 +1,134 @@
+"""The graph model: entities and relations read at any state, traversal, and its rules.
+
+Reads go through the visibility rule (:mod:`palimpsest.storage.visibility`) with the chain of
+the state being read, so the same code answers at the head and at any past commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+from ..storage.base import Database
+from ..storage.visibility import Chain, adjacent, count, read_row, read_rows, scan
+from ..types import JSON, Entity, Relation
+from ..versioning.elements import to_value
+
+Direction = Literal["out", "in", "both"]
+
+
+def entity(db: Database, chain: Chain, id: str) -> Entity | None:
+    value = to_value(read_row(db, chain, "e", id))
+    return value if isinstance(value, Entity) else None
+
+
+def relation(db: Database, chain: Chain, id: str) -> Relation | None:
+    value = to_value(read_row(db, chain, "r", id))
+    return value if isinstance(value, Relation) else None
+
+
+def _where_sql(db: Database, where: Mapping[str, JSON] | None) -> tuple[str, list[Any]]:
+    """Narrow a property-equality filter in SQL; callers confirm exact equality in Python."""
+    if not where:
+        return "", []
+    parts, params = [], []
+    for name, value in where.items():
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            parts.append(f"{db.dialect.json_text('r.value', [name])} = ?")
+            params.append(value)
+    return " AND ".join(parts), params
+
+
+def _matches(props: Mapping[str, JSON], where: Mapping[str, JSON] | None) -> bool:
+    if not where:
+        return True
+    for name, value in where.items():
+        if name not in props:
+            return False
+        found = props[name]
+        if found != value or isinstance(found, bool) != isinstance(value, bool):
+            return False
+    return True
+
+
+def entities(db: Database, chain: Chain, *, type: str | None = None,
+             where: Mapping[str, JSON] | None = None, limit: int | None = None,
+             offset: int = 0) -> Iterator[Entity]:
+    """Live entities at the chain's state, by id; ``where`` is property equality."""
+    extra, params = _where_sql(db, where)
+    exact = where is not None and len(params) == len(where)
+    rows = scan(db, chain, "e", type_=type, extra=extra, extra_params=params,
+                limit=limit if exact or not where else None, offset=offset if exact else 0)
+    produced = skipped = 0
+    for row in rows:
+        value = to_value(row)
+        if not _matches(value.props, where):
+            continue
+        if not exact and skipped < offset:
+            skipped += 1
+            continue
+        yield value
+        produced += 1
+        if not exact and limit is not None and produced >= limit:
+            return
+
+
+def count_entities(db: Database, chain: Chain, *, type: str | None = None) -> int:
+    return count(db, chain, "e", type_=type)
+
+
+def count_relations(db: Database, chain: Chain, *, type: str | None = None) -> int:
+    return count(db, chain, "r", type_=type)
+
+
+def relations(db: Database, chain: Chain, *, type: str | None = None,
+              source: str | None = None, target: str | None = None) -> Iterator[Relation]:
+    """Live relations, optionally of one type and/or from a source and/or to a target."""
+    if source is not None or target is not None:
+        column, ident = ("source", source) if source is not None else ("target", target)
+        assert ident is not None
+        rows = adjacent(db, chain, [ident], column=column, rel_type=type)
+        rows.sort(key=lambda r: r.key)
+        for row in rows:
+            value = to_value(row)
+            if target is not None and value.target != target:
+                continue
+            yield value
+        return
+    for row in scan(db, chain, "r", type_=type):
+        yield to_value(row)
+
+
+def incident(db: Database, chain: Chain, ids: list[str]) -> list[Relation]:
+    """Live relations that start or end at any of ``ids``."""
+    rows = adjacent(db, chain, ids, column="source") + adjacent(db, chain, ids, column="target")
+    seen: dict[str, Relation] = {}
+    for row in rows:
+        seen.setdefault(row.key, to_value(row))
+    return [seen[k] for k in sorted(seen)]
+
+
+def neighbors(db: Database, chain: Chain, id: str, *, depth: int = 1,
+              rel_type: str | None = None, direction: Direction = "both") -> list[Entity]:
+    """Entities within ``depth`` hops of ``id`` (breadth first; nearest first, then by id)."""
+    if direction not in ("out", "in", "both"):
+        raise ValueError(f"direction must be 'out', 'in' or 'both', not {direction!r}")
+    seen = {id}
+    frontier = [id]
+    found: list[str] = []
+    for _ in range(max(depth, 0)):
+        if not frontier:
+            break
+        reached: set[str] = set()
+        if direction in ("out", "both"):
+            reached |= {r.target for r in adjacent(db, chain, frontier, column="source",
+                                                   rel_type=rel_type)}
+        if direction in ("in", "both"):
+            reached |= {r.source for r in adjacent(db, chain, frontier, column="target",
+                                                   rel_type=rel_type)}
+        frontier = sorted(reached - seen)
+        seen |= reached
+        found += frontier
+    rows = read_rows(db, chain, "e", found)
+    out = [to_value(rows[k]) for k in found if k in rows]
+    return [e for e in out if e is not None]

@@ -1,0 +1,159 @@
+"""The one visibility rule: what state a commit sees.
+
+A commit's *chain* is its line and that line's ancestors, each with the highest seq visible from
+it: ``((line, seq), (parent, fork_seq), …)``, tip first. For every key, the state at the commit
+is the row with the highest seq inside the chain, unless that row is a deletion.
+
+Within one line, ``superseded`` (the seq of the next row for the same key on that line) lets a
+scan test a row alone: it is the latest of its line up to ``seq`` when
+``seq <= bound < superseded``. A row on an ancestor line is also hidden when a nearer line of the
+chain has a row for the key; that set of keys is small (a branch's own changes), so SQL
+materialises it once per query. Every read of elements — point reads, scans by type, adjacency,
+listings, exports — builds its SQL here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+
+from .base import Database
+
+Chain = tuple[tuple[int, int], ...]
+"""((line, max visible seq), …), tip first."""
+
+COLUMNS = "r.rid, r.kind, r.key, r.line, r.seq, r.op, r.type, r.source, r.target, r.value, " \
+          "r.hash, r.origin"
+
+
+class StoredRow(NamedTuple):
+    rid: int
+    kind: str
+    key: str
+    line: int
+    seq: int
+    op: int
+    type: str | None
+    source: str | None
+    target: str | None
+    value: str | None
+    hash: bytes | None
+    origin: int | None
+
+
+def in_chain(chain: Chain, alias: str = "r") -> tuple[str, list[Any]]:
+    """SQL true for rows inside the chain (not yet choosing the latest per key)."""
+    parts, params = [], []
+    for line, bound in chain:
+        parts.append(f"({alias}.line = ? AND {alias}.seq <= ?)")
+        params += [line, bound]
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def visible(chain: Chain, kind: str, alias: str = "r") -> tuple[str, list[Any]]:
+    """SQL true for the rows of ``kind`` that hold the state at the chain's commit.
+
+    Deletion rows pass too (they hide older rows); callers add ``op = 1`` to get live elements.
+    """
+    parts: list[str] = []
+    params: list[Any] = []
+    for i, (line, bound) in enumerate(chain):
+        part = (f"({alias}.line = ? AND {alias}.seq <= ? AND "
+                f"({alias}.superseded IS NULL OR {alias}.superseded > ?)")
+        params += [line, bound, bound]
+        if i:
+            nearer, nearer_params = in_chain(chain[:i], "x")
+            part += (f" AND {alias}.key NOT IN (SELECT x.key FROM rows x "
+                     f"WHERE x.kind = ? AND {nearer})")
+            params += [kind, *nearer_params]
+        parts.append(part + ")")
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def read_row(db: Database, chain: Chain, kind: str, key: str) -> StoredRow | None:
+    """The row holding ``key`` at the chain's commit (possibly a deletion), or None."""
+    where, params = in_chain(chain)
+    row = db.one(f"SELECT {COLUMNS} FROM rows r WHERE r.kind = ? AND r.key = ? AND {where} "
+                 "ORDER BY r.seq DESC LIMIT 1", [kind, key, *params])
+    return StoredRow(*row) if row else None
+
+
+def read_rows(db: Database, chain: Chain, kind: str, keys: Sequence[str]) -> dict[str, StoredRow]:
+    """Point reads of many keys at once (diffs, merges, batch writes)."""
+    out: dict[str, StoredRow] = {}
+    for key in keys:
+        row = read_row(db, chain, kind, key)
+        if row is not None:
+            out[key] = row
+    return out
+
+
+def scan(db: Database, chain: Chain, kind: str, *, type_: str | None = None,
+         extra: str = "", extra_params: Sequence[Any] = (), order: str = "r.key",
+         limit: int | None = None, offset: int = 0) -> Iterator[StoredRow]:
+    """Live rows of ``kind`` (optionally one type or collection) at the chain's commit."""
+    where, params = visible(chain, kind)
+    sql = f"SELECT {COLUMNS} FROM rows r WHERE r.kind = ? AND r.op = 1 AND {where}"
+    args: list[Any] = [kind, *params]
+    if type_ is not None:
+        sql += " AND r.type = ?"
+        args.append(type_)
+    if extra:
+        sql += f" AND ({extra})"
+        args += list(extra_params)
+    sql += f" ORDER BY {order}"
+    if limit is not None or offset:
+        sql += " LIMIT ? OFFSET ?"
+        args += [-1 if limit is None else limit, offset]
+    for row in db.iterate(sql, args):
+        yield StoredRow(*row)
+
+
+def count(db: Database, chain: Chain, kind: str, *, type_: str | None = None) -> int:
+    where, params = visible(chain, kind)
+    sql = f"SELECT count(*) FROM rows r WHERE r.kind = ? AND r.op = 1 AND {where}"
+    args: list[Any] = [kind, *params]
+    if type_ is not None:
+        sql += " AND r.type = ?"
+        args.append(type_)
+    row = db.one(sql, args)
+    return int(row[0]) if row else 0
+
+
+def adjacent(db: Database, chain: Chain, ids: Sequence[str], *, column: str,
+             rel_type: str | None = None) -> list[StoredRow]:
+    """Live relations whose ``column`` (``source`` or ``target``) is one of ``ids``."""
+    if column not in ("source", "target") or not ids:
+        return []
+    out: list[StoredRow] = []
+    where, params = visible(chain, "r")
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start:start + 500])
+        marks = ",".join("?" * len(chunk))
+        sql = (f"SELECT {COLUMNS} FROM rows r WHERE r.{column} IN ({marks}) AND r.kind = 'r' "
+               f"AND r.op = 1 AND {where}")
+        args: list[Any] = [*chunk, *params]
+        if rel_type is not None:
+            sql += " AND r.type = ?"
+            args.append(rel_type)
+        out += [StoredRow(*row) for row in db.all(sql, args)]
+    return out
+
+
+def changed_keys(db: Database, a: Chain, b: Chain) -> list[tuple[str, str]]:
+    """(kind, key) of every row in one chain and not the other: the keys that can differ.
+
+    Two chains share their common lines up to the lower bound; only rows above it (the
+    segments after the histories diverge) can make the states differ, so this reads O(changes).
+    """
+    bounds_a, bounds_b = dict(a), dict(b)
+    parts, params = [], []
+    for line in bounds_a.keys() | bounds_b.keys():
+        lo, hi = sorted((bounds_a.get(line, 0), bounds_b.get(line, 0)))
+        if lo < hi:
+            parts.append("(line = ? AND seq > ? AND seq <= ?)")
+            params += [line, lo, hi]
+    if not parts:
+        return []
+    rows = db.all(f"SELECT DISTINCT kind, key FROM rows WHERE {' OR '.join(parts)}", params)
+    return sorted((str(k), str(key)) for k, key in rows)

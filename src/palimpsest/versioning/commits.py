@@ -1,0 +1,231 @@
+"""Commits and lines: reading them, and writing one commit's rows atomically.
+
+A *line* is a sequence of commits that may fork from ``(parent line, fork seq)``. Seqs come from
+one repository-wide counter, so a commit is ``(line, seq)`` and its visible state is given by its
+chain (see :mod:`palimpsest.storage.visibility`). Lines never change once forked; only their
+``head_seq`` advances, so chains are cached.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..codec import (
+    EMPTY_STATE,
+    commit_id,
+    decode,
+    element_term,
+    encode,
+    from_us,
+    now_us,
+    state_combine,
+)
+from ..errors import InvalidValue, RefNotFound
+from ..storage.base import Database, Row
+from ..storage.visibility import COLUMNS, Chain, StoredRow, read_row
+from ..types import Commit, CommitStats
+from .elements import DELETE, PUT, Write
+
+_COMMIT_COLUMNS = ("seq, id, line, parents, author, message, time_us, metadata, stats, "
+                   "state_hash")
+
+_STAT_NAMES = {"e": "entities", "r": "relations", "d": "documents"}
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """One change a commit made: the row it replaced (if any) and the row it wrote."""
+
+    old: StoredRow | None
+    new: StoredRow
+
+
+class CommitStore:
+    """Reads commits and lines, with caches for what never changes."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._lines: dict[int, tuple[int | None, int | None]] = {}
+        self._commits: OrderedDict[int, Commit] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- commits -------------------------------------------------------------------------
+    def _from_row(self, row: Row) -> Commit:
+        seq, cid, line, parents, author, message, time_us, metadata, stats, state = row
+        commit = Commit(
+            id=cid, parents=tuple(decode(parents)), author=author, message=message,
+            timestamp=from_us(time_us), metadata=decode(metadata),
+            stats=CommitStats(**decode(stats)), state_hash=bytes(state).hex(), seq=seq,
+            line=line,
+        )
+        with self._lock:
+            self._commits[seq] = commit
+            if len(self._commits) > 4096:
+                self._commits.popitem(last=False)
+        return commit
+
+    def by_seq(self, seq: int) -> Commit:
+        cached = self._commits.get(seq)
+        if cached is not None:
+            return cached
+        row = self.db.one(f"SELECT {_COMMIT_COLUMNS} FROM commits WHERE seq = ?", (seq,))
+        if row is None:
+            raise RefNotFound(f"no commit with seq {seq}")
+        return self._from_row(row)
+
+    def by_id(self, cid: str) -> Commit | None:
+        row = self.db.one(f"SELECT {_COMMIT_COLUMNS} FROM commits WHERE id = ?", (cid,))
+        return self._from_row(row) if row else None
+
+    def by_prefix(self, prefix: str, limit: int = 10) -> list[Commit]:
+        rows = self.db.all(f"SELECT {_COMMIT_COLUMNS} FROM commits WHERE id >= ? AND id < ? "
+                           "ORDER BY id LIMIT ?", (prefix, prefix + "g", limit))
+        return [self._from_row(r) for r in rows]
+
+    def time_us(self, seq: int) -> int:
+        row = self.db.one("SELECT time_us FROM commits WHERE seq = ?", (seq,))
+        return int(row[0]) if row else 0
+
+    def state(self, seq: int | None) -> bytes:
+        if seq is None:
+            return EMPTY_STATE
+        row = self.db.one("SELECT state_hash FROM commits WHERE seq = ?", (seq,))
+        return bytes(row[0]) if row else EMPTY_STATE
+
+    def count(self) -> int:
+        row = self.db.one("SELECT count(*) FROM commits")
+        return int(row[0]) if row else 0
+
+    # -- lines ---------------------------------------------------------------------------
+    def line_origin(self, line: int) -> tuple[int | None, int | None]:
+        """(parent line, fork seq) of a line; immutable, so cached."""
+        known = self._lines.get(line)
+        if known is None:
+            row = self.db.one("SELECT parent, fork_seq FROM lines WHERE id = ?", (line,))
+            if row is None:
+                raise RefNotFound(f"line {line} does not exist")
+            known = (row[0], row[1])
+            self._lines[line] = known
+        return known
+
+    def line_head(self, line: int) -> int | None:
+        """Seq of the commit a line's head is at: its latest own commit, else its fork point."""
+        row = self.db.one("SELECT head_seq, fork_seq FROM lines WHERE id = ?", (line,))
+        if row is None:
+            raise RefNotFound(f"line {line} does not exist")
+        return row[0] if row[0] is not None else row[1]
+
+    def chain(self, line: int, bound: int) -> Chain:
+        """The chain of the state at seq ``bound`` on ``line``."""
+        out = [(line, bound)]
+        parent, fork = self.line_origin(line)
+        while parent is not None and fork is not None:
+            out.append((parent, fork))
+            parent, fork = self.line_origin(parent)
+        return tuple(out)
+
+    def commit_chain(self, commit: Commit | None) -> Chain:
+        if commit is None:
+            return ((1, 0),)
+        return self.chain(commit.line, commit.seq)
+
+    def new_line(self, parent: int | None, fork_seq: int | None) -> int:
+        row = self.db.one("SELECT coalesce(max(id), 0) + 1 FROM lines")
+        line = int(row[0]) if row else 1
+        self.db.run("INSERT INTO lines (id, parent, fork_seq, head_seq) VALUES (?, ?, ?, NULL)",
+                    (line, parent, fork_seq))
+        return line
+
+    def fork_at(self, commit: Commit | None) -> int:
+        """A new, empty line whose state starts at ``commit`` (O(1): no rows are copied)."""
+        if commit is None:
+            return self.new_line(None, None)
+        return self.new_line(commit.line, commit.seq)
+
+    # -- writing -------------------------------------------------------------------------
+    def write_commit(
+        self, *, line: int, writes: Sequence[Write], parents: Sequence[str], author: str,
+        message: str, metadata: dict[str, Any], time_us: int | None = None,
+        known_old: dict[tuple[str, str], StoredRow | None] | None = None,
+        allow_empty: bool = True,
+    ) -> tuple[Commit, list[Applied]] | None:
+        """Append one commit with ``writes`` to ``line``. The caller holds ``db.write()``.
+
+        Writes that would not change anything (same value, or deleting a missing element) are
+        dropped. Returns None when nothing is left and ``allow_empty`` is false.
+        """
+        db = self.db
+        head = self.line_head(line)
+        head_chain = self.chain(line, head) if head is not None else ((line, 0),)
+        parent_time = self.time_us(head) if head is not None else None
+        if time_us is None:
+            time_us = max(now_us(), parent_time or 0)
+        elif parent_time is not None and time_us < parent_time:
+            raise InvalidValue(
+                f"commit time {from_us(time_us).isoformat()} is earlier than its parent's "
+                f"({from_us(parent_time).isoformat()}); history must move forward in time")
+        applied: list[tuple[StoredRow | None, Write, bytes | None]] = []
+        for write in writes:
+            ident = (write.kind, write.key)
+            if known_old is not None and ident in known_old:
+                old = known_old[ident]
+            else:
+                old = read_row(db, head_chain, write.kind, write.key)
+            new_hash = write.hash
+            if write.op == DELETE and (old is None or old.op == DELETE):
+                continue
+            if write.op == PUT and old is not None and old.op == PUT and \
+                    old.hash is not None and bytes(old.hash) == new_hash:
+                continue
+            applied.append((old, write, new_hash))
+        if not applied and not allow_empty:
+            return None
+        row = db.one("SELECT coalesce(max(seq), 0) + 1 FROM commits")
+        seq = int(row[0]) if row else 1
+        added = removed = 0
+        counts: dict[str, int] = {}
+        inserts, supersede = [], []
+        for old, write, new_hash in applied:
+            inserts.append((write.kind, write.key, line, seq, write.op, write.type, write.source,
+                            write.target, write.value, new_hash, write.origin))
+            old_live = old is not None and old.op == PUT
+            if old is not None and old.line == line:
+                supersede.append((seq, old.rid))
+            if old_live:
+                assert old is not None and old.hash is not None
+                removed += element_term(write.kind, write.key, bytes(old.hash))
+            if new_hash is not None:
+                added += element_term(write.kind, write.key, new_hash)
+            change = ("deleted" if write.op == DELETE else "modified" if old_live else "created")
+            group = _STAT_NAMES.get(write.kind)
+            stat = f"{group}_{change}" if group else "kv_changed"
+            counts[stat] = counts.get(stat, 0) + 1
+        db.many("INSERT INTO rows (kind, key, line, seq, op, type, source, target, value, hash, "
+                "origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
+        if supersede:
+            db.many("UPDATE rows SET superseded = ? WHERE rid = ?", supersede)
+        state = state_combine(self.state(head), added, removed)
+        stats = CommitStats(**counts)
+        meta = dict(metadata)
+        cid = commit_id(list(parents), state, author, message, time_us, meta)
+        db.run(f"INSERT INTO commits ({_COMMIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (seq, cid, line, encode(list(parents)), author, message, time_us, encode(meta),
+                encode(stats.to_dict()), state))
+        db.run("UPDATE lines SET head_seq = ? WHERE id = ?", (seq, line))
+        commit = Commit(id=cid, parents=tuple(parents), author=author, message=message,
+                        timestamp=from_us(time_us), metadata=meta, stats=stats,
+                        state_hash=state.hex(), seq=seq, line=line)
+        result = [Applied(old, StoredRow(0, w.kind, w.key, line, seq, w.op, w.type, w.source,
+                                         w.target, w.value, h, w.origin))
+                  for old, w, h in applied]
+        return commit, result
+
+    def rows_of(self, commit: Commit) -> list[StoredRow]:
+        """The rows a commit wrote (its own changes on its line)."""
+        rows = self.db.all(f"SELECT {COLUMNS} FROM rows r WHERE r.line = ? AND r.seq = ? "
+                           "ORDER BY r.kind, r.key", (commit.line, commit.seq))
+        return [StoredRow(*r) for r in rows]

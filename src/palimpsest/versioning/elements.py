@@ -1,0 +1,109 @@
+"""Stored rows <-> element values, with hash verification on every read.
+
+Each element kind is stored in the one ``rows`` table: entities keep their type in ``type``,
+relations also ``source`` and ``target``, documents use the collection as ``type`` and
+``collection + "\\x1f" + key`` as their key, key-value entries their path.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from ..codec import DOC_SEP, content_hash, decode
+from ..errors import CorruptObject
+from ..storage.visibility import StoredRow
+from ..types import Document, ElementKind, Entity, Relation
+
+PUT, DELETE = 1, 0
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One element change waiting to become a row of a commit."""
+
+    kind: str
+    key: str
+    op: int
+    type: str | None = None
+    source: str | None = None
+    target: str | None = None
+    value: str | None = None
+    origin: int | None = None
+
+    @property
+    def hash(self) -> bytes | None:
+        if self.op == DELETE or self.value is None:
+            return None
+        return content_hash(self.kind, self.type, self.source, self.target, self.value)
+
+
+def write_from_row(row: StoredRow, *, origin: int | None = None) -> Write:
+    """A write that reproduces a stored row (rollback, merge, cherry-pick)."""
+    return Write(row.kind, row.key, row.op, row.type, row.source, row.target, row.value,
+                 origin if origin is not None else row.origin)
+
+
+def deletion(kind: str, key: str) -> Write:
+    return Write(kind, key, DELETE)
+
+
+def verify(row: StoredRow) -> None:
+    """Raise CorruptObject if a stored value does not match its hash."""
+    if row.op == DELETE:
+        return
+    if row.value is None or row.hash is None:
+        raise CorruptObject(f"row {row.rid} ({row.kind} {row.key!r}) has no value or hash")
+    expected = content_hash(row.kind, row.type, row.source, row.target, row.value)
+    if bytes(row.hash) != expected:
+        raise CorruptObject(f"stored value of {element_name(row.kind)} {display_key(row)!r} "
+                            f"(row {row.rid}, seq {row.seq}) does not match its hash; "
+                            "run fsck and restore from a backup")
+
+
+def element_name(kind: str) -> ElementKind:
+    names: dict[str, ElementKind] = {"e": "entity", "r": "relation", "d": "document", "k": "kv"}
+    return names[kind]
+
+
+def doc_key(collection: str, key: str) -> str:
+    return collection + DOC_SEP + key
+
+
+def split_doc_key(key: str) -> tuple[str, str]:
+    collection, _, doc = key.partition(DOC_SEP)
+    return collection, doc
+
+
+def display_key(row: StoredRow) -> str:
+    if row.kind == "d":
+        collection, key = split_doc_key(row.key)
+        return f"{collection}/{key}"
+    return row.key
+
+
+def to_value(row: StoredRow | None, *, check: bool = True) -> Any:
+    """The element a live row holds (Entity, Relation, Document or kv bytes); None if deleted."""
+    if row is None or row.op == DELETE:
+        return None
+    if check:
+        verify(row)
+    assert row.value is not None
+    data = decode(row.value)
+    if row.kind == "e":
+        return Entity(row.key, row.type or "", data)
+    if row.kind == "r":
+        return Relation(row.key, row.type or "", row.source or "", row.target or "", data)
+    if row.kind == "d":
+        collection, key = split_doc_key(row.key)
+        return Document(collection, key, data)
+    return base64.b64decode(data)
+
+
+def public_id(kind: str, key: str) -> tuple[str, str | None]:
+    """(id, collection) as shown to users for a stored key."""
+    if kind == "d":
+        collection, doc = split_doc_key(key)
+        return doc, collection
+    return key, None

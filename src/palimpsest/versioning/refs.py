@@ -1,0 +1,274 @@
+"""Branches, tags, HEAD, the reflog, and resolving ref expressions to commits.
+
+A branch names a line (its head is the line's head); a tag names a commit. Both are O(1) to
+create. Ref syntax, tried in this order: ``HEAD``, a branch, a tag, a full commit id, a unique
+id prefix of 6+ hex characters, a point in time (ISO-8601; naive means UTC) on the current
+branch, or ``REF@TIME``; any of them followed by ``~N`` (N first parents) and ``^``/``^N``
+(first / N-th parent).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from ..codec import from_us, now_us, to_us
+from ..errors import AmbiguousRef, InvalidKey, InvalidValue, NotFound, RefNotFound
+from ..types import Branch, Commit, RefLogEntry, Tag
+from .commits import CommitStore
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,254}$")
+_HEX = re.compile(r"^[0-9a-f]{6,64}$")
+_SUFFIX = re.compile(r"^(?P<base>.*?)(?P<suffix>(?:[~^]\d*)*)$")
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def check_ref_name(name: object, what: str = "branch name") -> str:
+    """Git-like names: letters, digits, ``_ . - /``; no ``..``, no ``//``, no trailing ``/``."""
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name or "//" in name \
+            or name.endswith(("/", ".", ".lock")) or name == "HEAD":
+        raise InvalidKey(f"{what} {name!r} is not valid: use letters, digits and _ . - / "
+                         "(no spaces, no '..', not 'HEAD', not ending in '/' or '.')")
+    return name
+
+
+class RefStore:
+    """Branch and tag names, the current branch, and the reflog."""
+
+    def __init__(self, commits: CommitStore) -> None:
+        self.commits = commits
+        self.db = commits.db
+
+    # -- HEAD ----------------------------------------------------------------------------
+    def current(self) -> str:
+        row = self.db.one("SELECT value FROM meta WHERE name = 'head'")
+        return str(row[0]) if row else "main"
+
+    def set_current(self, name: str) -> None:
+        self.branch_line(name)
+        with self.db.write():
+            self.db.run("UPDATE meta SET value = ? WHERE name = 'head'", (name,))
+
+    # -- branches ------------------------------------------------------------------------
+    def branch_line(self, name: str) -> int:
+        row = self.db.one("SELECT line FROM refs WHERE name = ? AND kind = 'branch'", (name,))
+        if row is None:
+            raise RefNotFound(f"no branch named {name!r}; list them with repo.branches()")
+        return int(row[0])
+
+    def branch_head(self, name: str) -> Commit | None:
+        seq = self.commits.line_head(self.branch_line(name))
+        return self.commits.by_seq(seq) if seq is not None else None
+
+    def has_branch(self, name: str) -> bool:
+        return self.db.one("SELECT 1 FROM refs WHERE name = ? AND kind = 'branch'",
+                           (name,)) is not None
+
+    def branch_names(self) -> list[str]:
+        return [r[0] for r in self.db.all("SELECT name FROM refs WHERE kind = 'branch' "
+                                          "ORDER BY name")]
+
+    def branches(self) -> list[Branch]:
+        current = self.current()
+        return [Branch(name, self.branch_head(name), name == current)
+                for name in self.branch_names()]
+
+    def create_branch(self, name: str, at: Commit | None, *, author: str) -> Branch:
+        check_ref_name(name)
+        with self.db.write():
+            if self.db.one("SELECT 1 FROM refs WHERE name = ?", (name,)):
+                raise InvalidKey(f"a branch or tag named {name!r} already exists")
+            line = self.commits.fork_at(at)
+            self.db.run("INSERT INTO refs (name, kind, line, time_us, author) "
+                        "VALUES (?, 'branch', ?, ?, ?)", (name, line, now_us(), author))
+            self.log_move(name, None, at.seq if at else None, author, "branch: created")
+        return Branch(name, at, False)
+
+    def move_branch(self, name: str, to: Commit | None, *, author: str, message: str) -> None:
+        """Point a branch at another commit (fast-forward, reset): a new line forks there."""
+        with self.db.write():
+            old = self.branch_head(name)
+            line = self.commits.fork_at(to)
+            self.db.run("UPDATE refs SET line = ? WHERE name = ? AND kind = 'branch'",
+                        (line, name))
+            self.log_move(name, old.seq if old else None, to.seq if to else None, author,
+                          message)
+
+    def delete_branch(self, name: str, *, author: str) -> None:
+        if name == self.current():
+            raise InvalidValue(f"cannot delete {name!r}: it is the current branch; "
+                               "check out another branch first")
+        with self.db.write():
+            head = self.branch_head(name)
+            self.db.run("DELETE FROM refs WHERE name = ? AND kind = 'branch'", (name,))
+            self.log_move(name, head.seq if head else None, None, author, "branch: deleted")
+
+    # -- tags ----------------------------------------------------------------------------
+    def create_tag(self, name: str, commit: Commit, *, message: str | None, author: str,
+                   force: bool = False) -> Tag:
+        check_ref_name(name, "tag name")
+        with self.db.write():
+            existing = self.db.one("SELECT kind FROM refs WHERE name = ?", (name,))
+            if existing and not (force and existing[0] == "tag"):
+                raise InvalidKey(f"a {existing[0]} named {name!r} already exists")
+            if existing:
+                self.db.run("DELETE FROM refs WHERE name = ?", (name,))
+            time = now_us()
+            self.db.run("INSERT INTO refs (name, kind, commit_seq, message, author, time_us) "
+                        "VALUES (?, 'tag', ?, ?, ?, ?)",
+                        (name, commit.seq, message, author, time))
+            self.log_move(name, None, commit.seq, author, "tag: created")
+        return Tag(name, commit, message, author if message else None,
+                   from_us(time) if message else None)
+
+    def tags(self) -> list[Tag]:
+        rows = self.db.all("SELECT name, commit_seq, message, author, time_us FROM refs "
+                           "WHERE kind = 'tag' ORDER BY name")
+        return [Tag(n, self.commits.by_seq(s), m, a if m else None,
+                    from_us(t) if m and t is not None else None) for n, s, m, a, t in rows]
+
+    def tag_commit(self, name: str) -> Commit | None:
+        row = self.db.one("SELECT commit_seq FROM refs WHERE name = ? AND kind = 'tag'", (name,))
+        return self.commits.by_seq(int(row[0])) if row else None
+
+    def delete_tag(self, name: str, *, author: str) -> None:
+        with self.db.write():
+            commit = self.tag_commit(name)
+            if commit is None:
+                raise RefNotFound(f"no tag named {name!r}")
+            self.db.run("DELETE FROM refs WHERE name = ? AND kind = 'tag'", (name,))
+            self.log_move(name, commit.seq, None, author, "tag: deleted")
+
+    # -- reflog --------------------------------------------------------------------------
+    def log_move(self, name: str, old: int | None, new: int | None, author: str,
+                 message: str) -> None:
+        self.db.run("INSERT INTO reflog (name, old_seq, new_seq, time_us, author, message) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", (name, old, new, now_us(), author, message))
+
+    def reflog(self, name: str, limit: int = 100) -> list[RefLogEntry]:
+        rows = self.db.all("SELECT old_seq, new_seq, time_us, author, message FROM reflog "
+                           "WHERE name = ? ORDER BY id DESC LIMIT ?", (name, limit))
+
+        def cid(seq: int | None) -> str | None:
+            return self.commits.by_seq(seq).id if seq is not None else None
+
+        return [RefLogEntry(name, cid(o), cid(n), from_us(t), a, m) for o, n, t, a, m in rows]
+
+    # -- resolution ----------------------------------------------------------------------
+    def resolve(self, ref: str | datetime | Commit | None) -> Commit | None:
+        """The commit a ref names; None for a branch that has no commit yet."""
+        if ref is None:
+            return self.branch_head(self.current())
+        if isinstance(ref, Commit):
+            return ref
+        if isinstance(ref, datetime):
+            return self.at_time(self.current(), to_us(ref))
+        if not isinstance(ref, str) or not ref:
+            raise InvalidValue(f"a ref must be a non-empty string, datetime or Commit, "
+                               f"not {ref!r}")
+        named = self._named(ref)
+        if named is not _MISSING:
+            return named  # type: ignore[return-value]
+        match = _SUFFIX.match(ref)
+        assert match is not None
+        base, suffix = match.group("base"), match.group("suffix")
+        if not suffix:
+            return self._base(ref)
+        commit = self._named(base)
+        commit = self._base(base) if commit is _MISSING else commit
+        for step in re.findall(r"[~^]\d*", suffix):
+            if commit is None:
+                raise RefNotFound(f"{ref!r}: {base!r} has no commits")
+            assert isinstance(commit, Commit)
+            number = int(step[1:]) if len(step) > 1 else 1
+            if step[0] == "~":
+                for _ in range(number):
+                    commit = self._parent(commit, 1, ref)
+            elif number:
+                commit = self._parent(commit, number, ref)
+        return commit  # type: ignore[return-value]
+
+    def _parent(self, commit: Commit, number: int, ref: str) -> Commit:
+        if len(commit.parents) < number:
+            raise RefNotFound(f"{ref!r} goes past the start of history (commit "
+                              f"{commit.short_id} has {len(commit.parents)} parent(s))")
+        parent = self.commits.by_id(commit.parents[number - 1])
+        if parent is None:
+            raise RefNotFound(f"parent {commit.parents[number - 1]} of {commit.short_id} "
+                              "is missing")
+        return parent
+
+    def _named(self, name: str) -> Commit | None | object:
+        if name == "HEAD":
+            return self.branch_head(self.current())
+        row = self.db.one("SELECT kind, line, commit_seq FROM refs WHERE name = ?", (name,))
+        if row is None:
+            return _MISSING
+        kind, line, seq = row
+        if kind == "tag":
+            return self.commits.by_seq(int(seq))
+        head = self.commits.line_head(int(line))
+        return self.commits.by_seq(head) if head is not None else None
+
+    def _base(self, text: str) -> Commit | None:
+        if "@" in text:
+            name, _, when = text.partition("@")
+            commit = self.resolve(name or "HEAD")
+            if commit is None:
+                raise RefNotFound(f"{name!r} has no commits")
+            return self.time_on_chain(commit, to_us(when), text)
+        if _HEX.match(text):
+            if len(text) == 64:
+                found = self.commits.by_id(text)
+                if found is not None:
+                    return found
+            else:
+                matches = self.commits.by_prefix(text)
+                if len(matches) == 1:
+                    return matches[0]
+                if len(matches) > 1:
+                    ids = [c.id for c in matches]
+                    raise AmbiguousRef(f"commit prefix {text!r} is ambiguous; it matches "
+                                       f"{', '.join(i[:12] for i in ids)}; give more characters",
+                                       ids)
+        if _TIME.match(text):
+            return self.at_time(self.current(), to_us(text))
+        raise RefNotFound(f"{text!r} is not a branch, tag or commit id (and not a time); "
+                          "see repo.branches(), repo.tags(), repo.log()")
+
+    def at_time(self, branch: str, time_us: int) -> Commit:
+        head = self.branch_head(branch)
+        if head is None:
+            raise RefNotFound(f"branch {branch!r} has no commits")
+        return self.time_on_chain(head, time_us, branch)
+
+    def time_on_chain(self, head: Commit, time_us: int, what: str) -> Commit:
+        """The latest first-parent ancestor of ``head`` committed at or before ``time_us``.
+
+        Commit times never decrease along first parents, so each line of the chain is one
+        indexed lookup.
+        """
+        for line, bound in self.commits.chain(head.line, head.seq):
+            row = self.db.one("SELECT seq FROM commits WHERE line = ? AND time_us <= ? AND "
+                              "seq <= ? ORDER BY time_us DESC, seq DESC LIMIT 1",
+                              (line, time_us, bound))
+            if row is not None:
+                return self.commits.by_seq(int(row[0]))
+        raise RefNotFound(f"{what!r}: no commit at or before {from_us(time_us).isoformat()} "
+                          "(that is before the first commit)")
+
+
+_MISSING = object()
+
+
+@contextmanager
+def _noop() -> Iterator[None]:
+    yield
+
+
+def ensure_exists(commit: Commit | None, ref: object) -> Commit:
+    if commit is None:
+        raise NotFound(f"{ref!r} has no commits yet")
+    return commit

@@ -1,0 +1,53 @@
+"""Restoring old states as new commits: rollback and revert. History is never rewritten.
+
+Rollback writes, for every key that differs between the head and the target (found from the
+two chains in O(changes)), the target's row again; the new commit's state hash therefore equals
+the target's. Copying those rows (rather than re-pointing the branch) keeps history, blame and
+the audit trail row-based and the first-parent log equal to the line chain.
+Revert is a three-way merge with the reverted commit as base and its parent as "theirs".
+"""
+
+from __future__ import annotations
+
+from ..errors import RevertConflict
+from ..storage.base import Database
+from ..storage.visibility import Chain, adjacent, changed_keys, read_row
+from ..types import Conflict
+from .elements import DELETE, Write, deletion, to_value, write_from_row
+from .threeway import merge_keys
+
+
+def rollback_writes(db: Database, head: Chain, target: Chain) -> list[Write]:
+    """Writes that turn the ``head`` state into the ``target`` state."""
+    writes = []
+    for kind, key in changed_keys(db, head, target):
+        row = read_row(db, target, kind, key)
+        if row is None or row.op == DELETE:
+            writes.append(deletion(kind, key))
+        else:
+            writes.append(write_from_row(row, origin=row.origin if row.origin else row.seq))
+    return writes
+
+
+def revert_writes(db: Database, *, commit: Chain, parent: Chain, head: Chain) -> list[Write]:
+    """Writes that undo one commit on top of ``head``; raises RevertConflict when later
+    commits changed the same fields again."""
+    keys = changed_keys(db, parent, commit)
+    outcome = merge_keys(db, keys, base=commit, ours=head, theirs=parent)
+    conflicts = list(outcome.conflicts)
+    # Undoing a creation must not silently drop relations added to it later.
+    deleted = {w.key for w in outcome.writes if w.kind == "e" and w.op == DELETE}
+    if deleted:
+        deleted_rels = {w.key for w in outcome.writes if w.kind == "r" and w.op == DELETE}
+        ends = sorted(deleted)
+        for row in adjacent(db, head, ends, column="source") + \
+                adjacent(db, head, ends, column="target"):
+            if row.key not in deleted_rels:
+                conflicts.append(Conflict("relation", row.key, None, None, to_value(row).to_dict(),
+                                          None, reason="added after the reverted commit to an "
+                                                       "entity the revert would delete"))
+    if conflicts:
+        names = ", ".join(sorted({f"{c.element} {c.id}" for c in conflicts}))
+        raise RevertConflict(f"cannot revert: later commits changed {names} again; "
+                             "revert those first or edit by hand", conflicts)
+    return outcome.writes

@@ -1,0 +1,166 @@
+"""Field-level three-way merge of element versions: the one rule behind merge, cherry-pick and
+revert.
+
+For each key: if both sides agree, nothing to do; if only one side changed it since the base,
+that side wins; if both changed it, fields (properties, plus ``@type``, ``@source``,
+``@target``; a document's top-level fields) merge independently by the same rule, and a field
+changed differently on both sides is a :class:`~palimpsest.types.Conflict`. Deleting on one side
+while the other modified, and creating the same id differently on both, clash as whole elements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..codec import decode, encode
+from ..storage.base import Database
+from ..storage.visibility import Chain, StoredRow, read_row
+from ..types import JSON, Conflict, Entity, Relation
+from .elements import (
+    DELETE,
+    PUT,
+    Write,
+    deletion,
+    display_key,
+    element_name,
+    public_id,
+    to_value,
+    write_from_row,
+)
+
+_MISSING: Any = object()
+Side = str  # "ours" | "theirs"
+Resolver = Callable[[Conflict], "Side | Resolved | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """An explicit value chosen for a conflicting field (``Resolved(None)`` removes it)."""
+
+    value: JSON
+
+
+@dataclass(slots=True)
+class MergeOutcome:
+    writes: list[Write] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+def _live(row: StoredRow | None) -> StoredRow | None:
+    return row if row is not None and row.op == PUT else None
+
+
+def _same(a: StoredRow | None, b: StoredRow | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.hash is not None and b.hash is not None and bytes(a.hash) == bytes(b.hash)
+
+
+def _fields(row: StoredRow) -> dict[str, JSON]:
+    if row.kind == "k":
+        assert row.value is not None
+        return {"@value": decode(row.value)}
+    value = to_value(row)
+    if isinstance(value, Entity):
+        return {"@type": value.type, **value.props}
+    if isinstance(value, Relation):
+        return {"@type": value.type, "@source": value.source, "@target": value.target,
+                **value.props}
+    data = value.value
+    return dict(data) if isinstance(data, dict) else {"@value": data}
+
+
+def _rebuild(template: StoredRow, fields: dict[str, JSON], origin: int | None) -> Write:
+    if template.kind in ("e", "r"):
+        props = {k: v for k, v in fields.items() if not k.startswith("@")}
+        return Write(template.kind, template.key, PUT, fields.get("@type"),
+                     fields.get("@source"), fields.get("@target"), encode(props), origin)
+    value = fields["@value"] if set(fields) == {"@value"} else fields
+    return Write(template.kind, template.key, PUT, template.type, value=encode(value),
+                 origin=origin)
+
+
+def _equal(a: JSON, b: JSON) -> bool:
+    if a is _MISSING or b is _MISSING:
+        return a is b
+    return encode(a) == encode(b)
+
+
+def _plain(value: JSON) -> JSON:
+    return None if value is _MISSING else value
+
+
+def merge_keys(db: Database, keys: Iterable[tuple[str, str]], *, base: Chain, ours: Chain,
+               theirs: Chain, resolve: Resolver | None = None,
+               origin_of: Callable[[StoredRow], int | None] | None = None) -> MergeOutcome:
+    """Merge ``theirs`` into ``ours`` for ``keys``; writes are what ``ours`` must change."""
+    out = MergeOutcome()
+    for kind, key in keys:
+        b = _live(read_row(db, base, kind, key))
+        o = _live(read_row(db, ours, kind, key))
+        t_row = read_row(db, theirs, kind, key)
+        t = _live(t_row)
+        if _same(o, t) or _same(t, b):
+            continue
+        origin = origin_of(t_row) if origin_of and t_row is not None else None
+        if _same(o, b):
+            if t is None:
+                out.writes.append(deletion(kind, key))
+            else:
+                out.writes.append(write_from_row(t, origin=origin))
+            continue
+        _clash(out, kind, key, b, o, t, resolve, origin)
+    return out
+
+
+def _clash(out: MergeOutcome, kind: str, key: str, b: StoredRow | None, o: StoredRow | None,
+           t: StoredRow | None, resolve: Resolver | None, origin: int | None) -> None:
+    ident, collection = public_id(kind, key)
+    element = element_name(kind)
+    if o is None or t is None or b is None:
+        reason = ("deleted on one side, modified on the other" if b is not None
+                  else "created on both sides with different content")
+        conflict = Conflict(element, ident, None, _whole(b), _whole(o), _whole(t), collection,
+                            reason)
+        choice = resolve(conflict) if resolve else None
+        if choice == "theirs":
+            out.writes.append(deletion(kind, key) if t is None else write_from_row(t, origin=origin))
+        elif choice != "ours":
+            out.conflicts.append(conflict)
+        return
+    fb, fo, ft = _fields(b), _fields(o), _fields(t)
+    merged: dict[str, JSON] = {}
+    unresolved = False
+    for name in sorted(fb.keys() | fo.keys() | ft.keys()):
+        vb, vo, vt = fb.get(name, _MISSING), fo.get(name, _MISSING), ft.get(name, _MISSING)
+        if _equal(vo, vt) or _equal(vt, vb):
+            result = vo
+        elif _equal(vo, vb):
+            result = vt
+        else:
+            conflict = Conflict(element, ident, name, _plain(vb), _plain(vo), _plain(vt),
+                                collection)
+            choice = resolve(conflict) if resolve else None
+            if choice == "ours":
+                result = vo
+            elif choice == "theirs":
+                result = vt
+            elif isinstance(choice, Resolved):
+                result = _MISSING if choice.value is None else choice.value
+            else:
+                out.conflicts.append(conflict)
+                unresolved = True
+                continue
+        if result is not _MISSING:
+            merged[name] = result
+    if not unresolved and merged != fo:
+        out.writes.append(_rebuild(o, merged, origin))
+
+
+def _whole(row: StoredRow | None) -> JSON:
+    if row is None:
+        return None
+    value = to_value(row)
+    return value.to_dict() if hasattr(value, "to_dict") else display_key(row)
