@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -75,12 +76,14 @@ def check_json(value: Any, where: str, _depth: int = 0) -> None:
 
 
 def check_props(props: Any, where: str) -> dict[str, Any]:
+    """Validate a properties mapping and return it as a new dict."""
     if props is None:
         return {}
-    if not isinstance(props, dict):
+    if not isinstance(props, Mapping):
         raise InvalidValue(f"{where}: properties must be a dict, got {type(props).__name__}")
-    check_json(props, where)
-    return props
+    values = dict(props)
+    check_json(values, where)
+    return values
 
 
 def encode(value: Any) -> str:

@@ -7,12 +7,11 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
 
 from .codec import check_name, to_us
 from .errors import InvalidValue, NotFound, RefNotFound
 from .storage.base import Database
-from .storage.schema import create_schema
+from .storage.schema import create_schema, rebuild_superseded
 from .storage.visibility import Chain
 from .transaction import Transaction
 from .types import JSON, Blame, Branch, Change, Commit, RefLogEntry, Tag, Version
@@ -21,6 +20,7 @@ from .versioning.commits import CommitStore
 from .versioning.diff import Diff
 from .versioning.diff import compute as compute_diff
 from .versioning.elements import doc_key
+from .versioning.fsck import FsckReport, fsck
 from .versioning.refs import RefStore
 from .versioning.restore import revert_writes, rollback_writes
 from .view import View
@@ -172,7 +172,7 @@ class Repository:
 
     def at(self, ref: Ref | None) -> View:
         """The state at a branch, tag, commit id or prefix, ``REF~N``, ``REF^``, or a time."""
-        if isinstance(ref, str) and self._refs.has_branch(ref) or ref is None:
+        if (isinstance(ref, str) and self._refs.has_branch(ref)) or ref is None:
             name = ref or self.current_branch
             line = self._refs.branch_line(name)
             seq = self._commits.line_head(line)
@@ -349,11 +349,16 @@ class Repository:
         """Write a JSON Lines archive of the full history (or of what ``ref`` reaches);
         returns the number of records."""
         from .versioning.archive import export_archive
-        return export_archive(self, os.fspath(path), ref)
+        return export_archive(self._db, self._commits, self._refs, os.fspath(path), ref)
 
-    def fsck(self, *, last: int | None = None) -> Any:
-        """Verify hashes, commit ids, state hashes and refs; returns an FsckReport."""
-        from .versioning.fsck import fsck
+    def fsck(self, *, last: int | None = None, repair_indexes: bool = False) -> FsckReport:
+        """Verify value hashes, commit ids, state hashes, refs, lines and derived data.
+
+        ``last=N`` checks only the newest N commits (and their rows); ``repair_indexes``
+        first rebuilds derived data (never history).
+        """
+        if repair_indexes:
+            rebuild_superseded(self._db)
         return fsck(self._db, self._commits, last=last)
 
     @contextmanager

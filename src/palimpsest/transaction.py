@@ -86,7 +86,7 @@ class Transaction:
         return self._known[ident]
 
     def _live(self, kind: str, key: str) -> Any:
-        return to_value(self._row(kind, key), check=False) if self._row(kind, key) else None
+        return to_value(self._row(kind, key), check=False)
 
     def entity(self, id: str) -> Entity | None:
         value = self._live("e", id)
@@ -135,7 +135,7 @@ class Transaction:
         """Create or replace an entity (type and all properties)."""
         check_name(id, "entity id")
         check_name(type, f"type of entity {id!r}")
-        values = check_props(dict(props) if props is not None else None,
+        values = check_props(props,
                              f"properties of entity {id!r}")
         self._put(Write("e", id, PUT, type, value=encode(values)))
         return Entity(id, type, values)
@@ -147,7 +147,7 @@ class Transaction:
         if current is None:
             raise NotFound(f"cannot update entity {id!r}: it does not exist "
                            "(use put_entity to create it)")
-        patch = check_props(dict(props) if props is not None else None,
+        patch = check_props(props,
                             f"properties of entity {id!r}")
         merged = dict(current.props)
         for name, value in patch.items():
@@ -173,7 +173,7 @@ class Transaction:
         check_name(type, f"type of relation {id!r}")
         check_name(source, f"source of relation {id!r}")
         check_name(target, f"target of relation {id!r}")
-        values = check_props(dict(props) if props is not None else None,
+        values = check_props(props,
                              f"properties of relation {id!r}")
         for end, name in ((source, "source"), (target, "target")):
             if self.entity(end) is None:
@@ -187,7 +187,7 @@ class Transaction:
         current = self.relation(id)
         if current is None:
             raise NotFound(f"cannot update relation {id!r}: it does not exist")
-        patch = check_props(dict(props) if props is not None else None,
+        patch = check_props(props,
                             f"properties of relation {id!r}")
         merged = {**current.props, **patch}
         merged = {k: v for k, v in merged.items() if v is not None}

@@ -23,5 +23,5 @@ def documents(db: Database, chain: Chain, collection: str, *, limit: int | None 
 
 def collections(db: Database, chain: Chain) -> list[str]:
     """Names of collections holding at least one document at this state."""
-    names = [r[0] for r in db.all("SELECT DISTINCT type FROM rows WHERE kind = 'd'")]
+    names = [r[0] for r in db.all("SELECT DISTINCT type FROM rows WHERE kind = 'd' AND type IS NOT NULL")]
     return sorted(n for n in names if next(scan(db, chain, "d", type_=n, limit=1), None))

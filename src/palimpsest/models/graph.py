@@ -56,9 +56,11 @@ def entities(db: Database, chain: Chain, *, type: str | None = None,
              offset: int = 0) -> Iterator[Entity]:
     """Live entities at the chain's state, by id; ``where`` is property equality."""
     extra, params = _where_sql(db, where)
-    exact = where is not None and len(params) == len(where)
+    # SQL filters exactly unless a condition could not be expressed there (then Python
+    # confirms each row, and limit/offset must be applied after that check).
+    exact = not where or len(params) == len(where)
     rows = scan(db, chain, "e", type_=type, extra=extra, extra_params=params,
-                limit=limit if exact or not where else None, offset=offset if exact else 0)
+                limit=limit if exact else None, offset=offset if exact else 0)
     produced = skipped = 0
     for row in rows:
         value = to_value(row)
@@ -121,10 +123,10 @@ def neighbors(db: Database, chain: Chain, id: str, *, depth: int = 1,
             break
         reached: set[str] = set()
         if direction in ("out", "both"):
-            reached |= {r.target for r in adjacent(db, chain, frontier, column="source",
+            reached |= {str(r.target) for r in adjacent(db, chain, frontier, column="source",
                                                    rel_type=rel_type)}
         if direction in ("in", "both"):
-            reached |= {r.source for r in adjacent(db, chain, frontier, column="target",
+            reached |= {str(r.source) for r in adjacent(db, chain, frontier, column="target",
                                                    rel_type=rel_type)}
         frontier = sorted(reached - seen)
         seen |= reached
