@@ -11,13 +11,17 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from .errors import (
     AmbiguousRef,
+    BranchProtected,
     ConcurrentCommit,
     CorruptObject,
+    DatabaseUnavailable,
     Forbidden,
     IntegrityError,
+    InvalidInput,
     InvalidKey,
     InvalidValue,
     MergeConflict,
@@ -29,9 +33,11 @@ from .errors import (
     RetentionExpired,
     RevertConflict,
     SchemaVersionError,
+    StorageError,
     Unauthorized,
     VersionConflict,
 )
+from .maintenance import BackupInfo, restore
 from .repository import Repository
 from .transaction import Transaction
 from .types import (
@@ -49,7 +55,12 @@ from .types import (
     Version,
 )
 from .versioning.diff import Diff
+from .versioning.merge import MergeResult
+from .versioning.threeway import Resolved
 from .view import View
+
+if TYPE_CHECKING:
+    from .client import RemoteRepository
 
 __version__ = "0.1.0"
 
@@ -67,6 +78,13 @@ def open(target: str | os.PathLike[str] = "palimpsest.db", *, author: str = "ano
     return Repository(open_database(target, durability=durability), author=author)
 
 
+def connect(url: str, token: str | None = None, *, timeout: float = 30.0) -> RemoteRepository:
+    """Connect to a ``palimpsest serve`` server: the same Repository / View interface as an
+    embedded repository for the common operations (needs the ``server`` extra)."""
+    from .client import connect as _connect
+    return _connect(url, token, timeout=timeout)
+
+
 def import_(path: str | os.PathLike[str], target: str | os.PathLike[str] = ":memory:", *,
             author: str = "anonymous") -> Repository:
     """Load a JSON Lines archive written by :meth:`Repository.export` into a new repository,
@@ -78,10 +96,12 @@ def import_(path: str | os.PathLike[str], target: str | os.PathLike[str] = ":mem
 
 
 __all__ = [
-    "AmbiguousRef", "Blame", "Branch", "Change", "Commit", "CommitStats", "ConcurrentCommit",
-    "Conflict", "CorruptObject", "Diff", "Document", "Entity", "Forbidden", "IntegrityError",
-    "InvalidKey", "InvalidValue", "MergeConflict", "NotFound", "PalimpsestError", "QueryError",
-    "ReadOnly", "RefLogEntry", "RefNotFound", "Relation", "Repository", "RetentionExpired",
+    "AmbiguousRef", "Blame", "BranchProtected", "Branch", "Change", "Commit", "CommitStats", "ConcurrentCommit",
+    "Conflict", "CorruptObject", "DatabaseUnavailable", "Diff", "Document", "Entity", "Forbidden", "IntegrityError",
+    "InvalidInput", "InvalidKey", "InvalidValue", "MergeConflict", "MergeResult", "NotFound", "PalimpsestError",
+    "QueryError",
+    "ReadOnly", "RefLogEntry", "RefNotFound", "Relation", "Repository", "Resolved", "RetentionExpired",
     "RevertConflict", "SchemaVersionError", "Tag", "Transaction", "Unauthorized", "Version",
-    "VersionConflict", "View", "import_", "open",
+    "VersionConflict", "View", "connect", "import_", "open",
+    "BackupInfo", "StorageError", "restore",
 ]

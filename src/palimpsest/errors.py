@@ -114,6 +114,12 @@ class Forbidden(PalimpsestError):
     code = "forbidden"
 
 
+class BranchProtected(Forbidden):
+    """The branch is protected: it changes only through a merge by an allowed user (server)."""
+
+    code = "branch_protected"
+
+
 class CorruptObject(PalimpsestError):
     """Stored data does not match its hash: the database file was damaged."""
 
@@ -121,9 +127,26 @@ class CorruptObject(PalimpsestError):
 
 
 class RetentionExpired(PalimpsestError):
-    """The requested version lies before the retention horizon and was compacted away."""
+    """The requested version lies before the retention horizon and was compacted away.
+
+    ``commit`` is the id of the requested commit (its metadata is still in the log);
+    ``horizon`` the id of the oldest commit whose state gc kept on that history (None when
+    the commit was unreachable from every branch and tag).
+    """
 
     code = "retention_expired"
+
+    def __init__(self, message: str, *, commit: str | None = None,
+                 horizon: str | None = None) -> None:
+        super().__init__(message)
+        self.commit = commit
+        self.horizon = horizon
+
+
+class StorageError(PalimpsestError):
+    """The database engine failed (disk full, I/O error, lock timeout); nothing was written."""
+
+    code = "storage"
 
 
 class QueryError(PalimpsestError, ValueError):
@@ -132,7 +155,30 @@ class QueryError(PalimpsestError, ValueError):
     code = "query_error"
 
 
+class InvalidInput(InvalidValue):
+    """An imported file is malformed: ``source`` (file), ``line`` (1-based, or None) and
+    ``reason`` say where and why, so the user can fix that line."""
+
+    code = "invalid_input"
+
+    def __init__(self, reason: str, *, source: str | None = None,
+                 line: int | None = None) -> None:
+        where = ":".join(str(x) for x in (source, line) if x is not None)
+        super().__init__(f"{where}: {reason}" if where else reason)
+        self.reason = reason
+        self.source = source
+        self.line = line
+
+
 class SchemaVersionError(PalimpsestError):
     """The database was written by a newer palimpsest than this one."""
 
     code = "schema_version"
+
+
+class DatabaseUnavailable(PalimpsestError):
+    """The database server can't be reached or the connection dropped. The message names the
+    server and database (never the password); an interrupted commit landed whole or not at all,
+    and the next call reconnects."""
+
+    code = "database_unavailable"

@@ -4,12 +4,15 @@ server are thin mirrors of these methods with the same names."""
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from .codec import check_name, to_us
-from .errors import InvalidValue, NotFound, RefNotFound
+from .errors import InvalidValue, MergeConflict, NotFound, RefNotFound
 from .storage.base import Database
 from .storage.schema import create_schema, rebuild_superseded
 from .storage.visibility import Chain
@@ -21,9 +24,23 @@ from .versioning.diff import Diff
 from .versioning.diff import compute as compute_diff
 from .versioning.elements import doc_key
 from .versioning.fsck import FsckReport, fsck
+from .versioning.merge import (
+    MergeResult,
+    Plan,
+    Resolver,
+    changes_of,
+    plan_cherry_pick,
+    plan_combine,
+    plan_merge,
+)
 from .versioning.refs import RefStore
 from .versioning.restore import revert_writes, rollback_writes
 from .view import View
+
+if TYPE_CHECKING:
+    from .maintenance import BackupInfo
+    from .versioning.erase import Erasure
+    from .versioning.retention import GcReport, RetentionPolicy
 
 Ref = str | datetime | Commit
 ElementRef = str | tuple[str, str]
@@ -43,6 +60,7 @@ class Repository:
         self._refs = RefStore(self._commits)
         self.default_author = check_name(author, "author")
         self._listeners: list[Callable[[Commit], None]] = []
+        self._views: weakref.WeakSet[View] = weakref.WeakSet()  # gc keeps their states
 
     def __repr__(self) -> str:
         return f"<Repository {self._db.url} on {self.current_branch!r}>"
@@ -177,16 +195,19 @@ class Repository:
             line = self._refs.branch_line(name)
             seq = self._commits.line_head(line)
             commit = self._commits.by_seq(seq) if seq is not None else None
-            return View(self._db, self._commits.chain(line, seq or 0), commit)
-        commit = self.resolve(ref)
-        return View(self._db, self._chain(commit), commit)
+            view = View(self._db, self._commits.chain(line, seq or 0), commit)
+        else:
+            commit = self.resolve(ref)
+            view = View(self._db, self._chain(commit), commit)
+        self._views.add(view)
+        return view
 
     # -- history -------------------------------------------------------------------------
     def log(self, ref: Ref | None = None, limit: int | None = 50, *, author: str | None = None,
             since: datetime | str | None = None, until: datetime | str | None = None,
             touching: ElementRef | None = None, first_parent: bool = False) -> list[Commit]:
         """Commits reachable from ``ref``, newest first, optionally filtered."""
-        head = self._refs.resolve(ref)
+        head = self._refs.resolve(ref, readable=False)  # pruned commits keep their metadata
         seqs = None
         if touching is not None:
             seqs = set()
@@ -199,8 +220,11 @@ class Repository:
             first_parent=first_parent)
 
     def commit(self, ref: Ref | None = None) -> Commit:
-        """Alias of :meth:`resolve`: the Commit a ref names."""
-        return self.resolve(ref)
+        """The Commit a ref names, also when gc pruned its state (metadata is kept)."""
+        commit = self._refs.resolve(ref, readable=False)
+        if commit is None:
+            raise RefNotFound(f"{ref or self.current_branch!r} has no commits yet")
+        return commit
 
     def changes(self, commit: Ref) -> list[Change]:
         """Every element one commit changed, with old and new values."""
@@ -243,7 +267,7 @@ class Repository:
         versions = self.history(id, ref, element=element)
         if not versions:
             raise NotFound(f"no history for {id!r} at {ref or self.current_branch!r}")
-        return history_log.blame(versions)
+        return history_log.blame(versions, self._commits)
 
     def diff(self, a: Ref, b: Ref | None = None) -> Diff:
         """What changed from ``a`` to ``b`` (default: the current head).
@@ -296,6 +320,152 @@ class Repository:
                     tx.write_raw(write)
         assert tx.commit is not None
         return tx.commit
+
+    # -- merge ---------------------------------------------------------------------------
+    # Merge, merge preview, cherry-pick and combine (docs/branching.md). versioning/merge.py
+    # plans the writes; these methods hold the write lock so the target branch cannot move
+    # between planning and committing, then commit the plan through a Transaction.
+    def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
+              author: str | None = None, strategy: str | None = None,
+              resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
+              dry_run: bool = False) -> MergeResult:
+        """Merge ``source`` (a branch, tag or commit) into branch ``into`` (default: current).
+
+        Returns a MergeResult whose status is "fast_forward", "merged" (a commit whose
+        parents are both heads), "up_to_date", or "conflict" (nothing written). ``strategy``
+        ("ours" / "theirs") and ``resolutions`` ({Conflict.key: "ours" | "theirs" | value})
+        resolve conflicts; conflicts left after them raise MergeConflict.
+        """
+        target = into or self.current_branch
+        self._refs.branch_line(target)
+        if isinstance(source, str) and (source == target or (
+                source == "HEAD" and target == self.current_branch)):
+            raise InvalidValue(f"cannot merge branch {target!r} into itself; name another "
+                               "branch, tag or commit")
+        resolver = Resolver(strategy, resolutions)
+        with self._db.read() if dry_run else self._db.write():
+            theirs = self._refs.resolve(source)
+            ours = self._refs.branch_head(target)
+            chain = self._branch_chain(target)
+            plan = plan_merge(self._db, self._commits, ours, theirs, chain, resolver)
+            resolver.check_unused()
+            if plan.status == "up_to_date":
+                return MergeResult("up_to_date", None if dry_run else ours, base=plan.base,
+                                   source=theirs, target=ours, dry_run=dry_run,
+                                   diff=Diff(ours, ours) if dry_run else None)
+            assert theirs is not None
+            name = source if isinstance(source, str) else theirs.short_id
+            if plan.status == "fast_forward":
+                if dry_run:
+                    diff = compute_diff(self._db, ours, chain, theirs, self._chain(theirs))
+                    return MergeResult("fast_forward", base=ours, source=theirs, target=ours,
+                                       diff=diff, dry_run=True)
+                self._refs.move_branch(target, theirs, author=author or self.default_author,
+                                       message=f"merge {name}: fast-forward")
+                return MergeResult("fast_forward", theirs, base=ours, source=theirs,
+                                   target=ours)
+            assert ours is not None
+            meta: dict[str, JSON] = {"merge": {
+                "source": name, "commit": theirs.id,
+                "base": plan.base.id if plan.base else None}}
+            return self._commit_plan(plan, resolver, target, ours, theirs, chain, dry_run,
+                                     message or f"Merge {name} into {target}", author, meta,
+                                     [theirs.id])
+
+    def merge_preview(self, source: Ref, *, into: str | None = None,
+                      strategy: str | None = None,
+                      resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None
+                      ) -> MergeResult:
+        """What :meth:`merge` would do, without writing: status, conflicts, and in ``diff``
+        the changes ``into`` would see."""
+        return self.merge(source, into=into, strategy=strategy, resolutions=resolutions,
+                          dry_run=True)
+
+    def cherry_pick(self, commit: Ref, *, onto: str | None = None, message: str | None = None,
+                    author: str | None = None, strategy: str | None = None,
+                    resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
+                    dry_run: bool = False) -> MergeResult:
+        """Apply what one commit changed (against its first parent) to branch ``onto``, as a
+        new one-parent commit; same conflict rules as :meth:`merge`. The rows written credit
+        the picked commit (see ``Version.origin``)."""
+        target = onto or self.current_branch
+        self._refs.branch_line(target)
+        resolver = Resolver(strategy, resolutions)
+        with self._db.read() if dry_run else self._db.write():
+            picked = self.resolve(commit)
+            ours = self._refs.branch_head(target)
+            chain = self._branch_chain(target)
+            plan = plan_cherry_pick(self._db, self._commits, picked, chain, resolver)
+            note = f"(cherry picked from commit {picked.id})"
+            return self._commit_plan(plan, resolver, target, ours, picked, chain, dry_run,
+                                     message or "\n\n".join(filter(None, [picked.message, note])),
+                                     author, {"cherry_picked_from": picked.id}, [])
+
+    def combine(self, refs: list[Ref] | tuple[Ref, ...], *, mode: str = "union",
+                into: str | None = None, message: str | None = None, author: str | None = None,
+                strategy: str | None = None,
+                resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
+                dry_run: bool = False) -> MergeResult:
+        """Set-merge of versions: one commit on ``into`` whose entities, relations and
+        documents are those present in any (``mode="union"``) or all (``"intersection"``) of
+        ``refs``. An element whose content differs between refs is a conflict; resolve with
+        ``strategy="first"`` / ``"last"`` (order of ``refs``) or ``resolutions={key: ref}``.
+        """
+        if isinstance(refs, str) or len(refs) < 2:
+            raise InvalidValue("combine needs a list of at least two refs, e.g. "
+                               "repo.combine(['v1', 'v2'], mode='union')")
+        target = into or self.current_branch
+        self._refs.branch_line(target)
+        with self._db.read() if dry_run else self._db.write():
+            versions = []
+            for ref in refs:
+                found = self.resolve(ref)
+                versions.append((ref if isinstance(ref, str) else found.short_id, found))
+            names = [n for n, _ in versions]
+            resolver = Resolver(strategy, resolutions, strategies=("first", "last"),
+                                choices=names)
+            ours = self._refs.branch_head(target)
+            chain = self._branch_chain(target)
+            plan = plan_combine(self._db, self._commits, versions, chain, mode, resolver)
+            meta: dict[str, JSON] = {"combine": {"mode": mode, "refs": names,
+                                                 "commits": [c.id for _, c in versions]}}
+            return self._commit_plan(plan, resolver, target, ours, None, chain, dry_run,
+                                     message or f"Combine ({mode}) {', '.join(names)}",
+                                     author, meta, [])
+
+    def _branch_chain(self, branch: str) -> Chain:
+        line = self._refs.branch_line(branch)
+        return self._commits.chain(line, self._commits.line_head(line) or 0)
+
+    def _commit_plan(self, plan: Plan, resolver: Resolver, target: str, ours: Commit | None,
+                     source: Commit | None, chain: Chain, dry_run: bool, message: str,
+                     author: str | None, metadata: dict[str, JSON],
+                     extra_parents: list[str]) -> MergeResult:
+        """Finish a planned merge: report conflicts, preview, or write the commit."""
+        resolver.check_unused()
+        settled = resolver.settled(plan.conflicts)
+        result = MergeResult(plan.status, base=plan.base, source=source, target=ours,
+                             resolved=settled, dry_run=dry_run)
+        if plan.conflicts:
+            if resolver.given and not dry_run:
+                keys = ", ".join(str(c.key) for c in plan.conflicts[:5])
+                raise MergeConflict(f"{len(plan.conflicts)} conflict(s) left unresolved "
+                                    f"({keys}); add them to resolutions= or pass strategy=",
+                                    plan.conflicts)
+            return replace(result, status="conflict", conflicts=plan.conflicts)
+        if dry_run:
+            return replace(result, diff=Diff(ours, None, changes_of(self._db, chain,
+                                                                    plan.writes, plan.known)))
+        if plan.status == "up_to_date":
+            return replace(result, commit=ours)
+        tx = Transaction(self, branch=target, message=message,
+                         author=author or self.default_author, metadata=metadata,
+                         timestamp=None, extra_parents=extra_parents)
+        tx._known.update(plan.known)  # read under this lock: the commit need not reread them
+        with tx:
+            for write in plan.writes:
+                tx.write_raw(write)
+        return replace(result, status="merged", commit=tx.commit)
 
     # -- branches and tags ---------------------------------------------------------------
     @property
@@ -360,6 +530,91 @@ class Repository:
         if repair_indexes:
             rebuild_superseded(self._db)
         return fsck(self._db, self._commits, last=last)
+
+    def set_retention(self, branches: str, keep: str | timedelta | int | None = None, *,
+                      keep_commits: int | None = None,
+                      author: str | None = None) -> RetentionPolicy | None:
+        """Keep the last ``keep`` of time ("365d", "12h", "2w", a timedelta) and/or the last
+        ``keep_commits`` commits of the branches matching the glob ``branches`` readable;
+        :meth:`gc` compacts what is older. Neither argument removes the policy.
+        """
+        from .versioning.retention import set_policy
+        return set_policy(self._db, branches, keep=keep, keep_commits=keep_commits,
+                          author=author or self.default_author)
+
+    def retention(self) -> list[RetentionPolicy]:
+        """The retention policies, by pattern."""
+        from .versioning.retention import policies
+        return policies(self._db)
+
+    def horizon(self, branch: str | None = None) -> Commit | None:
+        """The oldest commit of ``branch`` whose state the policies keep (None: all of it)."""
+        from .versioning.retention import horizon
+        return horizon(self._commits, self._refs, branch or self.current_branch)
+
+    def gc(self, *, dry_run: bool = False, vacuum: bool = False,
+           now: datetime | str | None = None) -> GcReport:
+        """Apply the retention policies: delete rows no readable state needs, mark older
+        commits pruned (their metadata stays). Commits reachable from a branch within its
+        horizon, tagged commits and states of this handle's open Views stay readable.
+        ``vacuum`` (SQLite) gives the freed pages back to the file system afterwards.
+        """
+        from .versioning.retention import gc
+        pinned = [v.commit for v in list(self._views) if v.commit is not None]
+        report = gc(self._commits, self._refs, pinned=pinned, dry_run=dry_run,
+                    now=to_us(now) if now is not None else None)
+        if vacuum and not dry_run and self._db.dialect.name == "sqlite":
+            self._db.run("VACUUM")
+            report.vacuumed = True
+        return report
+
+    def erase(self, id: ElementRef, *, reason: str, author: str | None = None,
+              element: str | None = None, message: str | None = None) -> Erasure:
+        """Remove every stored value of one element (GDPR erasure), keeping the hashes, so
+        commit ids, state hashes and fsck stay valid; reads return a tombstone
+        ``{"@erased": {"by", "at", "reason", "erasure"}}``. Records an empty commit on the
+        current branch whose metadata names the erasure.
+        """
+        from .versioning.erase import erase_rows, link_commit, scrub
+        who = check_name(author or self.default_author, "author")
+        sqlite = self._db.dialect.name == "sqlite"
+        if sqlite:  # overwrite freed pages instead of leaving old values in them
+            self._db.run("PRAGMA secure_delete=ON")
+        try:
+            with self._db.write():
+                keys = self._element_keys(id, element)
+                kind, key = next((k for k in keys if self._db.one(
+                    "SELECT 1 FROM rows WHERE kind = ? AND key = ? LIMIT 1", k)), keys[0])
+                erasure = erase_rows(self._db, kind, key, reason=reason, author=who)
+                record = erasure.to_dict()
+                record.pop("commit")
+                metadata = {"erasure": record}
+                with self.transaction(message or f"Erase {erasure.element} {id!r}", author=who,
+                                      metadata=metadata) as tx:
+                    pass
+                assert tx.commit is not None
+                erasure = link_commit(self._db, erasure, tx.commit.seq, tx.commit.id)
+        finally:
+            if sqlite:
+                self._db.run("PRAGMA secure_delete=OFF")
+        scrub(self._db)
+        return erasure
+
+    def erasures(self) -> list[Erasure]:
+        """Every erasure made in this repository, oldest first (the audit record)."""
+        from .versioning.erase import erasures
+        return erasures(self._db)
+
+    def backup(self, dest: str | os.PathLike[str], *, format: str | None = None,
+               verify: bool = True) -> BackupInfo:
+        """A consistent online copy at the new path ``dest``: a SQLite file (SQLite online
+        backup API) or, with ``format="archive"`` and on PostgreSQL, a JSON Lines archive.
+        ``verify`` runs fsck on the copy. Restore with :func:`palimpsest.restore`.
+        """
+        from .maintenance import backup
+        if format not in (None, "sqlite", "archive"):
+            raise InvalidValue(f"backup format must be 'sqlite' or 'archive', not {format!r}")
+        return backup(self, dest, format=format, verify=verify)  # type: ignore[arg-type]
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

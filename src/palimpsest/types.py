@@ -6,6 +6,7 @@ reference back, so they can be passed around, compared and serialised freely.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
@@ -263,7 +264,7 @@ class Conflict:
     collection: str | None = None
     reason: str = "both sides changed it differently"
 
-    @property
+    @builtins.property
     def key(self) -> tuple[str, str, str | None]:
         """The key to use in ``resolutions={...}``: ``(element, id, property)``."""
         ident = f"{self.collection}/{self.id}" if self.collection else self.id
@@ -273,3 +274,49 @@ class Conflict:
         return {"element": self.element, "id": self.id, "collection": self.collection,
                 "property": self.property, "base": self.base, "ours": self.ours,
                 "theirs": self.theirs, "reason": self.reason}
+
+
+# -- key-value state (models/kv.py, docs/kv.md) ---------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One key-value entry as a state holds it.
+
+    ``version`` counts the writes since the key was last created (1 for a new key; deleting
+    and re-creating starts again at 1, as in etcd). ``created_at`` / ``updated_at`` are the
+    times of the commits that created this incarnation of the key and wrote this version;
+    ``commit`` is the id of the latter.
+    """
+
+    key: str
+    value: bytes
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    commit: str = ""
+
+    def to_dict(self) -> dict[str, JSON]:
+        import base64
+        return {"key": self.key, "value": base64.b64encode(self.value).decode(),
+                "version": self.version, "created_at": self.created_at.isoformat(),
+                "updated_at": self.updated_at.isoformat(), "commit": self.commit}
+
+
+KVEventType = Literal["created", "updated", "deleted"]
+
+
+@dataclass(frozen=True, slots=True)
+class KVEvent:
+    """One change to a watched key: what happened, the new value and version (None / 0 when
+    deleted), and the commit that made it."""
+
+    type: KVEventType
+    key: str
+    value: bytes | None
+    version: int
+    commit: Commit
+
+    def to_dict(self) -> dict[str, JSON]:
+        import base64
+        return {"type": self.type, "key": self.key,
+                "value": None if self.value is None else base64.b64encode(self.value).decode(),
+                "version": self.version, "commit": self.commit.id}

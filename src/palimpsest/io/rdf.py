@@ -1,39 +1,30 @@
-"""RDF <-> property-graph mapping (pure functions, no repository dependency).
+"""RDF <-> property-graph mapping: pure functions, no repository dependency (see docs/rdf.md).
 
-``parse_rdf`` turns an RDF graph into :class:`GraphData` (entities and relations);
-``serialize_rdf`` is its inverse. The rules (also in ``docs/rdf.md``):
+* **Names.** An IRI under a namespace of :data:`WELL_KNOWN_PREFIXES` or of ``prefixes``
+  (longest wins) is ``prefix:local``: ``schema:`` is ``https://schema.org/``,
+  ``schema_http:`` is ``http://schema.org/``. Under ``prefixes[""]`` it is the bare local
+  part if that matches ``[A-Za-z0-9_][^\\s:]*``. An IRI whose scheme is a prefix name is
+  ``<iri>``; any other IRI is kept as is; blank nodes are ``_:label``. Expansion inverts this.
+* **Entities.** Each subject, and each object IRI or blank node (except of ``rdf:type``),
+  is an entity named as above. An id over :data:`MAX_ID_BYTES` bytes is ``<first 200
+  bytes> ~<blake2b-128 hex>`` with the IRI in property ``@iri``. Blank labels are kept;
+  anonymous blank nodes become ``_:anon0``, ``_:anon1``... in order of first appearance
+  (skipping labels in use). An object that is never a subject has type :data:`PLACEHOLDER`.
+* **Types.** The smallest ``rdf:type`` name (code-point order) is the entity type; with
+  several, ``@types`` lists them all, sorted. No ``rdf:type``: type :data:`UNTYPED`.
+  Types starting with ``@`` produce no triples. A type over :data:`MAX_ID_BYTES` is
+  shortened like an id (``@types`` then lists the full name; names with spaces emit nothing).
+* **Properties.** A literal is a property keyed by the predicate name: ``xsd:string`` as a
+  bare string, else ``{"@value", "@language"[, "@direction"]}`` or ``{"@value", "@type"}``.
+  Several values: a list sorted by (value, language, datatype, direction), no duplicates.
+  Keys starting with ``@`` are reserved.
+* **Relations.** An IRI or blank-node object is a relation of type = predicate name, id
+  ``"<subject> <predicate> <object>"``, or ``~<blake2b-128 hex>`` of the three names when
+  that exceeds :data:`MAX_ID_BYTES` or a name contains a space. No properties, except
+  ``@iri`` (the predicate IRI) when the type had to be shortened like an id.
 
-* **Names.** An IRI becomes ``prefix:local`` when it starts with the namespace of a
-  well-known prefix (:data:`WELL_KNOWN_PREFIXES`, longest namespace wins; ``schema:`` is
-  ``https://schema.org/`` and ``schema_http:`` is ``http://schema.org/``) or of a prefix
-  passed in ``prefixes``. ``prefixes[""]`` is a default namespace: IRIs under it become
-  bare names (``users``) when the rest matches ``[A-Za-z0-9_][^\\s:]*``. An IRI whose
-  scheme equals a prefix name is written ``<iri>``; any other IRI is kept verbatim. Blank
-  nodes are ``_:label``. Expansion is the exact inverse, so names round-trip.
-* **Entities.** Every subject is an entity whose id is its name. Ids longer than
-  :data:`MAX_ID_BYTES` UTF-8 bytes become ``<first 200 bytes> ~<blake2b-128 hex>``, and
-  the full IRI is kept in the ``@iri`` property. Labelled blank nodes keep their label;
-  anonymous ones (``[]``, collections) get ``_:anon0``, ``_:anon1`` ... in order of
-  first appearance, skipping labels used in the input.
-* **Types.** ``rdf:type`` objects give the type: the smallest name in code-point order
-  is the entity type; with several, ``@types`` holds the sorted list of all of them. A
-  subject without ``rdf:type`` has type :data:`UNTYPED` (``@untyped``). An object that is
-  never a subject becomes an entity of type :data:`PLACEHOLDER` (``@ref``) with no
-  properties. Types starting with ``@`` never produce ``rdf:type`` triples.
-* **Properties.** Literal objects are properties keyed by the predicate's name. An
-  ``xsd:string`` literal is a bare string; a language-tagged one is
-  ``{"@value", "@language"[, "@direction"]}``; any other is ``{"@value", "@type"}``
-  (datatype as a name). Several values for one key: a list sorted by (value, language,
-  datatype, direction), duplicates removed. Keys starting with ``@`` are reserved.
-* **Relations.** An IRI or blank-node object (other than for ``rdf:type``) is a relation
-  of type = predicate name from subject to object, with no properties. Its id is
-  ``"<subject> <predicate> <object>"`` (names contain no spaces), or ``~<blake2b-128 hex>``
-  of the three when that is longer than :data:`MAX_ID_BYTES` or a name has a space.
-
-``serialize_rdf`` also accepts native JSON: ``bool`` -> ``xsd:boolean``, ``int`` ->
-``xsd:integer``, ``float`` -> ``xsd:double``, and any other non-literal value ->
-``rdf:JSON`` (canonical JSON text). Relation properties cannot be expressed in RDF
-and raise ``ValueError`` unless ``drop_relation_props=True``.
+``serialize_rdf`` inverts ``parse_rdf`` and also takes plain JSON: bool, int and float as
+``xsd:boolean``/``xsd:integer``/``xsd:double``, other values as ``rdf:JSON`` literals.
 """
 
 from __future__ import annotations
@@ -116,13 +107,11 @@ class GraphData:
 
     def entity_rows(self) -> Iterator[tuple[str, str, dict[str, JSON]]]:
         """``(id, type, props)`` tuples, as ``serialize_rdf`` takes them."""
-        for eid, (etype, props) in self.entities.items():
-            yield eid, etype, props
+        return ((eid, etype, props) for eid, (etype, props) in self.entities.items())
 
     def relation_rows(self) -> Iterator[tuple[str, str, str, str, dict[str, JSON]]]:
         """``(id, type, source, target, props)`` tuples, as ``serialize_rdf`` takes them."""
-        for rid, (rtype, source, target, props) in self.relations.items():
-            yield rid, rtype, source, target, props
+        return ((rid, *rel) for rid, rel in self.relations.items())
 
 
 class _Names:
@@ -160,16 +149,15 @@ class _Names:
         if name.startswith("<") and name.endswith(">"):
             return name[1:-1]
         prefix, colon, local = name.partition(":")
-        if colon and prefix in self.table:
-            self.used.add(prefix)
-            return self.table[prefix] + local
-        if colon:
-            return name
-        if "" in self.table and _BARE.fullmatch(name):
-            self.used.add("")
-            return self.table[""] + name
-        raise ValueError(f"{name!r} is not an IRI, a prefixed name or a blank node; "
-                         "pass prefixes={'': namespace} to map bare names")
+        if not colon and "" in self.table and _BARE.fullmatch(name):
+            prefix, local = "", name
+        elif not colon or prefix not in self.table:
+            if colon:
+                return name
+            raise ValueError(f"{name!r} is not an IRI, a prefixed name or a blank node; "
+                             "pass prefixes={'': namespace} to map bare names")
+        self.used.add(prefix)
+        return self.table[prefix] + local
 
     def term(self, name: str) -> ox.NamedNode | ox.BlankNode:
         term = self.terms.get(name)
@@ -193,8 +181,15 @@ def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def _too_long(name: str) -> bool:
+def _too_long(name: str) -> bool:  # cheap test first: a character is at most 4 UTF-8 bytes
     return len(name) * 4 > MAX_ID_BYTES and len(name.encode()) > MAX_ID_BYTES
+
+
+def _shorten(name: str) -> str:
+    """``name`` itself, or ``<first 200 bytes> ~<hash>`` when it is too long for an id."""
+    if not _too_long(name) and not _CTRL.search(name):
+        return name
+    return f"{_CTRL.sub('', name.encode()[:200].decode(errors='ignore'))} ~{_digest(name)}"
 
 
 def _literal(lit: ox.Literal, names: _Names) -> JSON:
@@ -333,13 +328,12 @@ def parse_rdf(data: bytes | str | PathLike[str], *, format: str | ox.RdfFormat |
                 eid, anon = f"_:anon{anon}", anon + 1
         else:
             raise RDFSyntaxError(f"unsupported RDF term {node!r}", source=source)
-        if _too_long(eid) or _CTRL.search(eid):
-            head = _CTRL.sub("", eid.encode()[:200].decode(errors="ignore"))
+        if (short := _shorten(eid)) != eid:
             if isinstance(node, ox.NamedNode):
-                eid = f"{head} ~{_digest(eid)}"
-                long_iris[eid] = node.value
+                long_iris[short] = node.value
             else:
-                eid = "_:h" + _digest(eid)
+                short = "_:h" + _digest(eid)
+            eid = short
         ids[node] = eid
         return eid
 
@@ -362,7 +356,8 @@ def parse_rdf(data: bytes | str | PathLike[str], *, format: str | ox.RdfFormat |
             rid = f"{subject} {pname} {target}"
             if _too_long(rid) or " " in subject or " " in target:
                 rid = "~" + _digest(f"{subject}\n{pname}\n{target}")
-            relations[rid] = (pname, subject, target, {})
+            rtype = _shorten(pname)
+            relations[rid] = (rtype, subject, target, {} if rtype == pname else {"@iri": predicate})
             objects[target] = None
 
     entities: dict[str, tuple[str, dict[str, JSON]]] = {}
@@ -375,11 +370,12 @@ def parse_rdf(data: bytes | str | PathLike[str], *, format: str | ox.RdfFormat |
                 values = [unique[k] for k in sorted(unique)]
             props[key] = values[0] if len(values) == 1 else values
         ordered: list[JSON] = [*sorted(types)]
-        if len(ordered) > 1:
+        etype = _shorten(str(ordered[0])) if ordered else UNTYPED
+        if len(ordered) > 1 or (ordered and etype != ordered[0]):
             props["@types"] = ordered
         if eid in long_iris:
             props["@iri"] = long_iris[eid]
-        entities[eid] = (str(ordered[0]) if ordered else UNTYPED, props)
+        entities[eid] = (etype, props)
     for eid in objects:
         if eid not in entities:
             entities[eid] = (PLACEHOLDER, {"@iri": long_iris[eid]} if eid in long_iris else {})
@@ -415,6 +411,8 @@ def serialize_rdf(entities: Iterable[tuple[str, str, Mapping[str, object]]],
     """Serialize entities ``(id, type, props)`` and relations ``(id, type, source, target,
     props)`` to RDF, inverting :func:`parse_rdf` (same ``prefixes``). N-Triples and
     N-Quads output is sorted by line; other formats group triples by subject in id order.
+    Names that do not expand to IRIs raise ``ValueError``, and so do relation properties
+    (RDF triples cannot hold them) unless ``drop_relation_props``.
     """
     names = _Names(prefixes)
     fmt = _format(format, None, b"")
@@ -429,7 +427,7 @@ def serialize_rdf(entities: Iterable[tuple[str, str, Mapping[str, object]]],
         if not isinstance(extra, list) or not all(isinstance(t, str) for t in extra):
             raise ValueError(f"entity {eid!r}: @types must be a list of strings")
         for t in sorted({etype, *extra}):
-            if not t.startswith("@"):
+            if not t.startswith("@") and " " not in t:  # markers, shortened names
                 out.append(ox.Triple(subject, rdf_type, names.term(t)))
         for key in sorted(props):
             if key in ("@types", "@iri"):
@@ -440,11 +438,13 @@ def serialize_rdf(entities: Iterable[tuple[str, str, Mapping[str, object]]],
             for item in value if isinstance(value, list) else [value]:
                 out.append(ox.Triple(subject, predicate, _to_literal(item, names)))
     for rid, rtype, source, target, rprops in relations:
-        if rprops and not drop_relation_props:
+        iri = rprops.get("@iri")
+        if set(rprops) - {"@iri"} and not drop_relation_props:
             raise ValueError(f"relation {rid!r} has properties, which RDF triples cannot hold; "
                              "pass drop_relation_props=True to omit them")
+        predicate = ox.NamedNode(iri) if isinstance(iri, str) else named(rtype)
         by_subject.setdefault(source, []).append(
-            ox.Triple(names.term(source), named(rtype), names.term(target)))
+            ox.Triple(names.term(source), predicate, names.term(target)))
     triples = [t for eid in sorted(by_subject) for t in by_subject[eid]]
     items: list[ox.Triple] | list[ox.Quad] = triples
     if fmt.supports_datasets:

@@ -33,8 +33,11 @@ def _where_sql(db: Database, where: Mapping[str, JSON] | None) -> tuple[str, lis
         return "", []
     parts, params = [], []
     for name, value in where.items():
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
+        if isinstance(value, str):
             parts.append(f"{db.dialect.json_text('r.value', [name])} = ?")
+            params.append(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            parts.append(f"{db.dialect.json_number('r.value', [name])} = ?")
             params.append(value)
     return " AND ".join(parts), params
 

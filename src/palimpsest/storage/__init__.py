@@ -12,12 +12,13 @@ def open_database(target: str | os.PathLike[str], *, durability: str = "normal")
     text = os.fspath(target)
     if text.startswith(("postgresql://", "postgres://")):
         try:
-            from .postgres import PostgresDatabase
+            from .postgres import PostgresDatabase  # type: ignore[import-not-found,unused-ignore]
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             from ..errors import PalimpsestError
             raise PalimpsestError("PostgreSQL support needs the postgres extra: "
                                   "pip install 'palimpsest[postgres]'") from exc
-        return PostgresDatabase(text)
+        database: Database = PostgresDatabase(text)
+        return database
     from .sqlite import SQLiteDatabase
     return SQLiteDatabase(text, durability=durability)
 

@@ -8,7 +8,7 @@ or interrupted commit leaves nothing behind.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -23,12 +23,56 @@ class Dialect(Protocol):
     name: str
     blob: str
     bigint: str
+    autoid: str
+    """Column type of an id the engine assigns on insert (``rows.rid``, ``reflog.id``)."""
 
     def json_text(self, column: str, path: Sequence[str]) -> str:
         """SQL yielding the JSON value at ``path`` inside ``column`` as SQL text/number."""
 
+    def json_number(self, column: str, path: Sequence[str]) -> str:
+        """SQL yielding the JSON number at ``path`` as an SQL number (NULL if not a number)."""
+
     def json_path_exists(self, column: str, path: Sequence[str]) -> str:
         """SQL that is true when ``path`` exists inside ``column``."""
+
+    # -- used by the query layer (palimpsest.query, docs/query.md) ---------------------------
+    # Filters compile every comparison as ``<type test> AND <typed value> <op> ?``, so the
+    # typed accessors below may return anything (but must not raise) when the value at the
+    # path has another type; NULL is fine.
+    json_types: Mapping[str, tuple[str, ...]]
+    """For each JSON category ``null, true, false, number, string, array, object``: the names
+    :meth:`json_type` yields for it (SQLite: ``integer``/``real`` for number, ``text`` for
+    string...)."""
+
+    def json_type(self, column: str, path: Sequence[str]) -> str:
+        """SQL yielding the type name (see :attr:`json_types`) of the value at ``path``, NULL
+        when the path is missing."""
+
+    def json_string(self, column: str, path: Sequence[str]) -> str:
+        """SQL yielding the JSON string at ``path`` as text that compares and sorts by code
+        point (byte order of UTF-8; PostgreSQL: ``COLLATE "C"``)."""
+
+    def json_array_has(self, column: str, path: Sequence[str], types: Sequence[str],
+                       with_value: bool) -> str:
+        """SQL true when the value at ``path`` is an array with an element whose type name is
+        in ``types`` and, if ``with_value``, whose value equals the next ``?`` parameter
+        (a number or string, compared like :meth:`json_number` / :meth:`json_string`)."""
+
+    def text_contains(self, expr: str) -> str:
+        """SQL true when the text ``expr`` contains the next ``?`` parameter (case-sensitive,
+        an empty needle matches)."""
+
+    def regex_search(self, expr: str) -> str:
+        """SQL true when the regular expression in the next ``?`` parameter matches anywhere
+        in the text ``expr`` (Python ``re.search`` semantics where the engine allows)."""
+
+    def json_index_exprs(self, column: str, path: Sequence[str]) -> list[str]:
+        """Expressions to index so that comparisons built from :meth:`json_number` and
+        :meth:`json_string` on ``path`` can use an index (SQLite: one json_extract)."""
+
+    def index_hint(self, index: str) -> str:
+        """Text placed after ``FROM rows r`` to make the planner use ``index`` (SQLite:
+        ``INDEXED BY``), or ``""`` where the planner picks well by itself."""
 
 
 class Database(Protocol):
@@ -59,5 +103,10 @@ class Database(Protocol):
         """A read transaction: every query inside sees one snapshot."""
 
     def in_write(self) -> bool: ...
+
+    def lock(self, name: str) -> None:
+        """Inside ``write()``: take the named lock until the transaction ends, so writers of
+        the same name (``"seq"``, ``"branch:NAME"``) run one after another. A no-op where
+        ``write()`` already excludes every other writer (SQLite)."""
 
     def close(self) -> None: ...

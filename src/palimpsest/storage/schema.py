@@ -4,14 +4,29 @@
 ever updated is ``superseded`` (the seq of the next row for the same key on the same line), which
 is derived and can be rebuilt (:func:`rebuild_superseded`). The ``schema_version`` row in ``meta``
 names the layout; opening an older database migrates it forward, a newer one is refused.
+
+To change the layout: bump ``SCHEMA_VERSION``, keep ``_TABLES`` the full latest layout (new
+tables and indexes with ``IF NOT EXISTS``), and add ``MIGRATIONS[old]`` for what ``IF NOT EXISTS``
+cannot express (new columns, backfills). A migration re-runs ``_TABLES`` and then every step
+from the stored version on, all in one write transaction: it lands completely or not at all.
+
+Version 2 added the retention and erasure bookkeeping: ``retention`` (policies),
+``pruned`` (ranges of commits whose state gc compacted away) and ``erasures`` (the audit
+record of each erasure). The query layer's registries (``query_indexes``: declared property
+indexes; ``query_views`` and ``view_rows``: materialized views, membership only, rebuildable)
+are part of version 2 too. Two maintenance operations are the only exceptions to append-only
+rows: gc deletes rows no readable state needs, and erasure replaces the value of an erased
+element's rows (keeping their hash).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..errors import SchemaVersionError
 from .base import Database
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -37,7 +52,6 @@ CREATE TABLE IF NOT EXISTS commits (
     state_hash {blob} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS commits_line_time ON commits (line, time_us, seq);
-CREATE INDEX IF NOT EXISTS commits_line_seq ON commits (line, seq);
 CREATE TABLE IF NOT EXISTS refs (
     name       TEXT PRIMARY KEY,
     kind       TEXT NOT NULL,
@@ -48,7 +62,7 @@ CREATE TABLE IF NOT EXISTS refs (
     time_us    {bigint}
 );
 CREATE TABLE IF NOT EXISTS reflog (
-    id       {bigint} PRIMARY KEY,
+    id       {autoid},
     name     TEXT NOT NULL,
     old_seq  {bigint},
     new_seq  {bigint},
@@ -58,7 +72,7 @@ CREATE TABLE IF NOT EXISTS reflog (
 );
 CREATE INDEX IF NOT EXISTS reflog_name ON reflog (name, id);
 CREATE TABLE IF NOT EXISTS rows (
-    rid        {bigint} PRIMARY KEY,
+    rid        {autoid},
     kind       TEXT NOT NULL,
     key        TEXT NOT NULL,
     line       {bigint} NOT NULL,
@@ -77,7 +91,65 @@ CREATE INDEX IF NOT EXISTS rows_line_seq ON rows (line, seq);
 CREATE INDEX IF NOT EXISTS rows_type ON rows (kind, type, line, seq, superseded, op);
 CREATE INDEX IF NOT EXISTS rows_source ON rows (source, line, seq) WHERE source IS NOT NULL;
 CREATE INDEX IF NOT EXISTS rows_target ON rows (target, line, seq) WHERE target IS NOT NULL;
+CREATE TABLE IF NOT EXISTS retention (
+    pattern      TEXT PRIMARY KEY,
+    keep_us      {bigint},
+    keep_commits {bigint},
+    author       TEXT NOT NULL,
+    time_us      {bigint} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pruned (
+    line     {bigint} NOT NULL,
+    lo_seq   {bigint} NOT NULL,
+    hi_seq   {bigint} NOT NULL,
+    horizon  {bigint},
+    time_us  {bigint} NOT NULL,
+    PRIMARY KEY (line, lo_seq)
+);
+CREATE TABLE IF NOT EXISTS erasures (
+    id         {bigint} PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    time_us    {bigint} NOT NULL,
+    row_count  {bigint} NOT NULL,
+    commit_seq {bigint}
+);
+CREATE TABLE IF NOT EXISTS query_indexes (
+    name     TEXT PRIMARY KEY,
+    kind     TEXT NOT NULL,
+    type     TEXT NOT NULL,
+    field    TEXT NOT NULL,
+    time_us  {bigint} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS query_views (
+    name       TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    synced_seq {bigint} NOT NULL,
+    time_us    {bigint} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS view_rows (
+    view       TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    line       {bigint} NOT NULL,
+    seq        {bigint} NOT NULL,
+    op         SMALLINT NOT NULL,
+    superseded {bigint},
+    PRIMARY KEY (view, key, line, seq)
+);
+CREATE INDEX IF NOT EXISTS view_rows_scan ON view_rows (view, line, seq, superseded, op);
 """
+
+
+def _v1_to_v2(db: Database) -> None:
+    """Retention and erasure tables: created by re-running ``_TABLES``; no data changes."""
+
+
+MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2}
+"""``MIGRATIONS[v]`` turns a version-``v`` database into version ``v + 1``."""
 
 
 def create_schema(db: Database) -> None:
@@ -85,7 +157,7 @@ def create_schema(db: Database) -> None:
     found = _stored_version(db)
     if found is None:
         with db.write():
-            db.script(_TABLES.format(bigint=db.dialect.bigint, blob=db.dialect.blob))
+            db.script(_ddl(db))
             db.run("INSERT INTO meta (name, value) VALUES ('schema_version', ?)",
                    (str(SCHEMA_VERSION),))
             db.run("INSERT INTO lines (id, parent, fork_seq, head_seq) VALUES (1, NULL, NULL, NULL)")
@@ -96,7 +168,28 @@ def create_schema(db: Database) -> None:
         raise SchemaVersionError(
             f"{db.url} uses schema version {found}, newer than this palimpsest knows "
             f"({SCHEMA_VERSION}); upgrade palimpsest to open it")
-    # Future migrations: for version in range(found, SCHEMA_VERSION): apply MIGRATIONS[version]
+    if found < SCHEMA_VERSION:
+        migrate(db)
+
+
+def migrate(db: Database) -> int:
+    """Bring an older database to ``SCHEMA_VERSION`` in one write transaction; returns the
+    version it had. Safe when several processes open the same old file at once."""
+    with db.write():
+        found = _stored_version(db)  # again, under the write lock
+        if found is None or found >= SCHEMA_VERSION:
+            return found or SCHEMA_VERSION
+        db.script(_ddl(db))
+        for version in range(found, SCHEMA_VERSION):
+            MIGRATIONS[version](db)
+        db.run("UPDATE meta SET value = ? WHERE name = 'schema_version'",
+               (str(SCHEMA_VERSION),))
+    return found
+
+
+def _ddl(db: Database) -> str:
+    return _TABLES.format(bigint=db.dialect.bigint, blob=db.dialect.blob,
+                          autoid=db.dialect.autoid)
 
 
 def _stored_version(db: Database) -> int | None:

@@ -7,13 +7,16 @@ deadlock-prone lock upgrades); nested ``write()`` calls become savepoints.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
-from .base import Params, Row, Tracer
+from .base import Dialect, Params, Row, Tracer
 
 
 def _path_literal(path: Sequence[str]) -> str:
@@ -25,12 +28,72 @@ class SQLiteDialect:
     name = "sqlite"
     blob = "BLOB"
     bigint = "INTEGER"
+    autoid = "INTEGER PRIMARY KEY"
 
     def json_text(self, column: str, path: Sequence[str]) -> str:
         return f"json_extract({column}, {_path_literal(path)})"
 
+    def json_number(self, column: str, path: Sequence[str]) -> str:
+        # json_extract already yields numbers as numbers (text never equals a number)
+        return f"json_extract({column}, {_path_literal(path)})"
+
     def json_path_exists(self, column: str, path: Sequence[str]) -> str:
         return f"json_type({column}, {_path_literal(path)}) IS NOT NULL"
+
+    # -- query layer (see Dialect in base.py) ------------------------------------------------
+    json_types: Mapping[str, tuple[str, ...]] = MappingProxyType({
+        "null": ("null",), "true": ("true",), "false": ("false",),
+        "number": ("integer", "real"), "string": ("text",), "array": ("array",),
+        "object": ("object",)})
+
+    def json_type(self, column: str, path: Sequence[str]) -> str:
+        return f"json_type({column}, {_path_literal(path)})"
+
+    def json_string(self, column: str, path: Sequence[str]) -> str:
+        # the same expression as json_text, so one expression index serves both
+        return f"json_extract({column}, {_path_literal(path)})"
+
+    def json_array_has(self, column: str, path: Sequence[str], types: Sequence[str],
+                       with_value: bool) -> str:
+        names = ", ".join("'" + t + "'" for t in types)
+        test = " AND j.atom = ?" if with_value else ""
+        return (f"(json_type({column}, {_path_literal(path)}) = 'array' AND EXISTS (SELECT 1 "
+                f"FROM json_each({column}, {_path_literal(path)}) j WHERE j.type IN ({names})"
+                f"{test}))")
+
+    def text_contains(self, expr: str) -> str:
+        return f"(instr({expr}, ?) > 0)"
+
+    def regex_search(self, expr: str) -> str:
+        return f"({expr} REGEXP ?)"
+
+    def json_index_exprs(self, column: str, path: Sequence[str]) -> list[str]:
+        return [self.json_text(column, path)]
+
+    def index_hint(self, index: str) -> str:
+        return f"INDEXED BY {index}"
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str | None, value: object) -> int | None:
+    """SQLite's ``x REGEXP y`` calls ``regexp(y, x)``: Python ``re.search`` semantics."""
+    if pattern is None or not isinstance(value, str):
+        return None
+    return 1 if _compiled(pattern).search(value) else 0
+
+
+def _is_engine_failure(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
+
+
+def _storage_error(exc: BaseException, url: str) -> Exception:
+    from ..errors import StorageError
+    return StorageError(f"the database engine failed on {url}: {exc}; nothing was written "
+                        "(free disk space, check the disk or retry when the lock is free)")
 
 
 class SQLiteDatabase:
@@ -38,13 +101,14 @@ class SQLiteDatabase:
 
     def __init__(self, path: str, *, durability: str = "normal", timeout: float = 30.0) -> None:
         self.url = path
-        self.dialect = SQLiteDialect()
+        self.dialect: Dialect = SQLiteDialect()
         self.tracer: Tracer | None = None
         self._lock = threading.RLock()
         self._depth = 0
         self._conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
                                      check_same_thread=False)
         self._conn.execute("PRAGMA foreign_keys=OFF")
+        self._conn.create_function("regexp", 2, _regexp, deterministic=True)  # query filters
         if path != ":memory:" and not path.startswith("file::memory:"):
             self._conn.execute("PRAGMA journal_mode=WAL")
         sync = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}.get(durability)
@@ -54,6 +118,12 @@ class SQLiteDatabase:
         self._conn.execute("PRAGMA cache_size=-65536")
         self._conn.execute("PRAGMA temp_store=MEMORY")
         self._conn.execute("PRAGMA mmap_size=268435456")
+        self._checkpointer: _Checkpointer | None = None
+        if path != ":memory:" and not path.startswith("file::memory:"):
+            # Commits must not pay for copying the WAL back into the database file (and its
+            # fsync): a background thread checkpoints instead. Durability is unchanged.
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = _Checkpointer(path, timeout)
 
     def _trace(self, sql: str, params: Params) -> None:
         if self.tracer is not None:
@@ -95,29 +165,51 @@ class SQLiteDatabase:
     def in_write(self) -> bool:
         return self._depth > 0
 
+    def lock(self, name: str) -> None:
+        """BEGIN IMMEDIATE already holds the one write lock."""
+
     @contextmanager
     def write(self) -> Iterator[None]:
+        # Engine failures (disk full, I/O error, lock timeout, damaged file) become
+        # StorageError after the rollback, so callers see one clear, typed error.
         with self._lock:
-            if self._depth == 0:
-                self._conn.execute("BEGIN IMMEDIATE")
-            else:
-                self._conn.execute(f"SAVEPOINT sp{self._depth}")
+            try:
+                if self._depth == 0:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                else:
+                    self._conn.execute(f"SAVEPOINT sp{self._depth}")
+            except sqlite3.Error as exc:
+                raise _storage_error(exc, self.url) from exc
             self._depth += 1
             try:
                 yield
-            except BaseException:
+            except BaseException as exc:
                 self._depth -= 1
-                if self._depth == 0:
-                    self._conn.execute("ROLLBACK")
-                else:
-                    self._conn.execute(f"ROLLBACK TO sp{self._depth}")
-                    self._conn.execute(f"RELEASE sp{self._depth}")
+                try:
+                    if self._depth == 0:
+                        self._conn.execute("ROLLBACK")
+                    else:
+                        self._conn.execute(f"ROLLBACK TO sp{self._depth}")
+                        self._conn.execute(f"RELEASE sp{self._depth}")
+                except sqlite3.Error:
+                    if self._conn.in_transaction and self._depth == 0:
+                        raise
+                    # SQLite already rolled back by itself (e.g. after an I/O error)
+                if _is_engine_failure(exc):
+                    raise _storage_error(exc, self.url) from exc
                 raise
             self._depth -= 1
-            if self._depth == 0:
-                self._conn.execute("COMMIT")
-            else:
-                self._conn.execute(f"RELEASE sp{self._depth}")
+            try:
+                if self._depth == 0:
+                    self._conn.execute("COMMIT")
+                    if self._checkpointer is not None:
+                        self._checkpointer.dirty.set()
+                else:
+                    self._conn.execute(f"RELEASE sp{self._depth}")
+            except sqlite3.Error as exc:
+                if self._depth == 0 and self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise _storage_error(exc, self.url) from exc
 
     @contextmanager
     def read(self) -> Iterator[None]:
@@ -141,6 +233,8 @@ class SQLiteDatabase:
                 target.close()
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         with self._lock:
             self._conn.close()
 
@@ -148,3 +242,46 @@ class SQLiteDatabase:
     def raw(self) -> Any:
         """The underlying sqlite3 connection (tests and tools only)."""
         return self._conn
+
+
+class _Checkpointer:
+    """Copies the WAL back into the database file from a background thread.
+
+    Runs a PASSIVE checkpoint (never waits for readers or blocks writers) at most every
+    ``interval`` seconds after commits, on its own connection, and a last one on close.
+    """
+
+    def __init__(self, path: str, timeout: float, interval: float = 0.5) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._interval = interval
+        self.dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="palimpsest-checkpoint",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            while not self._stopping.is_set():
+                if self.dirty.wait(self._interval) and not self._stopping.is_set():
+                    self.dirty.clear()
+                    self._checkpoint(conn)
+                    self._stopping.wait(self._interval)
+            self._checkpoint(conn)
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _checkpoint(conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # busy or closed: the next round (or the next opener) checkpoints
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.dirty.set()
+        self._thread.join(timeout=5)

@@ -50,21 +50,27 @@ def in_chain(chain: Chain, alias: str = "r") -> tuple[str, list[Any]]:
     return "(" + " OR ".join(parts) + ")", params
 
 
-def visible(chain: Chain, kind: str, alias: str = "r") -> tuple[str, list[Any]]:
+def visible(chain: Chain, kind: str, alias: str = "r", *, table: str = "rows",
+            partition: str = "kind", by_position: bool = True) -> tuple[str, list[Any]]:
     """SQL true for the rows of ``kind`` that hold the state at the chain's commit.
 
     Deletion rows pass too (they hide older rows); callers add ``op = 1`` to get live elements.
+    ``table`` / ``partition`` apply the same rule to a derived table shaped like ``rows``
+    whose keys are partitioned by that column (the query layer's materialized views).
+    ``by_position=False`` keeps the planner from driving the query by the (line, seq) indexes
+    (unary ``+``), for queries that another index should drive (adjacency).
     """
     parts: list[str] = []
     params: list[Any] = []
+    col = f"{alias}." if by_position else f"+{alias}."
     for i, (line, bound) in enumerate(chain):
-        part = (f"({alias}.line = ? AND {alias}.seq <= ? AND "
+        part = (f"({col}line = ? AND {col}seq <= ? AND "
                 f"({alias}.superseded IS NULL OR {alias}.superseded > ?)")
         params += [line, bound, bound]
         if i:
             nearer, nearer_params = in_chain(chain[:i], "x")
-            part += (f" AND {alias}.key NOT IN (SELECT x.key FROM rows x "
-                     f"WHERE x.kind = ? AND {nearer})")
+            part += (f" AND {alias}.key NOT IN (SELECT x.key FROM {table} x "
+                     f"WHERE x.{partition} = ? AND {nearer})")
             params += [kind, *nearer_params]
         parts.append(part + ")")
     return "(" + " OR ".join(parts) + ")", params
@@ -79,21 +85,35 @@ def read_row(db: Database, chain: Chain, kind: str, key: str) -> StoredRow | Non
 
 
 def read_rows(db: Database, chain: Chain, kind: str, keys: Sequence[str]) -> dict[str, StoredRow]:
-    """Point reads of many keys at once (diffs, merges, batch writes)."""
+    """Point reads of many keys with one query per 500 keys (diffs, merges, batch writes).
+
+    Returns the row holding each key at the chain's commit (possibly a deletion); keys with no
+    row are absent from the result.
+    """
     out: dict[str, StoredRow] = {}
-    for key in keys:
-        row = read_row(db, chain, kind, key)
-        if row is not None:
-            out[key] = row
+    where, params = in_chain(chain)
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = db.all(f"SELECT {COLUMNS} FROM rows r WHERE r.kind = ? AND r.key IN ({marks}) "
+                      f"AND {where}", [kind, *chunk, *params])
+        for row in rows:
+            found = out.get(row[2])
+            if found is None or row[4] > found.seq:
+                out[row[2]] = StoredRow(*row)
     return out
 
 
 def scan(db: Database, chain: Chain, kind: str, *, type_: str | None = None,
          extra: str = "", extra_params: Sequence[Any] = (), order: str = "r.key",
-         limit: int | None = None, offset: int = 0) -> Iterator[StoredRow]:
-    """Live rows of ``kind`` (optionally one type or collection) at the chain's commit."""
+         limit: int | None = None, offset: int = 0, hint: str = "") -> Iterator[StoredRow]:
+    """Live rows of ``kind`` (optionally one type or collection) at the chain's commit.
+
+    ``extra`` is an SQL filter on ``r``; ``hint`` goes after ``FROM rows r`` (the dialect's
+    ``index_hint`` for a declared query index)."""
     where, params = visible(chain, kind)
-    sql = f"SELECT {COLUMNS} FROM rows r WHERE r.kind = ? AND r.op = 1 AND {where}"
+    sql = f"SELECT {COLUMNS} FROM rows r {hint} WHERE r.kind = ? AND r.op = 1 AND {where}"
     args: list[Any] = [kind, *params]
     if type_ is not None:
         sql += " AND r.type = ?"
@@ -104,7 +124,7 @@ def scan(db: Database, chain: Chain, kind: str, *, type_: str | None = None,
     sql += f" ORDER BY {order}"
     if limit is not None or offset:
         sql += " LIMIT ? OFFSET ?"
-        args += [-1 if limit is None else limit, offset]
+        args += [2**63 - 1 if limit is None else limit, offset]  # no limit, in both dialects
     for row in db.iterate(sql, args):
         yield StoredRow(*row)
 
@@ -126,11 +146,11 @@ def adjacent(db: Database, chain: Chain, ids: Sequence[str], *, column: str,
     if column not in ("source", "target") or not ids:
         return []
     out: list[StoredRow] = []
-    where, params = visible(chain, "r")
+    where, params = visible(chain, "r", by_position=False)
     for start in range(0, len(ids), 500):
         chunk = list(ids[start:start + 500])
         marks = ",".join("?" * len(chunk))
-        sql = (f"SELECT {COLUMNS} FROM rows r WHERE r.{column} IN ({marks}) AND r.kind = 'r' "
+        sql = (f"SELECT {COLUMNS} FROM rows r WHERE r.{column} IN ({marks}) AND +r.kind = 'r' "
                f"AND r.op = 1 AND {where}")
         args: list[Any] = [*chunk, *params]
         if rel_type is not None:

@@ -17,6 +17,7 @@ from ..errors import CorruptObject, InvalidValue
 from ..storage.base import Database
 from ..storage.schema import SCHEMA_VERSION, rebuild_superseded
 from .commits import CommitStore
+from .elements import is_erased
 from .log import walk
 from .refs import RefStore
 
@@ -89,7 +90,27 @@ def _records(db: Database, commits: CommitStore, refs: RefStore, ref: Any) -> It
                 "ORDER BY id"):
             yield {"t": "reflog", "name": name, "old_seq": old, "new_seq": new,
                    "time_us": time_us, "author": author, "message": message}
+        for pattern, keep_us, keep_commits, author, time_us in db.all(
+                "SELECT pattern, keep_us, keep_commits, author, time_us FROM retention"):
+            yield {"t": "retention", "pattern": pattern, "keep_us": keep_us,
+                   "keep_commits": keep_commits, "author": author, "time_us": time_us}
+    yield from _maintenance_records(db, bounds)
     yield {"t": "meta", "head": current}
+
+
+def _maintenance_records(db: Database, bounds: dict[int, int] | None) -> Iterator[Any]:
+    """Pruned ranges (gc) and erasure records, without which the rows gc removed and the
+    tombstones of erased values would not verify after an import."""
+    for line, lo, hi, horizon, time_us in db.all(
+            "SELECT line, lo_seq, hi_seq, horizon, time_us FROM pruned ORDER BY line, lo_seq"):
+        if bounds is None or line in bounds:
+            yield {"t": "pruned", "line": line, "lo_seq": lo, "hi_seq": hi, "horizon": horizon,
+                   "time_us": time_us}
+    for number, kind, key, reason, author, time_us, count, seq in db.all(
+            "SELECT id, kind, key, reason, author, time_us, row_count, commit_seq FROM erasures "
+            "ORDER BY id"):
+        yield {"t": "erasure", "id": number, "kind": kind, "key": key, "reason": reason,
+               "author": author, "time_us": time_us, "row_count": count, "commit_seq": seq}
 
 
 def export_archive(db: Database, commits: CommitStore, refs: RefStore, path: str,
@@ -150,8 +171,8 @@ def _load(db: Database, kind: Any, r: dict[str, Any], number: int) -> None:
                 bytes.fromhex(r["state_hash"])))
     elif kind == "row":
         hash_ = bytes.fromhex(r["hash"]) if r["hash"] else None
-        if r["op"] == 1 and hash_ != content_hash(r["kind"], r["type"], r["source"],
-                                                  r["target"], r["value"]):
+        if r["op"] == 1 and not is_erased(r["value"]) and hash_ != content_hash(
+                r["kind"], r["type"], r["source"], r["target"], r["value"]):
             raise CorruptObject(f"archive line {number}: value of {r['key']!r} does not match "
                                 "its hash")
         db.run("INSERT INTO rows (kind, key, line, seq, op, type, source, target, value, hash, "
@@ -169,6 +190,19 @@ def _load(db: Database, kind: Any, r: dict[str, Any], number: int) -> None:
                                              r["time_us"], r["author"], r["message"]))
     elif kind == "meta":
         db.run("UPDATE meta SET value = ? WHERE name = 'head'", (r["head"],))
+    elif kind == "pruned":
+        db.run("INSERT INTO pruned (line, lo_seq, hi_seq, horizon, time_us) VALUES "
+               "(?, ?, ?, ?, ?)", (r["line"], r["lo_seq"], r["hi_seq"], r["horizon"],
+                                   r["time_us"]))
+    elif kind == "erasure":
+        db.run("INSERT INTO erasures (id, kind, key, reason, author, time_us, row_count, "
+               "commit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               (r["id"], r["kind"], r["key"], r["reason"], r["author"], r["time_us"],
+                r["row_count"], r["commit_seq"]))
+    elif kind == "retention":
+        db.run("INSERT INTO retention (pattern, keep_us, keep_commits, author, time_us) "
+               "VALUES (?, ?, ?, ?, ?)", (r["pattern"], r["keep_us"], r["keep_commits"],
+                                          r["author"], r["time_us"]))
     else:
         raise InvalidValue(f"archive line {number}: unknown record type {kind!r}")
 

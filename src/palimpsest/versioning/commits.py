@@ -23,15 +23,18 @@ from ..codec import (
     from_us,
     now_us,
     state_combine,
+    to_us,
 )
 from ..errors import InvalidValue, RefNotFound
 from ..storage.base import Database, Row
-from ..storage.visibility import COLUMNS, Chain, StoredRow, read_row
+from ..storage.visibility import COLUMNS, Chain, StoredRow, read_rows
 from ..types import Commit, CommitStats
 from .elements import DELETE, PUT, Write
 
 _COMMIT_COLUMNS = ("seq, id, line, parents, author, message, time_us, metadata, stats, "
                    "state_hash")
+
+_UNKNOWN: Any = object()
 
 _STAT_NAMES = {"e": "entities", "r": "relations", "d": "documents"}
 
@@ -112,12 +115,22 @@ class CommitStore:
             self._lines[line] = known
         return known
 
+    def branch_position(self, branch: str) -> tuple[int, int | None] | None:
+        """(line, head seq) of a branch in one query; None if there is no such branch."""
+        row = self.db.one("SELECT l.id, coalesce(l.head_seq, l.fork_seq) FROM refs r "
+                          "JOIN lines l ON l.id = r.line WHERE r.name = ? AND r.kind = 'branch'",
+                          (branch,))
+        if row is None:
+            return None
+        return int(row[0]), (int(row[1]) if row[1] is not None else None)
+
     def line_head(self, line: int) -> int | None:
         """Seq of the commit a line's head is at: its latest own commit, else its fork point."""
         row = self.db.one("SELECT head_seq, fork_seq FROM lines WHERE id = ?", (line,))
         if row is None:
             raise RefNotFound(f"line {line} does not exist")
-        return row[0] if row[0] is not None else row[1]
+        head = row[0] if row[0] is not None else row[1]
+        return int(head) if head is not None else None
 
     def chain(self, line: int, bound: int) -> Chain:
         """The chain of the state at seq ``bound`` on ``line``."""
@@ -134,6 +147,7 @@ class CommitStore:
         return self.chain(commit.line, commit.seq)
 
     def new_line(self, parent: int | None, fork_seq: int | None) -> int:
+        self.db.lock("seq")  # line ids, like seqs, are allocated one writer at a time
         row = self.db.one("SELECT coalesce(max(id), 0) + 1 FROM lines")
         line = int(row[0]) if row else 1
         self.db.run("INSERT INTO lines (id, parent, fork_seq, head_seq) VALUES (?, ?, ?, NULL)",
@@ -151,17 +165,20 @@ class CommitStore:
         self, *, line: int, writes: Sequence[Write], parents: Sequence[str], author: str,
         message: str, metadata: dict[str, Any], time_us: int | None = None,
         known_old: dict[tuple[str, str], StoredRow | None] | None = None,
-        allow_empty: bool = True,
+        allow_empty: bool = True, head_seq: int | None | object = _UNKNOWN,
     ) -> tuple[Commit, list[Applied]] | None:
         """Append one commit with ``writes`` to ``line``. The caller holds ``db.write()``.
 
         Writes that would not change anything (same value, or deleting a missing element) are
-        dropped. Returns None when nothing is left and ``allow_empty`` is false.
+        dropped. Returns None when nothing is left and ``allow_empty`` is false. ``head_seq``
+        is the line's current head when the caller has just read it under the write lock.
         """
         db = self.db
-        head = self.line_head(line)
+        head = self.line_head(line) if head_seq is _UNKNOWN else head_seq
+        assert head is None or isinstance(head, int)
         head_chain = self.chain(line, head) if head is not None else ((line, 0),)
-        parent_time = self.time_us(head) if head is not None else None
+        parent = self.by_seq(head) if head is not None else None  # cached: commits never change
+        parent_time = to_us(parent.timestamp) if parent is not None else None
         if time_us is None:
             time_us = max(now_us(), parent_time or 0)
         elif parent_time is not None and time_us < parent_time:
@@ -169,12 +186,9 @@ class CommitStore:
                 f"commit time {from_us(time_us).isoformat()} is earlier than its parent's "
                 f"({from_us(parent_time).isoformat()}); history must move forward in time")
         applied: list[tuple[StoredRow | None, Write, bytes | None]] = []
+        olds = self._replaced_rows(head, head_chain, writes, known_old or {})
         for write in writes:
-            ident = (write.kind, write.key)
-            if known_old is not None and ident in known_old:
-                old = known_old[ident]
-            else:
-                old = read_row(db, head_chain, write.kind, write.key)
+            old = olds.get((write.kind, write.key))
             new_hash = write.hash
             if write.op == DELETE and (old is None or old.op == DELETE):
                 continue
@@ -184,6 +198,9 @@ class CommitStore:
             applied.append((old, write, new_hash))
         if not applied and not allow_empty:
             return None
+        # Held to COMMIT: seqs become visible in order, without gaps (PostgreSQL; SQLite's
+        # write lock already does this).
+        db.lock("seq")
         row = db.one("SELECT coalesce(max(seq), 0) + 1 FROM commits")
         seq = int(row[0]) if row else 1
         added = removed = 0
@@ -208,7 +225,8 @@ class CommitStore:
                 "origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
         if supersede:
             db.many("UPDATE rows SET superseded = ? WHERE rid = ?", supersede)
-        state = state_combine(self.state(head), added, removed)
+        state = state_combine(bytes.fromhex(parent.state_hash) if parent else EMPTY_STATE,
+                              added, removed)
         stats = CommitStats(**counts)
         meta = dict(metadata)
         cid = commit_id(list(parents), state, author, message, time_us, meta)
@@ -223,6 +241,23 @@ class CommitStore:
                                          w.target, w.value, h, w.origin))
                   for old, w, h in applied]
         return commit, result
+
+    def _replaced_rows(self, head: int | None, chain: Chain, writes: Sequence[Write],
+                       known: dict[tuple[str, str], StoredRow | None]
+                       ) -> dict[tuple[str, str], StoredRow | None]:
+        """The rows that ``writes`` replace at the head: known ones, the rest batch-read."""
+        out = dict(known)
+        if head is None:  # an empty line with nothing to fork from: no older rows anywhere
+            return out
+        missing: dict[str, list[str]] = {}
+        for write in writes:
+            if (write.kind, write.key) not in out:
+                missing.setdefault(write.kind, []).append(write.key)
+        for kind, keys in missing.items():
+            found = read_rows(self.db, chain, kind, keys)
+            for key in keys:
+                out[(kind, key)] = found.get(key)
+        return out
 
     def rows_of(self, commit: Commit) -> list[StoredRow]:
         """The rows a commit wrote (its own changes on its line)."""

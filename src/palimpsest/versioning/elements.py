@@ -11,12 +11,32 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from ..codec import DOC_SEP, content_hash, decode
+from ..codec import DOC_SEP, content_hash, decode, encode
 from ..errors import CorruptObject
 from ..storage.visibility import StoredRow
 from ..types import Document, ElementKind, Entity, Relation
 
 PUT, DELETE = 1, 0
+
+ERASED = "!erased "
+"""Prefix of the value of an erased row. Canonical JSON never starts with ``!``, so an erased
+row cannot be mistaken for data; the row keeps the hash of the value it had."""
+
+
+def is_erased(value: str | None) -> bool:
+    return value is not None and value.startswith(ERASED)
+
+
+def erased_value(info: dict[str, Any]) -> str:
+    """The stored value of an erased row: the marker and who erased it, when and why."""
+    return ERASED + encode(info)
+
+
+def tombstone(value: str) -> dict[str, Any]:
+    """``{"@erased": {"by", "at", "reason", "erasure"}}``: what reads of an erased row return
+    in place of the properties (entities, relations) or value (documents, kv)."""
+    info = decode(value[len(ERASED):])
+    return {"@erased": info}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,18 +51,23 @@ class Write:
     target: str | None = None
     value: str | None = None
     origin: int | None = None
+    erased_hash: bytes | None = None
+    """For a copy of an erased row: the hash it keeps (the erased value's)."""
 
     @property
     def hash(self) -> bytes | None:
         if self.op == DELETE or self.value is None:
             return None
+        if self.erased_hash is not None and is_erased(self.value):
+            return self.erased_hash
         return content_hash(self.kind, self.type, self.source, self.target, self.value)
 
 
 def write_from_row(row: StoredRow, *, origin: int | None = None) -> Write:
     """A write that reproduces a stored row (rollback, merge, cherry-pick)."""
     return Write(row.kind, row.key, row.op, row.type, row.source, row.target, row.value,
-                 origin if origin is not None else row.origin)
+                 origin if origin is not None else row.origin,
+                 bytes(row.hash) if row.hash is not None and is_erased(row.value) else None)
 
 
 def deletion(kind: str, key: str) -> Write:
@@ -55,6 +80,8 @@ def verify(row: StoredRow) -> None:
         return
     if row.value is None or row.hash is None:
         raise CorruptObject(f"row {row.rid} ({row.kind} {row.key!r}) has no value or hash")
+    if is_erased(row.value):
+        return  # erased on purpose; fsck checks the erasure record
     expected = content_hash(row.kind, row.type, row.source, row.target, row.value)
     if bytes(row.hash) != expected:
         raise CorruptObject(f"stored value of {element_name(row.kind)} {display_key(row)!r} "
@@ -90,7 +117,13 @@ def to_value(row: StoredRow | None, *, check: bool = True) -> Any:
     if check:
         verify(row)
     assert row.value is not None
-    data = decode(row.value)
+    data: Any
+    if is_erased(row.value):
+        data = tombstone(row.value)
+        if row.kind == "k":
+            return encode(data).encode()
+    else:
+        data = decode(row.value)
     if row.kind == "e":
         return Entity(row.key, row.type or "", data)
     if row.kind == "r":

@@ -2,17 +2,54 @@
 
 State hashes are recomputed from the rows: each commit's state is its predecessor's on the same
 chain plus the terms of what it wrote minus the terms of what those rows replaced — the same
-rule the writer uses, evaluated independently from stored rows only.
+rule the writer uses, evaluated independently from stored rows only. Commits whose state gc
+compacted away (``pruned`` ranges) are checked for their id only; the first readable commit
+after such a range has its state hash recomputed from its whole visible state instead. Erased
+rows (tombstones) must match an erasure record; their stored hashes still feed the state hashes.
+
+Every problem carries its location (row id, commit seq, ref or line) so a report can be acted
+on, and fsck never changes anything; ``repair_indexes`` in :meth:`Repository.fsck` rebuilds
+derived data first (never history).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..codec import EMPTY_STATE, commit_id, content_hash, decode, element_term, state_combine
+from ..codec import (
+    EMPTY_STATE,
+    KIND_NAMES,
+    commit_id,
+    content_hash,
+    decode,
+    element_term,
+    state_add,
+    state_combine,
+)
 from ..storage.base import Database
-from ..storage.visibility import read_row
+from ..storage.visibility import Chain, read_row, scan
 from .commits import CommitStore
+from .elements import ERASED, is_erased
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One integrity problem: which check found it, where, and what is wrong."""
+
+    check: str
+    """row-hash, erasure, orphan-row, row-shape, commit-id, state-hash, parent, line, ref,
+    head, pruned or superseded."""
+    message: str
+    rid: int | None = None
+    seq: int | None = None
+    name: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, object]:
+        return {"check": self.check, "message": self.message, "rid": self.rid, "seq": self.seq,
+                "name": self.name}
 
 
 @dataclass(slots=True)
@@ -22,92 +59,244 @@ class FsckReport:
     rows: int = 0
     commits: int = 0
     refs: int = 0
+    pruned_commits: int = 0
+    erased_rows: int = 0
     problems: list[str] = field(default_factory=list)
+    details: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    def add(self, check: str, message: str, *, rid: int | None = None, seq: int | None = None,
+            name: str | None = None) -> None:
+        self.details.append(Problem(check, message, rid, seq, name))
+        self.problems.append(message)
+
+    def rids(self, check: str | None = None) -> set[int]:
+        """Row ids with problems (of one check)."""
+        return {p.rid for p in self.details
+                if p.rid is not None and (check is None or p.check == check)}
+
+    def seqs(self, check: str | None = None) -> set[int]:
+        """Commit seqs with problems (of one check)."""
+        return {p.seq for p in self.details
+                if p.seq is not None and p.rid is None and (check is None or p.check == check)}
+
     def to_dict(self) -> dict[str, object]:
         return {"ok": self.ok, "rows": self.rows, "commits": self.commits, "refs": self.refs,
-                "problems": self.problems}
+                "pruned_commits": self.pruned_commits, "erased_rows": self.erased_rows,
+                "problems": self.problems, "details": [p.to_dict() for p in self.details]}
 
 
 def fsck(db: Database, commits: CommitStore, *, last: int | None = None) -> FsckReport:
+    """Check the repository (or, with ``last=N``, the newest N commits and their rows)."""
     report = FsckReport()
-    min_seq = 0
-    if last is not None:
-        row = db.one("SELECT seq FROM commits ORDER BY seq DESC LIMIT 1 OFFSET ?",
-                     (max(last - 1, 0),))
-        min_seq = int(row[0]) if row else 0
     with db.read():
+        min_seq = 0
+        if last is not None:
+            row = db.one("SELECT seq FROM commits ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                         (max(last - 1, 0),))
+            min_seq = int(row[0]) if row else 0
+        pruned = _Pruned(db)
         _check_rows(db, report, min_seq)
-        _check_commits(db, commits, report, min_seq)
-        _check_refs(db, commits, report)
-        _check_superseded(db, report, min_seq)
+        _check_commits(db, commits, report, min_seq, pruned)
+        _check_refs(db, report, pruned)
+        _check_lines(db, report)
+        _check_superseded(db, report, min_seq, pruned)
+        _check_pruned(db, report, pruned)
     return report
 
 
+class _Pruned:
+    """The pruned ranges, for membership tests."""
+
+    def __init__(self, db: Database) -> None:
+        self.ranges: dict[int, list[tuple[int, int, int | None]]] = {}
+        for line, lo, hi, horizon in db.all("SELECT line, lo_seq, hi_seq, horizon FROM pruned"):
+            self.ranges.setdefault(int(line), []).append(
+                (int(lo), int(hi), int(horizon) if horizon is not None else None))
+
+    def __contains__(self, item: tuple[int, int]) -> bool:
+        line, seq = item
+        return any(lo <= seq <= hi for lo, hi, _ in self.ranges.get(line, ()))
+
+
 def _check_rows(db: Database, report: FsckReport, min_seq: int) -> None:
-    for rid, kind, key, seq, op, type_, source, target, value, hash_ in db.iterate(
-            "SELECT rid, kind, key, seq, op, type, source, target, value, hash FROM rows "
-            "WHERE seq >= ?", (min_seq,)):
+    erasures = {int(i): (k, key) for i, k, key in db.all("SELECT id, kind, key FROM erasures")}
+    for rid, kind, key, line, seq, op, type_, source, target, value, hash_, has_commit in \
+            db.iterate("SELECT r.rid, r.kind, r.key, r.line, r.seq, r.op, r.type, r.source, "
+                       "r.target, r.value, r.hash, c.seq FROM rows r LEFT JOIN commits c "
+                       "ON c.seq = r.seq AND c.line = r.line WHERE r.seq >= ?", (min_seq,)):
         report.rows += 1
-        if op == 1 and (value is None or hash_ is None or
-                        content_hash(kind, type_, source, target, value) != bytes(hash_)):
-            report.problems.append(f"row {rid} ({kind} {key!r}, seq {seq}): value does not "
-                                   "match its hash")
+        where = f"row {rid} ({KIND_NAMES.get(kind, kind)} {key!r}, seq {seq})"
+        if kind not in KIND_NAMES or op not in (0, 1):
+            report.add("row-shape", f"{where}: unknown kind {kind!r} or op {op!r}", rid=rid,
+                       seq=seq)
+            continue
+        if has_commit is None:
+            report.add("orphan-row", f"{where}: no commit {seq} on line {line} wrote it",
+                       rid=rid, seq=seq)
+        if op != 1:
+            continue
+        if value is None or hash_ is None:
+            report.add("row-hash", f"{where}: value or hash is missing", rid=rid, seq=seq)
+        elif is_erased(value):
+            report.erased_rows += 1
+            _check_erased(report, erasures, where, rid, seq, kind, key, value)
+        elif content_hash(kind, type_, source, target, value) != bytes(hash_):
+            report.add("row-hash", f"{where}: value does not match its hash", rid=rid, seq=seq)
 
 
-def _check_commits(db: Database, commits: CommitStore, report: FsckReport, min_seq: int) -> None:
+def _check_erased(report: FsckReport, erasures: dict[int, tuple[str, str]], where: str,
+                  rid: int, seq: int, kind: str, key: str, value: str) -> None:
+    try:
+        number = decode(value[len(ERASED):]).get("erasure")
+    except Exception:  # the tombstone itself is damaged
+        number = None
+    if not isinstance(number, int) or erasures.get(number) != (kind, key):
+        report.add("erasure", f"{where}: tombstone without a matching erasure record",
+                   rid=rid, seq=seq)
+
+
+def _check_commits(db: Database, commits: CommitStore, report: FsckReport, min_seq: int,
+                   pruned: _Pruned) -> None:
+    ids = {str(cid): int(seq) for seq, cid in db.all("SELECT seq, id FROM commits")}
+    lines = {int(r[0]) for r in db.all("SELECT id FROM lines")}
     for seq, cid, line, parents, author, message, time_us, metadata, state in db.iterate(
             "SELECT seq, id, line, parents, author, message, time_us, metadata, state_hash "
             "FROM commits WHERE seq >= ? ORDER BY seq", (min_seq,)):
         report.commits += 1
-        if commit_id(decode(parents), bytes(state), author, message, time_us,
-                     decode(metadata)) != cid:
-            report.problems.append(f"commit {cid[:12]} (seq {seq}): id does not match content")
-        chain = commits.chain(line, seq)
-        prev = db.one("SELECT seq, state_hash FROM commits WHERE " +
-                      " OR ".join("(line = ? AND seq <= ?)" for _ in chain) +
-                      " AND seq < ? ORDER BY seq DESC LIMIT 1",
-                      [x for pair in chain for x in pair] + [seq])
-        before = bytes(prev[1]) if prev else EMPTY_STATE
-        prev_chain = commits.chain(line, int(prev[0])) if prev else ((line, 0),)
-        added = removed = 0
-        for kind, key, op, hash_ in db.all("SELECT kind, key, op, hash FROM rows WHERE line = ? "
-                                           "AND seq = ?", (line, seq)):
-            old = read_row(db, prev_chain, kind, key) if prev else None
-            if old is not None and old.op == 1 and old.hash is not None:
-                removed += element_term(kind, key, bytes(old.hash))
-            if op == 1 and hash_ is not None:
-                added += element_term(kind, key, bytes(hash_))
-        if state_combine(before, added, removed) != bytes(state):
-            report.problems.append(f"commit {cid[:12]} (seq {seq}): state hash does not match "
-                                   "the rows")
+        where = f"commit {cid[:12]} (seq {seq})"
+        try:
+            parent_ids = decode(parents)
+            expected = commit_id(parent_ids, bytes(state), author, message, time_us,
+                                 decode(metadata))
+        except Exception:  # undecodable JSON: the commit row itself is damaged
+            report.add("commit-id", f"{where}: metadata or parents are not valid JSON", seq=seq)
+            continue
+        if expected != cid:
+            report.add("commit-id", f"{where}: id does not match content", seq=seq)
+        for pid in parent_ids if isinstance(parent_ids, list) else []:
+            if not isinstance(pid, str) or pid not in ids:
+                report.add("parent", f"{where}: parent {str(pid)[:12]} does not exist", seq=seq)
+            elif ids[pid] >= seq:
+                report.add("parent", f"{where}: parent {pid[:12]} is not older", seq=seq)
+        if line not in lines:
+            report.add("line", f"{where}: its line {line} does not exist", seq=seq)
+            continue
+        if (line, seq) in pruned:
+            report.pruned_commits += 1
+            continue
+        actual = _recomputed_state(db, commits, line, seq, pruned)
+        if actual != bytes(state):
+            report.add("state-hash", f"{where}: state hash does not match the rows", seq=seq)
 
 
-def _check_refs(db: Database, commits: CommitStore, report: FsckReport) -> None:
+def _recomputed_state(db: Database, commits: CommitStore, line: int, seq: int,
+                      pruned: _Pruned) -> bytes:
+    chain = commits.chain(line, seq)
+    prev = db.one("SELECT seq, line, state_hash FROM commits WHERE (" +
+                  " OR ".join("(line = ? AND seq <= ?)" for _ in chain) +
+                  ") AND seq < ? ORDER BY seq DESC LIMIT 1",
+                  [x for pair in chain for x in pair] + [seq])
+    if prev is not None and (int(prev[1]), int(prev[0])) in pruned:
+        return _full_state(db, chain)  # the predecessor's rows are gone: use the whole state
+    before = bytes(prev[2]) if prev else EMPTY_STATE
+    prev_chain = commits.chain(line, int(prev[0])) if prev else None
+    added = removed = 0
+    for kind, key, op, hash_ in db.all("SELECT kind, key, op, hash FROM rows WHERE line = ? "
+                                       "AND seq = ?", (line, seq)):
+        old = read_row(db, prev_chain, kind, key) if prev_chain else None
+        if old is not None and old.op == 1 and old.hash is not None:
+            removed += element_term(kind, key, bytes(old.hash))
+        if op == 1 and hash_ is not None:
+            added += element_term(kind, key, bytes(hash_))
+    return state_combine(before, added, removed)
+
+
+def _full_state(db: Database, chain: Chain) -> bytes:
+    state = EMPTY_STATE
+    for kind in KIND_NAMES:
+        for row in scan(db, chain, kind):
+            if row.hash is not None:
+                state = state_add(state, element_term(kind, row.key, bytes(row.hash)))
+    return state
+
+
+def _check_refs(db: Database, report: FsckReport, pruned: _Pruned) -> None:
     for name, kind, line, commit_seq in db.all("SELECT name, kind, line, commit_seq FROM refs"):
         report.refs += 1
         if kind == "branch":
             if db.one("SELECT 1 FROM lines WHERE id = ?", (line,)) is None:
-                report.problems.append(f"branch {name!r} points at missing line {line}")
-        elif db.one("SELECT 1 FROM commits WHERE seq = ?", (commit_seq,)) is None:
-            report.problems.append(f"tag {name!r} points at missing commit seq {commit_seq}")
+                report.add("ref", f"branch {name!r} points at missing line {line}", name=name)
+        elif kind == "tag":
+            row = db.one("SELECT line FROM commits WHERE seq = ?", (commit_seq,))
+            if row is None:
+                report.add("ref", f"tag {name!r} points at missing commit seq {commit_seq}",
+                           name=name)
+            elif (int(row[0]), int(commit_seq)) in pruned:
+                report.add("ref", f"tag {name!r} pins commit seq {commit_seq}, whose state was "
+                           "pruned", name=name)
+        else:
+            report.add("ref", f"ref {name!r} has unknown kind {kind!r}", name=name)
+    head = db.one("SELECT value FROM meta WHERE name = 'head'")
+    if head is None or db.one("SELECT 1 FROM refs WHERE name = ? AND kind = 'branch'",
+                              (head[0],)) is None:
+        report.add("head", f"HEAD names {head[0] if head else None!r}, which is not a branch",
+                   name="HEAD")
+
+
+def _check_lines(db: Database, report: FsckReport) -> None:
+    heads = {int(line): int(top) for line, top in db.all(
+        "SELECT line, max(seq) FROM commits GROUP BY line")}
     for line, parent, fork, head in db.all("SELECT id, parent, fork_seq, head_seq FROM lines"):
-        if parent is not None and db.one("SELECT 1 FROM commits WHERE seq = ? AND line = ?",
-                                         (fork, parent)) is None:
-            report.problems.append(f"line {line} forks from missing commit seq {fork}")
+        where = f"line {line}"
+        if parent is not None:
+            if parent >= line:
+                report.add("line", f"{where} forks from line {parent}, which is not older",
+                           name=str(line))
+            if db.one("SELECT 1 FROM commits WHERE seq = ? AND line = ?", (fork, parent)) \
+                    is None:
+                report.add("line", f"{where} forks from missing commit seq {fork} of line "
+                           f"{parent}", name=str(line))
         if head is not None and db.one("SELECT 1 FROM commits WHERE seq = ? AND line = ?",
                                        (head, line)) is None:
-            report.problems.append(f"line {line} head seq {head} is not one of its commits")
+            report.add("line", f"{where} head seq {head} is not one of its commits",
+                       name=str(line))
+        elif heads.get(int(line)) != (int(head) if head is not None else None):
+            report.add("line", f"{where} head seq {head} is not its newest commit "
+                       f"({heads.get(int(line))})", name=str(line))
 
 
-def _check_superseded(db: Database, report: FsckReport, min_seq: int) -> None:
-    bad = db.one("SELECT count(*) FROM rows r WHERE r.seq >= ? AND coalesce(r.superseded, -1) != "
-                 "coalesce((SELECT min(n.seq) FROM rows n WHERE n.kind = r.kind AND "
-                 "n.key = r.key AND n.line = r.line AND n.seq > r.seq), -1)", (min_seq,))
-    if bad and bad[0]:
-        report.problems.append(f"{bad[0]} rows have a stale 'superseded' mark; "
-                               "run fsck with repair_indexes=True")
+def _check_superseded(db: Database, report: FsckReport, min_seq: int, pruned: _Pruned) -> None:
+    """``superseded`` must name the next row of the key on the line, or (after gc deleted
+    that row) a seq inside a pruned range before the next remaining row."""
+    bad = 0
+    for rid, line, seq, mark, following in db.iterate(
+            "SELECT r.rid, r.line, r.seq, r.superseded, (SELECT min(n.seq) FROM rows n WHERE "
+            "n.kind = r.kind AND n.key = r.key AND n.line = r.line AND n.seq > r.seq) FROM rows r "
+            "WHERE r.seq >= ? AND coalesce(r.superseded, -1) != coalesce((SELECT min(n.seq) "
+            "FROM rows n WHERE n.kind = r.kind AND n.key = r.key AND n.line = r.line AND "
+            "n.seq > r.seq), -1)", (min_seq,)):
+        gap = mark is not None and mark > seq and \
+            (following is None or mark < following) and (line, mark) in pruned
+        if not gap:
+            bad += 1
+            if bad <= 100:
+                report.add("superseded", f"row {rid} (line {line}, seq {seq}): 'superseded' is "
+                           f"{mark}, the next row is at {following}; run fsck with "
+                           "repair_indexes=True", rid=rid, seq=seq)
+    if bad > 100:
+        report.add("superseded", f"... and {bad - 100} more rows with a stale 'superseded' mark")
+
+
+def _check_pruned(db: Database, report: FsckReport, pruned: _Pruned) -> None:
+    for line, ranges in pruned.ranges.items():
+        for lo, hi, horizon in ranges:
+            where = f"pruned range {lo}..{hi} of line {line}"
+            if lo > hi:
+                report.add("pruned", f"{where} is empty", seq=lo)
+            if horizon is not None and \
+                    db.one("SELECT 1 FROM commits WHERE seq = ?", (horizon,)) is None:
+                report.add("pruned", f"{where} names missing horizon seq {horizon}", seq=lo)

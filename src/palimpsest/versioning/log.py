@@ -12,9 +12,19 @@ from collections.abc import Iterator
 
 from ..codec import to_us
 from ..storage.visibility import COLUMNS, Chain, StoredRow, in_chain
-from ..types import Blame, ChangeKind, Commit, Version, property_changes
+from ..types import (
+    JSON,
+    Blame,
+    ChangeKind,
+    Commit,
+    Document,
+    Entity,
+    Relation,
+    Version,
+    property_changes,
+)
 from .commits import CommitStore
-from .elements import DELETE, to_value
+from .elements import DELETE, doc_key, to_value
 
 
 def walk(commits: CommitStore, heads: list[Commit], *, first_parent: bool = False
@@ -97,9 +107,13 @@ def history(commits: CommitStore, chain: Chain, kind: str, key: str,
     return out
 
 
-def blame(versions: list[Version]) -> dict[str, Blame]:
+def blame(versions: list[Version], commits: CommitStore | None = None) -> dict[str, Blame]:
     """For each field of the current value, the oldest version in the unbroken run that
-    already held that field's current value."""
+    already held that field's current value.
+
+    With ``commits``, a value brought in by a merge or cherry-pick is followed to its own
+    side's history, so ``Blame.origin`` names the commit that originally set it.
+    """
     if not versions or versions[0].kind == "deleted":
         return {}
     current = property_changes(None, versions[0].value)
@@ -113,8 +127,29 @@ def blame(versions: list[Version]) -> dict[str, Blame]:
             if name not in fields or fields[name][1] != value:
                 break
             credit = version
-        out[name] = Blame(name, value, credit.commit, credit.origin)
+        origin = credit.origin
+        if origin is not None and commits is not None:
+            origin = _original(commits, credit, name, value)
+        out[name] = Blame(name, value, credit.commit, origin)
     return out
+
+
+def _original(commits: CommitStore, version: Version, name: str, value: JSON) -> str | None:
+    """The commit that set ``name`` to ``value`` on the side a merged row came from; None when
+    that side never held the value (the merge itself chose it, e.g. a resolution)."""
+    assert version.origin is not None
+    source = commits.by_id(version.origin)
+    element = version.value
+    if source is None or not isinstance(element, Entity | Relation | Document):
+        return version.origin
+    kind, key = (("e", element.id) if isinstance(element, Entity) else
+                 ("r", element.id) if isinstance(element, Relation) else
+                 ("d", doc_key(element.collection, element.key)))
+    older = history(commits, commits.commit_chain(source), kind, key)
+    found = blame(older, commits).get(name)  # origins are older commits: this terminates
+    if found is None or found.value != value:
+        return None
+    return found.origin or found.commit.id
 
 
 def merge_bases(commits: CommitStore, a: Commit, b: Commit) -> list[Commit]:

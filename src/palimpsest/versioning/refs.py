@@ -18,6 +18,7 @@ from ..codec import from_us, now_us, to_us
 from ..errors import AmbiguousRef, InvalidKey, InvalidValue, NotFound, RefNotFound
 from ..types import Branch, Commit, RefLogEntry, Tag
 from .commits import CommitStore
+from .retention import check_readable
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,254}$")
 _HEX = re.compile(r"^[0-9a-f]{6,64}$")
@@ -89,6 +90,7 @@ class RefStore:
     def move_branch(self, name: str, to: Commit | None, *, author: str, message: str) -> None:
         """Point a branch at another commit (fast-forward, reset): a new line forks there."""
         with self.db.write():
+            self.db.lock(f"branch:{name}")
             old = self.branch_head(name)
             line = self.commits.fork_at(to)
             self.db.run("UPDATE refs SET line = ? WHERE name = ? AND kind = 'branch'",
@@ -101,6 +103,7 @@ class RefStore:
             raise InvalidValue(f"cannot delete {name!r}: it is the current branch; "
                                "check out another branch first")
         with self.db.write():
+            self.db.lock(f"branch:{name}")
             head = self.branch_head(name)
             self.db.run("DELETE FROM refs WHERE name = ? AND kind = 'branch'", (name,))
             self.log_move(name, head.seq if head else None, None, author, "branch: deleted")
@@ -157,8 +160,19 @@ class RefStore:
         return [RefLogEntry(name, cid(o), cid(n), from_us(t), a, m) for o, n, t, a, m in rows]
 
     # -- resolution ----------------------------------------------------------------------
-    def resolve(self, ref: str | datetime | Commit | None) -> Commit | None:
-        """The commit a ref names; None for a branch that has no commit yet."""
+    def resolve(self, ref: str | datetime | Commit | None, *,
+                readable: bool = True) -> Commit | None:
+        """The commit a ref names; None for a branch that has no commit yet.
+
+        With ``readable`` (the default) a commit whose state gc compacted away raises
+        RetentionExpired naming the horizon; pass False to get its metadata anyway.
+        """
+        commit = self._resolve(ref)
+        if readable and commit is not None and ref is not None:
+            check_readable(self.commits, commit)
+        return commit
+
+    def _resolve(self, ref: str | datetime | Commit | None) -> Commit | None:
         if ref is None:
             return self.branch_head(self.current())
         if isinstance(ref, Commit):
@@ -200,7 +214,7 @@ class RefStore:
                               "is missing")
         return parent
 
-    def _named(self, name: str) -> Commit | None | object:
+    def _named(self, name: str) -> Commit | object | None:
         if name == "HEAD":
             return self.branch_head(self.current())
         row = self.db.one("SELECT kind, line, commit_seq FROM refs WHERE name = ?", (name,))

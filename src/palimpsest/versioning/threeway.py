@@ -16,10 +16,9 @@ from typing import Any
 
 from ..codec import decode, encode
 from ..storage.base import Database
-from ..storage.visibility import Chain, StoredRow, read_row
+from ..storage.visibility import Chain, StoredRow, read_rows
 from ..types import JSON, Conflict, Entity, Relation
 from .elements import (
-    DELETE,
     PUT,
     Write,
     deletion,
@@ -33,6 +32,7 @@ from .elements import (
 _MISSING: Any = object()
 Side = str  # "ours" | "theirs"
 Resolver = Callable[[Conflict], "Side | Resolved | None"]
+RowReader = Callable[[str, str], "StoredRow | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,21 @@ class Resolved:
 class MergeOutcome:
     writes: list[Write] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    ours: dict[tuple[str, str], StoredRow | None] = field(default_factory=dict)
+    """The row each merged key has on our side (for the commit's bookkeeping and previews)."""
+
+
+def read_many(db: Database, chain: Chain, keys: Iterable[tuple[str, str]]
+              ) -> dict[tuple[str, str], StoredRow]:
+    """The rows holding many (kind, key) pairs at the chain's commit (deletions included)."""
+    by_kind: dict[str, list[str]] = {}
+    for kind, key in keys:
+        by_kind.setdefault(kind, []).append(key)
+    out: dict[tuple[str, str], StoredRow] = {}
+    for kind, names in by_kind.items():
+        for key, row in read_rows(db, chain, kind, names).items():
+            out[(kind, key)] = row
+    return out
 
 
 def _live(row: StoredRow | None) -> StoredRow | None:
@@ -94,13 +109,23 @@ def _plain(value: JSON) -> JSON:
 
 def merge_keys(db: Database, keys: Iterable[tuple[str, str]], *, base: Chain, ours: Chain,
                theirs: Chain, resolve: Resolver | None = None,
-               origin_of: Callable[[StoredRow], int | None] | None = None) -> MergeOutcome:
-    """Merge ``theirs`` into ``ours`` for ``keys``; writes are what ``ours`` must change."""
+               origin_of: Callable[[StoredRow], int | None] | None = None,
+               base_row: RowReader | None = None) -> MergeOutcome:
+    """Merge ``theirs`` into ``ours`` for ``keys``; writes are what ``ours`` must change.
+
+    ``base_row`` replaces reading the base at the ``base`` chain (a virtual base, see
+    :func:`blend_rows`)."""
     out = MergeOutcome()
+    keys = list(keys)
+    base_rows = read_many(db, base, keys) if base_row is None else {}
+    ours_rows = read_many(db, ours, keys)
+    theirs_rows = read_many(db, theirs, keys)
     for kind, key in keys:
-        b = _live(read_row(db, base, kind, key))
-        o = _live(read_row(db, ours, kind, key))
-        t_row = read_row(db, theirs, kind, key)
+        ident = (kind, key)
+        b = _live(base_row(kind, key) if base_row else base_rows.get(ident))
+        out.ours[ident] = ours_rows.get(ident)
+        o = _live(out.ours[ident])
+        t_row = theirs_rows.get(ident)
         t = _live(t_row)
         if _same(o, t) or _same(t, b):
             continue
@@ -122,8 +147,8 @@ def _clash(out: MergeOutcome, kind: str, key: str, b: StoredRow | None, o: Store
     if o is None or t is None or b is None:
         reason = ("deleted on one side, modified on the other" if b is not None
                   else "created on both sides with different content")
-        conflict = Conflict(element, ident, None, _whole(b), _whole(o), _whole(t), collection,
-                            reason)
+        conflict = Conflict(element, ident, None, whole_value(b), whole_value(o),
+                            whole_value(t), collection, reason)
         choice = resolve(conflict) if resolve else None
         if choice == "theirs":
             out.writes.append(deletion(kind, key) if t is None else write_from_row(t, origin=origin))
@@ -159,8 +184,29 @@ def _clash(out: MergeOutcome, kind: str, key: str, b: StoredRow | None, o: Store
         out.writes.append(_rebuild(o, merged, origin))
 
 
-def _whole(row: StoredRow | None) -> JSON:
-    if row is None:
+def blend_rows(kind: str, key: str, ancestor: StoredRow | None, a: StoredRow | None,
+               b: StoredRow | None) -> StoredRow | None:
+    """A conflict-free three-way blend of two versions, used to build a virtual merge base:
+    fields both changed differently, and whole-element clashes, keep the ancestor's value."""
+    anc, a, b = _live(ancestor), _live(a), _live(b)
+    if _same(a, b) or _same(b, anc):
+        return a
+    if _same(a, anc):
+        return b
+    if a is None or b is None or anc is None:
+        return anc
+    out = MergeOutcome()
+    _clash(out, kind, key, anc, a, b, lambda c: Resolved(c.base), None)
+    if not out.writes:
+        return a
+    w = out.writes[0]
+    return StoredRow(0, kind, key, 0, 0, PUT, w.type, w.source, w.target, w.value, w.hash,
+                     None)
+
+
+def whole_value(row: StoredRow | None) -> JSON:
+    """A whole element as shown in a Conflict: its ``to_dict()``, or None when absent."""
+    if row is None or row.op != PUT:
         return None
     value = to_value(row)
     return value.to_dict() if hasattr(value, "to_dict") else display_key(row)
