@@ -8,6 +8,7 @@ unreachable server fails the tests.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -75,10 +76,8 @@ def open_repo(repo_url: str) -> Iterator[OpenRepo]:
 
     yield opener
     for handle in handles:
-        try:
+        with contextlib.suppress(Exception):
             handle.close()
-        except Exception:
-            pass
 
 
 @pytest.fixture

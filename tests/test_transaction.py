@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 import palimpsest
-from palimpsest import Entity, IntegrityError, InvalidKey, InvalidValue, NotFound
+from palimpsest import Entity, InvalidKey, InvalidValue, NotFound
 
 
 def test_transaction_writes_exactly_one_commit(repo: palimpsest.Repository) -> None:

@@ -38,6 +38,8 @@ from .errors import (
     VersionConflict,
 )
 from .maintenance import BackupInfo, restore
+from .models.kv import KeyValue
+from .query import Agg, F, Filter, IndexInfo, Query, ViewInfo, and_, not_, or_
 from .repository import Repository
 from .transaction import Transaction
 from .types import (
@@ -49,6 +51,8 @@ from .types import (
     Conflict,
     Document,
     Entity,
+    Entry,
+    KVEvent,
     RefLogEntry,
     Relation,
     Tag,
@@ -58,6 +62,7 @@ from .versioning.diff import Diff
 from .versioning.merge import MergeResult
 from .versioning.threeway import Resolved
 from .view import View
+from .watch import Watch
 
 if TYPE_CHECKING:
     from .client import RemoteRepository
@@ -104,4 +109,7 @@ __all__ = [
     "RevertConflict", "SchemaVersionError", "Tag", "Transaction", "Unauthorized", "Version",
     "VersionConflict", "View", "connect", "import_", "open",
     "BackupInfo", "StorageError", "restore",
+    # queries, key-value state, watch (docs/query.md, docs/kv.md)
+    "Agg", "Entry", "F", "Filter", "IndexInfo", "KVEvent", "KeyValue", "Query", "ViewInfo",
+    "Watch", "and_", "not_", "or_",
 ]

@@ -38,10 +38,14 @@ def check_name(value: object, what: str, *, max_bytes: int = MAX_ID_BYTES) -> st
         raise InvalidKey(f"{what} must be a string, got {type(value).__name__}")
     if not value:
         raise InvalidKey(f"{what} must not be empty")
+    if not value.isprintable():
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+            raise InvalidKey(f"{what} {value[:80]!r} contains a control character; remove it")
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            raise InvalidKey(f"{what} {value[:80]!r} contains a lone surrogate, which is not "
+                             "valid Unicode text")
     if len(value) * 4 > max_bytes and len(value.encode()) > max_bytes:
         raise InvalidKey(f"{what} {value[:40]!r}… is longer than {max_bytes} bytes")
-    if not value.isprintable() and any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
-        raise InvalidKey(f"{what} {value!r} contains a control character; remove it")
     return value
 
 
@@ -88,7 +92,10 @@ def check_props(props: Any, where: str) -> dict[str, Any]:
 
 def encode(value: Any) -> str:
     """The canonical JSON text of a validated value."""
-    text = orjson.dumps(value, option=_SORT)
+    try:
+        text = orjson.dumps(value, option=_SORT)
+    except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate in a string
+        raise InvalidValue(f"value cannot be stored as JSON: {exc}") from exc
     if len(text) > MAX_VALUE_BYTES:
         raise InvalidValue(f"value of {len(text)} bytes exceeds the {MAX_VALUE_BYTES}-byte limit")
     return text.decode()

@@ -176,7 +176,7 @@ class SchemaVersionError(PalimpsestError):
     code = "schema_version"
 
 
-class DatabaseUnavailable(PalimpsestError):
+class DatabaseUnavailable(StorageError):
     """The database server can't be reached or the connection dropped. The message names the
     server and database (never the password); an interrupted commit landed whole or not at all,
     and the next call reconnects."""

@@ -13,11 +13,18 @@ from typing import TYPE_CHECKING
 
 from .codec import check_name, to_us
 from .errors import InvalidValue, MergeConflict, NotFound, RefNotFound
+from .models.kv import Builder as KVBuilder
+from .models.kv import KeyValue
+from .query import engine as query_engine
+from .query import indexes as query_indexes
+from .query import views as query_views
+from .query.indexes import IndexInfo
+from .query.views import ViewInfo
 from .storage.base import Database
 from .storage.schema import create_schema, rebuild_superseded
 from .storage.visibility import Chain
 from .transaction import Transaction
-from .types import JSON, Blame, Branch, Change, Commit, RefLogEntry, Tag, Version
+from .types import JSON, Blame, Branch, Change, Commit, KVEvent, RefLogEntry, Tag, Version
 from .versioning import log as history_log
 from .versioning.commits import CommitStore
 from .versioning.diff import Diff
@@ -36,9 +43,11 @@ from .versioning.merge import (
 from .versioning.refs import RefStore
 from .versioning.restore import revert_writes, rollback_writes
 from .view import View
+from .watch import Follower, Watch, commit_poller, kv_poller
 
 if TYPE_CHECKING:
     from .maintenance import BackupInfo
+    from .versioning.copy import CopyReport
     from .versioning.erase import Erasure
     from .versioning.retention import GcReport, RetentionPolicy
 
@@ -108,6 +117,38 @@ class Repository:
         return Transaction(self, branch=branch or self.current_branch, message=message,
                            author=author or self.default_author, metadata=metadata,
                            timestamp=timestamp)
+
+    def run_transaction(self, fn: Callable[[Transaction], object], message: str = "", *,
+                        retries: int = 5, author: str | None = None,
+                        metadata: Mapping[str, JSON] | None = None,
+                        timestamp: datetime | str | None = None,
+                        branch: str | None = None) -> Commit:
+        """Run ``fn(tx)`` in a transaction and commit; when another writer changed what it read
+        or wrote meanwhile (:class:`ConcurrentCommit`), run ``fn`` again on the new head, up to
+        ``retries`` more times. ``fn`` may therefore run several times: keep its effects inside
+        ``tx``. Returns the commit written; after the last retry the conflict is raised.
+
+        This is the retrying form of ``with repo.transaction(...)`` (a ``with`` block can't be
+        re-run).
+        """
+        import random
+        import time
+
+        from .errors import ConcurrentCommit
+        attempt = 0
+        while True:
+            try:
+                with self.transaction(message, author=author, metadata=metadata,
+                                      timestamp=timestamp, branch=branch) as tx:
+                    fn(tx)
+            except ConcurrentCommit:
+                if attempt >= retries:
+                    raise
+                attempt += 1
+                time.sleep(random.uniform(0, 0.001 * min(attempt, 10)))  # de-synchronise
+                continue
+            assert tx.commit is not None
+            return tx.commit
 
     def _one(self, message: str, author: str | None, metadata: Mapping[str, JSON] | None,
              timestamp: datetime | str | None, branch: str | None,
@@ -620,3 +661,117 @@ class Repository:
     def _locked(self) -> Iterator[None]:
         with self._db.write():
             yield
+
+    # -- key-value state, queries, indexes, views, watch (docs/kv.md, docs/query.md) -----
+    # repo.kv is models/kv.KeyValue with this Repository as its host: each kv write is one
+    # commit built under the branch's write lock (so version checks are exact across threads
+    # and processes). Queries and aggregations live on View; indexes and materialized views
+    # are declared here (palimpsest.query); watches follow a branch (palimpsest.watch).
+    @property
+    def kv(self) -> KeyValue:
+        """The key-value state of the current branch (``repo.kv.on("b")`` for another)."""
+        return KeyValue(self._db, host=self)
+
+    def _kv_chain(self, branch: str | None) -> Chain:
+        row = self._db.one(
+            "SELECT l.id, coalesce(l.head_seq, l.fork_seq) FROM refs f JOIN lines l "
+            "ON l.id = f.line WHERE f.kind = 'branch' AND f.name = "
+            "coalesce(?, (SELECT value FROM meta WHERE name = 'head'))", (branch,))
+        if row is None:
+            raise RefNotFound(f"no branch named {branch or self.current_branch!r}")
+        return self._commits.chain(int(row[0]), int(row[1] or 0))
+
+    def _kv_commit(self, branch: str | None, message: str, author: str | None,
+                   metadata: Mapping[str, JSON] | None, build: KVBuilder) -> Commit | None:
+        name = branch or self.current_branch
+        with self._db.write():
+            self._db.lock(f"branch:{name}")
+            tx = self.transaction(message, author=author, metadata=metadata, branch=name)
+            writes = build(lambda key: tx._row("k", key))
+            if not writes:
+                return None
+            with tx:
+                for write in writes:
+                    tx.write_raw(write)
+        return tx.commit
+
+    def _kv_watch(self, pattern: str, *, branch: str | None, since: Ref | int | None,
+                  timeout: float | None, interval: float) -> Watch[KVEvent]:
+        follower = self._follower(branch, since)
+        return Watch(kv_poller(self._db, follower, pattern), subscribe=self.on_commit,
+                     timeout=timeout, interval=interval)
+
+    def _follower(self, branch: str | None, since: Ref | int | None) -> Follower:
+        name = branch or self.current_branch
+        self._refs.branch_line(name)
+        start = since if isinstance(since, int) or since is None else self.resolve(since)
+        return Follower(self._commits, self._refs, name, start)
+
+    def watch(self, branch: str | None = None, *, since: Ref | int | None = None,
+              timeout: float | None = None, interval: float = 0.02) -> Watch[Commit]:
+        """New commits on ``branch`` (default: current) as they land, from any process, in
+        order; ``since`` (a commit or ref, or 0 for the beginning) replays the commits after
+        it first. Iterate it, or ``async for`` it; close it (or use ``with``) to stop."""
+        follower = self._follower(branch, since)
+        return Watch(commit_poller(self._db, follower), subscribe=self.on_commit,
+                     timeout=timeout, interval=interval)
+
+    def create_index(self, type: str | None = None, field: str | None = None, *,
+                     collection: str | None = None) -> IndexInfo:
+        """Declare an index on ``field`` of entity ``type`` (``create_index("Person",
+        "email")``) or of a ``collection`` of documents; equality and range queries on it
+        then use the index, at the head and in the past. Idempotent."""
+        return query_indexes.create(self._db, self._index_target(type, collection), field or "")
+
+    def drop_index(self, type: str | None = None, field: str | None = None, *,
+                   collection: str | None = None) -> None:
+        query_indexes.drop(self._db, self._index_target(type, collection), field or "")
+
+    def indexes(self) -> list[IndexInfo]:
+        """The declared indexes."""
+        return query_indexes.list_all(self._db)
+
+    @staticmethod
+    def _index_target(type: str | None, collection: str | None) -> query_engine.Target:
+        if (type is None) == (collection is None):
+            raise InvalidValue("give an entity type or collection=..., not both")
+        if collection is not None:
+            return query_engine.Target("d", check_name(collection, "collection"))
+        return query_engine.Target("e", check_name(type, "entity type"))
+
+    def create_view(self, name: str, collection_or_type: str, query: object = None, *,
+                    kind: str | None = None) -> ViewInfo:
+        """Declare a materialized view: the elements of a collection / entity type matching
+        ``query`` (a Filter, or ``{"where", "select", "order_by"}``). Read it with
+        ``repo.at(ref).materialized(name)`` at any commit; it is kept current as commits
+        land (the work is done on the next read, or by :meth:`refresh_views`)."""
+        target = query_engine.resolve_target(self._db, collection_or_type, kind)
+        return query_views.create(self._db, name, target, query_engine.Query.of(query))
+
+    def drop_view(self, name: str) -> None:
+        query_views.drop(self._db, name)
+
+    def views(self) -> list[ViewInfo]:
+        """The declared materialized views."""
+        return query_views.list_all(self._db)
+
+    def refresh_views(self, name: str | None = None) -> int:
+        """Bring materialized views up to the newest commit now; returns rows written."""
+        names = [name] if name is not None else [v.name for v in self.views()]
+        return sum(query_views.refresh(self._db, n) for n in names)
+
+    # -- copy ----------------------------------------------------------------------------
+    def copy_to(self, target: str | os.PathLike[str], *, verify: bool = True) -> CopyReport:
+        """Copy this repository — full history, branches, tags, reflog — into a new, empty
+        repository at ``target`` (a SQLite path or a ``postgresql://`` URL), keeping every seq,
+        commit id and state hash. The copy lands whole or not at all; with ``verify`` the
+        destination is fsck'ed before it commits.
+        """
+        from .storage import open_database
+        from .versioning.copy import copy_repository
+        destination = open_database(target)
+        try:
+            return copy_repository(self._db, self._commits, self._refs, destination,
+                                   verify=verify)
+        finally:
+            destination.close()

@@ -43,8 +43,11 @@ class Transaction:
         if not isinstance(message, str):
             raise InvalidValue("message must be a string")
         check_name(author, "author")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise InvalidValue(f"metadata must be a dict, not {type(metadata).__name__}")
         meta = dict(metadata or {})
         check_json(meta, "metadata")
+        encode([message, meta])  # rejects what JSON cannot hold (lone surrogates, > 16 MiB)
         self._repo = repo
         self.branch = branch
         self.message = message
@@ -54,6 +57,7 @@ class Transaction:
         self._extra_parents = list(extra_parents)  # a merge's second parent
         self.commit: Commit | None = None
         self._pending: dict[Ident, Write] = {}
+        self._pending_ends: dict[str, set[str]] = {}  # entity id -> pending relation ids
         self._known: dict[Ident, StoredRow | None] = {}
         self._scanned = False
         self._open = True
@@ -94,6 +98,9 @@ class Transaction:
         return self._known[ident]
 
     def _exists(self, kind: str, key: str) -> bool:
+        pending = self._pending.get((kind, key))
+        if pending is not None:
+            return pending.op == PUT
         row = self._row(kind, key)
         return row is not None and row.op == PUT
 
@@ -125,12 +132,11 @@ class Transaction:
                   target: str | None = None) -> list[Relation]:
         """Relations from ``source`` and/or to ``target``, including this transaction's."""
         ids = [x for x in (source, target) if x is not None]
-        found = {r.id: r for r in graph.incident(self._repo._db, self._chain, ids)}
-        for (kind, key), write in self._pending.items():
-            if kind == "r":
-                found.pop(key, None)
-                if write.op == PUT:
-                    found[key] = to_value(_as_row(write), check=False)
+        found = {r.id: r for r in graph.incident(self._repo._db, self._chain, ids)
+                 if ("r", r.id) not in self._pending}  # pending versions decide below
+        for end in ids:
+            for key in self._pending_ends.get(end, ()):
+                found[key] = to_value(_as_row(self._pending[("r", key)]), check=False)
         return [r for _, r in sorted(found.items())
                 if (source is None or r.source == source) and (target is None or r.target == target)]
 
@@ -150,7 +156,16 @@ class Transaction:
     # -- writes --------------------------------------------------------------------------
     def _put(self, write: Write) -> None:
         self._check_open()
-        self._pending[(write.kind, write.key)] = write
+        ident = (write.kind, write.key)
+        if write.kind == "r":  # keep the endpoint index of pending relations current
+            previous = self._pending.get(ident)
+            if previous is not None and previous.op == PUT:
+                for end in (previous.source, previous.target):
+                    self._pending_ends.get(str(end), set()).discard(write.key)
+            if write.op == PUT:
+                for end in (write.source, write.target):
+                    self._pending_ends.setdefault(str(end), set()).add(write.key)
+        self._pending[ident] = write
 
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None) -> Entity:
         """Create or replace an entity (type and all properties)."""
@@ -190,7 +205,7 @@ class Transaction:
     def delete_entities(self, ids: Iterable[str]) -> None:
         """Delete many entities and their relations, like :meth:`delete_entity` on each, but
         with one batched lookup of their relations (a versioned import deletes thousands;
-        ``delete_entity`` scans the pending writes on every call)."""
+        ``delete_entity`` queries the stored relations once per entity)."""
         wanted: list[str] = []
         for id in ids:
             check_name(id, "entity id")
@@ -201,8 +216,8 @@ class Transaction:
         for rel in graph.incident(self._repo._db, self._chain, wanted):
             if ("r", rel.id) not in self._pending:
                 self._put(Write("r", rel.id, DELETE))
-        for (kind, key), write in list(self._pending.items()):
-            if kind == "r" and write.op == PUT and (write.source in ends or write.target in ends):
+        for end in ends:
+            for key in list(self._pending_ends.get(end, ())):
                 self._put(Write("r", key, DELETE))
         for id in wanted:
             self._put(Write("e", id, DELETE))
@@ -305,7 +320,7 @@ class Transaction:
                 author=self.author, message=self.message, metadata=self.metadata,
                 time_us=self._time_us, known_old=known, head_seq=head)
             assert written is not None
-            self.commit = written[0]
+            self.commit = written
         repo._notify(self.commit)
 
     def _check_graph(self) -> None:

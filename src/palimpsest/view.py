@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Any
 from .models import documents as docs
 from .models import graph
 from .models.graph import Direction
+from .models.kv import KeyValue
+from .query import aggregate as query_aggregate
+from .query import engine as query_engine
+from .query import views as query_views
 from .storage.base import Database
 from .storage.visibility import Chain
 from .types import JSON, Commit, Document, Entity, Relation
@@ -95,6 +99,42 @@ class View:
 
     def collections(self) -> list[str]:
         return docs.collections(self._db, self._chain)
+
+    # -- queries and key-value state (docs/query.md, docs/kv.md) --------------------------
+    def query(self, collection_or_type: str, where: query_engine.Where = None, *,
+              select: Any = None, order_by: Any = None, limit: int | None = None,
+              offset: int = 0, kind: str | None = None) -> list[Document | Entity]:
+        """Documents of a collection (or entities of a type) matching ``where`` (a Filter
+        such as ``F("age") > 30``, or its dict form), sorted by ``order_by`` (``"-age"`` for
+        descending; default: by key), paged by ``limit`` / ``offset``; ``select`` keeps only
+        the named fields. Runs in SQL at this view's commit; raises QueryError on a bad query
+        or an unknown collection (``kind="document"`` / ``"entity"`` settles a name used for
+        both)."""
+        target = query_engine.resolve_target(self._db, collection_or_type, kind)
+        return query_engine.run(self._db, self._chain, target, where=where, select=select,
+                                order_by=order_by, limit=limit, offset=offset)
+
+    def aggregate(self, collection_or_type: str, aggregates: Any = None, *,
+                  where: query_engine.Where = None, group_by: str | list[str] | None = None,
+                  kind: str | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+        """Aggregates (``{"n": Agg.count(), "total": Agg.sum("amount")}``; default: count)
+        over the matching elements: one dict, or with ``group_by`` one dict per group."""
+        target = query_engine.resolve_target(self._db, collection_or_type, kind)
+        return query_aggregate.run(self._db, self._chain, target, aggregates, where=where,
+                                   group_by=group_by)
+
+    def materialized(self, name: str, *, where: query_engine.Where = None,
+                     order_by: Any = None, limit: int | None = None,
+                     offset: int = 0) -> list[Document | Entity]:
+        """The members of materialized view ``name`` (``Repository.create_view``) at this
+        view's commit."""
+        return query_views.read(self._db, self._chain, name, where=where, order_by=order_by,
+                                limit=limit, offset=offset)
+
+    @property
+    def kv(self) -> KeyValue:
+        """The key-value state at this commit (read-only)."""
+        return KeyValue(self._db, chain=self._chain)
 
     # -- whole state ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
+from ..codec import check_json
+from ..errors import InvalidValue
 from ..storage.base import Database
 from ..storage.visibility import Chain, adjacent, count, read_row, read_rows, scan
 from ..types import JSON, Entity, Relation
@@ -29,9 +31,14 @@ def relation(db: Database, chain: Chain, id: str) -> Relation | None:
 
 def _where_sql(db: Database, where: Mapping[str, JSON] | None) -> tuple[str, list[Any]]:
     """Narrow a property-equality filter in SQL; callers confirm exact equality in Python."""
+    if where is not None and not isinstance(where, Mapping):
+        raise InvalidValue(f"where must be a dict of property name -> value, not "
+                           f"{type(where).__name__}")
     if not where:
         return "", []
-    parts, params = [], []
+    check_json(dict(where), "where")  # string keys, storable values (no NaN, 64-bit ints)
+    parts: list[str] = []
+    params: list[Any] = []
     for name, value in where.items():
         if isinstance(value, str):
             parts.append(f"{db.dialect.json_text('r.value', [name])} = ?")

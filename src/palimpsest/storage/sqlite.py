@@ -90,6 +90,13 @@ def _is_engine_failure(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
 
 
+def _bad_text(exc: UnicodeEncodeError) -> Exception:
+    """Text that is not valid Unicode (a lone surrogate) can be neither stored nor looked up."""
+    from ..errors import InvalidKey
+    return InvalidKey(f"{exc.object[max(exc.start - 20, 0):exc.end + 20]!r} is not valid "
+                      "Unicode text (it contains a lone surrogate)")
+
+
 def _storage_error(exc: BaseException, url: str) -> Exception:
     from ..errors import StorageError
     return StorageError(f"the database engine failed on {url}: {exc}; nothing was written "
@@ -132,13 +139,19 @@ class SQLiteDatabase:
     def one(self, sql: str, params: Params = ()) -> Row | None:
         self._trace(sql, params)
         with self._lock:
-            row: Row | None = self._conn.execute(sql, params).fetchone()
+            try:
+                row: Row | None = self._conn.execute(sql, params).fetchone()
+            except UnicodeEncodeError as exc:
+                raise _bad_text(exc) from exc
             return row
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
         self._trace(sql, params)
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except UnicodeEncodeError as exc:
+                raise _bad_text(exc) from exc
 
     def iterate(self, sql: str, params: Params = ()) -> Iterator[Row]:
         # Rows are fetched in one go: a View's rows never change, and holding a cursor open
@@ -148,12 +161,18 @@ class SQLiteDatabase:
     def run(self, sql: str, params: Params = ()) -> int:
         self._trace(sql, params)
         with self._lock:
-            return self._conn.execute(sql, params).rowcount
+            try:
+                return self._conn.execute(sql, params).rowcount
+            except UnicodeEncodeError as exc:
+                raise _bad_text(exc) from exc
 
     def many(self, sql: str, rows: Iterable[Params]) -> None:
         self._trace(sql, ())
         with self._lock:
-            self._conn.executemany(sql, rows)
+            try:
+                self._conn.executemany(sql, rows)
+            except UnicodeEncodeError as exc:
+                raise _bad_text(exc) from exc
 
     def script(self, sql: str) -> None:
         # executescript() would COMMIT first; run statements one by one inside write().

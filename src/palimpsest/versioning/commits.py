@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..codec import (
@@ -37,14 +36,6 @@ _COMMIT_COLUMNS = ("seq, id, line, parents, author, message, time_us, metadata, 
 _UNKNOWN: Any = object()
 
 _STAT_NAMES = {"e": "entities", "r": "relations", "d": "documents"}
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """One change a commit made: the row it replaced (if any) and the row it wrote."""
-
-    old: StoredRow | None
-    new: StoredRow
 
 
 class CommitStore:
@@ -166,7 +157,7 @@ class CommitStore:
         message: str, metadata: dict[str, Any], time_us: int | None = None,
         known_old: dict[tuple[str, str], StoredRow | None] | None = None,
         allow_empty: bool = True, head_seq: int | None | object = _UNKNOWN,
-    ) -> tuple[Commit, list[Applied]] | None:
+    ) -> Commit | None:
         """Append one commit with ``writes`` to ``line``. The caller holds ``db.write()``.
 
         Writes that would not change anything (same value, or deleting a missing element) are
@@ -221,6 +212,8 @@ class CommitStore:
             group = _STAT_NAMES.get(write.kind)
             stat = f"{group}_{change}" if group else "kv_changed"
             counts[stat] = counts.get(stat, 0) + 1
+        if len(inserts) > 64:
+            inserts.sort(key=lambda row: (row[0], row[1]))  # index locality for big commits
         db.many("INSERT INTO rows (kind, key, line, seq, op, type, source, target, value, hash, "
                 "origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
         if supersede:
@@ -237,10 +230,7 @@ class CommitStore:
         commit = Commit(id=cid, parents=tuple(parents), author=author, message=message,
                         timestamp=from_us(time_us), metadata=meta, stats=stats,
                         state_hash=state.hex(), seq=seq, line=line)
-        result = [Applied(old, StoredRow(0, w.kind, w.key, line, seq, w.op, w.type, w.source,
-                                         w.target, w.value, h, w.origin))
-                  for old, w, h in applied]
-        return commit, result
+        return commit
 
     def _replaced_rows(self, head: int | None, chain: Chain, writes: Sequence[Write],
                        known: dict[tuple[str, str], StoredRow | None]

@@ -14,6 +14,7 @@ derived data first (never history).
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from ..codec import (
@@ -163,6 +164,7 @@ def _check_commits(db: Database, commits: CommitStore, report: FsckReport, min_s
                    pruned: _Pruned) -> None:
     ids = {str(cid): int(seq) for seq, cid in db.all("SELECT seq, id FROM commits")}
     lines = {int(r[0]) for r in db.all("SELECT id FROM lines")}
+    order = _LineOrder(db)
     for seq, cid, line, parents, author, message, time_us, metadata, state in db.iterate(
             "SELECT seq, id, line, parents, author, message, time_us, metadata, state_hash "
             "FROM commits WHERE seq >= ? ORDER BY seq", (min_seq,)):
@@ -188,20 +190,39 @@ def _check_commits(db: Database, commits: CommitStore, report: FsckReport, min_s
         if (line, seq) in pruned:
             report.pruned_commits += 1
             continue
-        actual = _recomputed_state(db, commits, line, seq, pruned)
+        actual = _recomputed_state(db, commits, order, line, seq, pruned)
         if actual != bytes(state):
             report.add("state-hash", f"{where}: state hash does not match the rows", seq=seq)
 
 
-def _recomputed_state(db: Database, commits: CommitStore, line: int, seq: int,
-                      pruned: _Pruned) -> bytes:
+class _LineOrder:
+    """Each line's commit seqs in order, to find a commit's predecessor on its chain."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.seqs: dict[int, list[int]] = {}
+        for line, seq in db.all("SELECT line, seq FROM commits ORDER BY line, seq"):
+            self.seqs.setdefault(int(line), []).append(int(seq))
+
+    def previous(self, chain: Chain, seq: int) -> tuple[int, int] | None:
+        """(line, seq) of the newest commit of ``chain`` older than ``seq``."""
+        for line, bound in chain:
+            own = self.seqs.get(line, [])
+            at = bisect.bisect_left(own, min(seq, bound + 1))
+            if at:
+                return line, own[at - 1]
+        return None
+
+
+def _recomputed_state(db: Database, commits: CommitStore, order: _LineOrder, line: int,
+                      seq: int, pruned: _Pruned) -> bytes:
     chain = commits.chain(line, seq)
-    prev = db.one("SELECT seq, line, state_hash FROM commits WHERE (" +
-                  " OR ".join("(line = ? AND seq <= ?)" for _ in chain) +
-                  ") AND seq < ? ORDER BY seq DESC LIMIT 1",
-                  [x for pair in chain for x in pair] + [seq])
-    if prev is not None and (int(prev[1]), int(prev[0])) in pruned:
+    found = order.previous(chain, seq)
+    if found is not None and found in pruned:
         return _full_state(db, chain)  # the predecessor's rows are gone: use the whole state
+    prev = None
+    if found is not None:
+        prev = db.one("SELECT seq, line, state_hash FROM commits WHERE seq = ?", (found[1],))
     before = bytes(prev[2]) if prev else EMPTY_STATE
     prev_chain = commits.chain(line, int(prev[0])) if prev else None
     added = removed = 0

@@ -22,7 +22,7 @@ from .retention import check_readable
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,254}$")
 _HEX = re.compile(r"^[0-9a-f]{6,64}$")
-_SUFFIX = re.compile(r"^(?P<base>.*?)(?P<suffix>(?:[~^]\d*)*)$")
+_SUFFIX = re.compile(r"^(?P<base>.*?)(?P<suffix>(?:[~^]\d*)*)$", re.DOTALL)
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 

@@ -1,0 +1,440 @@
+"""The ``palimpsest`` command line: git for a knowledge graph.
+
+Each command mirrors a :class:`palimpsest.Repository` method of the same name. The commands
+live in ``cli.py`` (elements), ``cli_history.py`` (log, show, diff, history, blame),
+``cli_refs.py`` (branches, tags, merge, restore) and ``cli_data.py`` (import, export, query,
+kv, maintenance, server); ``cli_common.py`` holds the shared machinery. Reference:
+``docs/cli.md`` (generated from the ``--help`` texts).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from .cli_common import (
+    EXIT_USAGE,
+    AuthorOpt,
+    CliError,
+    CollectionOpt,
+    JsonOpt,
+    MessageOpt,
+    RefOpt,
+    State,
+    app,
+    echo,
+    emit_json,
+    fail,
+    open_repo,
+    paint,
+    parse_assignments,
+    parse_json_arg,
+    short,
+    state,
+    table,
+    wants_json,
+)
+from .cli_common import BranchOpt as BranchOpt
+
+__all__ = ["app", "main"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            echo(f"palimpsest {version('palimpsest')}")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            echo("palimpsest (unknown version)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    repo: Annotated[str | None, typer.Option(
+        "--repo", "-R", metavar="PATH_OR_URL",
+        help="Repository: a SQLite file, :memory: or postgresql://... "
+             "[default: $PALIMPSEST_REPO, else ./palimpsest.db]")] = None,
+    author: Annotated[str | None, typer.Option(
+        "--author", help="Default author of commits [default: $PALIMPSEST_AUTHOR, "
+                         "else your user name]")] = None,
+    json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output "
+                                                      "(every command).")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Global options (put them before the command)."""
+    st = State(repo_arg=repo, author_arg=author, json=json, debug=debug)
+    ctx.obj = st
+    ctx.call_on_close(st.close)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point (``palimpsest``).
+
+    Typer turns every registered command into a click command before it runs one; building
+    only the command that was asked for keeps start-up fast.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    _narrow(args)(args=args, prog_name="palimpsest")
+
+
+_VALUE_OPTIONS = {"--repo", "-R", "--author"}
+
+
+def _narrow(args: list[str]) -> typer.Typer:
+    """``app`` with only the command named in ``args`` (or all of them, for help)."""
+    name = None
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            name = arg
+            break
+    if name is None:
+        return app
+    from typer.main import get_command_name
+    commands = [c for c in app.registered_commands
+                if (c.name or get_command_name(c.callback.__name__ if c.callback else "")) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups:
+        return app  # let click report the unknown command with its suggestions
+    import copy
+    narrow = copy.copy(app)  # same settings and callback, fewer commands
+    narrow.registered_commands = commands
+    narrow.registered_groups = groups
+    return narrow
+
+
+# -- init, status ---------------------------------------------------------------------------
+@app.command()
+def init(
+    ctx: typer.Context,
+    path: Annotated[str | None, typer.Argument(
+        metavar="[PATH_OR_URL]", help="Where to create it (default: the selected repo).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a repository (a SQLite file by default).
+
+    Examples:
+
+      palimpsest init                      # ./palimpsest.db
+
+      palimpsest init kg.db
+
+      palimpsest --repo postgresql://me@localhost/kg init
+    """
+    st = state(ctx)
+    if path is not None:
+        st.repo_arg = path
+    from pathlib import Path
+
+    from .cli_common import is_local
+    existed = is_local(st.target) and Path(st.target).exists()
+    repo = st.repo(create=True)
+    if wants_json(ctx, json_out):
+        emit_json({"repo": repo.url, "created": not existed, "branch": repo.current_branch})
+        return
+    verb = "Reinitialized existing" if existed else "Initialized empty"
+    echo(f"{verb} palimpsest repository in {repo.url} (branch {repo.current_branch})")
+
+
+@app.command()
+def status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Show the current branch, its head commit and what it holds.
+
+    Example:
+
+      palimpsest status
+    """
+    repo = open_repo(ctx)
+    view = repo.head()
+    info: dict[str, Any] = {
+        "repo": repo.url, "branch": repo.current_branch,
+        "head": view.commit.to_dict() if view.commit else None,
+        "entities": view.count(), "relations": view.count_relations(),
+        "collections": view.collections(),
+    }
+    if wants_json(ctx, json_out):
+        emit_json(info)
+        return
+    echo(f"repository {repo.url}")
+    echo(f"on branch {paint(repo.current_branch, 'green', 'bold')}")
+    if view.commit is None:
+        echo("no commits yet")
+    else:
+        echo(f"head {paint(view.commit.short_id, 'yellow')} {view.commit.message}")
+    echo(f"{info['entities']} entities, {info['relations']} relations, "
+         f"{len(info['collections'])} document collections")
+
+
+# -- elements -------------------------------------------------------------------------------
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", "-s", metavar="NAME=VALUE",
+    help="A property; VALUE is JSON when it parses (42, true, [1]), else text. Repeatable.")]
+PropsOpt = Annotated[str | None, typer.Option(
+    "--props", metavar="JSON", help="All properties as a JSON object (@FILE reads a file, "
+                                    "- standard input).")]
+
+
+@app.command()
+def put(
+    ctx: typer.Context,
+    id: Annotated[str, typer.Argument(help="Entity id (or document key with --collection).")],
+    type: Annotated[str | None, typer.Option("--type", "-t", help="Entity type.")] = None,
+    set_: SetOpt = None,
+    props: PropsOpt = None,
+    unset: Annotated[list[str] | None, typer.Option(
+        "--unset", metavar="NAME", help="Remove a property (with --update). Repeatable.")] = None,
+    update: Annotated[bool, typer.Option(
+        "--update", "-u", help="Patch the existing entity instead of replacing it.")] = False,
+    collection: CollectionOpt = None,
+    value: Annotated[str | None, typer.Option(
+        "--value", metavar="JSON", help="Document value (with --collection); @FILE, -.")] = None,
+    message: MessageOpt = None,
+    author: AuthorOpt = None,
+    branch: BranchOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create or replace an entity (or a document) in one commit.
+
+    Examples:
+
+      palimpsest put ada --type Person --set name=Ada --set born=1815
+
+      palimpsest put ada --update --set died=1852 --unset nickname
+
+      palimpsest put ada --type Person --props '{"name": "Ada"}'
+
+      palimpsest put n1 --collection notes --value '{"text": "hello"}'
+    """
+    repo = open_repo(ctx)
+    values = parse_json_arg(props, "--props") or {}
+    if not isinstance(values, dict):
+        fail("--props must be a JSON object", code=EXIT_USAGE)
+    values.update(parse_assignments(set_))
+    if collection is not None:
+        doc = parse_json_arg(value, "--value") if value is not None else values
+        commit = repo.put_document(collection, id, doc, message=message, author=author,
+                                   branch=branch)
+        result: dict[str, Any] = {"collection": collection, "key": id, "value": doc}
+    elif update:
+        for name in unset or ():
+            values[name] = None
+        commit = repo.update_entity(id, values, type=type, message=message, author=author,
+                                    branch=branch)
+        entity = repo.at(commit.id).get_entity(id)
+        result = {"id": id, **entity.to_dict()}
+    else:
+        if type is None:
+            fail("put needs --type for a new or replaced entity",
+                 hint="use --update to patch an existing entity", code=EXIT_USAGE)
+        if unset:
+            fail("--unset only makes sense with --update", code=EXIT_USAGE)
+        commit = repo.put_entity(id, type, values, message=message, author=author,
+                                 branch=branch)
+        result = {"id": id, "type": type, "props": values}
+    if wants_json(ctx, json_out):
+        emit_json({"commit": commit.to_dict(), "element": result})
+        return
+    echo(f"[{repo.current_branch if branch is None else branch} "
+         f"{paint(commit.short_id, 'yellow')}] {commit.message}")
+
+
+@app.command()
+def get(
+    ctx: typer.Context,
+    id: Annotated[str, typer.Argument(help="Entity id, relation id (--relation) or document "
+                                           "key (--collection).")],
+    ref: RefOpt = None,
+    relation: Annotated[bool, typer.Option("--relation", help="Get a relation.")] = False,
+    collection: CollectionOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one entity (with its relations), relation or document at a ref.
+
+    Examples:
+
+      palimpsest get ada
+
+      palimpsest get ada --ref v1.0 --json
+
+      palimpsest get n1 --collection notes
+    """
+    repo = open_repo(ctx)
+    view = repo.at(ref)
+    as_json = wants_json(ctx, json_out)
+    if collection is not None:
+        doc = view.document(collection, id)
+        if doc is None:
+            fail(f"no document {collection}/{id} at {ref or repo.current_branch}")
+        if as_json:
+            emit_json(doc.to_dict())
+        else:
+            emit_json(doc.value)
+        return
+    if relation:
+        rel = view.relation(id)
+        if rel is None:
+            fail(f"no relation {id!r} at {ref or repo.current_branch}")
+        if as_json:
+            emit_json({"id": rel.id, **rel.to_dict()})
+            return
+        echo(f"{paint(rel.id, 'bold')}: {rel.source} -[{rel.type}]-> {rel.target}")
+        for name, val in sorted(rel.props.items()):
+            echo(f"  {name}: {short(val, 200)}")
+        return
+    entity = view.entity(id)
+    if entity is None:
+        fail(f"no entity {id!r} at {ref or repo.current_branch}",
+             hint="relations are shown with --relation, documents with --collection")
+    out_rels = list(view.relations(source=id))
+    in_rels = list(view.relations(target=id))
+    if as_json:
+        emit_json({"id": entity.id, **entity.to_dict(),
+                   "out": [{"id": r.id, **r.to_dict()} for r in out_rels],
+                   "in": [{"id": r.id, **r.to_dict()} for r in in_rels]})
+        return
+    echo(f"{paint(entity.id, 'bold')} ({paint(entity.type, 'cyan')})")
+    if entity.props:
+        table(["property", "value"], [(k, short(v, 200)) for k, v in sorted(entity.props.items())])
+    for rel in out_rels:
+        echo(f"  -[{paint(rel.type, 'magenta')}]-> {rel.target}")
+    for rel in in_rels:
+        echo(f"  <-[{paint(rel.type, 'magenta')}]- {rel.source}")
+
+
+@app.command()
+def rm(
+    ctx: typer.Context,
+    ids: Annotated[list[str], typer.Argument(help="Entity ids (relation ids with --relation, "
+                                                  "document keys with --collection).")],
+    relation: Annotated[bool, typer.Option("--relation", help="Delete relations.")] = False,
+    collection: CollectionOpt = None,
+    message: MessageOpt = None,
+    author: AuthorOpt = None,
+    branch: BranchOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete entities (and their relations), relations or documents in one commit.
+
+    Examples:
+
+      palimpsest rm legacy -m "Remove legacy endpoint"
+
+      palimpsest rm "ada KNOWS bob" --relation
+
+      palimpsest rm n1 n2 --collection notes
+    """
+    repo = open_repo(ctx)
+    what = "document" if collection else "relation" if relation else "entity"
+    text = message or f"Delete {what} {', '.join(ids)}"
+    with repo.transaction(text, author=author, branch=branch) as tx:
+        for ident in ids:
+            if collection is not None:
+                tx.delete_document(collection, ident)
+            elif relation:
+                tx.delete_relation(ident)
+            else:
+                tx.delete_entity(ident)
+    assert tx.commit is not None
+    _committed(ctx, tx.commit, json_out, branch)
+
+
+def _committed(ctx: typer.Context, commit: Any, json_out: bool, branch: str | None) -> None:
+    repo = open_repo(ctx)
+    if wants_json(ctx, json_out):
+        emit_json(commit.to_dict())
+        return
+    from .cli_common import stat_text
+    echo(f"[{branch or repo.current_branch} {paint(commit.short_id, 'yellow')}] "
+         f"{commit.message}  {stat_text(commit.stats)}")
+
+
+@app.command()
+def relate(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="Source entity id.")],
+    type: Annotated[str, typer.Argument(help="Relation type.")],
+    target: Annotated[str, typer.Argument(help="Target entity id.")],
+    id: Annotated[str | None, typer.Option(
+        "--id", help="Relation id (default: 'SOURCE TYPE TARGET').")] = None,
+    set_: SetOpt = None,
+    props: PropsOpt = None,
+    message: MessageOpt = None,
+    author: AuthorOpt = None,
+    branch: BranchOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create or replace a relation SOURCE -[TYPE]-> TARGET (both entities must exist).
+
+    Examples:
+
+      palimpsest relate ada KNOWS bob
+
+      palimpsest relate users RETURNS User --id users-returns-user --set since=2024
+    """
+    repo = open_repo(ctx)
+    values = parse_json_arg(props, "--props") or {}
+    if not isinstance(values, dict):
+        fail("--props must be a JSON object", code=EXIT_USAGE)
+    values.update(parse_assignments(set_))
+    rid = id or f"{source} {type} {target}"
+    commit = repo.put_relation(rid, type, source, target, values,
+                               message=message or f"Relate {source} -[{type}]-> {target}",
+                               author=author, branch=branch)
+    _committed(ctx, commit, json_out, branch)
+
+
+@app.command()
+def unrelate(
+    ctx: typer.Context,
+    parts: Annotated[list[str], typer.Argument(
+        metavar="ID | SOURCE TYPE TARGET", help="A relation id, or its source, type and "
+                                                "target.")],
+    message: MessageOpt = None,
+    author: AuthorOpt = None,
+    branch: BranchOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete a relation, named by its id or by SOURCE TYPE TARGET.
+
+    Examples:
+
+      palimpsest unrelate ada KNOWS bob
+
+      palimpsest unrelate users-returns-user
+    """
+    repo = open_repo(ctx)
+    if len(parts) == 1:
+        rid = parts[0]
+    elif len(parts) == 3:
+        source, rtype, target = parts
+        found = [r.id for r in repo.at(branch).relations(type=rtype, source=source,
+                                                        target=target)]
+        if not found:
+            fail(f"no relation {source} -[{rtype}]-> {target}")
+        rid = found[0]
+    else:
+        raise CliError("give a relation id, or SOURCE TYPE TARGET", code=EXIT_USAGE)
+    commit = repo.delete_relation(rid, message=message, author=author, branch=branch)
+    _committed(ctx, commit, json_out, branch)
+
+
+def _register() -> None:
+    """Import the other command modules so that ``app`` knows every command (also when
+    this module is imported by tests or the docs generator, not only through main)."""
+    from . import cli_data, cli_history, cli_refs  # noqa: F401
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

@@ -1,0 +1,679 @@
+"""Data and maintenance commands: import, export, query, kv, copy, fsck, gc, backup, serve,
+token."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+
+from .cli_common import (
+    EXIT_USAGE,
+    AuthorOpt,
+    BranchOpt,
+    JsonOpt,
+    MessageOpt,
+    RefOpt,
+    app,
+    echo,
+    emit_json,
+    err,
+    fail,
+    missing_feature,
+    open_repo,
+    paint,
+    parse_json_arg,
+    parse_value,
+    progress_bar,
+    short,
+    stat_text,
+    state,
+    table,
+    wants_json,
+)
+
+FormatOpt = Annotated[str | None, typer.Option(
+    "--format", "-f", help="archive, json, jsonl, csv, nt, nq, ttl, trig, n3, rdf (RDF/XML), "
+                           "jsonld [default: from the file name].")]
+PrefixOpt = Annotated[list[str] | None, typer.Option(
+    "--prefix", metavar="NAME=IRI", help="RDF: an extra namespace prefix ('=IRI' sets the "
+                                         "namespace of bare names). Repeatable.")]
+
+
+def _prefixes(items: Sequence[str] | None) -> dict[str, str] | None:
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        name, sep, iri = item.partition("=")
+        if not sep or not iri:
+            fail(f"--prefix {item!r}: expected NAME=IRI", code=EXIT_USAGE)
+        out[name] = iri
+    return out
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    files: Annotated[list[str], typer.Argument(metavar="FILE...", help="Files to import as one "
+                                               "commit (a CSV directory holds entities.csv and "
+                                               "relations.csv).")],
+    format: FormatOpt = None,
+    mode: Annotated[str, typer.Option("--mode", help="replace: the branch's graph becomes the "
+                                                     "file's (missing elements are deleted); "
+                                                     "merge: add and update only.")] = "replace",
+    message: MessageOpt = None,
+    author: AuthorOpt = None,
+    branch: BranchOpt = None,
+    date: Annotated[str | None, typer.Option("--date", help="Commit time (ISO-8601), e.g. a "
+                                                            "release date.")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="Tag the new commit.")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Leave bad records out "
+                                               "(and count them) instead of failing.")] = False,
+    prefix: PrefixOpt = None,
+    base_iri: Annotated[str | None, typer.Option("--base-iri", help="RDF: base IRI for "
+                                                                    "relative IRIs.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import files as one commit that records only what changed (versioned import).
+
+    Importing each release of a data set into the same branch gives one commit per release
+    whose diff is the release's real diff: elements not in the new release are deleted
+    (--mode replace), changed ones updated, unchanged ones not touched. A malformed record
+    stops the import with its file, line and reason, and nothing is committed, unless
+    --skip-invalid. A history archive (--format archive, from `export --format archive`)
+    loads a whole history into an empty repository.
+
+    Examples:
+
+      palimpsest import schema-29.0.nt.xz --tag v29.0 --date 2025-03-24
+
+      palimpsest import entities.csv relations.csv -m "Nightly sync"
+
+      palimpsest import graph.jsonl --mode merge --branch staging
+
+      palimpsest --repo copy.db import backup.archive.jsonl --format archive
+    """
+    if mode not in ("replace", "merge"):
+        fail(f"--mode must be replace or merge, not {mode!r}", code=EXIT_USAGE)
+    repo = open_repo(ctx)
+    from .io.files import import_files
+    as_json = wants_json(ctx, json_out)
+    target = branch or repo.current_branch
+    if not any(b.name == target for b in repo.branches(None)):
+        repo.create_branch(target)
+        if not as_json:
+            err(f"created branch {target}", "dim")
+    with progress_bar(not as_json) as progress:
+        result = import_files(repo, files, format=format, mode=mode,  # type: ignore[arg-type]
+                              branch=target, message=message, author=author, timestamp=date,
+                              skip_invalid=skip_invalid, prefixes=_prefixes(prefix),
+                              base_iri=base_iri, progress=progress)
+    if tag is not None and result.commit is not None:
+        repo.tag(tag, result.commit.id)
+    if as_json:
+        emit_json({**result.to_dict(), "tag": tag, "branch": target})
+        return
+    commit = result.commit
+    if result.mode == "archive":
+        echo(f"Loaded a history of {result.elements} records; head "
+             f"{commit.short_id if commit else '-'}")
+        return
+    assert commit is not None
+    echo(f"[{target} {paint(commit.short_id, 'yellow')}] {commit.message}")
+    echo(f"{stat_text(commit.stats)}  ({result.elements} elements read, {result.unchanged} "
+         "unchanged)" + (f", tagged {tag}" if tag else ""))
+    if result.skipped:
+        err(f"skipped {result.skipped} invalid record(s):", "yellow")
+        for line in result.errors[:10]:
+            err(f"  {line}", "yellow")
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="Output file ('-' for standard output; a "
+                                             "directory for csv).")],
+    ref: RefOpt = None,
+    format: FormatOpt = None,
+    prefix: PrefixOpt = None,
+    drop_relation_props: Annotated[bool, typer.Option(
+        "--drop-relation-props", help="RDF: leave out relation properties (RDF triples "
+                                      "cannot hold them).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write the graph at a ref (JSON, JSON Lines, CSV, RDF) or the full history (archive).
+
+    Examples:
+
+      palimpsest export graph.jsonl --ref v2.0
+
+      palimpsest export schema.ttl --ref v29.0
+
+      palimpsest export out/ --format csv
+
+      palimpsest export backup.archive.jsonl --format archive
+
+      palimpsest export - --format nt | head
+    """
+    repo = open_repo(ctx)
+    from .io.files import export_files, normalize_format, render
+    if path == "-":
+        fmt = normalize_format(format) or "jsonl"
+        if fmt in ("csv", "archive"):
+            fail(f"--format {fmt} cannot be written to standard output; give a path",
+                 code=EXIT_USAGE)
+        data, _ = render(repo, ref, fmt, prefixes=_prefixes(prefix),
+                         drop_relation_props=drop_relation_props)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    with progress_bar(False):
+        result = export_files(repo, path, ref=ref, format=format, prefixes=_prefixes(prefix),
+                              drop_relation_props=drop_relation_props)
+    if wants_json(ctx, json_out):
+        emit_json(result.to_dict())
+        return
+    what = "records" if result.format == "archive" else "elements"
+    echo(f"Wrote {result.count} {what} as {result.format} to {', '.join(result.files)}")
+
+
+@app.command()
+def query(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A document collection, or an entity type "
+                                               "with --type.")],
+    conditions: Annotated[list[str] | None, typer.Argument(
+        metavar="[FIELD OP VALUE]...", help="Filters joined by 'and', e.g. age gt 30 "
+                                            "name eq Ada (ops: eq ne gt gte lt lte contains "
+                                            "exists matches in; also = != > >= < <=).")] = None,
+    entities: Annotated[bool, typer.Option("--type", "-t", help="TARGET is an entity type.")
+                        ] = False,
+    where: Annotated[str | None, typer.Option("--where", "-w", metavar="JSON", help="A filter "
+                                              "in the dict form, e.g. "
+                                              "'{\"age\": {\"gt\": 30}}'.")] = None,
+    order_by: Annotated[list[str] | None, typer.Option(
+        "--order-by", "-o", metavar="FIELD[:desc]", help="Sort order. Repeatable.")] = None,
+    select: Annotated[list[str] | None, typer.Option("--select", help="Only these fields. "
+                                                                      "Repeatable.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="At most N results.")
+                     ] = None,
+    ref: RefOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Find documents (or entities) matching filters, at any ref.
+
+    Examples:
+
+      palimpsest query notes author eq ada
+
+      palimpsest query Person --type age '>' 30 --order-by age:desc -n 10
+
+      palimpsest query notes --where '{"or": [{"tags": {"contains": "x"}}, {"draft": {"eq":
+      true}}]}'
+    """
+    repo = open_repo(ctx)
+    view = repo.at(ref)
+    if not hasattr(view, "query"):
+        missing_feature("query")
+    filters = _conditions(conditions or [])
+    extra = parse_json_arg(where, "--where")
+    if extra is not None:
+        filters.append(extra)
+    clause: Any = None if not filters else filters[0] if len(filters) == 1 else {"and": filters}
+    order = [[f.partition(":")[0], f.partition(":")[2] or "asc"] for f in order_by or ()]
+    kwargs: dict[str, Any] = {"where": clause, "order_by": order or None, "limit": limit}
+    if select:
+        kwargs["select"] = select
+    if entities:
+        kwargs["type"] = target
+        results = view.query(**kwargs)
+    else:
+        results = view.query(target, **kwargs)
+    items = [r.to_dict() | ({"id": r.id} if hasattr(r, "id") and not hasattr(r, "key")
+                            else {}) for r in results]
+    if wants_json(ctx, json_out):
+        emit_json(items)
+        return
+    for item in items:
+        if "key" in item:
+            echo(f"{paint(item['key'], 'bold')}  {short(item['value'], 100)}")
+        else:
+            echo(f"{paint(item['id'], 'bold')} ({item['type']})  {short(item['props'], 100)}")
+    err(f"{len(items)} result(s)", "dim")
+
+
+_OPS = {"=": "eq", "==": "eq", "!=": "ne", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
+_NAMES = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "exists", "matches", "in")
+
+
+def _conditions(words: Sequence[str]) -> list[dict[str, Any]]:
+    """``["age", "gt", "30", "name", "=", "Ada"]`` -> dict-form filters; ``exists`` takes
+    no value."""
+    out: list[dict[str, Any]] = []
+    i = 0
+    while i < len(words):
+        field = words[i]
+        if i + 1 >= len(words):
+            fail(f"filter {field!r} needs an operator and a value", code=EXIT_USAGE)
+        op = _OPS.get(words[i + 1], words[i + 1])
+        if op not in _NAMES:
+            fail(f"unknown operator {words[i + 1]!r}; use one of {', '.join(_NAMES)}",
+                 code=EXIT_USAGE)
+        if op == "exists":
+            out.append({"field": field, "op": "exists", "value": True})
+            i += 2
+            continue
+        if i + 2 >= len(words):
+            fail(f"filter '{field} {words[i + 1]}' needs a value", code=EXIT_USAGE)
+        out.append({"field": field, "op": op, "value": parse_value(words[i + 2])})
+        i += 3
+    return out
+
+
+# -- kv -------------------------------------------------------------------------------------
+kv_app = typer.Typer(help="Key-value state (etcd-like): per-key versions, compare-and-set, "
+                          "watch.", no_args_is_help=True)
+app.add_typer(kv_app, name="kv")
+
+
+def _kv(ctx: typer.Context, ref: str | None = None) -> Any:
+    repo = open_repo(ctx)
+    if not hasattr(repo, "kv"):
+        missing_feature("the key-value store (kv)")
+    if ref is not None:
+        return repo.at(ref).kv
+    return repo.kv
+
+
+def _entry(entry: Any, raw: bool = False) -> dict[str, Any]:
+    import base64
+    value: bytes = entry.value
+    try:
+        text: str | None = value.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    out = {"key": entry.key, "version": entry.version,
+           "created_at": entry.created_at.isoformat(), "updated_at": entry.updated_at.isoformat(),
+           "commit": getattr(entry, "commit", None)}
+    if text is not None and not raw:
+        out["value"] = text
+    else:
+        out["value_base64"] = base64.b64encode(value).decode()
+    return out
+
+
+def _value_bytes(value: str | None, file: str | None) -> bytes:
+    if file is not None:
+        from pathlib import Path
+        return sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    if value is None:
+        fail("give a VALUE or --file", code=EXIT_USAGE)
+    return value.encode("utf-8")
+
+
+FileOpt = Annotated[str | None, typer.Option("--file", metavar="PATH", help="Read the value "
+                                             "from a file ('-': standard input).")]
+
+
+@kv_app.command("get")
+def kv_get(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key.")],
+           ref: RefOpt = None, json_out: JsonOpt = False) -> None:
+    """Print a key's value (with --json: version and times too).
+
+    Example:
+
+      palimpsest kv get /config/cluster
+    """
+    entry = _kv(ctx, ref).get(key)
+    if entry is None:
+        fail(f"no key {key!r}")
+    if wants_json(ctx, json_out):
+        emit_json(_entry(entry))
+        return
+    sys.stdout.buffer.write(entry.value + (b"" if entry.value.endswith(b"\n") else b"\n"))
+
+
+@kv_app.command("set")
+def kv_set(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key.")],
+           value: Annotated[str | None, typer.Argument(help="The value (text).")] = None,
+           file: FileOpt = None, message: MessageOpt = None, author: AuthorOpt = None,
+           json_out: JsonOpt = False) -> None:
+    """Write a key (one commit).
+
+    Examples:
+
+      palimpsest kv set /config/cluster '{"size": 3}'
+
+      palimpsest kv set /certs/ca --file ca.pem
+    """
+    entry = _kv(ctx).set(key, _value_bytes(value, file), message=message, author=author)
+    _kv_done(ctx, entry, json_out)
+
+
+def _kv_done(ctx: typer.Context, entry: Any, json_out: bool) -> None:
+    if wants_json(ctx, json_out):
+        emit_json(_entry(entry))
+    else:
+        echo(f"{entry.key} = version {entry.version}")
+
+
+@kv_app.command("cas")
+def kv_cas(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key.")],
+           expected_version: Annotated[int, typer.Argument(help="Version the key must be at "
+                                                                "(0: must not exist).")],
+           value: Annotated[str | None, typer.Argument(help="The new value.")] = None,
+           file: FileOpt = None, message: MessageOpt = None, author: AuthorOpt = None,
+           json_out: JsonOpt = False) -> None:
+    """Compare-and-set: write only if the key is at EXPECTED_VERSION (exit 1 otherwise).
+
+    Example:
+
+      palimpsest kv cas /config/cluster 2 '{"size": 5}'
+    """
+    entry = _kv(ctx).compare_and_set(key, expected_version, _value_bytes(value, file),
+                                     message=message, author=author)
+    _kv_done(ctx, entry, json_out)
+
+
+@kv_app.command("rm")
+def kv_rm(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key.")],
+          message: MessageOpt = None, author: AuthorOpt = None,
+          json_out: JsonOpt = False) -> None:
+    """Delete a key (one commit).
+
+    Example:
+
+      palimpsest kv rm /config/old
+    """
+    deleted = _kv(ctx).delete(key, message=message, author=author)
+    if wants_json(ctx, json_out):
+        emit_json({"key": key, "deleted": bool(deleted)})
+    elif not deleted:
+        fail(f"no key {key!r}")
+    else:
+        echo(f"deleted {key}")
+
+
+@kv_app.command("list")
+def kv_list(ctx: typer.Context,
+            prefix: Annotated[str, typer.Argument(help="Key prefix.")] = "/",
+            limit: Annotated[int | None, typer.Option("--limit", "-n", help="At most N.")
+                             ] = None,
+            ref: RefOpt = None, json_out: JsonOpt = False) -> None:
+    """List keys under a prefix, in key order, with versions.
+
+    Example:
+
+      palimpsest kv list /workloads/
+    """
+    entries = _kv(ctx, ref).list(prefix, limit=limit)
+    if wants_json(ctx, json_out):
+        emit_json([_entry(e) for e in entries])
+        return
+    table(["key", "version", "updated", "value"],
+          [(e.key, e.version, e.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+            short(e.value.decode("utf-8", "replace"), 50)) for e in entries])
+
+
+@kv_app.command("watch")
+def kv_watch(ctx: typer.Context,
+             pattern: Annotated[str, typer.Argument(help="A key, or a prefix ending in '*'.")],
+             since: Annotated[str | None, typer.Option("--since", help="Replay events after "
+                                                                       "this commit first.")
+                              ] = None,
+             count: Annotated[int | None, typer.Option("--count", "-n", help="Stop after N "
+                                                                             "events.")] = None,
+             json_out: JsonOpt = False) -> None:
+    """Print changes to matching keys as they are committed (one line each) until
+    interrupted.
+
+    Examples:
+
+      palimpsest kv watch '/workloads/*'
+
+      palimpsest kv watch /config/cluster --since HEAD~10 -n 5 --json
+    """
+    kv = _kv(ctx)
+    events = kv.watch(pattern, since=since) if since is not None else kv.watch(pattern)
+    as_json = wants_json(ctx, json_out)
+    seen = 0
+    try:
+        for event in events:
+            if as_json:
+                import orjson
+                sys.stdout.write(orjson.dumps(event.to_dict()).decode() + "\n")
+            else:
+                value = "" if event.value is None else event.value.decode("utf-8", "replace")
+                echo(f"{event.commit.short_id} {event.type:<8} {event.key} v{event.version} "
+                     f"{short(value, 60)}")
+            sys.stdout.flush()
+            seen += 1
+            if count is not None and seen >= count:
+                break
+    finally:
+        close = getattr(events, "close", None)
+        if callable(close):
+            close()
+
+
+# -- maintenance ----------------------------------------------------------------------------
+@app.command()
+def fsck(
+    ctx: typer.Context,
+    last: Annotated[int | None, typer.Option("--last", help="Check only the newest N commits.")
+                    ] = None,
+    repair_indexes: Annotated[bool, typer.Option("--repair-indexes", help="Rebuild derived "
+                                                 "data first (never history).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Verify value hashes, commit ids, state hashes, refs and derived data (exit 1 when a
+    problem is found).
+
+    Examples:
+
+      palimpsest fsck
+
+      palimpsest fsck --last 100
+    """
+    repo = open_repo(ctx)
+    report = repo.fsck(last=last, repair_indexes=repair_indexes)
+    if wants_json(ctx, json_out):
+        emit_json(report.to_dict())
+    else:
+        for problem in report.problems:
+            err(f"problem: {problem}", "red")
+        status = paint("ok", "green") if report.ok else paint(
+            f"{len(report.problems)} problem(s)", "red")
+        echo(f"checked {report.rows} rows, {report.commits} commits, {report.refs} refs: "
+             f"{status}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def gc(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be removed.")
+                       ] = False,
+    vacuum: Annotated[bool, typer.Option("--vacuum", help="SQLite: give freed space back to "
+                                                          "the file system.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Apply the retention policies: remove rows no readable state needs.
+
+    Examples:
+
+      palimpsest gc --dry-run
+
+      palimpsest gc --vacuum
+    """
+    repo = open_repo(ctx)
+    if not hasattr(repo, "gc"):
+        missing_feature("gc")
+    report = repo.gc(dry_run=dry_run, vacuum=vacuum)
+    data = report.to_dict() if hasattr(report, "to_dict") else dict(vars(report))
+    if wants_json(ctx, json_out):
+        emit_json(data)
+        return
+    table(["figure", "value"], [(k, v) for k, v in data.items() if not isinstance(v, dict)])
+
+
+@app.command()
+def backup(
+    ctx: typer.Context,
+    dest: Annotated[str, typer.Argument(help="New file to write the copy to.")],
+    format: Annotated[str | None, typer.Option("--format", help="sqlite or archive.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make a consistent online copy of the repository (verified with fsck).
+
+    Example:
+
+      palimpsest backup kg-2026-01-15.db
+    """
+    repo = open_repo(ctx)
+    if not hasattr(repo, "backup"):
+        missing_feature("backup")
+    info = repo.backup(dest, format=format)
+    data = info.to_dict() if hasattr(info, "to_dict") else {"dest": dest}
+    if wants_json(ctx, json_out):
+        emit_json(data)
+        return
+    echo(f"Backed up to {dest}")
+
+
+@app.command()
+def copy(
+    ctx: typer.Context,
+    dest: Annotated[str, typer.Argument(metavar="DEST_PATH_OR_URL", help="Where to copy the "
+                                        "repository (a new SQLite file or postgresql://...).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Copy the whole repository, full history, to another location or backend.
+
+    Example:
+
+      palimpsest --repo kg.db copy postgresql://me@localhost/kg
+    """
+    repo = open_repo(ctx)
+    if not hasattr(repo, "copy_to"):
+        missing_feature("copy")
+    with progress_bar(not wants_json(ctx, json_out)):
+        result = repo.copy_to(dest)
+    if wants_json(ctx, json_out):
+        emit_json(result.to_dict() if hasattr(result, "to_dict") else {"dest": dest})
+        return
+    echo(f"Copied {repo.url} to {dest}")
+
+
+# -- server ---------------------------------------------------------------------------------
+def _server() -> Any:
+    try:
+        from . import server
+    except ImportError:
+        missing_feature("the server")
+    return server
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="TCP port.")] = 8000,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="No tokens needed (loopback "
+                                                            "only).")] = False,
+) -> None:
+    """Serve the repository over HTTP/JSON with the web UI (needs the server extra).
+
+    Examples:
+
+      palimpsest serve
+
+      palimpsest --repo kg.db serve --port 8080
+    """
+    server = _server()
+    if not hasattr(server, "serve"):
+        missing_feature("the server")
+    st = state(ctx)
+    repo = st.repo()  # fail early, with the usual message, when there is no repository
+    url = repo.url
+    st.close()
+    server.serve(url, host=host, port=port, no_auth=no_auth)
+
+
+token_app = typer.Typer(help="Bearer tokens for the HTTP server.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+def _auth() -> Any:
+    try:
+        from .server import auth
+    except ImportError:
+        missing_feature("token management")
+    return auth
+
+
+@token_app.command("create")
+def token_create(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Option("--user", help="Who the token is for.")],
+    role: Annotated[str, typer.Option("--role", help="reader, writer or admin.")] = "reader",
+    branch: Annotated[str, typer.Option("--branch", help="Branches it may touch (a glob).")
+                      ] = "*",
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a token and print it once (only its hash is stored).
+
+    Example:
+
+      palimpsest token create --user alice --role writer --branch 'feature/*'
+    """
+    auth = _auth()
+    secret = auth.create_token(open_repo(ctx), user, role, branch)
+    if wants_json(ctx, json_out):
+        emit_json({"token": secret, "user": user, "role": role, "branch": branch})
+        return
+    echo(secret)
+    err("store it now: it is not shown again", "dim")
+
+
+@token_app.command("revoke")
+def token_revoke(ctx: typer.Context,
+                 token_id: Annotated[str, typer.Argument(help="The token's id (see "
+                                                              "`token list`).")],
+                 json_out: JsonOpt = False) -> None:
+    """Revoke a token.
+
+    Example:
+
+      palimpsest token revoke 3f2a9c
+    """
+    _auth().revoke_token(open_repo(ctx), token_id)
+    if wants_json(ctx, json_out):
+        emit_json({"revoked": token_id})
+    else:
+        echo(f"revoked {token_id}")
+
+
+@token_app.command("list")
+def token_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """List tokens (ids, users, roles; never the secrets).
+
+    Example:
+
+      palimpsest token list
+    """
+    tokens = _auth().list_tokens(open_repo(ctx))
+    rows = [t.to_dict() if hasattr(t, "to_dict") else dict(vars(t)) for t in tokens]
+    if wants_json(ctx, json_out):
+        emit_json(rows)
+        return
+    if not rows:
+        echo("no tokens")
+        return
+    headers = list(rows[0])
+    table(headers, [[r.get(h) for h in headers] for r in rows])

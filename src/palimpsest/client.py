@@ -1,0 +1,640 @@
+"""A Python client for ``palimpsest serve``, with the Repository / View interface of the
+embedded API for the common operations, so code moves from embedded to shared unchanged::
+
+    repo = palimpsest.connect("http://kg.example:8000", token="pal_...")
+    with repo.transaction(message="Import") as tx:
+        tx.put_entity("users", type="Endpoint", props={"path": "GET /users"})
+    repo.head().entity("users")
+
+Differences from the embedded API: a remote transaction buffers its writes and sends them as
+one request when the block ends (reads inside it see the server's state, not the buffered
+writes); the commit's author is the token's user. Errors are the same classes, rebuilt from the
+server's ``error.code``. Needs ``httpx`` (the ``server`` extra).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+from . import errors
+from .errors import InvalidValue, NotFound, PalimpsestError
+from .types import (
+    JSON,
+    Blame,
+    Branch,
+    Change,
+    Commit,
+    CommitStats,
+    Conflict,
+    Document,
+    Entity,
+    Relation,
+    Tag,
+    Version,
+)
+from .versioning.diff import Diff
+from .versioning.merge import MergeResult
+from .versioning.threeway import Resolved
+
+Ref = str | datetime | Commit
+
+
+def _codes() -> dict[str, type[PalimpsestError]]:
+    found: dict[str, type[PalimpsestError]] = {}
+    stack: list[type[PalimpsestError]] = [PalimpsestError]
+    while stack:
+        cls = stack.pop()
+        if cls.__module__ == errors.__name__:
+            found.setdefault(cls.code, cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+def _p(part: str) -> str:
+    return quote(part, safe="")
+
+
+def _ref(ref: Ref | None) -> str | None:
+    if ref is None:
+        return None
+    if isinstance(ref, Commit):
+        return ref.id
+    if isinstance(ref, datetime):
+        return ref.isoformat()
+    return ref
+
+
+# -- decoding --------------------------------------------------------------------------------
+def commit_from(data: Mapping[str, Any]) -> Commit:
+    return Commit(id=data["id"], parents=tuple(data["parents"]), author=data["author"],
+                  message=data["message"], timestamp=datetime.fromisoformat(data["timestamp"]),
+                  metadata=dict(data["metadata"]), stats=CommitStats(**data["stats"]),
+                  state_hash=data["state_hash"], seq=int(data["seq"]), line=int(data["line"]))
+
+
+def entity_from(data: Mapping[str, Any]) -> Entity:
+    return Entity(data["id"], data["type"], dict(data.get("props") or {}))
+
+
+def relation_from(data: Mapping[str, Any]) -> Relation:
+    return Relation(data["id"], data["type"], data["source"], data["target"],
+                    dict(data.get("props") or {}))
+
+
+def _value(element: str, data: Any) -> Any:
+    if data is None:
+        return None
+    if element == "entity":
+        return entity_from(data)
+    if element == "relation":
+        return relation_from(data)
+    if element == "document":
+        return Document(data["collection"], data["key"], data["value"])
+    return base64.b64decode(data) if isinstance(data, str) else data
+
+
+def change_from(data: Mapping[str, Any]) -> Change:
+    element = data["element"]
+    return Change(data["kind"], element, data["id"], _value(element, data["old"]),
+                  _value(element, data["new"]), data.get("collection"))
+
+
+def _conflict(data: Mapping[str, Any]) -> Conflict:
+    return Conflict(data["element"], data["id"], data.get("property"), data.get("base"),
+                    data.get("ours"), data.get("theirs"), data.get("collection"),
+                    data.get("reason", "both sides changed it differently"))
+
+
+def error_from(status: int, body: Any) -> PalimpsestError:
+    """The palimpsest error a server response stands for."""
+    detail = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(detail, dict):
+        return PalimpsestError(f"HTTP {status}: {str(body)[:200]}")
+    code, message = str(detail.get("code", "error")), str(detail.get("message", ""))
+    cls = _codes().get(code)
+    if cls is not None and issubclass(cls, errors.MergeConflict):
+        return cls(message, [_conflict(c) for c in detail.get("conflicts", [])])
+    if cls is not None and issubclass(cls, errors.VersionConflict):
+        return cls(message, key=detail.get("key"), expected=detail.get("expected"),
+                   found=detail.get("found"))
+    if cls is errors.AmbiguousRef:
+        return errors.AmbiguousRef(message, detail.get("candidates", []))
+    if cls is not None:
+        return cls(message)
+    if status in (400, 413, 422):
+        return InvalidValue(f"{message} ({code})")
+    return PalimpsestError(f"{message} ({code}, HTTP {status})")
+
+
+# -- the client ------------------------------------------------------------------------------
+class RemoteRepository:
+    """A repository served by ``palimpsest serve``; see :func:`palimpsest.connect`."""
+
+    def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0,
+                 http_client: Any = None) -> None:
+        import httpx
+
+        self.url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._own = http_client is None
+        self._http: Any = http_client if http_client is not None else httpx.Client(
+            base_url=self.url, timeout=timeout)
+        self._headers = headers
+
+    def __repr__(self) -> str:
+        return f"<RemoteRepository {self.url}>"
+
+    def __enter__(self) -> RemoteRepository:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own:
+            self._http.close()
+
+    # -- transport -----------------------------------------------------------------------
+    def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+              json: Any = None) -> Any:
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        response = self._http.request(method, self.url + path,
+                                      params=clean, json=json, headers=self._headers)
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = response.text
+            raise error_from(response.status_code, body)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def info(self) -> dict[str, Any]:
+        """Server version, current branch, the caller and the server's features."""
+        result: dict[str, Any] = self._call("GET", "/api")
+        return result
+
+    @property
+    def current_branch(self) -> str:
+        return str(self.info()["current_branch"])
+
+    # -- writing -------------------------------------------------------------------------
+    def transaction(self, message: str = "", *, author: str | None = None,
+                    metadata: Mapping[str, JSON] | None = None,
+                    timestamp: datetime | str | None = None,
+                    branch: str | None = None) -> RemoteTransaction:
+        """Buffer writes in a ``with`` block; a clean exit sends them as one commit."""
+        return RemoteTransaction(self, message=message, author=author, metadata=metadata,
+                                 timestamp=timestamp, branch=branch)
+
+    def _options(self, message: str | None, author: str | None,
+                 metadata: Mapping[str, JSON] | None, timestamp: datetime | str | None,
+                 branch: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"message": message, "author": author, "branch": branch,
+                               "metadata": dict(metadata) if metadata is not None else None,
+                               "timestamp": timestamp.isoformat() if isinstance(
+                                   timestamp, datetime) else timestamp}
+        return {k: v for k, v in out.items() if v is not None}
+
+    def _write(self, method: str, path: str, body: dict[str, Any]) -> Commit:
+        return commit_from(self._call(method, path, json=body))
+
+    def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
+                   message: str | None = None, author: str | None = None,
+                   metadata: Mapping[str, JSON] | None = None,
+                   timestamp: datetime | str | None = None, branch: str | None = None) -> Commit:
+        body = self._options(message, author, metadata, timestamp, branch)
+        return self._write("PUT", f"/api/entities/{_p(id)}",
+                           body | {"type": type, "props": dict(props or {})})
+
+    def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
+                      type: str | None = None, message: str | None = None,
+                      author: str | None = None, metadata: Mapping[str, JSON] | None = None,
+                      timestamp: datetime | str | None = None,
+                      branch: str | None = None) -> Commit:
+        body = self._options(message, author, metadata, timestamp, branch)
+        return self._write("PATCH", f"/api/entities/{_p(id)}",
+                           body | {"props": dict(props or {}), "type": type})
+
+    def delete_entity(self, id: str, *, message: str | None = None, author: str | None = None,
+                      branch: str | None = None) -> Commit:
+        return commit_from(self._call("DELETE", f"/api/entities/{_p(id)}", params={
+            "message": message, "author": author, "branch": branch}))
+
+    def put_relation(self, id: str, type: str, source: str, target: str,
+                     props: Mapping[str, JSON] | None = None, *, message: str | None = None,
+                     author: str | None = None, metadata: Mapping[str, JSON] | None = None,
+                     timestamp: datetime | str | None = None,
+                     branch: str | None = None) -> Commit:
+        body = self._options(message, author, metadata, timestamp, branch)
+        return self._write("PUT", f"/api/relations/{_p(id)}", body | {
+            "type": type, "source": source, "target": target, "props": dict(props or {})})
+
+    def delete_relation(self, id: str, *, message: str | None = None,
+                        author: str | None = None, branch: str | None = None) -> Commit:
+        return commit_from(self._call("DELETE", f"/api/relations/{_p(id)}", params={
+            "message": message, "author": author, "branch": branch}))
+
+    def put_document(self, collection: str, key: str, value: JSON, *,
+                     message: str | None = None, author: str | None = None,
+                     metadata: Mapping[str, JSON] | None = None,
+                     timestamp: datetime | str | None = None,
+                     branch: str | None = None) -> Commit:
+        body = self._options(message, author, metadata, timestamp, branch)
+        return self._write("PUT", f"/api/documents/{_p(collection)}/{_p(key)}",
+                           body | {"value": value})
+
+    def delete_document(self, collection: str, key: str, *, message: str | None = None,
+                        author: str | None = None, branch: str | None = None) -> Commit:
+        return commit_from(self._call(
+            "DELETE", f"/api/documents/{_p(collection)}/{_p(key)}",
+            params={"message": message, "author": author, "branch": branch}))
+
+    # -- reading -------------------------------------------------------------------------
+    def resolve(self, ref: Ref | None = None) -> Commit:
+        """The commit a ref names; raises RefNotFound."""
+        name = _ref(ref)
+        if name is None:
+            name = self.current_branch
+        return commit_from(self._call("GET", f"/api/commits/{_p(name)}"))
+
+    def commit(self, ref: Ref | None = None) -> Commit:
+        return self.resolve(ref)
+
+    def head(self) -> RemoteView:
+        return self.at(None)
+
+    def at(self, ref: Ref | None) -> RemoteView:
+        """The state at a ref, pinned to the commit the ref names now."""
+        name = _ref(ref) or self.current_branch
+        try:
+            commit: Commit | None = self.resolve(name)
+        except errors.RefNotFound:
+            branches = {b.name for b in self.branches(None)}
+            if name not in branches:
+                raise
+            commit = None  # a branch without commits: the empty state
+        return RemoteView(self, commit)
+
+    # -- history -------------------------------------------------------------------------
+    def log(self, ref: Ref | None = None, limit: int | None = 50, *, author: str | None = None,
+            since: datetime | str | None = None, until: datetime | str | None = None,
+            touching: str | None = None, first_parent: bool = False) -> list[Commit]:
+        rows = self._call("GET", "/api/log", params={
+            "ref": _ref(ref), "limit": limit if limit is not None else 10_000,
+            "author": author, "since": _ref(since), "until": _ref(until),
+            "touching": touching, "first_parent": first_parent or None})
+        return [commit_from(r) for r in rows]
+
+    def changes(self, commit: Ref) -> list[Change]:
+        return [change_from(c) for c in self._call("GET", f"/api/changes/{_p(_ref(commit) or '')}")]
+
+    def _element_params(self, id: str | tuple[str, str], ref: Ref | None,
+                        element: str | None) -> tuple[str, dict[str, Any]]:
+        params: dict[str, Any] = {"ref": _ref(ref), "element": element}
+        if isinstance(id, tuple):
+            params["collection"], key = id
+            return key, params
+        return id, params
+
+    def history(self, id: str | tuple[str, str], ref: Ref | None = None, *,
+                element: str | None = None, limit: int | None = None) -> list[Version]:
+        key, params = self._element_params(id, ref, element)
+        rows = self._call("GET", f"/api/history/{_p(key)}", params=params | {"limit": limit})
+        return [Version(commit_from(r["commit"]), r["kind"],
+                        _value(_kind_of(r["value"], element, id), r["value"]), r.get("origin"))
+                for r in rows]
+
+    def blame(self, id: str | tuple[str, str], ref: Ref | None = None, *,
+              element: str | None = None) -> dict[str, Blame]:
+        key, params = self._element_params(id, ref, element)
+        rows = self._call("GET", f"/api/blame/{_p(key)}", params=params)
+        return {name: Blame(b["property"], b["value"], commit_from(b["commit"]), b.get("origin"))
+                for name, b in rows.items()}
+
+    def diff(self, a: Ref, b: Ref | None = None) -> Diff:
+        data = self._call("GET", "/api/diff", params={"a": _ref(a), "b": _ref(b)})
+        return Diff(self._maybe_commit(data.get("from")), self._maybe_commit(data.get("to")),
+                    [change_from(c) for c in data["changes"]],
+                    {k: (bool(v[0]), bool(v[1]))
+                     for k, v in data.get("collection_presence", {}).items()})
+
+    def json_patch(self, a: Ref, b: Ref | None = None) -> list[dict[str, Any]]:
+        """The RFC 6902 patch from ``a`` to ``b``, computed by the server."""
+        result: list[dict[str, Any]] = self._call("GET", "/api/diff", params={
+            "a": _ref(a), "b": _ref(b), "format": "json-patch"})
+        return result
+
+    def _maybe_commit(self, cid: str | None) -> Commit | None:
+        return self.resolve(cid) if cid else None
+
+    def merge_base(self, a: Ref, b: Ref) -> Commit | None:
+        data = self._call("GET", "/api/merge-base", params={"a": _ref(a), "b": _ref(b)})
+        return commit_from(data) if data else None
+
+    # -- restore -------------------------------------------------------------------------
+    def rollback(self, ref: Ref, *, message: str | None = None, author: str | None = None,
+                 branch: str | None = None) -> Commit:
+        return self._write("POST", "/api/rollback", {"ref": _ref(ref), "message": message,
+                                                     "branch": branch})
+
+    def revert(self, commit: Ref, *, message: str | None = None, author: str | None = None,
+               branch: str | None = None) -> Commit:
+        return self._write("POST", "/api/revert", {"commit": _ref(commit), "message": message,
+                                                   "branch": branch})
+
+    # -- branches and tags ---------------------------------------------------------------
+    def branches(self, base: str | None = "main") -> list[Branch]:
+        rows = self._call("GET", "/api/branches", params={"base": base or ""})
+        return [Branch(r["name"], commit_from(r["head"]) if r["head"] else None, r["current"],
+                       r["ahead"], r["behind"]) for r in rows]
+
+    def create_branch(self, name: str, from_: Ref | None = None, *,
+                      author: str | None = None) -> Branch:
+        r = self._call("POST", "/api/branches", json={"name": name, "from": _ref(from_)})
+        return Branch(r["name"], commit_from(r["head"]) if r["head"] else None, r["current"])
+
+    def delete_branch(self, name: str, *, author: str | None = None) -> None:
+        self._call("DELETE", f"/api/branches/{_p(name)}")
+
+    def checkout(self, name: str) -> None:
+        self._call("POST", "/api/checkout", json={"name": name})
+
+    def tag(self, name: str, ref: Ref | None = None, *, message: str | None = None,
+            author: str | None = None, force: bool = False) -> Tag:
+        return _tag(self._call("POST", "/api/tags", json={
+            "name": name, "ref": _ref(ref), "message": message, "force": force}))
+
+    def tags(self) -> list[Tag]:
+        return [_tag(t) for t in self._call("GET", "/api/tags")]
+
+    def delete_tag(self, name: str, *, author: str | None = None) -> None:
+        self._call("DELETE", f"/api/tags/{_p(name)}")
+
+    # -- merge ---------------------------------------------------------------------------
+    def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
+              strategy: str | None = None,
+              resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None
+              ) -> MergeResult:
+        """Merge on the server. Unlike the embedded call, conflicts raise MergeConflict (the
+        server answers 409); ``strategy`` / ``resolutions`` settle them."""
+        return _merge_result(self._call("POST", "/api/merge", json={
+            "source": _ref(source), "into": into, "strategy": strategy, "message": message,
+            "resolutions": _resolutions(resolutions)}))
+
+    def merge_preview(self, source: Ref, *, into: str | None = None) -> MergeResult:
+        """What a merge would do: status, conflicts, and in ``diff`` the incoming changes."""
+        return _merge_result(self._call("GET", "/api/merge-preview", params={
+            "source": _ref(source), "into": into}))
+
+    def cherry_pick(self, commit: Ref, *, onto: str | None = None, message: str | None = None,
+                    strategy: str | None = None,
+                    resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None
+                    ) -> MergeResult:
+        return _merge_result(self._call("POST", "/api/cherry-pick", json={
+            "commit": _ref(commit), "onto": onto, "strategy": strategy, "message": message,
+            "resolutions": _resolutions(resolutions)}))
+
+    # -- watch ---------------------------------------------------------------------------
+    def watch(self, branch: str | None = None, *, last_event_id: int | None = None,
+              limit: int | None = None, timeout: float | None = None) -> Iterator[Commit]:
+        """Commits on ``branch`` as they happen (server-sent events), oldest first; with
+        ``last_event_id`` (a commit seq), first those made after it."""
+        headers = dict(self._headers)
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        params = {k: v for k, v in {"branch": branch, "limit": limit,
+                                    "timeout": timeout}.items() if v is not None}
+        path = "/api/watch"
+        with self._http.stream("GET", self.url + path,
+                               params=params, headers=headers, timeout=None) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise error_from(response.status_code, response.json())
+            data: list[str] = []
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    data.append(line[5:].strip())
+                elif line == "" and data:
+                    import orjson
+                    yield commit_from(orjson.loads("\n".join(data)))
+                    data = []
+
+
+def _resolutions(given: Mapping[tuple[str, str, str | None], JSON] | None
+                 ) -> list[dict[str, Any]] | None:
+    if not given:
+        return None
+    out = []
+    for (element, ident, prop), value in given.items():
+        literal = isinstance(value, Resolved) or value not in ("ours", "theirs")
+        out.append({"element": element, "id": ident, "property": prop, "literal": literal,
+                    "value": value.value if isinstance(value, Resolved) else value})
+    return out
+
+
+def _merge_result(data: Mapping[str, Any]) -> MergeResult:
+    changes = data.get("changes")
+    commit = commit_from(data["commit"]) if data.get("commit") else None
+    base = commit_from(data["base"]) if data.get("base") else None
+    return MergeResult(data["status"], commit, [_conflict(c) for c in data["conflicts"]],
+                       base=base, resolved=[_conflict(c) for c in data.get("resolved", [])],
+                       diff=Diff(None, None, [change_from(c) for c in changes])
+                       if changes is not None else None, dry_run=changes is not None)
+
+
+def _kind_of(value: Any, element: str | None, id: Any) -> str:
+    if element:
+        return element
+    if isinstance(id, tuple):
+        return "document"
+    if isinstance(value, dict) and "source" in value and "target" in value:
+        return "relation"
+    return "entity"
+
+
+def _tag(r: Mapping[str, Any]) -> Tag:
+    return Tag(r["name"], commit_from(r["commit"]), r.get("message"), r.get("author"),
+               datetime.fromisoformat(r["timestamp"]) if r.get("timestamp") else None)
+
+
+class RemoteTransaction:
+    """Writes buffered on the client and sent as one commit when the block ends cleanly."""
+
+    def __init__(self, repo: RemoteRepository, *, message: str, author: str | None,
+                 metadata: Mapping[str, JSON] | None, timestamp: datetime | str | None,
+                 branch: str | None) -> None:
+        self._repo = repo
+        self._options = repo._options(message, author, metadata, timestamp, branch)
+        self.ops: list[dict[str, Any]] = []
+        self.commit: Commit | None = None
+
+    def __enter__(self) -> RemoteTransaction:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None and self.ops:
+            self.commit = self._repo._write("POST", "/api/transaction",
+                                            self._options | {"ops": self.ops})
+
+    def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None) -> Entity:
+        self.ops.append({"op": "put_entity", "id": id, "type": type, "props": dict(props or {})})
+        return Entity(id, type, dict(props or {}))
+
+    def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
+                      type: str | None = None) -> None:
+        self.ops.append({"op": "update_entity", "id": id, "props": dict(props or {}),
+                         "type": type})
+
+    def delete_entity(self, id: str) -> None:
+        self.ops.append({"op": "delete_entity", "id": id})
+
+    def put_relation(self, id: str, type: str, source: str, target: str,
+                     props: Mapping[str, JSON] | None = None) -> Relation:
+        self.ops.append({"op": "put_relation", "id": id, "type": type, "source": source,
+                         "target": target, "props": dict(props or {})})
+        return Relation(id, type, source, target, dict(props or {}))
+
+    def update_relation(self, id: str, props: Mapping[str, JSON] | None = None) -> None:
+        self.ops.append({"op": "update_relation", "id": id, "props": dict(props or {})})
+
+    def delete_relation(self, id: str) -> None:
+        self.ops.append({"op": "delete_relation", "id": id})
+
+    def put_document(self, collection: str, key: str, value: JSON) -> Document:
+        self.ops.append({"op": "put_document", "collection": collection, "key": key,
+                         "value": value})
+        return Document(collection, key, value)
+
+    def delete_document(self, collection: str, key: str) -> None:
+        self.ops.append({"op": "delete_document", "collection": collection, "key": key})
+
+
+class RemoteView:
+    """One immutable state on the server: every read names the same commit id."""
+
+    def __init__(self, repo: RemoteRepository, commit: Commit | None) -> None:
+        self._repo = repo
+        self.commit = commit
+
+    def __repr__(self) -> str:
+        return f"<RemoteView at {self.commit.short_id if self.commit else 'empty'}>"
+
+    def _get(self, path: str, **params: Any) -> Any:
+        assert self.commit is not None
+        return self._repo._call("GET", path, params={"ref": self.commit.id, **params})
+
+    def _maybe(self, path: str) -> Any:
+        if self.commit is None:
+            return None
+        try:
+            return self._get(path)
+        except NotFound:
+            return None
+
+    def entity(self, id: str) -> Entity | None:
+        data = self._maybe(f"/api/entities/{_p(id)}")
+        return entity_from(data) if data else None
+
+    def get_entity(self, id: str) -> Entity:
+        found = self.entity(id)
+        if found is None:
+            raise NotFound(f"no entity {id!r} at {self!r}")
+        return found
+
+    def entities(self, type: str | None = None, where: Mapping[str, JSON] | None = None, *,
+                 limit: int | None = None, offset: int = 0, page: int = 1000
+                 ) -> Iterator[Entity]:
+        """Entities in id order, fetched a page at a time."""
+        if self.commit is None:
+            return
+        import orjson
+        where_text = orjson.dumps(dict(where)).decode() if where else None
+        remaining = limit
+        while remaining is None or remaining > 0:
+            size = page if remaining is None else min(page, remaining)
+            rows = self._get("/api/entities", type=type, where=where_text, limit=size,
+                             offset=offset)
+            for row in rows:
+                yield entity_from(row)
+            if len(rows) < size:
+                return
+            offset += len(rows)
+            if remaining is not None:
+                remaining -= len(rows)
+
+    def count(self, type: str | None = None) -> int:
+        if self.commit is None:
+            return 0
+        return int(self._get("/api/count", type=type)["count"])
+
+    def count_relations(self, type: str | None = None) -> int:
+        if self.commit is None:
+            return 0
+        return int(self._get("/api/count", type=type, element="relation")["count"])
+
+    def relation(self, id: str) -> Relation | None:
+        data = self._maybe(f"/api/relations/{_p(id)}")
+        return relation_from(data) if data else None
+
+    def relations(self, type: str | None = None, source: str | None = None,
+                  target: str | None = None) -> Iterator[Relation]:
+        if self.commit is None:
+            return iter(())
+        offset, out = 0, []
+        while True:
+            rows = self._get("/api/relations", type=type, source=source, target=target,
+                             limit=10_000, offset=offset)
+            out += [relation_from(r) for r in rows]
+            if len(rows) < 10_000:
+                return iter(out)
+            offset += len(rows)
+
+    def neighbors(self, id: str, depth: int = 1, rel_type: str | None = None,
+                  direction: str = "both") -> list[Entity]:
+        if self.commit is None:
+            return []
+        rows = self._get(f"/api/neighbors/{_p(id)}", depth=depth, rel_type=rel_type,
+                         direction=direction)
+        return [entity_from(r) for r in rows]
+
+    def document(self, collection: str, key: str) -> Document | None:
+        data = self._maybe(f"/api/documents/{_p(collection)}/{_p(key)}")
+        return Document(data["collection"], data["key"], data["value"]) if data else None
+
+    def documents(self, collection: str, *, limit: int | None = None,
+                  offset: int = 0) -> Iterator[Document]:
+        if self.commit is None:
+            return iter(())
+        rows = self._get(f"/api/documents/{_p(collection)}",
+                         limit=limit if limit is not None else 10_000, offset=offset)
+        return iter([Document(r["collection"], r["key"], r["value"]) for r in rows])
+
+    def collections(self) -> list[str]:
+        if self.commit is None:
+            return []
+        return list(self._get("/api/collections"))
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.commit is None:
+            return {"entities": {}, "relations": {}, "documents": {}}
+        result: dict[str, Any] = self._get("/api/state")
+        return result
+
+
+def connect(url: str, token: str | None = None, *, timeout: float = 30.0,
+            http_client: Any = None) -> RemoteRepository:
+    """Connect to a palimpsest server; ``token`` is a bearer token from
+    ``palimpsest token create``. ``http_client`` (an ``httpx.Client``, e.g. FastAPI's
+    TestClient) replaces the default connection."""
+    return RemoteRepository(url, token, timeout=timeout, http_client=http_client)
+
+
+__all__ = ["RemoteRepository", "RemoteTransaction", "RemoteView", "connect", "error_from"]

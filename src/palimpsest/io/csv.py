@@ -1,0 +1,142 @@
+"""Graphs as CSV: one file of entities, one of relations.
+
+``entities.csv`` has the columns ``id, type`` and one column per property;
+``relations.csv`` has ``id, type, source, target`` and one column per property. A relation
+with an empty ``id`` gets ``"<source> <type> <target>"`` (as RDF triples do).
+
+Cells: an empty cell means "no such property". Any other cell that parses as JSON is that
+JSON value (``42``, ``true``, ``[1, 2]``, ``{"a": 1}``, ``"quoted text"``); anything else is
+the text itself. Export writes strings bare unless they would read back as something else
+(``"42"`` is written as ``"\\"42\\""``), so export and import round-trip exactly. A property
+named like a fixed column (``id``, ``type``, ``source``, ``target``) or starting with
+``props.`` gets the column name ``props.<name>``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import IO
+
+import orjson
+
+from ..errors import InvalidInput
+from ..types import JSON
+from .snapshot import Snapshot
+
+ENTITY_COLUMNS = ("id", "type")
+RELATION_COLUMNS = ("id", "type", "source", "target")
+_RESERVED = {"id", "type", "source", "target"}
+_PREFIX = "props."
+
+
+def _cell_value(text: str) -> JSON:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+def _cell_text(value: JSON) -> str:
+    if isinstance(value, str):
+        if value == "":
+            return '""'
+        try:
+            orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+        return orjson.dumps(value).decode()
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _column(prop: str) -> str:
+    return _PREFIX + prop if prop in _RESERVED or prop.startswith(_PREFIX) else prop
+
+
+def _prop(column: str) -> str:
+    return column[len(_PREFIX):] if column.startswith(_PREFIX) else column
+
+
+def is_relations_header(header: Iterable[str]) -> bool:
+    """True when a CSV header names relations (has ``source`` and ``target``)."""
+    names = set(header)
+    return "source" in names and "target" in names
+
+
+def read_csv(stream: IO[str], *, source: str | None = None, skip_invalid: bool = False,
+             into: Snapshot | None = None) -> Snapshot:
+    """Read an entities or relations CSV file (told apart by its header) into a snapshot."""
+    snap = into if into is not None else Snapshot(source=source)
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return snap
+    except csv.Error as exc:
+        raise InvalidInput(f"not CSV ({exc})", source=source, line=1) from None
+    relations = is_relations_header(header)
+    fixed = RELATION_COLUMNS if relations else ENTITY_COLUMNS
+    missing = [c for c in fixed if c not in header and c != "id"]
+    if missing or (not relations and "id" not in header):
+        need = ", ".join(fixed)
+        raise InvalidInput(f"the header must have the columns {need} (missing: "
+                           f"{', '.join(missing) or 'id'})", source=source, line=1)
+    index = {name: header.index(name) for name in fixed if name in header}
+    extra = [(i, _prop(name)) for i, name in enumerate(header) if name not in fixed]
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            snap.reject(InvalidInput(f"not CSV ({exc})", source=source, line=reader.line_num),
+                        skip_invalid)
+            continue
+        line = reader.line_num
+        if not any(row):
+            continue
+        if len(row) != len(header):
+            snap.reject(InvalidInput(f"{len(row)} cells where the header has {len(header)}",
+                                     source=source, line=line), skip_invalid)
+            continue
+        cells = {name: row[i] for name, i in index.items()}
+        props = {name: _cell_value(row[i]) for i, name in extra if row[i] != ""}
+        absent = [c for c in fixed if c != "id" and not cells.get(c)]
+        if absent or (not relations and not cells.get("id")):
+            snap.reject(InvalidInput(f"empty {', '.join(absent) or 'id'}", source=source,
+                                     line=line), skip_invalid)
+            continue
+        if relations:
+            rid = cells.get("id") or f"{cells['source']} {cells['type']} {cells['target']}"
+            snap.relations[rid] = (cells["type"], cells["source"], cells["target"], props)
+            snap.where[("relation", rid)] = (source, line)
+        else:
+            snap.entities[cells["id"]] = (cells["type"], props)
+            snap.where[("entity", cells["id"])] = (source, line)
+    return snap
+
+
+def _write(rows: list[tuple[list[str], dict[str, JSON]]], fixed: tuple[str, ...]) -> str:
+    names = sorted({k for _, props in rows for k in props})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*fixed, *(_column(n) for n in names)])
+    for cells, props in rows:
+        writer.writerow([*cells, *(_cell_text(props[n]) if n in props else "" for n in names)])
+    return out.getvalue()
+
+
+def entities_csv(snap: Snapshot) -> str:
+    """The entities of a snapshot as CSV text, by id."""
+    return _write([([eid, snap.entities[eid][0]], snap.entities[eid][1])
+                   for eid in sorted(snap.entities)], ENTITY_COLUMNS)
+
+
+def relations_csv(snap: Snapshot) -> str:
+    """The relations of a snapshot as CSV text, by id."""
+    rows = []
+    for rid in sorted(snap.relations):
+        rtype, source, target, props = snap.relations[rid]
+        rows.append(([rid, rtype, source, target], props))
+    return _write(rows, RELATION_COLUMNS)
