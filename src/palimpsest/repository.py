@@ -93,9 +93,13 @@ class Repository:
         return self._db
 
     def _notify(self, commit: Commit | None) -> None:
+        """Tell listeners about a commit once it is visible to everyone (after the outermost
+        write transaction commits)."""
         if commit is not None:
-            for listener in list(self._listeners):
-                listener(commit)
+            def fire() -> None:
+                for listener in list(self._listeners):
+                    listener(commit)
+            self._db.after_commit(fire)
 
     def on_commit(self, listener: Callable[[Commit], None]) -> Callable[[], None]:
         """Call ``listener(commit)`` after each commit made through this handle; returns a

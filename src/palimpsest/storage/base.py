@@ -104,6 +104,11 @@ class Database(Protocol):
 
     def in_write(self) -> bool: ...
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current write transaction has committed (at once when
+        there is none); dropped if it rolls back. Notifications must not announce a commit
+        that other connections cannot see yet."""
+
     def lock(self, name: str) -> None:
         """Inside ``write()``: take the named lock until the transaction ends, so writers of
         the same name (``"seq"``, ``"branch:NAME"``) run one after another. A no-op where

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from types import MappingProxyType
@@ -112,6 +112,8 @@ class SQLiteDatabase:
         self.tracer: Tracer | None = None
         self._lock = threading.RLock()
         self._depth = 0
+        self._after: list[Callable[[], None]] = []
+        self._marks: list[int] = []  # len(self._after) at each open savepoint
         self._conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
                                      check_same_thread=False)
         self._conn.execute("PRAGMA foreign_keys=OFF")
@@ -200,10 +202,12 @@ class SQLiteDatabase:
             except sqlite3.Error as exc:
                 raise _storage_error(exc, self.url) from exc
             self._depth += 1
+            self._marks.append(len(self._after))
             try:
                 yield
             except BaseException as exc:
                 self._depth -= 1
+                del self._after[self._marks.pop():]
                 try:
                     if self._depth == 0:
                         self._conn.execute("ROLLBACK")
@@ -218,6 +222,7 @@ class SQLiteDatabase:
                     raise _storage_error(exc, self.url) from exc
                 raise
             self._depth -= 1
+            self._marks.pop()
             try:
                 if self._depth == 0:
                     self._conn.execute("COMMIT")
@@ -226,9 +231,22 @@ class SQLiteDatabase:
                 else:
                     self._conn.execute(f"RELEASE sp{self._depth}")
             except sqlite3.Error as exc:
+                del self._after[:]
                 if self._depth == 0 and self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise _storage_error(exc, self.url) from exc
+            ready = self._after[:] if self._depth == 0 else []
+            if ready:
+                del self._after[:]
+        for callback in ready:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if self._depth > 0:
+                self._after.append(callback)
+                return
+        callback()
 
     @contextmanager
     def read(self) -> Iterator[None]:

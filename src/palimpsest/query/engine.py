@@ -1,0 +1,156 @@
+"""Running a query at one state: which rows match, in which order, with which fields.
+
+A query reads through the one visibility rule (:func:`palimpsest.storage.visibility.scan`)
+with the filter, ordering and limit compiled to SQL, so it answers the same at the head and at
+any past commit, and uses a declared index (:mod:`.indexes`) in both cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..errors import QueryError
+from ..storage.base import Database
+from ..storage.visibility import Chain, scan
+from ..types import Document, Entity
+from ..versioning.elements import to_value
+from . import indexes
+from .filters import Compiler, Filter, parse_order, parse_select, project, to_filter
+
+ELEMENT_KINDS = {"document": "d", "entity": "e"}
+ELEMENT_NAMES = {code: name for name, code in ELEMENT_KINDS.items()}
+
+Where = Filter | Mapping[str, Any] | None
+Result = Document | Entity
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a query reads: the documents of one collection (kind ``d``) or the entities of one
+    type (kind ``e``)."""
+
+    kind: str
+    type: str
+
+    @property
+    def element(self) -> str:
+        return ELEMENT_NAMES[self.kind]
+
+    def key_sql(self, alias: str = "r") -> str:
+        """SQL of the element's own key: the entity id, or the document key without its
+        collection prefix."""
+        if self.kind == "e":
+            return f"{alias}.key"
+        return f"substr({alias}.key, {len(self.type) + 2})"
+
+    def literal_sql(self, alias: str = "r") -> str:
+        """The kind and type as literals, so the planner can match a partial index."""
+        name = self.type.replace("'", "''")
+        return f"{alias}.kind = '{self.kind}' AND {alias}.type = '{name}'"
+
+    def compiler(self, db: Database, alias: str = "r", column: str | None = None) -> Compiler:
+        return Compiler(db.dialect, column=column or f"{alias}.value", key=self.key_sql(alias))
+
+
+def exists(db: Database, kind: str, type_: str) -> bool:
+    """Whether any row of this collection / entity type was ever written (cheap: one index
+    probe)."""
+    return db.one("SELECT 1 FROM rows WHERE kind = ? AND type = ? LIMIT 1",
+                  (kind, type_)) is not None
+
+
+def resolve_target(db: Database, name: object, kind: str | None = None) -> Target:
+    """The collection or entity type called ``name``; ``kind`` ("document" / "entity")
+    settles names used for both."""
+    if not isinstance(name, str) or not name:
+        raise QueryError(f"collection or type: expected a name, got {name!r}")
+    if kind is not None:
+        if kind not in ELEMENT_KINDS:
+            raise QueryError(f"kind: must be 'document' or 'entity', not {kind!r}")
+        code = ELEMENT_KINDS[kind]
+        if not exists(db, code, name):
+            what = "collection" if code == "d" else "entity type"
+            raise QueryError(f"no {what} {name!r} in this repository")
+        return Target(code, name)
+    found = [code for code in ("d", "e") if exists(db, code, name)]
+    if not found:
+        raise QueryError(f"no collection or entity type {name!r} in this repository")
+    if len(found) > 1:
+        raise QueryError(f"{name!r} is both a collection and an entity type; pass "
+                         "kind='document' or kind='entity'")
+    return Target(found[0], name)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A stored query (a materialized view's definition): filter, projection and order."""
+
+    where: Filter | None = None
+    select: tuple[str, ...] | None = None
+    order_by: tuple[tuple[str, bool], ...] = ()
+
+    @staticmethod
+    def of(spec: Any) -> Query:
+        """Accept a Query, a Filter (the where clause), a dict ``{"where", "select",
+        "order_by"}`` or None."""
+        if spec is None:
+            return Query()
+        if isinstance(spec, Query):
+            return spec
+        if isinstance(spec, Filter):
+            return Query(where=spec)
+        if not isinstance(spec, Mapping):
+            raise QueryError(f"query: expected a Filter, a Query or a dict, got {spec!r}")
+        unknown = set(spec) - {"where", "select", "order_by"}
+        if unknown:
+            raise QueryError(f"query: unknown part {sorted(unknown)[0]!r}; use where, select, "
+                             "order_by")
+        select = spec.get("select")
+        paths = parse_select(select)
+        names = None if paths is None else tuple(".".join(p) for p in paths)
+        return Query(to_filter(spec.get("where")), names,
+                     tuple(parse_order(spec.get("order_by"))))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"where": self.where.to_dict() if self.where is not None else None,
+                "select": list(self.select) if self.select is not None else None,
+                "order_by": [[name, "desc" if desc else "asc"] for name, desc in self.order_by]}
+
+
+def check_page(limit: object, offset: object) -> None:
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
+                              or limit < 0):
+        raise QueryError(f"limit: must be a non-negative integer or None, got {limit!r}")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise QueryError(f"offset: must be a non-negative integer, got {offset!r}")
+
+
+def shape(value: Result, select: list[tuple[str, ...]] | None) -> Result:
+    """Apply a projection to one result."""
+    if select is None:
+        return value
+    if isinstance(value, Entity):
+        return replace(value, props=project(value.props, select))
+    return replace(value, value=project(value.value, select))
+
+
+def run(db: Database, chain: Chain, target: Target, *, where: Where = None,
+        select: Any = None, order_by: Any = None, limit: int | None = None,
+        offset: int = 0) -> list[Result]:
+    """The matching elements at ``chain``, ordered (by key when no order is given)."""
+    flt = to_filter(where)
+    paths = parse_select(select)
+    order = parse_order(order_by)
+    check_page(limit, offset)
+    compiler = target.compiler(db)
+    sql, params = compiler.filter(flt)
+    index = indexes.pick(db, target, flt)
+    hint = ""
+    if index is not None:
+        sql = f"{target.literal_sql()} AND {sql}"
+        hint = db.dialect.index_hint(index)
+    rows = scan(db, chain, target.kind, type_=target.type, extra=sql, extra_params=params,
+                order=compiler.order(order), limit=limit, offset=offset, hint=hint)
+    return [shape(to_value(row), paths) for row in rows]

@@ -1,0 +1,328 @@
+"""Change notifications: follow a branch and report its new commits, or the key-value changes
+they make, in commit order, from this process or any other.
+
+A watch remembers the chain of the last state it reported. Each poll reads the branch's head
+(two indexed lookups) and, when it moved, the rows or commits between the two states: on the
+same history that is exactly the segments ``(line, old bound, new bound]`` the new chain adds,
+read in seq order, so no event is lost or repeated. Polls happen every ``interval`` seconds
+(other processes' commits) and at once after a commit through the same Repository handle
+(``Repository.on_commit``). When a branch is moved to an unrelated history (a reset to an
+older commit), the watch reports the net change of each key at the new head.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from .errors import InvalidValue
+from .models.kv import KIND, matches, parse_tag, prefix_range
+from .storage.base import Database
+from .storage.visibility import COLUMNS, Chain, StoredRow, changed_keys, read_row
+from .types import Commit, KVEvent, KVEventType
+from .versioning.commits import CommitStore
+from .versioning.elements import PUT, to_value
+from .versioning.refs import RefStore
+
+T = TypeVar("T")
+Subscribe = Callable[[Callable[[Commit], None]], Callable[[], None]]
+_EAGER_S, _EAGER_INTERVAL = 0.5, 0.005
+
+
+class Watch(Generic[T]):
+    """A stream of events. Iterate it (blocking) or ``async for`` it; it ends when
+    :meth:`close` is called (from any thread), or after ``timeout`` seconds without an event.
+    Use it as a context manager so it always stops.
+
+    >>> import palimpsest
+    >>> repo = palimpsest.open(":memory:")
+    >>> with repo.kv.watch("/jobs/*", timeout=0.05) as events:
+    ...     _ = repo.kv.set("/jobs/1", b"run")
+    ...     [(e.type, e.key, e.version) for e in events]
+    [('created', '/jobs/1', 1)]
+    """
+
+    def __init__(self, poll: Callable[[], list[T]], *, subscribe: Subscribe | None = None,
+                 timeout: float | None = None, interval: float = 0.02) -> None:
+        if interval <= 0:
+            raise InvalidValue(f"interval must be positive, got {interval!r}")
+        if timeout is not None and timeout < 0:
+            raise InvalidValue(f"timeout must be >= 0 or None, got {timeout!r}")
+        self._poll = poll
+        self._buffer: deque[T] = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self.timeout = timeout
+        self.interval = interval
+        self._eager_until = 0.0  # after a wakeup, poll often for a while (see _notified)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._async_wake: asyncio.Event | None = None
+        self._unsubscribe = subscribe(self._notified) if subscribe is not None else None
+
+    def __repr__(self) -> str:
+        return f"<Watch {'closed' if self._closed else 'open'}>"
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Stop the watch; a blocked iteration ends at once."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._unsubscribe is not None:
+            with contextlib.suppress(ValueError):
+                self._unsubscribe()
+        self._notified(None)
+
+    def __enter__(self) -> Watch[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Watch[T]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def _notified(self, _commit: Commit | None) -> None:
+        # A listener may run before the commit is visible to other connections (it is called
+        # inside the writer's transaction when that is nested), so poll every few ms for a
+        # short while instead of trusting the first poll after the wakeup.
+        self._eager_until = time.monotonic() + _EAGER_S
+        self._wake.set()
+        loop, event = self._loop, self._async_wake
+        if loop is not None and event is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(event.set)
+
+    # -- reading -------------------------------------------------------------------------
+    def _fill(self) -> bool:
+        with self._lock:
+            if not self._buffer and not self._closed:
+                self._buffer.extend(self._poll())
+            return bool(self._buffer)
+
+    def _pop(self) -> T:
+        with self._lock:
+            return self._buffer.popleft()
+
+    def poll(self) -> list[T]:
+        """Every event ready now, without waiting."""
+        with self._lock:
+            if not self._closed:
+                self._buffer.extend(self._poll())
+            out = list(self._buffer)
+            self._buffer.clear()
+            return out
+
+    def next(self, timeout: float | None = None) -> T | None:
+        """The next event, waiting at most ``timeout`` seconds (None: until one comes or the
+        watch is closed); None when none came."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._wake.clear()
+            if self._fill():
+                return self._pop()
+            if self._closed:
+                return None
+            wait = self._wait()
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                wait = min(wait, remaining)
+            self._wake.wait(wait)
+
+    def _wait(self) -> float:
+        if time.monotonic() < self._eager_until:
+            return min(self.interval, _EAGER_INTERVAL)
+        return self.interval
+
+    def __iter__(self) -> Watch[T]:
+        return self
+
+    def __next__(self) -> T:
+        item = self.next(self.timeout)
+        if item is None:
+            self.close()
+            raise StopIteration
+        return item
+
+    async def next_async(self, timeout: float | None = None) -> T | None:
+        """Like :meth:`next`, without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._async_wake is None:
+            self._loop, self._async_wake = loop, asyncio.Event()
+        event = self._async_wake
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            event.clear()
+            if await asyncio.to_thread(self._fill):
+                return self._pop()
+            if self._closed:
+                return None
+            wait = self._wait()
+            if deadline is not None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
+                wait = min(wait, remaining)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), wait)
+
+    def __aiter__(self) -> Watch[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        item = await self.next_async(self.timeout)
+        if item is None:
+            self.close()
+            raise StopAsyncIteration
+        return item
+
+
+# -- following a branch ---------------------------------------------------------------------
+def extends(old: Chain, new: Chain) -> bool:
+    """Whether the state ``new`` only adds commits to the state ``old``."""
+    bounds = dict(new)
+    return all(line in bounds and bounds[line] >= bound for line, bound in old)
+
+
+def segments(old: Chain, new: Chain) -> list[tuple[int, int, int]]:
+    """(line, low, high]: the parts of ``new``'s history that ``old`` does not have."""
+    before = dict(old)
+    return [(line, before.get(line, 0), bound) for line, bound in new
+            if before.get(line, 0) < bound]
+
+
+def _segment_sql(parts: list[tuple[int, int, int]], alias: str) -> tuple[str, list[Any]]:
+    sql = " OR ".join(f"({alias}.line = ? AND {alias}.seq > ? AND {alias}.seq <= ?)"
+                      for _ in parts)
+    return f"({sql})", [x for part in parts for x in part]
+
+
+class Follower:
+    """The chain a watch has reported up to, and how to find the next state."""
+
+    def __init__(self, commits: CommitStore, refs: RefStore, branch: str,
+                 since: Commit | int | None) -> None:
+        self.commits = commits
+        self.refs = refs
+        self.branch = branch
+        if since is None:
+            self.chain = self.current()
+        elif isinstance(since, int):
+            if since != 0:
+                raise InvalidValue("since: give a commit, a ref, or 0 for the beginning")
+            self.chain = ()
+        else:
+            self.chain = commits.commit_chain(since)
+
+    def current(self) -> Chain:
+        line = self.refs.branch_line(self.branch)
+        return self.commits.chain(line, self.commits.line_head(line) or 0)
+
+    def advance(self) -> tuple[Chain, Chain] | None:
+        new = self.current()
+        if new == self.chain:
+            return None
+        old, self.chain = self.chain, new
+        return old, new
+
+
+def commit_poller(db: Database, follower: Follower) -> Callable[[], list[Commit]]:
+    """New commits of the followed branch, oldest first."""
+    commits = follower.commits
+
+    def poll() -> list[Commit]:
+        moved = follower.advance()
+        if moved is None:
+            return []
+        old, new = moved
+        if not extends(old, new):
+            return [commits.by_seq(new[0][1])]
+        where, params = _segment_sql(segments(old, new), "c")
+        rows = db.all(f"SELECT c.seq FROM commits c WHERE {where} ORDER BY c.seq", params)
+        return [commits.by_seq(int(r[0])) for r in rows]
+
+    return poll
+
+
+def kv_poller(db: Database, follower: Follower, pattern: str) -> Callable[[], list[KVEvent]]:
+    """KV events of the followed branch for keys matching ``pattern``, in commit order."""
+    commits = follower.commits
+    if pattern.endswith("*"):
+        low, high = prefix_range(pattern[:-1] or "/")
+        key_sql, key_params = "r.key >= ? AND r.key < ?", [low, high]
+    else:
+        key_sql, key_params = "r.key = ?", [pattern]
+
+    def poll() -> list[KVEvent]:
+        moved = follower.advance()
+        if moved is None:
+            return []
+        old, new = moved
+        if not extends(old, new):
+            return _net_events(db, commits, old, new, pattern)
+        where, params = _segment_sql(segments(old, new), "r")
+        rows = [StoredRow(*r) for r in db.all(
+            f"SELECT {COLUMNS} FROM rows r WHERE r.kind = ? AND {key_sql} AND {where} "
+            "ORDER BY r.seq, r.key", [KIND, *key_params, *params])]
+        alive: dict[str, bool] = {}
+        events: list[KVEvent] = []
+        for row in rows:
+            if row.key not in alive:
+                before = tuple((line, min(bound, row.seq - 1)) for line, bound in new)
+                prior = read_row(db, before, KIND, row.key)
+                alive[row.key] = prior is not None and prior.op == PUT
+            event = _event(commits, row, alive[row.key])
+            alive[row.key] = row.op == PUT
+            if event is not None:
+                events.append(event)
+        return events
+
+    return poll
+
+
+def _event(commits: CommitStore, row: StoredRow, was_alive: bool,
+           commit: Commit | None = None) -> KVEvent | None:
+    commit = commit or commits.by_seq(row.seq)
+    if row.op != PUT:
+        return KVEvent("deleted", row.key, None, 0, commit) if was_alive else None
+    kind: KVEventType = "updated" if was_alive else "created"
+    return KVEvent(kind, row.key, to_value(row), parse_tag(row)[0], commit)
+
+
+def _net_events(db: Database, commits: CommitStore, old: Chain, new: Chain,
+                pattern: str) -> list[KVEvent]:
+    head = commits.by_seq(new[0][1]) if new[0][1] else None
+    if head is None:
+        return []
+    events = []
+    for kind, key in changed_keys(db, old, new):
+        if kind != KIND or not matches(pattern, key):
+            continue
+        before, after = read_row(db, old, KIND, key), read_row(db, new, KIND, key)
+        was = before is not None and before.op == PUT
+        if after is not None and after.op == PUT and was and before is not None and \
+                bytes(before.hash or b"") == bytes(after.hash or b""):
+            continue
+        if after is None:
+            if was:
+                events.append(KVEvent("deleted", key, None, 0, head))
+            continue
+        event = _event(commits, after, was, head)
+        if event is not None:
+            events.append(event)
+    return events
