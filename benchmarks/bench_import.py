@@ -48,8 +48,12 @@ def largest(data: Path, folder: Path) -> dict[str, float]:
     import_graph(repo, graph, message=f"schema.org {item['version']}")
     done = time.perf_counter()
     repo.close()
-    return {"version": float(item["version"]), "triples": item["triples"],
-            "total_s": done - start, "import_s": done - parsed}
+    return {
+        "version": float(item["version"]),
+        "triples": item["triples"],
+        "total_s": done - start,
+        "import_s": done - parsed,
+    }
 
 
 def history(data: Path, folder: Path, count: int | None) -> dict[str, float]:
@@ -66,8 +70,7 @@ def history(data: Path, folder: Path, count: int | None) -> dict[str, float]:
         when: object = date
         if head is not None and head.timestamp.date().isoformat() > date:
             when = head.timestamp
-        result = import_graph(repo, graph, message=f"schema.org {item['version']}",
-                              timestamp=when)  # type: ignore[arg-type]
+        result = import_graph(repo, graph, message=f"schema.org {item['version']}", timestamp=when)  # type: ignore[arg-type]
         assert result.commit is not None
         repo.tag(str(item["version"]), result.commit.id)
         slowest = max(slowest, time.perf_counter() - step)
@@ -77,8 +80,14 @@ def history(data: Path, folder: Path, count: int | None) -> dict[str, float]:
     size = sum(p.stat().st_size for p in folder.glob("history.db*"))
     xz = sum(int(item["xz_bytes"]) for item in chosen)
     triples = sum(int(item["triples"]) for item in chosen)
-    return {"releases": len(chosen), "triples": triples, "total_s": total, "slowest_s": slowest,
-            "db_bytes": size, "xz_bytes": xz}
+    return {
+        "releases": len(chosen),
+        "triples": triples,
+        "total_s": total,
+        "slowest_s": slowest,
+        "db_bytes": size,
+        "xz_bytes": xz,
+    }
 
 
 def startup(db: Path) -> dict[str, float]:
@@ -100,8 +109,9 @@ def startup(db: Path) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_import",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_import", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args(argv)
@@ -114,19 +124,27 @@ def main(argv: list[str] | None = None) -> int:
         hist = history(args.data, folder, SIZES[args.size])
         cli = startup(folder / "history.db")
     rows = [
-        (f"largest release ({big['version']}, {int(big['triples'])} triples): triples/s",
-         f"{big['triples'] / big['total_s']:,.0f}", "parse+map+import+commit"),
+        (
+            f"largest release ({big['version']}, {int(big['triples'])} triples): triples/s",
+            f"{big['triples'] / big['total_s']:,.0f}",
+            "parse+map+import+commit",
+        ),
         ("  of which versioned import + commit", f"{big['import_s']:.2f} s", ""),
-        (f"{int(hist['releases'])} releases in order ({int(hist['triples']):,} triples): "
-         "total", f"{hist['total_s']:.1f} s", "one commit per release"),
+        (
+            f"{int(hist['releases'])} releases in order ({int(hist['triples']):,} triples): total",
+            f"{hist['total_s']:.1f} s",
+            "one commit per release",
+        ),
         ("  slowest release step", f"{hist['slowest_s']:.2f} s", ""),
         ("  database size (SQLite, after checkpoint)", f"{hist['db_bytes'] / 1e6:.1f} MB", ""),
-        ("  sum of the releases' .nt.xz files", f"{hist['xz_bytes'] / 1e6:.1f} MB",
-         "reference"),
+        ("  sum of the releases' .nt.xz files", f"{hist['xz_bytes'] / 1e6:.1f} MB", "reference"),
         ("  database / compressed releases", f"{hist['db_bytes'] / hist['xz_bytes']:.1f}x", ""),
         ("python -c 'import palimpsest'", f"{cli['import_s'] * 1000:.0f} ms", "floor"),
-        ("palimpsest log -n 1 (console script)",
-         f"{cli.get('log_s', float('nan')) * 1000:.0f} ms", "<= 300 ms"),
+        (
+            "palimpsest log -n 1 (console script)",
+            f"{cli.get('log_s', float('nan')) * 1000:.0f} ms",
+            "<= 300 ms",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'figure':<{width}}  {'value':>12}  target")

@@ -64,13 +64,24 @@ def bench_kv(path: str, ops: int) -> list[tuple[str, str, str]]:
     gets = _latencies(lambda i: kv.get(f"/bench/k{i % 200}"), ops)
     past = repo.at("main~10").kv
     past_us = p95(_latencies(lambda i: past.get(f"/bench/k{i % 200}"), ops)) * 1e6
-    txn_ms = p95(_latencies(lambda i: kv.transaction(
-        [kv.op_set(f"/bench/t{j}", b"x%d" % i) for j in range(10)]), max(50, ops // 10))) * 1e3
+    txn_ms = (
+        p95(
+            _latencies(
+                lambda i: kv.transaction(
+                    [kv.op_set(f"/bench/t{j}", b"x%d" % i) for j in range(10)]
+                ),
+                max(50, ops // 10),
+            )
+        )
+        * 1e3
+    )
     events = max(50, ops // 20)
     lat: list[float] = []
     with kv.watch("/bench/watch", timeout=30) as watch:
-        writer = subprocess.Popen([sys.executable, "-c", _WRITER, path, str(events)],
-                                  env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+        writer = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, path, str(events)],
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )
         for event in watch:
             assert event.value is not None
             lat.append(time.time() - float(event.value))
@@ -80,8 +91,11 @@ def bench_kv(path: str, ops: int) -> list[tuple[str, str, str]]:
     repo.close()
     return [
         ("kv.set single-key commits/s", f"{rate:,.0f}", ">= 5,000"),
-        ("kv.get at head p50 / p95 (µs)", f"{p50(gets) * 1e6:.0f} / {p95(gets) * 1e6:.0f}",
-         "p95 <= 50"),
+        (
+            "kv.get at head p50 / p95 (µs)",
+            f"{p50(gets) * 1e6:.0f} / {p95(gets) * 1e6:.0f}",
+            "p95 <= 50",
+        ),
         ("kv.get at a past commit p95 (µs)", f"{past_us:.0f}", ""),
         ("kv.transaction 10 ops p95 (ms)", f"{txn_ms:.2f}", "<= 2"),
         ("watch latency across processes p95 (ms)", f"{p95(lat) * 1e3:.1f}", "<= 50"),
@@ -95,15 +109,24 @@ def bench_query(path: str, documents: int) -> list[tuple[str, str, str]]:
     for start in range(0, documents, 10_000):
         with repo.transaction(f"load {start}") as tx:
             for i in range(start, min(start + 10_000, documents)):
-                tx.put_document("notes", f"n{i:07}", {
-                    "author": f"user{rnd.randrange(1000)}", "age": rnd.randrange(100),
-                    "status": rnd.choice(["open", "closed", "draft"]),
-                    "title": f"note {i}"})
+                tx.put_document(
+                    "notes",
+                    f"n{i:07}",
+                    {
+                        "author": f"user{rnd.randrange(1000)}",
+                        "age": rnd.randrange(100),
+                        "status": rnd.choice(["open", "closed", "draft"]),
+                        "title": f"note {i}",
+                    },
+                )
     past = repo.head().commit
     with repo.transaction("edit 10%") as tx:
         for i in range(0, documents, 10):
-            tx.put_document("notes", f"n{i:07}", {"author": f"user{i % 1000}", "age": 101,
-                                                  "status": "open", "title": f"edited {i}"})
+            tx.put_document(
+                "notes",
+                f"n{i:07}",
+                {"author": f"user{i % 1000}", "age": 101, "status": "open", "title": f"edited {i}"},
+            )
     load_s = time.perf_counter() - started
     where = (F("author") == "user42") & (F("age") > 20)
     views = {"head": repo.head(), "past commit": repo.at(past.id)}
@@ -115,14 +138,30 @@ def bench_query(path: str, documents: int) -> list[tuple[str, str, str]]:
             runs = 20 if not indexed else 200
             found = view.query("notes", where, order_by="-age", limit=10)
             assert found, "the benchmark query should match documents"
-            samples = _latencies(lambda _i, v=view: v.query("notes", where, order_by="-age",
-                                                            limit=10), runs)
-            name = (f"filter+sort+limit at {label}, {'with' if indexed else 'no'} index "
-                    "p50 / p95 (ms)")
-            rows.append((name, f"{p50(samples) * 1e3:.2f} / {p95(samples) * 1e3:.2f}",
-                         "p95 <= 10" if indexed else ""))
-    agg_ms = p95(_latencies(lambda _i: repo.head().aggregate(
-        "notes", {"n": "count", "avg": ["avg", "age"]}, group_by="status"), 5)) * 1e3
+            samples = _latencies(
+                lambda _i, v=view: v.query("notes", where, order_by="-age", limit=10), runs
+            )
+            name = (
+                f"filter+sort+limit at {label}, {'with' if indexed else 'no'} index p50 / p95 (ms)"
+            )
+            rows.append(
+                (
+                    name,
+                    f"{p50(samples) * 1e3:.2f} / {p95(samples) * 1e3:.2f}",
+                    "p95 <= 10" if indexed else "",
+                )
+            )
+    agg_ms = (
+        p95(
+            _latencies(
+                lambda _i: repo.head().aggregate(
+                    "notes", {"n": "count", "avg": ["avg", "age"]}, group_by="status"
+                ),
+                5,
+            )
+        )
+        * 1e3
+    )
     rows.append(("aggregate count+avg by status at head p95 (ms)", f"{agg_ms:.1f}", ""))
     repo.close()
     return rows

@@ -49,7 +49,7 @@ def build(repo: palimpsest.Repository, entities: int, changes: int) -> None:
         ordered = list(ids)
         for start in range(0, len(ordered), step):
             with repo.transaction(f"edit {branch} {start}", branch=branch) as tx:
-                for i in ordered[start:start + step]:
+                for i in ordered[start : start + step]:
                     tx.update_entity(f"e{i}", {"v": value, "n": -i if branch == "main" else i})
 
 
@@ -72,8 +72,9 @@ def run(size: str, db: str | None) -> list[tuple[str, str, str]]:
         preview_ms, preview = _timed(lambda: repo.merge_preview("exp", strategy="theirs"), 5)
         assert isinstance(preview, palimpsest.MergeResult)
         targets = [fresh() for _ in range(5)]
-        merge_ms, merged = _timed(lambda: repo.merge("exp", into=targets.pop(),
-                                                     strategy="theirs"), 5)
+        merge_ms, merged = _timed(
+            lambda: repo.merge("exp", into=targets.pop(), strategy="theirs"), 5
+        )
         assert isinstance(merged, palimpsest.MergeResult) and merged.status == "merged"
         ff_targets = []
         for i in range(20):

@@ -101,7 +101,7 @@ def import_(path: str | os.PathLike[str], target: str | os.PathLike[str] = ":mem
 
 
 __all__ = [
-    "AmbiguousRef", "Blame", "BranchProtected", "Branch", "Change", "Commit", "CommitStats", "ConcurrentCommit",
+    "AmbiguousRef", "Blame", "Branch", "BranchProtected", "Change", "Commit", "CommitStats", "ConcurrentCommit",
     "Conflict", "CorruptObject", "DatabaseUnavailable", "Diff", "Document", "Entity", "Forbidden", "IntegrityError",
     "InvalidInput", "InvalidKey", "InvalidValue", "MergeConflict", "MergeResult", "NotFound", "PalimpsestError",
     "QueryError",

@@ -33,6 +33,7 @@ from .types import (
     Conflict,
     Document,
     Entity,
+    Entry,
     Relation,
     Tag,
     Version,
@@ -401,6 +402,12 @@ class RemoteRepository:
             "commit": _ref(commit), "onto": onto, "strategy": strategy, "message": message,
             "resolutions": _resolutions(resolutions)}))
 
+    # -- key-value state -----------------------------------------------------------------
+    @property
+    def kv(self) -> RemoteKV:
+        """The key-value state of the current branch (``repo.kv.on("b")`` for another)."""
+        return RemoteKV(self, None)
+
     # -- watch ---------------------------------------------------------------------------
     def watch(self, branch: str | None = None, *, last_event_id: int | None = None,
               limit: int | None = None, timeout: float | None = None) -> Iterator[Commit]:
@@ -517,6 +524,63 @@ class RemoteTransaction:
         self.ops.append({"op": "delete_document", "collection": collection, "key": key})
 
 
+class RemoteKV:
+    """The common key-value operations of :class:`palimpsest.models.kv.KeyValue` over HTTP."""
+
+    def __init__(self, repo: RemoteRepository, branch: str | None) -> None:
+        self._repo = repo
+        self.branch = branch
+
+    def on(self, branch: str) -> RemoteKV:
+        return RemoteKV(self._repo, branch)
+
+    def get(self, key: str) -> Entry | None:
+        try:
+            data = self._repo._call("GET", "/api/kv/entry", params={"key": key,
+                                                                    "branch": self.branch})
+        except NotFound:
+            return None
+        return _entry(data)
+
+    def list(self, prefix: str = "/", *, limit: int | None = None,
+             start_after: str | None = None) -> list[Entry]:
+        rows = self._repo._call("GET", "/api/kv", params={
+            "prefix": prefix, "branch": self.branch, "limit": limit or 10_000,
+            "start_after": start_after})
+        return [_entry(r) for r in rows]
+
+    def _set(self, key: str, value: bytes, **extra: Any) -> Entry:
+        body = {"key": key, "value": base64.b64encode(bytes(value)).decode(),
+                "branch": self.branch, **extra}
+        return _entry(self._repo._call("PUT", "/api/kv/entry",
+                                       json={k: v for k, v in body.items() if v is not None}))
+
+    def set(self, key: str, value: bytes, *, message: str | None = None) -> Entry:
+        return self._set(key, value, message=message)
+
+    def compare_and_set(self, key: str, expected_version: int, value: bytes, *,
+                        message: str | None = None) -> Entry:
+        """Raises VersionConflict (expected, found) when the key moved."""
+        return self._set(key, value, expected_version=expected_version, message=message)
+
+    def create_if_not_exists(self, key: str, value: bytes, *,
+                             message: str | None = None) -> Entry:
+        return self._set(key, value, create_only=True, message=message)
+
+    def delete(self, key: str, *, expected_version: int | None = None,
+               message: str | None = None) -> bool:
+        data = self._repo._call("DELETE", "/api/kv/entry", params={
+            "key": key, "branch": self.branch, "expected_version": expected_version,
+            "message": message})
+        return bool(data["deleted"])
+
+
+def _entry(data: Mapping[str, Any]) -> Entry:
+    return Entry(data["key"], base64.b64decode(data["value"]), int(data["version"]),
+                 datetime.fromisoformat(data["created_at"]),
+                 datetime.fromisoformat(data["updated_at"]), data.get("commit", ""))
+
+
 class RemoteView:
     """One immutable state on the server: every read names the same commit id."""
 
@@ -622,6 +686,21 @@ class RemoteView:
             return []
         return list(self._get("/api/collections"))
 
+    def query(self, collection_or_type: str, where: Mapping[str, Any] | None = None, *,
+              select: list[str] | None = None, order_by: Any = None,
+              limit: int | None = None, offset: int = 0,
+              kind: str | None = None) -> list[Document | Entity]:
+        """Like View.query; ``where`` in the dict form (``Filter.to_dict()``)."""
+        if self.commit is None:
+            return []
+        body = {"target": collection_or_type, "where": dict(where) if where else None,
+                "select": select, "order_by": order_by, "limit": limit or 10_000,
+                "offset": offset, "kind": kind, "ref": self.commit.id}
+        rows = self._repo._call("POST", "/api/query",
+                                json={k: v for k, v in body.items() if v is not None})
+        return [entity_from(r) if "props" in r else
+                Document(r["collection"], r["key"], r["value"]) for r in rows]
+
     def to_dict(self) -> dict[str, Any]:
         if self.commit is None:
             return {"entities": {}, "relations": {}, "documents": {}}
@@ -637,4 +716,4 @@ def connect(url: str, token: str | None = None, *, timeout: float = 30.0,
     return RemoteRepository(url, token, timeout=timeout, http_client=http_client)
 
 
-__all__ = ["RemoteRepository", "RemoteTransaction", "RemoteView", "connect", "error_from"]
+__all__ = ["RemoteKV", "RemoteRepository", "RemoteTransaction", "RemoteView", "connect", "error_from"]

@@ -125,28 +125,32 @@ class _Pruned:
 
 def _check_rows(db: Database, report: FsckReport, min_seq: int) -> None:
     erasures = {int(i): (k, key) for i, k, key in db.all("SELECT id, kind, key FROM erasures")}
+
+    def where() -> str:
+        return f"row {rid} ({KIND_NAMES.get(kind, kind)} {key!r}, seq {seq})"
+
     for rid, kind, key, line, seq, op, type_, source, target, value, hash_, has_commit in \
             db.iterate("SELECT r.rid, r.kind, r.key, r.line, r.seq, r.op, r.type, r.source, "
                        "r.target, r.value, r.hash, c.seq FROM rows r LEFT JOIN commits c "
                        "ON c.seq = r.seq AND c.line = r.line WHERE r.seq >= ?", (min_seq,)):
         report.rows += 1
-        where = f"row {rid} ({KIND_NAMES.get(kind, kind)} {key!r}, seq {seq})"
         if kind not in KIND_NAMES or op not in (0, 1):
-            report.add("row-shape", f"{where}: unknown kind {kind!r} or op {op!r}", rid=rid,
+            report.add("row-shape", f"{where()}: unknown kind {kind!r} or op {op!r}", rid=rid,
                        seq=seq)
             continue
         if has_commit is None:
-            report.add("orphan-row", f"{where}: no commit {seq} on line {line} wrote it",
+            report.add("orphan-row", f"{where()}: no commit {seq} on line {line} wrote it",
                        rid=rid, seq=seq)
         if op != 1:
             continue
         if value is None or hash_ is None:
-            report.add("row-hash", f"{where}: value or hash is missing", rid=rid, seq=seq)
+            report.add("row-hash", f"{where()}: value or hash is missing", rid=rid, seq=seq)
         elif is_erased(value):
             report.erased_rows += 1
-            _check_erased(report, erasures, where, rid, seq, kind, key, value)
+            _check_erased(report, erasures, where(), rid, seq, kind, key, value)
         elif content_hash(kind, type_, source, target, value) != bytes(hash_):
-            report.add("row-hash", f"{where}: value does not match its hash", rid=rid, seq=seq)
+            report.add("row-hash", f"{where()}: value does not match its hash", rid=rid,
+                       seq=seq)
 
 
 def _check_erased(report: FsckReport, erasures: dict[int, tuple[str, str]], where: str,
@@ -162,9 +166,12 @@ def _check_erased(report: FsckReport, erasures: dict[int, tuple[str, str]], wher
 
 def _check_commits(db: Database, commits: CommitStore, report: FsckReport, min_seq: int,
                    pruned: _Pruned) -> None:
-    ids = {str(cid): int(seq) for seq, cid in db.all("SELECT seq, id FROM commits")}
+    order = _LineOrder(db, min_seq)
     lines = {int(r[0]) for r in db.all("SELECT id FROM lines")}
-    order = _LineOrder(db)
+    written: dict[tuple[int, int], list[tuple[str, str, int, bytes | None]]] = {}
+    for line, seq, kind, key, op, hash_ in db.iterate(
+            "SELECT line, seq, kind, key, op, hash FROM rows WHERE seq >= ?", (min_seq,)):
+        written.setdefault((int(line), int(seq)), []).append((kind, key, op, hash_))
     for seq, cid, line, parents, author, message, time_us, metadata, state in db.iterate(
             "SELECT seq, id, line, parents, author, message, time_us, metadata, state_hash "
             "FROM commits WHERE seq >= ? ORDER BY seq", (min_seq,)):
@@ -180,9 +187,10 @@ def _check_commits(db: Database, commits: CommitStore, report: FsckReport, min_s
         if expected != cid:
             report.add("commit-id", f"{where}: id does not match content", seq=seq)
         for pid in parent_ids if isinstance(parent_ids, list) else []:
-            if not isinstance(pid, str) or pid not in ids:
+            parent_seq = order.seq_of(pid) if isinstance(pid, str) else None
+            if parent_seq is None:
                 report.add("parent", f"{where}: parent {str(pid)[:12]} does not exist", seq=seq)
-            elif ids[pid] >= seq:
+            elif parent_seq >= seq:
                 report.add("parent", f"{where}: parent {pid[:12]} is not older", seq=seq)
         if line not in lines:
             report.add("line", f"{where}: its line {line} does not exist", seq=seq)
@@ -190,19 +198,27 @@ def _check_commits(db: Database, commits: CommitStore, report: FsckReport, min_s
         if (line, seq) in pruned:
             report.pruned_commits += 1
             continue
-        actual = _recomputed_state(db, commits, order, line, seq, pruned)
+        actual = _recomputed_state(db, commits, order, line, seq, pruned,
+                                   written.get((line, seq), []))
         if actual != bytes(state):
             report.add("state-hash", f"{where}: state hash does not match the rows", seq=seq)
 
 
 class _LineOrder:
-    """Each line's commit seqs in order, to find a commit's predecessor on its chain."""
+    """Commit seqs per line (from ``min_seq`` on; older ones are looked up when needed), to
+    find a commit's predecessor on its chain, its stored state hash, and parents by id."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, min_seq: int) -> None:
         self.db = db
+        self.min_seq = min_seq
         self.seqs: dict[int, list[int]] = {}
-        for line, seq in db.all("SELECT line, seq FROM commits ORDER BY line, seq"):
+        self.ids: dict[str, int] = {}
+        self.states: dict[int, bytes] = {}
+        for seq, cid, line, state in db.all("SELECT seq, id, line, state_hash FROM commits "
+                                            "WHERE seq >= ? ORDER BY seq", (min_seq,)):
             self.seqs.setdefault(int(line), []).append(int(seq))
+            self.ids[str(cid)] = int(seq)
+            self.states[int(seq)] = bytes(state)
 
     def previous(self, chain: Chain, seq: int) -> tuple[int, int] | None:
         """(line, seq) of the newest commit of ``chain`` older than ``seq``."""
@@ -211,23 +227,38 @@ class _LineOrder:
             at = bisect.bisect_left(own, min(seq, bound + 1))
             if at:
                 return line, own[at - 1]
+            if self.min_seq:  # quick mode: older commits were not loaded
+                row = self.db.one("SELECT max(seq) FROM commits WHERE line = ? AND seq <= ? "
+                                  "AND seq < ?", (line, bound, seq))
+                if row is not None and row[0] is not None:
+                    return line, int(row[0])
         return None
+
+    def state(self, seq: int) -> bytes:
+        if seq not in self.states:
+            row = self.db.one("SELECT state_hash FROM commits WHERE seq = ?", (seq,))
+            self.states[seq] = bytes(row[0]) if row else EMPTY_STATE
+        return self.states[seq]
+
+    def seq_of(self, cid: str) -> int | None:
+        if cid not in self.ids and self.min_seq:
+            row = self.db.one("SELECT seq FROM commits WHERE id = ?", (cid,))
+            if row is not None:
+                self.ids[cid] = int(row[0])
+        return self.ids.get(cid)
 
 
 def _recomputed_state(db: Database, commits: CommitStore, order: _LineOrder, line: int,
-                      seq: int, pruned: _Pruned) -> bytes:
+                      seq: int, pruned: _Pruned,
+                      written: list[tuple[str, str, int, bytes | None]]) -> bytes:
     chain = commits.chain(line, seq)
     found = order.previous(chain, seq)
     if found is not None and found in pruned:
         return _full_state(db, chain)  # the predecessor's rows are gone: use the whole state
-    prev = None
-    if found is not None:
-        prev = db.one("SELECT seq, line, state_hash FROM commits WHERE seq = ?", (found[1],))
-    before = bytes(prev[2]) if prev else EMPTY_STATE
-    prev_chain = commits.chain(line, int(prev[0])) if prev else None
+    before = order.state(found[1]) if found is not None else EMPTY_STATE
+    prev_chain = commits.chain(line, found[1]) if found is not None else None
     added = removed = 0
-    for kind, key, op, hash_ in db.all("SELECT kind, key, op, hash FROM rows WHERE line = ? "
-                                       "AND seq = ?", (line, seq)):
+    for kind, key, op, hash_ in written:
         old = read_row(db, prev_chain, kind, key) if prev_chain else None
         if old is not None and old.op == 1 and old.hash is not None:
             removed += element_term(kind, key, bytes(old.hash))

@@ -1,0 +1,252 @@
+"""Routes for history and refs: log, changes, history, blame, diff (JSON and JSON Patch),
+rollback, revert, branches, tags, reflog, and merge when the repository supports it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from ..errors import Forbidden, MergeConflict
+from ..types import Branch
+from ..versioning.merge import MergeResult
+from ..versioning.threeway import Resolved
+from . import auth, schemas
+from .app import Caller, RefParam, get_repo
+from .schemas import blame_json, branch_json, change_json, commit_json, tag_json, version_json
+
+router = APIRouter(prefix="/api")
+
+
+@router.get("/log", response_model=list[schemas.CommitOut], operation_id="log")
+def log(request: Request, principal: Caller, ref: RefParam = None,
+        limit: int = Query(50, ge=1, le=10_000), author: str | None = None,
+        since: str | None = None, until: str | None = None,
+        touching: str | None = Query(None, description="an entity or relation id"),
+        first_parent: bool = False) -> list[dict[str, Any]]:
+    """Commits reachable from ``ref``, newest first, optionally filtered."""
+    commits = get_repo(request).log(ref, limit, author=author, since=since, until=until,
+                                    touching=touching, first_parent=first_parent)
+    return [commit_json(c) for c in commits]
+
+
+@router.get("/commits/{ref:path}", response_model=schemas.CommitOut, operation_id="commit")
+async def commit(ref: str, request: Request, principal: Caller) -> dict[str, Any]:
+    """The commit a ref names (branch, tag, id or prefix, ``REF~N``, time)."""
+    return commit_json(get_repo(request).resolve(ref))
+
+
+@router.get("/changes/{ref:path}", response_model=list[schemas.ChangeOut],
+            operation_id="changes")
+def changes(ref: str, request: Request, principal: Caller) -> list[dict[str, Any]]:
+    """Every element one commit changed, with old and new values."""
+    return [change_json(c) for c in get_repo(request).changes(ref)]
+
+
+@router.get("/history/{id:path}", response_model=list[schemas.VersionOut],
+            operation_id="history")
+def history(id: str, request: Request, principal: Caller, ref: RefParam = None,
+            element: Literal["entity", "relation", "document", "kv"] | None = None,
+            collection: str | None = Query(None, description="for a document: its collection "
+                                                             "(``id`` is then the key)"),
+            limit: int | None = Query(None, ge=1)) -> list[dict[str, Any]]:
+    """Every version of one element along ``ref``'s history, newest first."""
+    target: str | tuple[str, str] = (collection, id) if collection else id
+    versions = get_repo(request).history(target, ref, element=element, limit=limit)
+    return [version_json(v) for v in versions]
+
+
+@router.get("/blame/{id:path}", response_model=dict[str, schemas.BlameOut],
+            operation_id="blame")
+def blame(id: str, request: Request, principal: Caller, ref: RefParam = None,
+          element: Literal["entity", "relation", "document"] | None = None,
+          collection: str | None = None) -> dict[str, Any]:
+    """For each property of the element's current value, the commit that set it."""
+    target: str | tuple[str, str] = (collection, id) if collection else id
+    found = get_repo(request).blame(target, ref, element=element)
+    return {name: blame_json(b) for name, b in found.items()}
+
+
+@router.get("/diff", operation_id="diff", responses={200: {"model": schemas.DiffOut}})
+def diff(request: Request, principal: Caller,
+         a: str = Query(description="the old ref, or 'A..B' / 'A...B' (from the merge base)"),
+         b: str | None = None,
+         format: Literal["json", "json-patch"] = "json") -> Any:
+    """What changed from ``a`` to ``b`` (default: the current head); ``format=json-patch``
+    gives RFC 6902 operations turning ``a``'s state into ``b``'s."""
+    result = get_repo(request).diff(a, b)
+    if format == "json-patch":
+        return result.to_json_patch()
+    out = result.to_dict()
+    out["changes"] = [change_json(c) for c in result.changes]
+    out["collection_presence"] = {k: list(v) for k, v in result._collection_presence.items()}
+    return out
+
+
+@router.get("/merge-base", response_model=schemas.CommitOut | None, operation_id="merge_base")
+def merge_base(request: Request, principal: Caller, a: str, b: str) -> dict[str, Any] | None:
+    found = get_repo(request).merge_base(a, b)
+    return commit_json(found) if found else None
+
+
+# -- restore ---------------------------------------------------------------------------------
+@router.post("/rollback", response_model=schemas.CommitOut, operation_id="rollback")
+def rollback(body: schemas.RollbackIn, request: Request, principal: Caller) -> dict[str, Any]:
+    """A new commit on ``branch`` whose state equals ``ref``'s (history is kept)."""
+    repo = get_repo(request)
+    branch = body.branch or repo.current_branch
+    auth.require_rollback(repo.database, principal, branch)
+    return commit_json(repo.rollback(body.ref, message=body.message, author=principal.user,
+                                     branch=branch))
+
+
+@router.post("/revert", response_model=schemas.CommitOut, operation_id="revert")
+def revert(body: schemas.RevertIn, request: Request, principal: Caller) -> dict[str, Any]:
+    """A new commit undoing one commit; 409 with the conflicts when later commits changed the
+    same properties."""
+    repo = get_repo(request)
+    branch = body.branch or repo.current_branch
+    auth.require_commit(repo.database, principal, branch, what="reverting")
+    return commit_json(repo.revert(body.commit, message=body.message, author=principal.user,
+                                   branch=branch))
+
+
+# -- branches and tags -----------------------------------------------------------------------
+def branches_json(request: Request, base: str | None) -> list[dict[str, Any]]:
+    repo = get_repo(request)
+    found: list[Branch] = repo.branches(base)
+    return [branch_json(b, auth.protection_for(repo.database, b.name) is not None)
+            for b in found]
+
+
+@router.get("/branches", response_model=list[schemas.BranchOut], operation_id="branches")
+def branches(request: Request, principal: Caller,
+             base: str | None = Query("main", description="count ahead/behind against it")
+             ) -> list[dict[str, Any]]:
+    """All branches with their heads, protection, and commits ahead / behind ``base``."""
+    return branches_json(request, base)
+
+
+@router.post("/branches", response_model=schemas.BranchOut, status_code=201,
+             operation_id="create_branch")
+def create_branch(body: schemas.CreateBranchIn, request: Request,
+                  principal: Caller) -> dict[str, Any]:
+    """A new branch at ``from`` (default: the current head). Needs write access to the new
+    branch's name (or admin)."""
+    repo = get_repo(request)
+    if not principal.is_admin and not principal.can_write(body.name):
+        raise Forbidden(f"{principal.user} may not create branch {body.name!r}")
+    branch = repo.create_branch(body.name, body.from_, author=principal.user)
+    return branch_json(branch, auth.protection_for(repo.database, branch.name) is not None)
+
+
+@router.delete("/branches/{name:path}", status_code=204, operation_id="delete_branch")
+def delete_branch(name: str, request: Request, principal: Caller) -> None:
+    """Delete a branch (admins; writers for unprotected branches they may write)."""
+    repo = get_repo(request)
+    protected = auth.protection_for(repo.database, name) is not None
+    if not principal.is_admin and (protected or not principal.can_write(name)):
+        raise Forbidden(f"{principal.user} may not delete branch {name!r}")
+    repo.delete_branch(name, author=principal.user)
+
+
+@router.post("/checkout", operation_id="checkout")
+def checkout(body: schemas.CheckoutIn, request: Request, principal: Caller) -> dict[str, str]:
+    """Make ``name`` the repository's current branch (the default for every caller): admins."""
+    auth.require_role(principal, "admin", "changing the current branch")
+    get_repo(request).checkout(body.name)
+    return {"current_branch": body.name}
+
+
+@router.get("/tags", response_model=list[schemas.TagOut], operation_id="tags")
+def tags(request: Request, principal: Caller) -> list[dict[str, Any]]:
+    return [tag_json(t) for t in get_repo(request).tags()]
+
+
+@router.post("/tags", response_model=schemas.TagOut, status_code=201, operation_id="tag")
+def tag(body: schemas.TagIn, request: Request, principal: Caller) -> dict[str, Any]:
+    """Name a commit (writers; moving an existing tag with ``force`` needs admin)."""
+    auth.require_role(principal, "admin" if body.force else "writer", "tagging")
+    return tag_json(get_repo(request).tag(body.name, body.ref, message=body.message,
+                                          author=principal.user, force=body.force))
+
+
+@router.delete("/tags/{name:path}", status_code=204, operation_id="delete_tag")
+def delete_tag(name: str, request: Request, principal: Caller) -> None:
+    auth.require_role(principal, "admin", "deleting a tag")
+    get_repo(request).delete_tag(name, author=principal.user)
+
+
+@router.get("/reflog", operation_id="reflog")
+def reflog(request: Request, principal: Caller, name: str | None = None,
+           limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
+    """Movements of a branch or tag, newest first."""
+    return [{"name": e.name, "old": e.old, "new": e.new, "timestamp": e.timestamp.isoformat(),
+             "author": e.author, "message": e.message}
+            for e in get_repo(request).reflog(name, limit)]
+
+
+# -- merge and cherry-pick ------------------------------------------------------------------
+def merge_result_json(result: MergeResult) -> dict[str, Any]:
+    return {"status": result.status,
+            "commit": commit_json(result.commit) if result.commit is not None else None,
+            "base": commit_json(result.base) if result.base is not None else None,
+            "conflicts": [c.to_dict() for c in result.conflicts],
+            "resolved": [c.to_dict() for c in result.resolved],
+            "changes": [change_json(c) for c in result.diff.changes] if result.diff else None}
+
+
+def resolutions(items: list[schemas.ResolutionIn] | None
+                ) -> dict[tuple[str, str, str | None], Any] | None:
+    """``[{element, id, property, value}]`` → ``{(element, id, property): value}``; a value of
+    ``"ours"``/``"theirs"`` picks a side, ``{"value": X}`` with ``literal`` sets X."""
+    if not items:
+        return None
+    return {(r.element, r.id, r.property): Resolved(r.value) if r.literal else r.value
+            for r in items}
+
+
+def _conflict_error(result: MergeResult, what: str) -> MergeConflict:
+    return MergeConflict(f"{what} conflicts on {len(result.conflicts)} value(s); nothing was "
+                         "committed (resolve with strategy or resolutions)", result.conflicts)
+
+
+@router.post("/merge", response_model=schemas.MergeOut, operation_id="merge",
+             responses={409: {"model": schemas.ErrorOut}})
+def merge(body: schemas.MergeIn, request: Request, principal: Caller) -> dict[str, Any]:
+    """Merge ``source`` into branch ``into`` (default: the current branch). Conflicts: 409
+    with ``error.conflicts``; nothing is committed."""
+    repo = get_repo(request)
+    into = body.into or repo.current_branch
+    auth.require_merge(repo.database, principal, into)
+    result = repo.merge(body.source, into=into, message=body.message, author=principal.user,
+                        strategy=body.strategy, resolutions=resolutions(body.resolutions))
+    if result.status == "conflict":
+        raise _conflict_error(result, f"merging {body.source!r} into {into!r}")
+    return merge_result_json(result)
+
+
+@router.get("/merge-preview", response_model=schemas.MergeOut, operation_id="merge_preview")
+def merge_preview(request: Request, principal: Caller, source: str,
+                  into: str | None = None) -> dict[str, Any]:
+    """What merging ``source`` into ``into`` would do (status, conflicts, the changes ``into``
+    would see), committing nothing."""
+    repo = get_repo(request)
+    return merge_result_json(repo.merge_preview(source, into=into or repo.current_branch))
+
+
+@router.post("/cherry-pick", response_model=schemas.MergeOut, operation_id="cherry_pick",
+             responses={409: {"model": schemas.ErrorOut}})
+def cherry_pick(body: schemas.CherryPickIn, request: Request,
+                principal: Caller) -> dict[str, Any]:
+    """Apply what one commit changed to branch ``onto`` as a new commit (a direct commit:
+    refused on protected branches)."""
+    repo = get_repo(request)
+    onto = body.onto or repo.current_branch
+    auth.require_commit(repo.database, principal, onto, what="cherry-picking")
+    result = repo.cherry_pick(body.commit, onto=onto, message=body.message,
+                              author=principal.user, strategy=body.strategy,
+                              resolutions=resolutions(body.resolutions))
+    if result.status == "conflict":
+        raise _conflict_error(result, f"cherry-picking {body.commit!r} onto {onto!r}")
+    return merge_result_json(result)

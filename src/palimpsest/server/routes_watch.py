@@ -1,0 +1,163 @@
+"""The watch stream: server-sent events for the commits of a branch.
+
+Each event is ``id: <seq>``, ``event: commit`` and the commit as JSON (with ``branch``). A
+client that reconnects with ``Last-Event-ID`` (or ``?since=SEQ``) first receives every commit it
+missed, oldest first, so no commit is lost across reconnects. New commits are noticed at once
+when made through this server, and within ``watch_poll_seconds`` when made by another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import InvalidValue
+from ..repository import Repository
+from ..types import Commit
+from ..versioning.log import walk
+from .app import Caller, get_config, get_repo
+from .schemas import commit_json
+
+router = APIRouter(prefix="/api")
+
+
+class CommitNotifier:
+    """Wakes waiting streams when this process commits (Repository.on_commit runs in a
+    worker thread; waiters live on the event loop)."""
+
+    def __init__(self, repo: Repository) -> None:
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.unsubscribe = repo.on_commit(self._on_commit)
+
+    def _on_commit(self, commit: Commit) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, set()
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
+
+    def cancel(self, future: asyncio.Future[None]) -> None:
+        self._waiters.discard(future)
+        future.cancel()
+
+    def prepare(self) -> asyncio.Future[None]:
+        """Register for the next commit; call before checking the database, so a commit made
+        between the check and :meth:`wait` still wakes the waiter."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        future: asyncio.Future[None] = loop.create_future()
+        self._waiters.add(future)
+        return future
+
+    async def wait(self, future: asyncio.Future[None], timeout: float) -> None:
+        """Return after a commit through this server, or after ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._waiters.discard(future)
+
+
+def notifier_for(request: Request) -> CommitNotifier:
+    state = request.app.state
+    found: CommitNotifier | None = getattr(state, "notifier", None)
+    if found is None:
+        found = state.notifier = CommitNotifier(get_repo(request))
+    return found
+
+
+def new_commits(repo: Repository, branch: str, after_seq: int) -> list[Commit]:
+    """Commits reachable from the branch head with a seq above ``after_seq``, oldest first."""
+    head = repo._refs.branch_head(branch)
+    if head is None or head.seq <= after_seq:
+        return []
+    out = []
+    for commit in walk(repo._commits, [head]):
+        if commit.seq <= after_seq:
+            break
+        out.append(commit)
+    out.reverse()
+    return out
+
+
+def head_seq(repo: Repository, branch: str) -> int:
+    head = repo._refs.branch_head(branch)  # raises RefNotFound for an unknown branch
+    return head.seq if head is not None else 0
+
+
+def sse(commit: Commit, branch: str) -> bytes:
+    data = orjson.dumps(commit_json(commit) | {"branch": branch})
+    return b"id: %d\nevent: commit\ndata: %s\n\n" % (commit.seq, data)
+
+
+@router.get("/watch", operation_id="watch", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def watch(request: Request, principal: Caller, branch: str | None = None,
+                last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+                since: Annotated[int | None, Query(
+                    description="resume after this seq (like Last-Event-ID)")] = None,
+                limit: Annotated[int | None, Query(
+                    ge=1, description="close the stream after this many events")] = None,
+                timeout: Annotated[float | None, Query(
+                    gt=0, description="close the stream after this many seconds")] = None,
+                ) -> StreamingResponse:
+    """Server-sent events for each new commit on ``branch`` (default: the current branch);
+    resumable with ``Last-Event-ID``."""
+    repo = get_repo(request)
+    config = get_config(request)
+    name = branch or repo.current_branch
+    current = await run_in_threadpool(head_seq, repo, name)
+    start = since
+    if last_event_id is not None:
+        if not last_event_id.strip().isdigit():
+            raise InvalidValue(f"Last-Event-ID must be a commit seq, not {last_event_id!r}")
+        start = int(last_event_id)
+    after = current if start is None else start
+    notifier = notifier_for(request)
+
+    async def events() -> AsyncIterator[bytes]:
+        nonlocal after
+        sent = 0
+        deadline = time.monotonic() + timeout if timeout is not None else None
+        quiet_since = time.monotonic()
+        yield b"retry: 2000\n: watching %s\n\n" % name.encode()
+        while True:
+            woken = notifier.prepare()
+            for commit in await run_in_threadpool(new_commits, repo, name, after):
+                yield sse(commit, name)
+                after = commit.seq
+                sent += 1
+                quiet_since = time.monotonic()
+                if limit is not None and sent >= limit:
+                    notifier.cancel(woken)
+                    return
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                notifier.cancel(woken)
+                return
+            if now - quiet_since >= config.watch_heartbeat_seconds:
+                yield b": keep-alive\n\n"
+                quiet_since = now
+            if await request.is_disconnected():
+                notifier.cancel(woken)
+                return
+            wait = config.watch_poll_seconds
+            if deadline is not None:
+                wait = min(wait, max(deadline - now, 0.001))
+            await notifier.wait(woken, wait)
+
+    headers: dict[str, Any] = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)

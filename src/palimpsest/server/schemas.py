@@ -1,0 +1,450 @@
+"""Pydantic models of the HTTP API: request bodies and the JSON shapes of responses.
+
+Response shapes follow the ``to_dict()`` of the value types, plus what a remote client needs
+to rebuild them (a commit's ``seq`` and ``line``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..types import Blame, Branch, Change, Commit, Document, Entity, Relation, Tag, Version
+
+JSONValue = Any
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- responses -------------------------------------------------------------------------------
+class CommitOut(BaseModel):
+    id: str
+    short_id: str
+    parents: list[str]
+    author: str
+    message: str
+    timestamp: str
+    metadata: dict[str, JSONValue]
+    stats: dict[str, int]
+    state_hash: str
+    seq: int
+    line: int
+
+
+class EntityOut(BaseModel):
+    id: str
+    type: str
+    props: dict[str, JSONValue]
+
+
+class RelationOut(BaseModel):
+    id: str
+    type: str
+    source: str
+    target: str
+    props: dict[str, JSONValue]
+
+
+class DocumentOut(BaseModel):
+    collection: str
+    key: str
+    value: JSONValue
+
+
+class PropertyChange(BaseModel):
+    old: JSONValue
+    new: JSONValue
+
+
+class ChangeOut(BaseModel):
+    kind: Literal["created", "modified", "deleted"]
+    element: Literal["entity", "relation", "document", "kv"]
+    id: str
+    collection: str | None
+    old: JSONValue
+    new: JSONValue
+    properties: dict[str, PropertyChange]
+
+
+class DiffOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str | None = Field(alias="from")
+    to: str | None
+    stats: dict[str, int]
+    changes: list[ChangeOut]
+    collection_presence: dict[str, tuple[bool, bool]] = {}
+
+
+class VersionOut(BaseModel):
+    commit: CommitOut
+    kind: Literal["created", "modified", "deleted"]
+    value: JSONValue
+    origin: str | None
+
+
+class BlameOut(BaseModel):
+    property: str
+    value: JSONValue
+    commit: CommitOut
+    origin: str | None
+
+
+class BranchOut(BaseModel):
+    name: str
+    head: CommitOut | None
+    current: bool
+    ahead: int | None
+    behind: int | None
+    protected: bool = False
+
+
+class TagOut(BaseModel):
+    name: str
+    commit: CommitOut
+    message: str | None
+    author: str | None
+    timestamp: str | None
+
+
+class ConflictOut(BaseModel):
+    element: str
+    id: str
+    collection: str | None
+    property: str | None
+    base: JSONValue
+    ours: JSONValue
+    theirs: JSONValue
+    reason: str
+
+
+class MergeOut(BaseModel):
+    status: Literal["fast_forward", "merged", "conflict", "up_to_date"]
+    commit: CommitOut | None = None
+    base: CommitOut | None = None
+    conflicts: list[ConflictOut] = []
+    resolved: list[ConflictOut] = []
+    changes: list[ChangeOut] | None = None
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+class TokenOut(BaseModel):
+    id: str
+    user: str
+    role: str
+    branch_pattern: str
+    created: str
+    revoked: str | None
+
+
+class NewTokenOut(TokenOut):
+    token: str
+
+
+class ProtectionOut(BaseModel):
+    pattern: str
+    mergers: list[str]
+
+
+class PrincipalOut(BaseModel):
+    user: str
+    role: str
+    branch_pattern: str
+    token_id: str | None
+
+
+class InfoOut(BaseModel):
+    version: str
+    current_branch: str
+    auth: bool
+    user: PrincipalOut
+    features: list[str]
+
+
+# -- requests --------------------------------------------------------------------------------
+class PutEntityOp(_Model):
+    op: Literal["put_entity"]
+    id: str
+    type: str
+    props: dict[str, JSONValue] | None = None
+
+
+class UpdateEntityOp(_Model):
+    op: Literal["update_entity"]
+    id: str
+    props: dict[str, JSONValue] | None = None
+    type: str | None = None
+
+
+class DeleteEntityOp(_Model):
+    op: Literal["delete_entity"]
+    id: str
+
+
+class PutRelationOp(_Model):
+    op: Literal["put_relation"]
+    id: str
+    type: str
+    source: str
+    target: str
+    props: dict[str, JSONValue] | None = None
+
+
+class UpdateRelationOp(_Model):
+    op: Literal["update_relation"]
+    id: str
+    props: dict[str, JSONValue] | None = None
+
+
+class DeleteRelationOp(_Model):
+    op: Literal["delete_relation"]
+    id: str
+
+
+class PutDocumentOp(_Model):
+    op: Literal["put_document"]
+    collection: str
+    key: str
+    value: JSONValue
+
+
+class DeleteDocumentOp(_Model):
+    op: Literal["delete_document"]
+    collection: str
+    key: str
+
+
+Operation = Annotated[
+    PutEntityOp | UpdateEntityOp | DeleteEntityOp | PutRelationOp | UpdateRelationOp
+    | DeleteRelationOp | PutDocumentOp | DeleteDocumentOp,
+    Field(discriminator="op"),
+]
+
+
+class CommitOptions(_Model):
+    """What every write accepts: where it goes and how the commit is described. ``author``
+    is kept as ``metadata.client_author``: the commit's author is the token's user."""
+
+    message: str | None = None
+    branch: str | None = None
+    author: str | None = None
+    metadata: dict[str, JSONValue] | None = None
+    timestamp: str | None = None
+
+
+class TransactionIn(CommitOptions):
+    ops: list[Operation]
+
+
+class PutEntityIn(CommitOptions):
+    type: str
+    props: dict[str, JSONValue] | None = None
+
+
+class UpdateEntityIn(CommitOptions):
+    props: dict[str, JSONValue] | None = None
+    type: str | None = None
+
+
+class PutRelationIn(CommitOptions):
+    type: str
+    source: str
+    target: str
+    props: dict[str, JSONValue] | None = None
+
+
+class PutDocumentIn(CommitOptions):
+    value: JSONValue
+
+
+class RollbackIn(_Model):
+    ref: str
+    message: str | None = None
+    branch: str | None = None
+
+
+class RevertIn(_Model):
+    commit: str
+    message: str | None = None
+    branch: str | None = None
+
+
+class CreateBranchIn(_Model):
+    name: str
+    from_: str | None = Field(default=None, alias="from")
+
+
+class CheckoutIn(_Model):
+    name: str
+
+
+class TagIn(_Model):
+    name: str
+    ref: str | None = None
+    message: str | None = None
+    force: bool = False
+
+
+class ResolutionIn(_Model):
+    """How to settle one conflict: ``value`` "ours" / "theirs", or (with ``literal``) the
+    value to store (null removes the property)."""
+
+    element: Literal["entity", "relation", "document", "kv"]
+    id: str
+    property: str | None = None
+    value: JSONValue = None
+    literal: bool = False
+
+
+class MergeIn(_Model):
+    source: str
+    into: str | None = None
+    strategy: Literal["ours", "theirs"] | None = None
+    message: str | None = None
+    resolutions: list[ResolutionIn] | None = None
+
+
+class CherryPickIn(_Model):
+    commit: str
+    onto: str | None = None
+    strategy: Literal["ours", "theirs"] | None = None
+    message: str | None = None
+    resolutions: list[ResolutionIn] | None = None
+
+
+class EntryOut(BaseModel):
+    key: str
+    value: str
+    version: int
+    created_at: str
+    updated_at: str
+    commit: str
+
+
+class KVSetIn(_Model):
+    """``value`` is base64; or give ``json`` (any JSON value, stored canonically)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    key: str
+    value: str | None = None
+    json_value: JSONValue = Field(default=None, alias="json")
+    expected_version: int | None = None
+    create_only: bool = False
+    branch: str | None = None
+    message: str | None = None
+    author: str | None = None
+    metadata: dict[str, JSONValue] | None = None
+
+
+class KVOpIn(_Model):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    op: Literal["check_version", "check_exists", "check_missing", "set", "delete"]
+    key: str
+    version: int | None = None
+    value: str | None = None
+    json_value: JSONValue = Field(default=None, alias="json")
+
+
+class KVTransactionIn(_Model):
+    ops: list[KVOpIn]
+    branch: str | None = None
+    message: str | None = None
+    author: str | None = None
+    metadata: dict[str, JSONValue] | None = None
+
+
+class QueryIn(_Model):
+    target: str = Field(description="a collection name or an entity type")
+    where: dict[str, JSONValue] | None = None
+    select: list[str] | None = None
+    order_by: JSONValue = None
+    limit: int | None = Field(default=100, ge=1, le=10_000)
+    offset: int = Field(default=0, ge=0)
+    kind: Literal["document", "entity"] | None = None
+    ref: str | None = None
+
+
+class AggregateIn(_Model):
+    target: str
+    aggregates: dict[str, JSONValue] | None = None
+    where: dict[str, JSONValue] | None = None
+    group_by: str | list[str] | None = None
+    kind: Literal["document", "entity"] | None = None
+    ref: str | None = None
+
+
+class TokenIn(_Model):
+    user: str
+    role: Literal["reader", "writer", "admin"]
+    branch_pattern: str = "*"
+
+
+class ProtectionIn(_Model):
+    mergers: list[str] = []
+
+
+# -- converters ------------------------------------------------------------------------------
+def commit_json(commit: Commit) -> dict[str, Any]:
+    out = commit.to_dict()
+    out["short_id"] = commit.short_id
+    out["seq"] = commit.seq
+    out["line"] = commit.line
+    return out
+
+
+def element_json(value: Any) -> Any:
+    if isinstance(value, Entity):
+        return {"id": value.id, "type": value.type, "props": value.props}
+    if isinstance(value, Relation):
+        return {"id": value.id, "type": value.type, "source": value.source,
+                "target": value.target, "props": value.props}
+    if isinstance(value, Document):
+        return value.to_dict()
+    if isinstance(value, bytes):
+        import base64
+        return base64.b64encode(value).decode()
+    return value
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    return {"kind": change.kind, "element": change.element, "id": change.id,
+            "collection": change.collection, "old": element_json(change.old),
+            "new": element_json(change.new),
+            "properties": {name: {"old": old, "new": new}
+                           for name, (old, new) in change.property_changes().items()}}
+
+
+def version_json(version: Version) -> dict[str, Any]:
+    return {"commit": commit_json(version.commit), "kind": version.kind,
+            "value": element_json(version.value), "origin": version.origin}
+
+
+def blame_json(blame: Blame) -> dict[str, Any]:
+    return {"property": blame.property, "value": blame.value,
+            "commit": commit_json(blame.commit), "origin": blame.origin}
+
+
+def branch_json(branch: Branch, protected: bool) -> dict[str, Any]:
+    return {"name": branch.name, "head": commit_json(branch.head) if branch.head else None,
+            "current": branch.current, "ahead": branch.ahead, "behind": branch.behind,
+            "protected": protected}
+
+
+def tag_json(tag: Tag) -> dict[str, Any]:
+    return {"name": tag.name, "commit": commit_json(tag.commit), "message": tag.message,
+            "author": tag.author,
+            "timestamp": tag.timestamp.isoformat() if tag.timestamp else None}

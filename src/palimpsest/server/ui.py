@@ -1,0 +1,499 @@
+"""The web UI: server-rendered pages for history, commits, comparisons, entity histories,
+branches and restores. No build step, no JavaScript framework, nothing fetched at run time.
+
+Authentication uses the API tokens: the login form stores the token in an HttpOnly,
+SameSite=Lax cookie (Secure over HTTPS and on loopback hosts). Every form carries a CSRF token
+checked against a second cookie (double submit). Jinja2 autoescaping escapes all output, and a
+strict Content-Security-Policy forbids inline scripts besides.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import orjson
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader
+
+from .. import __version__
+from ..errors import Forbidden, NotFound, PalimpsestError, Unauthorized
+from ..repository import Repository
+from ..types import Change, Commit, property_changes
+from ..view import View
+from . import auth
+from .app import CSRF_COOKIE, TOKEN_COOKIE, get_config, get_repo, is_loopback, principal_for
+from .auth import Principal
+
+HERE = Path(__file__).resolve().parent
+PER_PAGE = 30
+MAX_CHANGES = 500
+CSP = ("default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
+                  trim_blocks=True, lstrip_blocks=True)
+
+
+class LoginRequired(Exception):
+    """Raised by pages when no valid token cookie was sent."""
+
+
+def _url(path: str, **params: Any) -> str:
+    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    return path + ("?" + query if query else "")
+
+
+def _q(value: str) -> str:
+    return quote(value, safe="")
+
+
+env.globals.update(url=_url, q=_q, version=__version__)
+env.filters["q"] = _q
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _secure(request: Request) -> bool:
+    configured = get_config(request).secure_cookies
+    if configured is not None:
+        return configured
+    return request.url.scheme == "https" or is_loopback(request.url.hostname or "")
+
+
+def _principal(request: Request) -> Principal:
+    try:
+        return principal_for(request, request.cookies.get(TOKEN_COOKIE))
+    except Unauthorized as exc:
+        raise LoginRequired() from exc
+
+
+def _csrf(request: Request) -> tuple[str, bool]:
+    existing = request.cookies.get(CSRF_COOKIE)
+    if existing and len(existing) >= 32:
+        return existing, False
+    cached: str | None = getattr(request.state, "csrf", None)
+    if cached is None:
+        cached = request.state.csrf = secrets.token_urlsafe(32)
+    return cached, True
+
+
+def check_csrf(request: Request, submitted: str) -> None:
+    expected = request.cookies.get(CSRF_COOKIE) or ""
+    if not expected or not hmac.compare_digest(expected, submitted):
+        raise Forbidden("the form's CSRF token is missing or stale; reload the page and retry")
+
+
+def _headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+    token, new = _csrf(request)
+    repo = get_repo(request)
+    principal: Principal | None = getattr(request.state, "principal", None)
+    context.update(request=request, csrf=token, principal=principal,
+                   auth_on=not get_config(request).no_auth, current_branch=repo.current_branch,
+                   has_merge=True)
+    response = HTMLResponse(env.get_template(name).render(context), status_code)
+    if new:
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict",
+                            secure=_secure(request), path="/ui")
+    return _headers(response)
+
+
+def error_page(request: Request, error: PalimpsestError, status: int) -> Response:
+    if isinstance(error, Unauthorized):
+        return login_redirect(request)
+    return render(request, "error.html", status, error=error, status=status)
+
+
+def login_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return _headers(RedirectResponse(_url("/ui/login", next=target), 303))
+
+
+def user(request: Request) -> Principal:
+    principal = _principal(request)
+    request.state.principal = principal
+    return principal
+
+
+def humanize(when: datetime, now: datetime | None = None) -> str:
+    """'3 minutes ago', 'in 2 days' — the relative time shown beside absolute times."""
+    now = now or datetime.now(UTC)
+    seconds = (now - when).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    for unit, size in (("year", 31_536_000), ("month", 2_592_000), ("day", 86_400),
+                       ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            text = f"{n} {unit}{'s' if n != 1 else ''}"
+            return f"in {text}" if future else f"{text} ago"
+    return "just now"
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+env.filters["json"] = _json
+env.filters["ago"] = humanize
+env.filters["when"] = lambda d: d.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# -- change rendering ------------------------------------------------------------------------
+@dataclass
+class FieldRow:
+    name: str
+    before: str | None
+    after: str | None
+    status: str  # added | removed | changed | same
+
+
+@dataclass
+class ChangeView:
+    index: int
+    change: Change
+    title: str
+    rows: list[FieldRow] = field(default_factory=list)
+    arrow: tuple[str, str, str] | None = None  # (source, TYPE, target) for relations
+    old_arrow: tuple[str, str, str] | None = None
+
+    @property
+    def anchor(self) -> str:
+        return f"change-{self.index}"
+
+
+def _field_rows(old: Any, new: Any) -> list[FieldRow]:
+    before = {k: v for k, (_, v) in property_changes(None, old).items()}
+    after = {k: v for k, (_, v) in property_changes(None, new).items()}
+    rows = []
+    for name in sorted(before.keys() | after.keys(), key=lambda n: (n.startswith("@"), n)):
+        if name in ("@source", "@target"):
+            continue
+        has_a, has_b = name in before, name in after
+        status = ("added" if not has_a else "removed" if not has_b else
+                  "same" if _json(before[name]) == _json(after[name]) else "changed")
+        rows.append(FieldRow(name, _json(before[name]) if has_a else None,
+                             _json(after[name]) if has_b else None, status))
+    return rows
+
+
+def change_view(index: int, change: Change) -> ChangeView:
+    old, new = change.old, change.new
+    if change.element == "kv":
+        def show(v: Any) -> str | None:
+            if v is None:
+                return None
+            raw = bytes(v) if isinstance(v, bytes | bytearray) else str(v).encode()
+            try:
+                return raw.decode()
+            except UnicodeDecodeError:
+                return f"<{len(raw)} bytes>"
+        status = {"created": "added", "deleted": "removed"}.get(change.kind, "changed")
+        return ChangeView(index, change, change.id,
+                          [FieldRow("value", show(old), show(new), status)])
+    title = f"{change.collection}/{change.id}" if change.element == "document" else change.id
+    view = ChangeView(index, change, title, _field_rows(old, new))
+    if change.element == "relation":
+        cur = new if new is not None else old
+        view.arrow = (cur.source, cur.type, cur.target)
+        # the arrow shows the type; keep the row only when the type itself changed
+        view.rows = [r for r in view.rows if r.name != "@type" or r.status == "changed"]
+        if old is not None and new is not None and (old.source, old.type, old.target) != \
+                (new.source, new.type, new.target):
+            view.old_arrow = (old.source, old.type, old.target)
+    return view
+
+
+def grouped(changes: list[Change]) -> list[tuple[str, list[ChangeView]]]:
+    """Change views grouped by element kind, numbered in page order for prev/next links."""
+    labels = {"entity": "Entities", "relation": "Relations", "document": "Documents",
+              "kv": "Key-value entries"}
+    groups: dict[str, list[ChangeView]] = {}
+    for i, change in enumerate(changes[:MAX_CHANGES]):
+        groups.setdefault(change.element, []).append(change_view(i, change))
+    return [(labels[k], groups[k]) for k in labels if k in groups]
+
+
+# -- neighborhood picture --------------------------------------------------------------------
+@dataclass
+class Node:
+    id: str
+    type: str
+    x: float
+    y: float
+    center: bool = False
+    lx: float = 0.0
+    ly: float = 0.0
+    anchor: str = "middle"
+
+    @property
+    def label(self) -> str:
+        return self.id if len(self.id) <= 22 else self.id[:21] + "…"
+
+
+@dataclass
+class Edge:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    label: str
+    lx: float
+    ly: float
+
+
+def neighborhood(view: View, id: str, limit: int = 12) -> dict[str, Any] | None:
+    """A radial layout of an entity and its direct neighbors for an inline SVG."""
+    center = view.entity(id)
+    if center is None:
+        return None
+    width, height, radius, node_r = 680, 380, 130, 26
+    rels = [r for r in view.relations(source=id)] + [r for r in view.relations(target=id)]
+    others: list[str] = []
+    for rel in rels:
+        other = rel.target if rel.source == id else rel.source
+        if other != id and other not in others:
+            others.append(other)
+    hidden = max(len(others) - limit, 0)
+    others = others[:limit]
+    cx, cy = width / 2, height / 2
+    nodes = {id: Node(id, center.type, cx, cy, True, cx, cy + node_r + 16)}
+    for i, other in enumerate(others):
+        angle = 2 * math.pi * i / max(len(others), 1) - math.pi / 2
+        found = view.entity(other)
+        cos, sin = math.cos(angle), math.sin(angle)
+        x, y = cx + radius * cos, cy + radius * sin
+        # the label sits outside the circle, away from the center, clear of the edges
+        nodes[other] = Node(other, found.type if found else "?", x, y, False,
+                            x + (node_r + 6) * cos, y + (node_r + 6) * sin + 4 + 6 * (sin > 0.5),
+                            "start" if cos > 0.3 else "end" if cos < -0.3 else "middle")
+    labels: dict[tuple[str, str], list[str]] = {}
+    for rel in rels:
+        if rel.source in nodes and rel.target in nodes and rel.source != rel.target:
+            labels.setdefault((rel.source, rel.target), []).append(rel.type)
+    edges = []
+    for (a, b), types in labels.items():
+        na, nb = nodes[a], nodes[b]
+        dx, dy = nb.x - na.x, nb.y - na.y
+        length = math.hypot(dx, dy) or 1
+        ux, uy = dx / length, dy / length
+        text = ", ".join(sorted(set(types)))
+        edges.append(Edge(na.x + ux * node_r, na.y + uy * node_r, nb.x - ux * (node_r + 6),
+                          nb.y - uy * (node_r + 6), text if len(text) <= 28 else text[:27] + "…",
+                          (na.x + nb.x) / 2, (na.y + nb.y) / 2 - 4))
+    return {"width": width, "height": height, "r": node_r, "nodes": list(nodes.values()),
+            "edges": edges, "hidden": hidden}
+
+
+# -- pages -----------------------------------------------------------------------------------
+@router.get("", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    return RedirectResponse("/ui/log", 303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/ui/log") -> Response:
+    return render(request, "login.html", next=_safe_next(next), failed=False)
+
+
+def _safe_next(target: str) -> str:
+    """Only local UI paths (no open redirects)."""
+    return target if target.startswith("/ui") and "//" not in target and "\\" not in target \
+        else "/ui/log"
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, token: str = Form(""), csrf: str = Form(""),
+          next: str = Form("/ui/log")) -> Response:
+    check_csrf(request, csrf)
+    try:
+        auth.authenticate(get_repo(request).database, token.strip())
+    except Unauthorized:
+        return render(request, "login.html", 401, next=_safe_next(next), failed=True)
+    response = RedirectResponse(_safe_next(next), 303)
+    response.set_cookie(TOKEN_COOKIE, token.strip(), httponly=True, samesite="lax",
+                        secure=_secure(request), path="/", max_age=30 * 86_400)
+    return _headers(response)
+
+
+@router.post("/logout", response_class=HTMLResponse)
+def logout(request: Request, csrf: str = Form("")) -> Response:
+    check_csrf(request, csrf)
+    response = RedirectResponse("/ui/login", 303)
+    response.delete_cookie(TOKEN_COOKIE, path="/")
+    return _headers(response)
+
+
+def _tags_by_commit(repo: Repository) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for tag in repo.tags():
+        out.setdefault(tag.commit.id, []).append(tag.name)
+    return out
+
+
+@router.get("/log", response_class=HTMLResponse)
+def history_page(request: Request, branch: str | None = None, page: int = 1, q: str = "",
+                 since: str = "", until: str = "") -> Response:
+    principal = user(request)
+    repo = get_repo(request)
+    name = branch or repo.current_branch
+    page = max(page, 1)
+    text = q.strip().lower()
+    until_bound = until + "T23:59:59.999999" if len(until) == 10 else until
+    wanted = None if text else page * PER_PAGE + 1
+    commits = repo.log(name, wanted, since=since or None, until=until_bound or None)
+    if text:
+        commits = [c for c in commits if text in c.message.lower() or text in c.author.lower()]
+    shown = commits[(page - 1) * PER_PAGE: page * PER_PAGE]
+    return render(request, "history.html", branch=name, commits=shown, page=page,
+                  has_next=len(commits) > page * PER_PAGE, q=q, since=since, until=until,
+                  tags=_tags_by_commit(repo), branches=[b.name for b in repo.branches(None)],
+                  can_restore=auth.may_rollback(repo.database, principal, name),
+                  now=datetime.now(UTC))
+
+
+@router.get("/commit/{ref:path}", response_class=HTMLResponse)
+def commit_page(ref: str, request: Request, branch: str | None = None) -> Response:
+    principal = user(request)
+    repo = get_repo(request)
+    commit = repo.resolve(ref)
+    changes = repo.changes(commit)
+    name = branch or repo.current_branch
+    return render(request, "commit.html", commit=commit, groups=grouped(changes),
+                  total=len(changes), truncated=len(changes) > MAX_CHANGES,
+                  tags=_tags_by_commit(repo).get(commit.id, []), branch=name,
+                  can_restore=auth.may_rollback(repo.database, principal, name),
+                  now=datetime.now(UTC))
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, a: str = "", b: str = "") -> Response:
+    user(request)
+    repo = get_repo(request)
+    context: dict[str, Any] = {"a": a, "b": b, "groups": [], "total": 0, "truncated": False}
+    if a:
+        diff = repo.diff(a, b or None)
+        context.update(groups=grouped(diff.changes), total=len(diff.changes),
+                       truncated=len(diff.changes) > MAX_CHANGES, from_commit=diff.a,
+                       to_commit=diff.b, stats=diff.stats)
+    context["refs"] = [x.name for x in repo.branches(None)] + [t.name for t in repo.tags()]
+    return render(request, "compare.html", **context)
+
+
+@router.get("/entity/{id:path}", response_class=HTMLResponse)
+def entity_page(id: str, request: Request, ref: str | None = None) -> Response:
+    user(request)
+    repo = get_repo(request)
+    view = repo.at(ref)
+    current = view.entity(id)
+    versions = repo.history(id, ref) if view.commit is not None else []
+    if current is None and not versions:
+        raise NotFound(f"no entity or relation {id!r} in the history of "
+                       f"{ref or repo.current_branch!r}")
+    rows = []
+    for i, version in enumerate(versions):
+        older = versions[i + 1].value if i + 1 < len(versions) else None
+        new = None if version.kind == "deleted" else version.value
+        old = older if (i + 1 < len(versions) and versions[i + 1].kind != "deleted") else None
+        rows.append((version, _field_rows(old, new)))
+    blame = repo.blame(id, ref) if current is not None else {}
+    return render(request, "entity.html", id=id, ref=ref, view=view, entity=current,
+                  relation=view.relation(id) if current is None else None,
+                  versions=rows, blame=blame, graph=neighborhood(view, id),
+                  fields=_field_rows(current, current) if current is not None else [],
+                  now=datetime.now(UTC))
+
+
+@router.get("/branches", response_class=HTMLResponse)
+def branches_page(request: Request, base: str = "main") -> Response:
+    principal = user(request)
+    repo = get_repo(request)
+    found = repo.branches(base if base else None)
+    protected = {b.name for b in found if auth.protection_for(repo.database, b.name)}
+    return render(request, "branches.html", branches=found, base=base, protected=protected,
+                  can_merge={b.name: auth.may_merge(repo.database, principal, b.name)
+                             for b in found},
+                  now=datetime.now(UTC))
+
+
+@router.get("/merge", response_class=HTMLResponse)
+def merge_page(request: Request, source: str, into: str | None = None) -> Response:
+    principal = user(request)
+    repo = get_repo(request)
+    target = into or repo.current_branch
+    preview = repo.merge_preview(source, into=target)
+    changes = preview.diff.changes if preview.diff is not None else []
+    return render(request, "merge.html", source=source, into=target, status=preview.status,
+                  conflicts=preview.conflicts, groups=grouped(changes), total=len(changes),
+                  truncated=len(changes) > MAX_CHANGES,
+                  can_merge=auth.may_merge(repo.database, principal, target))
+
+
+@router.post("/merge", response_class=HTMLResponse)
+def merge_action(request: Request, source: str = Form(), into: str = Form(),
+                 csrf: str = Form("")) -> Response:
+    check_csrf(request, csrf)
+    principal = user(request)
+    repo = get_repo(request)
+    auth.require_merge(repo.database, principal, into)
+    result = repo.merge(source, into=into, author=principal.user)
+    if result.status == "conflict" or result.commit is None:
+        return _headers(RedirectResponse(_url("/ui/merge", source=source, into=into), 303))
+    return _headers(RedirectResponse(f"/ui/commit/{result.commit.id}?branch={_q(into)}", 303))
+
+
+@router.get("/restore/{ref:path}", response_class=HTMLResponse)
+def restore_form(ref: str, request: Request, branch: str | None = None) -> Response:
+    principal = user(request)
+    repo = get_repo(request)
+    commit = repo.resolve(ref)
+    name = branch or repo.current_branch
+    auth.require_rollback(repo.database, principal, name)
+    diff = repo.diff(name, commit)
+    return render(request, "restore.html", commit=commit, branch=name, stats=diff.stats,
+                  total=len(diff.changes), now=datetime.now(UTC))
+
+
+@router.post("/restore/{ref:path}", response_class=HTMLResponse)
+def restore(ref: str, request: Request, branch: str = Form(), csrf: str = Form(""),
+            message: str = Form("")) -> Response:
+    check_csrf(request, csrf)
+    principal = user(request)
+    repo = get_repo(request)
+    auth.require_rollback(repo.database, principal, branch)
+    commit: Commit = repo.rollback(ref, message=message.strip() or None, author=principal.user,
+                                   branch=branch)
+    return _headers(RedirectResponse(f"/ui/commit/{commit.id}?branch={_q(branch)}&restored=1",
+                                     303))
+
+
+def install(app: FastAPI) -> None:
+    """Add the UI routes, its static files and the login redirect to ``app``."""
+    app.include_router(router)
+    app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        return login_redirect(request)
+
+    @app.get("/", include_in_schema=False)
+    def _root() -> Response:
+        return RedirectResponse("/ui/log", 303)
