@@ -205,3 +205,20 @@ def test_documents_put_and_delete(repo: palimpsest.Repository) -> None:
     assert repo.at(commit.parents[0]).document("notes", "n1").value == {"text": "a"}  # type: ignore[union-attr]
     with pytest.raises(NotFound):
         repo.delete_document("notes", "n1")
+
+
+def test_commit_rolled_back_by_an_outer_transaction_leaves_no_trace(
+        open_repo, repo_url: str) -> None:  # type: ignore[no-untyped-def]
+    if repo_url == ":memory:":
+        pytest.skip("needs a second handle on the same database")
+    first, second = open_repo(), open_repo()
+    first.put_entity("a", "T")
+    with pytest.raises(RuntimeError), first.database.write():
+        doomed = first.put_entity("b", "T", message="doomed")
+        assert first.resolve("main") == doomed  # visible inside the outer transaction
+        raise RuntimeError("abort the outer transaction")
+    survivor = second.put_entity("c", "T", message="survivor")
+    assert survivor.seq == doomed.seq  # another writer reused the seq...
+    assert first.resolve("main").message == "survivor"  # ...and no stale cache answers
+    assert first.head().entity("b") is None
+    assert first.fsck().ok

@@ -56,11 +56,22 @@ class CommitStore:
             stats=CommitStats(**decode(stats)), state_hash=bytes(state).hex(), seq=seq,
             line=line,
         )
+        self._remember(commit)
+        return commit
+
+    def _remember(self, commit: Commit) -> None:
+        # Inside a write transaction the commit may still roll back and its seq be reused:
+        # cache it only once it is committed.
+        if self.db.in_write():
+            self.db.after_commit(lambda: self._cache(commit))
+        else:
+            self._cache(commit)
+
+    def _cache(self, commit: Commit) -> None:
         with self._lock:
-            self._commits[seq] = commit
+            self._commits[commit.seq] = commit
             if len(self._commits) > 4096:
                 self._commits.popitem(last=False)
-        return commit
 
     def by_seq(self, seq: int) -> Commit:
         cached = self._commits.get(seq)
@@ -230,6 +241,7 @@ class CommitStore:
         commit = Commit(id=cid, parents=tuple(parents), author=author, message=message,
                         timestamp=from_us(time_us), metadata=meta, stats=stats,
                         state_hash=state.hex(), seq=seq, line=line)
+        self._remember(commit)
         return commit
 
     def _replaced_rows(self, head: int | None, chain: Chain, writes: Sequence[Write],
