@@ -41,6 +41,7 @@ from .versioning.merge import (
     plan_merge,
 )
 from .versioning.refs import RefStore
+from .versioning.retention import pruned_range
 from .versioning.restore import revert_writes, rollback_writes
 from .view import View
 from .watch import Follower, Watch, commit_poller, kv_poller
@@ -345,7 +346,9 @@ class Repository:
             tx = self.transaction(message or f"Roll back to {target.short_id}", author=author,
                                   branch=branch, metadata={"rollback_to": target.id})
             with tx:
-                for write in rollback_writes(self._db, tx._chain, self._chain(target)):
+                writes, replaced = rollback_writes(self._db, tx._chain, self._chain(target))
+                tx._known.update(replaced)
+                for write in writes:
                     tx.write_raw(write)
         assert tx.commit is not None
         return tx.commit
@@ -701,15 +704,35 @@ class Repository:
 
     def _kv_watch(self, pattern: str, *, branch: str | None, since: Ref | int | None,
                   timeout: float | None, interval: float) -> Watch[KVEvent]:
-        follower = self._follower(branch, since)
-        return Watch(kv_poller(self._db, follower, pattern), subscribe=self.on_commit,
-                     timeout=timeout, interval=interval)
+        start = self._watch_start(since)
+        resync: list[KVEvent] = []
+        pruned = pruned_range(self._db, start) if isinstance(start, Commit) else None
+        if pruned is not None:
+            # Per-key changes before the horizon were compacted away: say so with a distinct
+            # event naming the oldest readable state gc kept, then follow from there.
+            horizon_seq = pruned[0]
+            start = (self._commits.by_seq(horizon_seq) if horizon_seq is not None
+                     else self._refs.resolve(branch or self.current_branch))
+            if start is not None:
+                resync.append(KVEvent("resync", pattern, None, 0, start))
+        poll = kv_poller(self._db, self._follower(branch, start), pattern)
+
+        def poller() -> list[KVEvent]:
+            first = resync[:]
+            resync.clear()
+            return first + poll()
+
+        return Watch(poller, subscribe=self.on_commit, timeout=timeout, interval=interval)
+
+    def _watch_start(self, since: Ref | int | None) -> Commit | int | None:
+        if since is None or isinstance(since, int):
+            return since
+        return self._refs.resolve(since, readable=False)  # pruned commits keep metadata
 
     def _follower(self, branch: str | None, since: Ref | int | None) -> Follower:
         name = branch or self.current_branch
         self._refs.branch_line(name)
-        start = since if isinstance(since, int) or since is None else self.resolve(since)
-        return Follower(self._commits, self._refs, name, start)
+        return Follower(self._commits, self._refs, name, self._watch_start(since))
 
     def watch(self, branch: str | None = None, *, since: Ref | int | None = None,
               timeout: float | None = None, interval: float = 0.02) -> Watch[Commit]:

@@ -301,7 +301,10 @@ class Entry:
                 "updated_at": self.updated_at.isoformat(), "commit": self.commit}
 
 
-KVEventType = Literal["created", "updated", "deleted"]
+KVEventType = Literal["created", "updated", "deleted", "resync"]
+"""``resync``: the watch started before the retention horizon; per-key changes up to
+``commit`` were compacted away, so re-read the state at ``commit`` (a snapshot), then apply
+the events that follow."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -177,3 +177,43 @@ def changed_keys(db: Database, a: Chain, b: Chain) -> list[tuple[str, str]]:
         return []
     rows = db.all(f"SELECT DISTINCT kind, key FROM rows WHERE {' OR '.join(parts)}", params)
     return sorted((str(k), str(key)) for k, key in rows)
+
+
+def rows_at_both(db: Database, a: Chain, b: Chain
+                 ) -> list[tuple[str, str, StoredRow | None, StoredRow | None]]:
+    """For every key that can differ between two states: ``(kind, key, row at a, row at b)``.
+
+    Reads the rows of the segments only one chain sees, once. Those segments lie after the
+    chains diverged, so their rows are newer than anything both chains see: the newest of them
+    for a key is that key's visible row on that side. Only the other side needs a lookup,
+    batched. This is the O(changes) core of diff and rollback.
+    """
+    bounds_a, bounds_b = dict(a), dict(b)
+    parts, params = [], []
+    for line in bounds_a.keys() | bounds_b.keys():
+        lo, hi = sorted((bounds_a.get(line, 0), bounds_b.get(line, 0)))
+        if lo < hi:
+            parts.append("(r.line = ? AND r.seq > ? AND r.seq <= ?)")
+            params += [line, lo, hi]
+    if not parts:
+        return []
+    only: tuple[dict[tuple[str, str], StoredRow], dict[tuple[str, str], StoredRow]] = ({}, {})
+    for raw in db.all(f"SELECT {COLUMNS} FROM rows r WHERE {' OR '.join(parts)}", params):
+        row = StoredRow(*raw)
+        side = only[0] if bounds_a.get(row.line, 0) > bounds_b.get(row.line, 0) else only[1]
+        ident = (row.kind, row.key)
+        seen = side.get(ident)
+        if seen is None or row.seq > seen.seq:
+            side[ident] = row
+    keys = sorted(only[0].keys() | only[1].keys())
+    found: list[dict[tuple[str, str], StoredRow]] = [dict(only[0]), dict(only[1])]
+    for index, chain in ((0, a), (1, b)):
+        missing: dict[str, list[str]] = {}
+        for kind, key in keys:
+            if (kind, key) not in only[index]:
+                missing.setdefault(kind, []).append(key)
+        for kind, names in missing.items():
+            for key, row in read_rows(db, chain, kind, names).items():
+                found[index][(kind, key)] = row
+    return [(kind, key, found[0].get((kind, key)), found[1].get((kind, key)))
+            for kind, key in keys]

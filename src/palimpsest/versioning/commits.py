@@ -167,7 +167,7 @@ class CommitStore:
         self, *, line: int, writes: Sequence[Write], parents: Sequence[str], author: str,
         message: str, metadata: dict[str, Any], time_us: int | None = None,
         known_old: dict[tuple[str, str], StoredRow | None] | None = None,
-        allow_empty: bool = True, head_seq: int | None | object = _UNKNOWN,
+        allow_empty: bool = True, head_seq: int | object | None = _UNKNOWN,
     ) -> Commit | None:
         """Append one commit with ``writes`` to ``line``. The caller holds ``db.write()``.
 
@@ -236,7 +236,7 @@ class CommitStore:
         cid = commit_id(list(parents), state, author, message, time_us, meta)
         db.run(f"INSERT INTO commits ({_COMMIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                (seq, cid, line, encode(list(parents)), author, message, time_us, encode(meta),
-                encode(stats.to_dict()), state))
+                encode({k: v for k, v in stats.to_dict().items() if v}), state))
         db.run("UPDATE lines SET head_seq = ? WHERE id = ?", (seq, line))
         commit = Commit(id=cid, parents=tuple(parents), author=author, message=message,
                         timestamp=from_us(time_us), metadata=meta, stats=stats,

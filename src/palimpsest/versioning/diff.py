@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..storage.base import Database
-from ..storage.visibility import Chain, StoredRow, changed_keys, read_rows, scan
+from ..storage.visibility import Chain, StoredRow, rows_at_both, scan
 from ..types import Change, ChangeKind, Commit, CommitStats
 from .elements import DELETE, element_name, public_id, to_value
 
@@ -191,17 +191,12 @@ def compute(db: Database, a: Commit | None, chain_a: Chain, b: Commit | None,
     """The diff from state ``a`` to state ``b``."""
     changes: list[Change] = []
     collections: set[str] = set()
-    by_kind: dict[str, list[str]] = {}
-    for kind, key in changed_keys(db, chain_a, chain_b):
-        by_kind.setdefault(kind, []).append(key)
-    for kind, keys in by_kind.items():
-        before, after = read_rows(db, chain_a, kind, keys), read_rows(db, chain_b, kind, keys)
-        for key in keys:
-            change = change_between(before.get(key), after.get(key))
-            if change is not None:
-                changes.append(change)
-                if change.collection is not None:
-                    collections.add(change.collection)
+    for _, _, before, after in rows_at_both(db, chain_a, chain_b):
+        change = change_between(before, after)
+        if change is not None:
+            changes.append(change)
+            if change.collection is not None:
+                collections.add(change.collection)
     order = {"entity": 0, "relation": 1, "document": 2, "kv": 3}
     changes.sort(key=lambda c: (order[c.element], c.collection or "", c.id))
     presence = {name: (_has_collection(db, chain_a, name), _has_collection(db, chain_b, name))

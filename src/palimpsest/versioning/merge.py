@@ -36,6 +36,7 @@ from .commits import CommitStore
 from .diff import Diff, change_between
 from .elements import DELETE, PUT, Write, deletion, element_name, public_id, write_from_row
 from .log import is_ancestor, merge_bases
+from .retention import check_readable
 from .threeway import (
     Resolved,
     RowReader,
@@ -191,6 +192,8 @@ def plan_merge(db: Database, commits: CommitStore, ours: Commit | None, theirs: 
     if ours is None or descends(commits, theirs, ours):
         return Plan("fast_forward", ours)
     bases = merge_bases(commits, ours, theirs)
+    for candidate in bases:
+        check_readable(commits, candidate)  # gc keeps merge bases of branches, not of any ref
     base = bases[0] if bases else None
     theirs_chain = commits.commit_chain(theirs)
     if len(bases) < 2:

@@ -11,22 +11,25 @@ from __future__ import annotations
 
 from ..errors import RevertConflict
 from ..storage.base import Database
-from ..storage.visibility import Chain, adjacent, changed_keys, read_row
+from ..storage.visibility import Chain, StoredRow, adjacent, changed_keys, rows_at_both
 from ..types import Conflict
 from .elements import DELETE, Write, deletion, to_value, write_from_row
 from .threeway import merge_keys
 
 
-def rollback_writes(db: Database, head: Chain, target: Chain) -> list[Write]:
-    """Writes that turn the ``head`` state into the ``target`` state."""
-    writes = []
-    for kind, key in changed_keys(db, head, target):
-        row = read_row(db, target, kind, key)
-        if row is None or row.op == DELETE:
+def rollback_writes(db: Database, head: Chain, target: Chain
+                    ) -> tuple[list[Write], dict[tuple[str, str], StoredRow | None]]:
+    """Writes that turn the ``head`` state into the ``target`` state, and the head rows they
+    replace (so the commit need not read them again)."""
+    writes: list[Write] = []
+    replaced: dict[tuple[str, str], StoredRow | None] = {}
+    for kind, key, now, then in rows_at_both(db, head, target):
+        replaced[(kind, key)] = now
+        if then is None or then.op == DELETE:
             writes.append(deletion(kind, key))
         else:
-            writes.append(write_from_row(row, origin=row.origin if row.origin else row.seq))
-    return writes
+            writes.append(write_from_row(then, origin=then.origin if then.origin else then.seq))
+    return writes, replaced
 
 
 def revert_writes(db: Database, *, commit: Chain, parent: Chain, head: Chain) -> list[Write]:

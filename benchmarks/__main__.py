@@ -1,0 +1,105 @@
+"""``python -m benchmarks``: run every system, print the figures and ratios.
+
+Each system runs in a fresh worker process (see ``benchmarks.worker``),
+one after the other so they never compete for the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import render
+from benchmarks.systems import DEFAULT_SYSTEMS, SYSTEMS
+from benchmarks.workload import SIZES
+
+_ROOT = Path(__file__).resolve().parent.parent  # the directory that holds the package
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Run palimpsest and its peers on one synthetic workload; print figures and ratios.",
+    )
+    p.add_argument(
+        "--size",
+        choices=sorted(SIZES),
+        default="small",
+        help="small: 1,000 entities and 1,000 commits (default); full: 100,000 and 10,000",
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help=f"run only these systems (repeat or comma-separate); known: {', '.join(SYSTEMS)}",
+    )
+    p.add_argument("--json", type=Path, metavar="PATH", help="also save all results as JSON")
+    p.add_argument("--seed", type=int, default=42, help="workload and sampling seed (default 42)")
+    p.add_argument("--samples", type=int, help="samples per latency figure (default: by size)")
+    args = p.parse_args(argv)
+    names = [n for chunk in args.only or [] for n in chunk.split(",") if n]
+    unknown = [n for n in names if n not in SYSTEMS]
+    if unknown:
+        p.error(f"unknown system(s): {', '.join(unknown)}; known: {', '.join(SYSTEMS)}")
+    args.systems = names or list(DEFAULT_SYSTEMS)
+    return args
+
+
+def _run_worker(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "benchmarks.worker", name, "--size", args.size]
+    cmd += ["--seed", str(args.seed), "--out", str(out)]
+    if args.samples:
+        cmd += ["--samples", str(args.samples)]
+    env = dict(os.environ)
+    env.pop("_DOLTLITE_BOOTSTRAPPED", None)  # let each worker load its own engine
+    proc = subprocess.run(cmd, cwd=_ROOT, env=env, check=False)
+    result: dict[str, Any] = {"system": name, "error": f"worker exited with code {proc.returncode}"}
+    if out.exists():
+        result = json.loads(out.read_text())
+    result["failed"] = proc.returncode != 0  # a skipped system (not installed) exits 0
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected systems one after the other and print the report."""
+    args = _parse(argv)
+    size = SIZES[args.size]
+    started = time.perf_counter()
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-results-") as tmp:
+        for name in args.systems:
+            results[name] = _run_worker(name, args, Path(tmp) / f"{name}.json")
+    meta = {
+        "size": size.name,
+        "entities": size.entities,
+        "relations": 3 * size.entities,
+        "commits": size.commits,
+        "seed": args.seed,
+        "samples": args.samples or size.samples,
+        "cpus": os.cpu_count() or 1,
+        "platform": f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, "
+        f"{os.cpu_count()} CPUs",
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    print()
+    print(render(meta, results))
+    print(f"\ntotal {meta['seconds']} s")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+        print(f"results saved to {args.json}")
+    return (
+        1 if any("error" in r for r in results.values() if r.get("system") != "palimpsest") else 0
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Schema migrations: a database written by schema version 1 (checked in, made by
+tests/data/make_schema_v1.py) opens, migrates in one transaction and keeps every id and hash."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import palimpsest
+from palimpsest import SchemaVersionError
+from palimpsest.storage import schema
+
+V1 = Path(__file__).resolve().parent / "data" / "schema_v1.db"
+
+# Golden values: the first-parent history of main and the draft branch in schema_v1.db.
+MAIN = [
+    ("48e1af062baf9cf28d143a4929030b8bdd7c2bc423c06fffdb141c9f2b10102b",
+     "e7cb2b12ecd7acf94e983ef7562a492ff73bd5dd0f26d4455ae9c4a978b01379", "Back to v1.0"),
+    ("06b472747d06be55e5357b3f9ee7d71379a9b02343ef55f6ddb7c15c18720697",
+     "5ee6beb4f68743850fd50663ec5d9abe84d45b1777aa93e3281cc082541b81ec", "Put document notes/n2"),
+    ("e08657de16666865348304cb0e0bcf5f558d1eb3aa7971e45f0c09ff42905c5b",
+     "731df2ec4706e6e3d4a230f3c821b2fd4416c0be65d7142fb34c14528fa69c6d", "Remove Charles"),
+    ("c2c16a237209aede92d8c01f2b2c45417b7f1ce6d19f517fcd3f904bc1539b58",
+     "e7cb2b12ecd7acf94e983ef7562a492ff73bd5dd0f26d4455ae9c4a978b01379", "Ada's title"),
+    ("82545d4a45bbf03b77090d89d2b66446f6d1f7086be1ea19ff8ededc81913286",
+     "a761e6bed2570a68136ba8ea3ad9a1c2017bd99f3858fe017ebd421f5484784c", "Initial graph"),
+]
+DRAFT = ("b94898b79c14b1d488bec09fd9ae065d1a353dee5b87dcb479668b3c1275807e",
+         "23bf5f5080c4c13b33d711df1a92d85756ebc6de866cfce5f24f2b27c37f9c22")
+
+
+@pytest.fixture
+def old_file(tmp_path: Path) -> Path:
+    """A copy of the checked-in v1 file (opening switches it to WAL: never touch the original)."""
+    target = tmp_path / "old.db"
+    shutil.copyfile(V1, target)
+    return target
+
+
+def _version(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT value FROM meta WHERE name = 'schema_version'")
+                   .fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_fixture_is_schema_v1() -> None:
+    assert _version(V1) == 1
+
+
+def test_v1_file_migrates_and_keeps_ids_and_hashes(old_file: Path) -> None:
+    repo = palimpsest.open(old_file)
+    assert _version(old_file) == schema.SCHEMA_VERSION
+    assert [(c.id, c.state_hash, c.message) for c in repo.log(limit=None)] == MAIN
+    draft = repo.resolve("draft")
+    assert (draft.id, draft.state_hash) == DRAFT
+    report = repo.fsck()
+    assert report.ok, report.problems
+    head = repo.head()
+    assert head.entity("ada").props == {"born": 1815, "name": "Ada Lovelace",
+                                        "tags": ["math", "poetry"], "title": "Countess"}
+    assert head.relation("ada-engine").props == {"year": 1843}
+    assert head.document("notes", "n1").value["unicode"] == "Ünïcødé ✓ 𝔘"
+    assert repo.at("main~2").entity("charles") is None
+    assert repo.at("draft").entity("babbage-2") is not None
+    assert repo.at("v1.0").entity("ada").props["title"] == "Countess"
+    assert [t.name for t in repo.tags()] == ["v1.0"]
+    # version-2 features work on the migrated file
+    repo.set_retention("main", keep_commits=2)
+    repo.gc()
+    repo.erase("ada", reason="migration test")
+    assert repo.fsck().ok
+    repo.close()
+
+
+def test_migration_is_one_transaction(old_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(db: object) -> None:
+        raise RuntimeError("migration step failed")
+
+    monkeypatch.setitem(schema.MIGRATIONS, 1, broken)
+    with pytest.raises(RuntimeError):
+        palimpsest.open(old_file)
+    assert _version(old_file) == 1
+    conn = sqlite3.connect(old_file)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
+    assert "pruned" not in tables and "erasures" not in tables  # nothing half-applied
+    monkeypatch.undo()
+    assert palimpsest.open(old_file).fsck().ok
+
+
+def test_reopening_a_migrated_file_is_a_no_op(old_file: Path) -> None:
+    palimpsest.open(old_file).close()
+    assert schema.migrate(palimpsest.open(old_file).database) == schema.SCHEMA_VERSION
+
+
+def test_newer_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    palimpsest.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '99' WHERE name = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(SchemaVersionError, match="99"):
+        palimpsest.open(path)
+
+
+def test_every_migration_step_exists() -> None:
+    assert set(schema.MIGRATIONS) == set(range(1, schema.SCHEMA_VERSION))
