@@ -37,7 +37,6 @@ from .errors import (
     Unauthorized,
     VersionConflict,
 )
-from .maintenance import BackupInfo, restore
 from .models.kv import KeyValue
 from .query import Agg, F, Filter, IndexInfo, Query, ViewInfo, and_, not_, or_
 from .repository import Repository
@@ -66,6 +65,7 @@ from .watch import Watch
 
 if TYPE_CHECKING:
     from .client import RemoteRepository
+    from .maintenance import BackupInfo, restore
 
 __version__ = "0.1.0"
 
@@ -161,3 +161,11 @@ __all__ = [
     "or_",
     "restore",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Backup and restore load on first use: `palimpsest --help` should start fast.
+    if name in ("BackupInfo", "restore"):
+        from . import maintenance
+        return getattr(maintenance, name)
+    raise AttributeError(f"module 'palimpsest' has no attribute {name!r}")

@@ -41,8 +41,8 @@ from .versioning.merge import (
     plan_merge,
 )
 from .versioning.refs import RefStore
-from .versioning.retention import pruned_range
 from .versioning.restore import revert_writes, rollback_writes
+from .versioning.retention import pruned_range
 from .view import View
 from .watch import Follower, Watch, commit_poller, kv_poller
 

@@ -12,13 +12,15 @@ older commit), the watch reports the net change of each key at the new head.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:  # asyncio costs ~50 ms to import: only async iteration needs it
+    import asyncio
 
 from .errors import InvalidValue
 from .models.kv import KIND, matches, parse_tag, prefix_range
@@ -161,6 +163,8 @@ class Watch(Generic[T]):
 
     async def next_async(self, timeout: float | None = None) -> T | None:
         """Like :meth:`next`, without blocking the event loop."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._async_wake is None:
             self._loop, self._async_wake = loop, asyncio.Event()
