@@ -155,6 +155,12 @@ class QueryError(PalimpsestError, ValueError):
     code = "query_error"
 
 
+class QueryTimeout(QueryError):
+    """A query ran past its time limit (``Database.deadline``) and was stopped."""
+
+    code = "query_timeout"
+
+
 class InvalidInput(InvalidValue):
     """An imported file is malformed: ``source`` (file), ``line`` (1-based, or None) and
     ``reason`` say where and why, so the user can fix that line."""

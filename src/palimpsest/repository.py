@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -663,11 +662,6 @@ class Repository:
         if format not in (None, "sqlite", "archive"):
             raise InvalidValue(f"backup format must be 'sqlite' or 'archive', not {format!r}")
         return backup(self, dest, format=format, verify=verify)  # type: ignore[arg-type]
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        with self._db.write():
-            yield
 
     # -- key-value state, queries, indexes, views, watch (docs/kv.md, docs/query.md) -----
     # repo.kv is models/kv.KeyValue with this Repository as its host: each kv write is one

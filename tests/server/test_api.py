@@ -400,3 +400,22 @@ def test_every_backend_serves(repo: palimpsest.Repository) -> None:
     assert response.status_code == 200
     assert server.get("/api/entities/a").json()["props"] == {"n": 1}  # type: ignore[attr-defined]
     assert repo.log()[0].author == "bob"
+
+
+def test_query_past_the_time_limit_is_422(repo_file: palimpsest.Repository) -> None:
+    with repo_file.transaction() as tx:
+        for i in range(200):
+            tx.put_document("docs", f"d{i}", {"n": i})
+    strict = make_server(repo_file, config=ServerConfig(max_query_seconds=0))
+    body = {"target": "docs", "where": {"n": {"gte": 0}}, "order_by": "-n"}
+    with strict.client:
+        slow = strict.client.post("/api/query", headers=strict.h("reader"), json=body)
+        assert slow.status_code == 422
+        assert slow.json()["error"]["code"] == "query_timeout"
+        agg = strict.client.post("/api/aggregate", headers=strict.h("reader"),
+                                 json={"target": "docs"})
+        assert agg.status_code == 422
+    relaxed = make_server(repo_file)  # the default limit is 10 s
+    with relaxed.client:
+        ok = relaxed.client.post("/api/query", headers=relaxed.h("reader"), json=body)
+        assert ok.status_code == 200 and ok.json()[0]["key"] == "d199"

@@ -61,6 +61,8 @@ class ServerConfig:
     max_body_bytes: int = 10 * 1024 * 1024
     max_batch: int = 10_000
     max_page: int = 10_000
+    max_query_seconds: float | None = 10.0
+    """Queries and aggregations running longer stop with 422 ``query_timeout``."""
     watch_poll_seconds: float = 1.0
     watch_heartbeat_seconds: float = 15.0
     secure_cookies: bool | None = None

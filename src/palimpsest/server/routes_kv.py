@@ -224,15 +224,20 @@ def _result_json(item: Any) -> Any:
 def query(body: schemas.QueryIn, request: Request, principal: Caller) -> list[Any]:
     """Documents of a collection (or entities of a type) matching ``where`` (the dict form of
     a Filter), sorted, paged and projected, at any ref; 422 ``query_error`` on a bad query."""
-    view = get_repo(request).at(body.ref)
-    found = view.query(body.target, body.where, select=body.select, order_by=body.order_by,
-                       limit=body.limit, offset=body.offset, kind=body.kind)
+    repo = get_repo(request)
+    view = repo.at(body.ref)
+    with repo.database.deadline(request.app.state.config.max_query_seconds):
+        found = view.query(body.target, body.where, select=body.select,
+                           order_by=body.order_by, limit=body.limit, offset=body.offset,
+                           kind=body.kind)
     return [_result_json(x) for x in found]
 
 
 @router.post("/aggregate", operation_id="aggregate")
 def aggregate(body: schemas.AggregateIn, request: Request, principal: Caller) -> Any:
     """Aggregates over the matching elements (default: a count), optionally grouped."""
-    view = get_repo(request).at(body.ref)
-    return view.aggregate(body.target, body.aggregates, where=body.where,
-                          group_by=body.group_by, kind=body.kind)
+    repo = get_repo(request)
+    view = repo.at(body.ref)
+    with repo.database.deadline(request.app.state.config.max_query_seconds):
+        return view.aggregate(body.target, body.aggregates, where=body.where,
+                              group_by=body.group_by, kind=body.kind)

@@ -104,6 +104,10 @@ class Database(Protocol):
 
     def in_write(self) -> bool: ...
 
+    def deadline(self, seconds: float | None) -> AbstractContextManager[None]:
+        """Stop any query this thread runs inside the block once ``seconds`` have passed,
+        raising :class:`~palimpsest.errors.QueryTimeout` (None: no limit)."""
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the current write transaction has committed (at once when
         there is none); dropped if it rolls back. Notifications must not announce a commit

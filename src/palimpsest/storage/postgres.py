@@ -43,6 +43,7 @@ from ..errors import (
     DatabaseUnavailable,
     InvalidKey,
     InvalidValue,
+    QueryTimeout,
     ReadOnly,
     StorageError,
 )
@@ -343,6 +344,9 @@ class PostgresDatabase:
         if isinstance(exc, pgerrors.SerializationFailure | pgerrors.DeadlockDetected |
                       pgerrors.LockNotAvailable):
             return ConcurrentCommit(f"a concurrent writer got in the way ({detail}); retry")
+        if isinstance(exc, pgerrors.QueryCanceled):
+            return QueryTimeout(f"the query ran past its time limit on {self.target.where}; "
+                                "narrow it (a filter on a declared index, a smaller limit)")
         if isinstance(exc, PoolTimeout):
             return DatabaseUnavailable(f"{self.target.where}: {doing} failed: no free "
                                        "connection in the pool (raise ?pool_size=)")
@@ -375,8 +379,11 @@ class PostgresDatabase:
         self._trace(sql, params)
         query = translate(sql)
         bound = self._bound()
+        timeout = getattr(self._local, "timeout_ms", None)
         if bound is not None:
             try:
+                if timeout is not None:  # Database.deadline, for this transaction
+                    bound.conn.execute(f"SET LOCAL statement_timeout = {timeout}")
                 cur = bound.conn.execute(query, params)
             except psycopg.Error as exc:
                 raise self._error(exc, "a query") from None
@@ -390,6 +397,13 @@ class PostgresDatabase:
         while True:
             try:
                 with self._pool.connection() as conn:
+                    if timeout is not None:
+                        with conn.transaction():
+                            conn.execute(f"SET LOCAL statement_timeout = {timeout}")
+                            cur = conn.execute(query, params)
+                            rows = cur.fetchone() if fetch == "one" else \
+                                cur.fetchall() if fetch == "all" else cur.rowcount
+                        return rows
                     cur = conn.execute(query, params)
                     if fetch == "one":
                         return cur.fetchone()
@@ -541,6 +555,15 @@ class PostgresDatabase:
             self._release(conn)
         for callback in bound.after:
             callback()
+
+    @contextmanager
+    def deadline(self, seconds: float | None) -> Iterator[None]:
+        previous = getattr(self._local, "timeout_ms", None)
+        self._local.timeout_ms = None if seconds is None else max(int(seconds * 1000), 1)
+        try:
+            yield
+        finally:
+            self._local.timeout_ms = previous
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         bound = self._bound()

@@ -11,12 +11,14 @@ import contextlib
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from ..errors import QueryTimeout
 from .base import Dialect, Params, Row, Tracer
 
 
@@ -114,6 +116,7 @@ class SQLiteDatabase:
         self._lock = threading.RLock()
         self._depth = 0
         self._after: list[Callable[[], None]] = []
+        self._deadlines: dict[int, float] = {}  # thread -> monotonic time limit
         self._marks: list[int] = []  # len(self._after) at each open savepoint
         self._conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
                                      check_same_thread=False)
@@ -243,6 +246,33 @@ class SQLiteDatabase:
                 del self._after[:]
         for callback in ready:
             callback()
+
+    @contextmanager
+    def deadline(self, seconds: float | None) -> Iterator[None]:
+        if seconds is None:
+            yield
+            return
+        me = threading.get_ident()
+        with self._lock:
+            if not self._deadlines:  # the handler costs a little: install it only when needed
+                self._conn.set_progress_handler(self._past_deadline, 1000)
+            self._deadlines[me] = time.monotonic() + seconds
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise QueryTimeout(f"the query ran past its limit of {seconds:g} s; narrow it "
+                                   "(a filter on a declared index, a smaller limit)") from None
+            raise
+        finally:
+            with self._lock:
+                self._deadlines.pop(me, None)
+                if not self._deadlines:
+                    self._conn.set_progress_handler(None, 0)
+
+    def _past_deadline(self) -> int:
+        limit = self._deadlines.get(threading.get_ident())
+        return 1 if limit is not None and time.monotonic() > limit else 0
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         with self._lock:

@@ -10,12 +10,10 @@ branch, or ``REF@TIME``; any of them followed by ``~N`` (N first parents) and ``
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from ..codec import from_us, now_us, to_us
-from ..errors import AmbiguousRef, InvalidKey, InvalidValue, NotFound, RefNotFound
+from ..errors import AmbiguousRef, InvalidKey, InvalidValue, RefNotFound
 from ..types import Branch, Commit, RefLogEntry, Tag
 from .commits import CommitStore
 from .retention import check_readable
@@ -275,14 +273,3 @@ class RefStore:
 
 
 _MISSING = object()
-
-
-@contextmanager
-def _noop() -> Iterator[None]:
-    yield
-
-
-def ensure_exists(commit: Commit | None, ref: object) -> Commit:
-    if commit is None:
-        raise NotFound(f"{ref!r} has no commits yet")
-    return commit
