@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import palimpsest
+from benchmarks.report import print_figures
 from palimpsest import F
 
 SIZES = {"small": (10_000, 1_000), "full": (100_000, 5_000)}
@@ -181,11 +182,7 @@ def main() -> None:
     parser.add_argument("--db", help="SQLite file (default: temp files)")
     args = parser.parse_args()
     rows = run(args.size, args.db)
-    width = max(len(r[0]) for r in rows)
-    vwidth = max(len(r[1]) for r in rows)
-    print(f"{'figure':<{width}}  {'value':>{vwidth}}  target")
-    for name, value, target in rows:
-        print(f"{name:<{width}}  {value:>{vwidth}}  {target}")
+    print_figures(rows)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import palimpsest
+from benchmarks.report import print_figures
 
 SIZES = {"small": (10_000, 100), "full": (100_000, 1_000)}
 TARGETS_MS = {"merge": 300.0, "merge_preview": 150.0, "fast_forward": 1.0}
@@ -101,11 +102,7 @@ def main() -> None:
     parser.add_argument("--db", help="SQLite file or postgresql:// URL (default: a temp file)")
     args = parser.parse_args()
     rows = run(args.size, args.db)
-    width = max(len(r[0]) for r in rows)
-    vwidth = max(len(r[1]) for r in rows)
-    print(f"{'figure':<{width}}  {'value':>{vwidth}}  target")
-    for name, value, target in rows:
-        print(f"{name:<{width}}  {value:>{vwidth}}  {target}")
+    print_figures(rows)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import palimpsest
+from benchmarks.report import print_figures
 from palimpsest.server.auth import create_token
 
 SIZES = {
@@ -238,11 +239,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     args = parser.parse_args()
     rows = run(args.size, args.clients)
-    width = max(len(r[0]) for r in rows)
-    vwidth = max(len(r[1]) for r in rows)
-    print(f"{'figure':<{width}}  {'value':>{vwidth}}  target")
-    for name, value, target in rows:
-        print(f"{name:<{width}}  {value:>{vwidth}}  {target}")
+    print_figures(rows)
 
 
 if __name__ == "__main__":

@@ -241,3 +241,12 @@ def _problems(results: dict[str, dict[str, Any]]) -> list[str]:
             if "error" in fig:
                 lines.append(f"{s}: {key} failed: {fig['error']}")
     return ["", "problems:", *(f"  {x}" for x in lines)] if lines else []
+
+
+def print_figures(rows: Sequence[tuple[str, str, str]]) -> None:
+    """Print (figure, value, target) rows as an aligned table (the area benchmarks)."""
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    print(f"{'figure':<{width}}  {'value':>{vwidth}}  target")
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:>{vwidth}}  {target}")
