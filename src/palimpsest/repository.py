@@ -235,10 +235,10 @@ class Repository:
 
     def at(self, ref: Ref | None) -> View:
         """The state at a branch, tag, commit id or prefix, ``REF~N``, ``REF^``, or a time."""
-        if (isinstance(ref, str) and self._refs.has_branch(ref)) or ref is None:
-            name = ref or self.current_branch
-            line = self._refs.branch_line(name)
-            seq = self._commits.line_head(line)
+        position = (self._commits.branch_position(ref or self.current_branch)
+                    if ref is None or isinstance(ref, str) else None)
+        if position is not None:  # a branch: its head, in one query
+            line, seq = position
             commit = self._commits.by_seq(seq) if seq is not None else None
             view = View(self._db, self._commits.chain(line, seq or 0), commit)
         else:

@@ -171,8 +171,7 @@ class Transaction:
         """Create or replace an entity (type and all properties)."""
         check_name(id, "entity id")
         check_name(type, f"type of entity {id!r}")
-        values = check_props(props,
-                             f"properties of entity {id!r}")
+        values = check_props(props, f"properties of entity {id!r}")
         self._put(Write("e", id, PUT, type, value=encode(values)))
         return Entity(id, type, values)
 
@@ -183,15 +182,17 @@ class Transaction:
         if current is None:
             raise NotFound(f"cannot update entity {id!r}: it does not exist "
                            "(use put_entity to create it)")
-        patch = check_props(props,
-                            f"properties of entity {id!r}")
+        patch = check_props(props, f"properties of entity {id!r}")
         merged = dict(current.props)
         for name, value in patch.items():
             if value is None:
                 merged.pop(name, None)
             else:
                 merged[name] = value
-        return self.put_entity(id, type or current.type, merged)
+        new_type = current.type if type is None else check_name(type, f"type of entity {id!r}")
+        # stored props and the patch are both validated: the merge needs no second check
+        self._put(Write("e", id, PUT, new_type, value=encode(merged)))
+        return Entity(id, new_type, merged)
 
     def delete_entity(self, id: str) -> None:
         """Delete an entity and every relation that starts or ends at it."""

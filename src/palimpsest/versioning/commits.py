@@ -45,6 +45,7 @@ class CommitStore:
         self.db = db
         self._lines: dict[int, tuple[int | None, int | None]] = {}
         self._commits: OrderedDict[int, Commit] = OrderedDict()
+        self._ids: dict[str, int] = {}  # commit id -> seq, for the cached commits
         self._lock = threading.Lock()
 
     # -- commits -------------------------------------------------------------------------
@@ -70,8 +71,10 @@ class CommitStore:
     def _cache(self, commit: Commit) -> None:
         with self._lock:
             self._commits[commit.seq] = commit
+            self._ids[commit.id] = commit.seq
             if len(self._commits) > 4096:
-                self._commits.popitem(last=False)
+                _, dropped = self._commits.popitem(last=False)
+                self._ids.pop(dropped.id, None)
 
     def by_seq(self, seq: int) -> Commit:
         cached = self._commits.get(seq)
@@ -83,6 +86,9 @@ class CommitStore:
         return self._from_row(row)
 
     def by_id(self, cid: str) -> Commit | None:
+        seq = self._ids.get(cid)
+        if seq is not None:
+            return self.by_seq(seq)
         row = self.db.one(f"SELECT {_COMMIT_COLUMNS} FROM commits WHERE id = ?", (cid,))
         return self._from_row(row) if row else None
 
