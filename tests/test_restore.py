@@ -76,3 +76,16 @@ def test_revert_restores_deleted_entity_and_relations(repo: palimpsest.Repositor
     repo.revert(deleted.id)
     assert repo.head().entity("b") is not None
     assert repo.head().relation("ab") is not None
+
+
+def test_revert_never_restores_a_dangling_relation(repo: palimpsest.Repository) -> None:
+    repo.put_entity("a", "T")
+    repo.put_entity("b", "T")
+    repo.put_relation("ab", "R", "a", "b")
+    unlinked = repo.delete_relation("ab")
+    repo.delete_entity("b")  # later: the relation's target goes away
+    head = repo.resolve("main")
+    with pytest.raises(palimpsest.PalimpsestError):
+        repo.revert(unlinked.id)  # would bring back ab -> b, which no longer exists
+    assert repo.resolve("main") == head
+    assert repo.head().relation("ab") is None

@@ -58,6 +58,7 @@ class Transaction:
         self.commit: Commit | None = None
         self._pending: dict[Ident, Write] = {}
         self._pending_ends: dict[str, set[str]] = {}  # entity id -> pending relation ids
+        self._unchecked = False  # raw relation writes whose endpoints nobody checked yet
         self._known: dict[Ident, StoredRow | None] = {}
         self._scanned = False
         self._open = True
@@ -292,6 +293,8 @@ class Transaction:
 
     def write_raw(self, write: Write) -> None:
         """Queue a prepared row write (used by rollback, revert, merge and the kv API)."""
+        if write.kind == "r" and write.op == PUT:
+            self._unchecked = True  # its endpoints are checked when the commit lands
         self._put(write)
 
     # -- commit --------------------------------------------------------------------------
@@ -313,7 +316,7 @@ class Transaction:
                         f"what it read or wrote ({what}); retry it on the new head",
                         key=self.branch, expected=self._head_seq, found=head)
                 self._line, self._head_seq, self._chain, known = line, head, moved_to, None
-            self._check_graph()
+            self._check_graph(recheck=known is None or self._unchecked)
             parents = [commits.by_seq(head).id] if head is not None else []
             parents += [p for p in self._extra_parents if p not in parents]
             written = commits.write_commit(
@@ -324,15 +327,21 @@ class Transaction:
             self.commit = written
         repo._notify(self.commit)
 
-    def _check_graph(self) -> None:
+    def _check_graph(self, *, recheck: bool) -> None:
         """Cascade entity deletions to relations and refuse dangling relations, against the
-        state the commit will really land on."""
+        state the commit will really land on.
+
+        Each relation's endpoints were checked when it was added; they can only have gone
+        since if the branch moved (``recheck``) or this transaction deletes entities.
+        """
         deleted = [key for (kind, key), w in self._pending.items()
                    if kind == "e" and w.op == DELETE]
         if deleted:
             for rel in graph.incident(self._repo._db, self._chain, deleted):
                 if ("r", rel.id) not in self._pending:
                     self._pending[("r", rel.id)] = Write("r", rel.id, DELETE)
+        if not recheck and not deleted:
+            return
         relations = [(key, w) for (kind, key), w in self._pending.items()
                      if kind == "r" and w.op == PUT]
         ends = {str(e) for _, w in relations for e in (w.source, w.target)}
