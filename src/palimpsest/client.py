@@ -15,7 +15,7 @@ server's ``error.code``. Needs ``httpx`` (the ``server`` extra).
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from . import errors
 from .errors import InvalidValue, NotFound, PalimpsestError
+from .models import kv as kv_model
 from .types import (
     JSON,
     Blame,
@@ -34,6 +35,7 @@ from .types import (
     Document,
     Entity,
     Entry,
+    KVEvent,
     Relation,
     Tag,
     Version,
@@ -418,9 +420,17 @@ class RemoteRepository:
             headers["Last-Event-ID"] = str(last_event_id)
         params = {k: v for k, v in {"branch": branch, "limit": limit,
                                     "timeout": timeout}.items() if v is not None}
-        path = "/api/watch"
-        with self._http.stream("GET", self.url + path,
-                               params=params, headers=headers, timeout=None) as response:
+        for data in self._events("/api/watch", params, headers):
+            yield commit_from(data)
+
+    def _events(self, path: str, params: Mapping[str, Any],
+                headers: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+        """The JSON payloads of a server-sent event stream, one per event."""
+        import orjson
+
+        with self._http.stream("GET", self.url + path, params=dict(params),
+                               headers={**self._headers, **headers},
+                               timeout=None) as response:
             if response.status_code >= 400:
                 response.read()
                 raise error_from(response.status_code, response.json())
@@ -429,8 +439,8 @@ class RemoteRepository:
                 if line.startswith("data:"):
                     data.append(line[5:].strip())
                 elif line == "" and data:
-                    import orjson
-                    yield commit_from(orjson.loads("\n".join(data)))
+                    payload: dict[str, Any] = orjson.loads("\n".join(data))
+                    yield payload
                     data = []
 
 
@@ -573,6 +583,43 @@ class RemoteKV:
             "key": key, "branch": self.branch, "expected_version": expected_version,
             "message": message})
         return bool(data["deleted"])
+
+    # The same op builders as the embedded KeyValue, so transactions move over unchanged.
+    check_version = staticmethod(kv_model.check_version)
+    check_exists = staticmethod(kv_model.check_exists)
+    check_missing = staticmethod(kv_model.check_missing)
+    op_set = staticmethod(kv_model.op_set)
+    op_delete = staticmethod(kv_model.op_delete)
+
+    def transaction(self, ops: Sequence[kv_model.KVOp], *,
+                    message: str | None = None) -> Commit | None:
+        """All checks, then all writes, in one commit on the server, or nothing: a failed
+        check raises VersionConflict naming it. None when the ops changed nothing."""
+        wire: list[dict[str, Any]] = []
+        for op in ops:
+            item: dict[str, Any] = {"op": op.op, "key": op.key}
+            if op.version is not None:
+                item["version"] = op.version
+            if op.value is not None:
+                item["value"] = base64.b64encode(op.value).decode()
+            wire.append(item)
+        body = {"ops": wire, "branch": self.branch, "message": message}
+        data = self._repo._call("POST", "/api/kv/transaction",
+                                json={k: v for k, v in body.items() if v is not None})
+        return commit_from(data) if data else None
+
+    def watch(self, pattern: str, *, since: int | None = None, limit: int | None = None,
+              timeout: float | None = None) -> Iterator[KVEvent]:
+        """Changes to keys matching ``pattern`` (``/a/b`` or ``/a/*``) as server-sent events,
+        in commit order; ``since`` (a commit seq, 0 for the beginning) replays first."""
+        params = {k: v for k, v in {"pattern": pattern, "branch": self.branch, "since": since,
+                                    "limit": limit, "timeout": timeout}.items()
+                  if v is not None}
+        for data in self._repo._events("/api/kv/watch", params, {}):
+            value = data.get("value")
+            yield KVEvent(data["type"], data["key"],
+                          None if value is None else base64.b64decode(value),
+                          int(data["version"]), commit_from(data["commit"]))
 
 
 def _entry(data: Mapping[str, Any]) -> Entry:

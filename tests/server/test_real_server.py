@@ -85,3 +85,22 @@ def test_no_auth_is_refused_off_loopback(tmp_path: Path) -> None:
     with pytest.raises(palimpsest.InvalidValue, match="loopback"):
         serve(str(tmp_path / "x.db"), host="0.0.0.0", no_auth=True)
     assert not (tmp_path / "x.db").exists()
+
+
+def test_client_kv_transaction_and_watch(live: tuple[str, str, str, Path]) -> None:
+    url, writer, reader, _ = live
+    with palimpsest.connect(url, token=writer) as repo:
+        kv = repo.kv
+        commit = kv.transaction([kv.check_missing("/jobs/a"), kv.op_set("/jobs/a", b"one"),
+                                 kv.op_set("/jobs/b", b"two")], message="two jobs")
+        assert commit is not None and commit.author == "writer-bot"
+        assert kv.get("/jobs/a").value == b"one"  # type: ignore[union-attr]
+        with pytest.raises(palimpsest.VersionConflict):
+            kv.transaction([kv.check_version("/jobs/a", 7), kv.op_delete("/jobs/a")])
+        assert kv.get("/jobs/a") is not None  # nothing changed
+        kv.transaction([kv.op_delete("/jobs/b")])
+    watcher = palimpsest.connect(url, token=reader)
+    events = list(watcher.kv.watch("/jobs/*", since=0, limit=3, timeout=10))
+    assert [(e.type, e.key) for e in events] == [
+        ("created", "/jobs/a"), ("created", "/jobs/b"), ("deleted", "/jobs/b")]
+    assert events[0].value == b"one" and events[0].commit.id == commit.id
