@@ -417,3 +417,24 @@ def test_console_script_merge_conflict_exits_3(tmp_path: Path) -> None:
     _sh("put", "a", "-u", "--set", "x=3", "--branch", "f", env=env)
     done = _sh("merge", "f", env=env, code=3)
     assert "Merge conflicts" in done.stdout
+
+
+def test_backup_restore_erase_and_retention(people: Run, tmp_path: Path) -> None:
+    people("backup", str(tmp_path / "snap.db"))
+    people("put", "carol", "--type", "Person", "-m", "Add Carol")
+    # restore refuses to clobber the repository unless told to, then brings the backup back
+    assert people("restore", str(tmp_path / "snap.db"), code=1).code == 1
+    people("restore", str(tmp_path / "snap.db"), "--overwrite")
+    assert people("get", "carol", code=1).code == 1
+    assert "Ada" in people("get", "ada").stdout
+    erased = people("erase", "ada", "--reason", "GDPR request", "--json").json()
+    assert erased["key"] == "ada" and erased["reason"] == "GDPR request"  # type: ignore[index]
+    assert "@erased" in people("get", "ada").stdout
+    assert people("fsck").code == 0  # hashes still verify after the erasure
+    assert "no retention policies" in people("retention").stdout
+    people("retention", "main", "--keep-commits", "2")
+    listed = people("retention", "--json").json()
+    assert listed == [{"pattern": "main", "keep_seconds": None, "keep_commits": 2}]
+    assert people("retention", "main", code=1).code == 1  # nothing to set: a clear error
+    people("retention", "main", "--remove")
+    assert people("retention", "--json").json() == []

@@ -13,6 +13,8 @@ from .cli_common import (
     EXIT_USAGE,
     AuthorOpt,
     BranchOpt,
+    CliError,
+    CollectionOpt,
     JsonOpt,
     MessageOpt,
     RefOpt,
@@ -544,6 +546,101 @@ def backup(
         emit_json(data)
         return
     echo(f"Backed up to {dest}")
+
+
+@app.command()
+def restore(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="A backup made by `palimpsest backup` (a SQLite "
+                                          "file or an archive).")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing "
+                                            "repository at --repo.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Restore a backup into the repository location (--repo); verified before it is used.
+
+    Example:
+
+      palimpsest --repo kg.db restore kg-2026-01-15.db --overwrite
+    """
+    import palimpsest
+
+    st = state(ctx)
+    repo = palimpsest.restore(source, st.target, overwrite=overwrite, author=st.author)
+    st.opened.append(repo)
+    head = repo.log(limit=1)
+    data = {"restored": source, "into": st.target, "head": head[0].id if head else None}
+    if wants_json(ctx, json_out):
+        emit_json(data)
+        return
+    echo(f"Restored {source} into {st.target}")
+
+
+@app.command()
+def erase(
+    ctx: typer.Context,
+    id: Annotated[str, typer.Argument(help="The entity or relation id to erase.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit record).")],
+    collection: CollectionOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Erase one element's values from every version (GDPR), keeping hashes so history still
+    verifies; the erasure itself is recorded.
+
+    Example:
+
+      palimpsest erase alice --reason "GDPR request 2026-11"
+    """
+    repo = open_repo(ctx)
+    target: Any = (collection, id) if collection else id
+    erasure = repo.erase(target, reason=reason, author=state(ctx).author)
+    if wants_json(ctx, json_out):
+        emit_json(erasure.to_dict())
+        return
+    echo(f"Erased {erasure.element} {id} from {erasure.rows} version(s) "
+         f"(commit {(erasure.commit or '')[:10]})")
+
+
+@app.command()
+def retention(
+    ctx: typer.Context,
+    branches: Annotated[str | None, typer.Argument(help="Branch name or glob (e.g. main, "
+                                                   "release/*); omit to list policies.")] = None,
+    keep: Annotated[str | None, typer.Option("--keep", help="How long to keep states: 365d, "
+                                             "12h, 2w.")] = None,
+    keep_commits: Annotated[int | None, typer.Option("--keep-commits", help="How many recent "
+                                                     "commits to keep readable.")] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the policy of BRANCHES.")
+                      ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Set, remove or list retention policies (applied by `palimpsest gc`).
+
+    Examples:
+
+      palimpsest retention main --keep 365d
+
+      palimpsest retention 'release/*' --keep-commits 100
+
+      palimpsest retention
+    """
+    repo = open_repo(ctx)
+    if branches is not None:
+        if not remove and keep is None and keep_commits is None:
+            raise CliError("give --keep and/or --keep-commits (or --remove)",
+                           hint="e.g. palimpsest retention main --keep 365d")
+        repo.set_retention(branches, None if remove else keep,
+                           keep_commits=None if remove else keep_commits,
+                           author=state(ctx).author)
+    policies = repo.retention()
+    rows = [p.to_dict() if hasattr(p, "to_dict") else dict(vars(p)) for p in policies]
+    if wants_json(ctx, json_out):
+        emit_json(rows)
+        return
+    if not rows:
+        echo("no retention policies: every state stays readable")
+        return
+    table(list(rows[0]), [tuple(str(v) for v in r.values()) for r in rows])
 
 
 @app.command()
