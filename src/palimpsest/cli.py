@@ -31,6 +31,7 @@ from .cli_common import (
     paint,
     parse_assignments,
     parse_json_arg,
+    report_commit,
     short,
     state,
     table,
@@ -345,17 +346,7 @@ def rm(
             else:
                 tx.delete_entity(ident)
     assert tx.commit is not None
-    _committed(ctx, tx.commit, json_out, branch)
-
-
-def _committed(ctx: typer.Context, commit: Any, json_out: bool, branch: str | None) -> None:
-    repo = open_repo(ctx)
-    if wants_json(ctx, json_out):
-        emit_json(commit.to_dict())
-        return
-    from .cli_common import stat_text
-    echo(f"[{branch or repo.current_branch} {paint(commit.short_id, 'yellow')}] "
-         f"{commit.message}  {stat_text(commit.stats)}")
+    report_commit(ctx, tx.commit, json_out, branch)
 
 
 @app.command()
@@ -390,7 +381,7 @@ def relate(
     commit = repo.put_relation(rid, type, source, target, values,
                                message=message or f"Relate {source} -[{type}]-> {target}",
                                author=author, branch=branch)
-    _committed(ctx, commit, json_out, branch)
+    report_commit(ctx, commit, json_out, branch)
 
 
 @app.command()
@@ -425,7 +416,7 @@ def unrelate(
     else:
         raise CliError("give a relation id, or SOURCE TYPE TARGET", code=EXIT_USAGE)
     commit = repo.delete_relation(rid, message=message, author=author, branch=branch)
-    _committed(ctx, commit, json_out, branch)
+    report_commit(ctx, commit, json_out, branch)
 
 
 def _register() -> None:

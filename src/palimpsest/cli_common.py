@@ -385,6 +385,17 @@ def decorations(repo: Repository) -> dict[str, list[str]]:
     return out
 
 
+def report_commit(ctx: typer.Context, commit: Commit, json_out: bool,
+                  branch: str | None) -> None:
+    """What a command that wrote one commit prints: its JSON, or ``[branch id] message``."""
+    if wants_json(ctx, json_out):
+        emit_json(commit.to_dict())
+        return
+    name = branch or open_repo(ctx).current_branch
+    echo(f"[{name} {paint(commit.short_id, 'yellow')}] {commit.message}  "
+         f"{stat_text(commit.stats)}")
+
+
 def commit_line(commit: Commit, decor: dict[str, list[str]] | None = None, *,
                 stats: bool = True) -> str:
     """One commit on one line: id, time, author, refs, message, change counts."""

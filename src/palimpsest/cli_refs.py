@@ -20,6 +20,7 @@ from .cli_common import (
     missing_feature,
     open_repo,
     paint,
+    report_commit,
     short,
     stat_text,
     table,
@@ -342,12 +343,8 @@ def rollback(
       palimpsest rollback main~3
     """
     repo = open_repo(ctx)
-    commit = repo.rollback(ref, message=message, author=author, branch=branch)
-    if wants_json(ctx, json_out):
-        emit_json(commit.to_dict())
-        return
-    echo(f"[{branch or repo.current_branch} {paint(commit.short_id, 'yellow')}] "
-         f"{commit.message}  {stat_text(commit.stats)}")
+    report_commit(ctx, repo.rollback(ref, message=message, author=author, branch=branch),
+                  json_out, branch)
 
 
 @app.command()
@@ -369,9 +366,5 @@ def revert(
       palimpsest revert 3f2a9c
     """
     repo = open_repo(ctx)
-    made = repo.revert(commit, message=message, author=author, branch=branch)
-    if wants_json(ctx, json_out):
-        emit_json(made.to_dict())
-        return
-    echo(f"[{branch or repo.current_branch} {paint(made.short_id, 'yellow')}] "
-         f"{made.message}  {stat_text(made.stats)}")
+    report_commit(ctx, repo.revert(commit, message=message, author=author, branch=branch),
+                  json_out, branch)

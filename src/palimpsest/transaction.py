@@ -115,7 +115,9 @@ class Transaction:
                 self._known[(kind, key)] = found.get(key)
 
     def _live(self, kind: str, key: str) -> Any:
-        return to_value(self._row(kind, key), check=False)
+        row = self._row(kind, key)
+        # stored rows are hash-checked like every read; pending ones have no hash yet
+        return to_value(row, check=row is not None and row.hash is not None)
 
     def entity(self, id: str) -> Entity | None:
         value = self._live("e", id)

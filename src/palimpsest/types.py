@@ -159,7 +159,10 @@ class Change:
         }
 
 
-def _fields(value: Any) -> dict[str, JSON]:
+def element_fields(value: Any) -> dict[str, JSON]:
+    """An element as one flat dict of fields, the unit of diffs and merges: properties plus
+    ``@type``, ``@source``, ``@target``; a document's top-level fields (``@value`` when it is
+    not an object)."""
     if value is None:
         return {}
     if isinstance(value, Entity):
@@ -174,7 +177,7 @@ def _fields(value: Any) -> dict[str, JSON]:
 
 def property_changes(old: Any, new: Any) -> dict[str, tuple[JSON, JSON]]:
     """Field-level differences between two element values (either may be ``None``)."""
-    before, after = _fields(old), _fields(new)
+    before, after = element_fields(old), element_fields(new)
     out: dict[str, tuple[JSON, JSON]] = {}
     for name in sorted(before.keys() | after.keys()):
         a, b = before.get(name), after.get(name)

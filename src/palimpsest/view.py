@@ -7,8 +7,9 @@ answering the same after later commits, in this process or any other.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .errors import NotFound
 from .models import documents as docs
 from .models import graph
 from .models.graph import Direction
@@ -19,9 +20,6 @@ from .query import views as query_views
 from .storage.base import Database
 from .storage.visibility import Chain
 from .types import JSON, Commit, Document, Entity, Relation
-
-if TYPE_CHECKING:
-    pass
 
 
 class View:
@@ -57,7 +55,6 @@ class View:
         """Like :meth:`entity` but raises :class:`palimpsest.NotFound` when missing."""
         found = self.entity(id)
         if found is None:
-            from .errors import NotFound
             raise NotFound(f"no entity {id!r} at {self!r}")
         return found
 

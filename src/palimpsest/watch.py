@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:  # asyncio costs ~50 ms to import: only async iteration needs it
     import asyncio
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # asyncio costs ~50 ms to import: only async iteration needs 
 from .errors import InvalidValue
 from .models.kv import KIND, matches, parse_tag, prefix_range
 from .storage.base import Database
-from .storage.visibility import COLUMNS, Chain, StoredRow, changed_keys, read_row
+from .storage.visibility import COLUMNS, Chain, StoredRow, changed_keys, divergent, read_row
 from .types import Commit, KVEvent, KVEventType
 from .versioning.commits import CommitStore
 from .versioning.elements import PUT, to_value
@@ -203,19 +203,6 @@ def extends(old: Chain, new: Chain) -> bool:
     return all(line in bounds and bounds[line] >= bound for line, bound in old)
 
 
-def segments(old: Chain, new: Chain) -> list[tuple[int, int, int]]:
-    """(line, low, high]: the parts of ``new``'s history that ``old`` does not have."""
-    before = dict(old)
-    return [(line, before.get(line, 0), bound) for line, bound in new
-            if before.get(line, 0) < bound]
-
-
-def _segment_sql(parts: list[tuple[int, int, int]], alias: str) -> tuple[str, list[Any]]:
-    sql = " OR ".join(f"({alias}.line = ? AND {alias}.seq > ? AND {alias}.seq <= ?)"
-                      for _ in parts)
-    return f"({sql})", [x for part in parts for x in part]
-
-
 class Follower:
     """The chain a watch has reported up to, and how to find the next state."""
 
@@ -254,9 +241,12 @@ def commit_poller(db: Database, follower: Follower) -> Callable[[], list[Commit]
         if moved is None:
             return []
         old, new = moved
-        if not extends(old, new):
+        if not extends(old, new):  # the branch was reset elsewhere: report where it is now
             return [commits.by_seq(new[0][1])]
-        where, params = _segment_sql(segments(old, new), "c")
+        added = divergent(old, new, "c")
+        if added is None:
+            return []
+        where, params = added
         rows = db.all(f"SELECT c.seq FROM commits c WHERE {where} ORDER BY c.seq", params)
         return [commits.by_seq(int(r[0])) for r in rows]
 
@@ -279,7 +269,10 @@ def kv_poller(db: Database, follower: Follower, pattern: str) -> Callable[[], li
         old, new = moved
         if not extends(old, new):
             return _net_events(db, commits, old, new, pattern)
-        where, params = _segment_sql(segments(old, new), "r")
+        added = divergent(old, new)
+        if added is None:
+            return []
+        where, params = added
         rows = [StoredRow(*r) for r in db.all(
             f"SELECT {COLUMNS} FROM rows r WHERE r.kind = ? AND {key_sql} AND {where} "
             "ORDER BY r.seq, r.key", [KIND, *key_params, *params])]

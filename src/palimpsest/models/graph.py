@@ -124,7 +124,7 @@ def neighbors(db: Database, chain: Chain, id: str, *, depth: int = 1,
               rel_type: str | None = None, direction: Direction = "both") -> list[Entity]:
     """Entities within ``depth`` hops of ``id`` (breadth first; nearest first, then by id)."""
     if direction not in ("out", "in", "both"):
-        raise ValueError(f"direction must be 'out', 'in' or 'both', not {direction!r}")
+        raise InvalidValue(f"direction must be 'out', 'in' or 'both', not {direction!r}")
     seen = {id}
     frontier = [id]
     found: list[str] = []

@@ -18,7 +18,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import QueryTimeout
+from ..errors import InvalidValue, QueryTimeout
 from .base import Dialect, Params, Row, Tracer
 
 
@@ -126,7 +126,7 @@ class SQLiteDatabase:
             self._conn.execute("PRAGMA journal_mode=WAL")
         sync = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}.get(durability)
         if sync is None:
-            raise ValueError(f"durability must be 'full', 'normal' or 'off', not {durability!r}")
+            raise InvalidValue(f"durability must be 'full', 'normal' or 'off', not {durability!r}")
         self._conn.execute(f"PRAGMA synchronous={sync}")
         self._conn.execute("PRAGMA cache_size=-65536")
         self._conn.execute("PRAGMA temp_store=MEMORY")

@@ -160,22 +160,30 @@ def adjacent(db: Database, chain: Chain, ids: Sequence[str], *, column: str,
     return out
 
 
-def changed_keys(db: Database, a: Chain, b: Chain) -> list[tuple[str, str]]:
-    """(kind, key) of every row in one chain and not the other: the keys that can differ.
+def divergent(a: Chain, b: Chain, alias: str = "r") -> tuple[str, list[Any]] | None:
+    """SQL true for rows in one chain and not the other (None when the chains are equal).
 
     Two chains share their common lines up to the lower bound; only rows above it (the
-    segments after the histories diverge) can make the states differ, so this reads O(changes).
+    segments after the histories diverge) can make the states differ, so what this selects is
+    O(changes).
     """
     bounds_a, bounds_b = dict(a), dict(b)
     parts, params = [], []
     for line in bounds_a.keys() | bounds_b.keys():
         lo, hi = sorted((bounds_a.get(line, 0), bounds_b.get(line, 0)))
         if lo < hi:
-            parts.append("(line = ? AND seq > ? AND seq <= ?)")
+            parts.append(f"({alias}.line = ? AND {alias}.seq > ? AND {alias}.seq <= ?)")
             params += [line, lo, hi]
-    if not parts:
+    return ("(" + " OR ".join(parts) + ")", params) if parts else None
+
+
+def changed_keys(db: Database, a: Chain, b: Chain) -> list[tuple[str, str]]:
+    """(kind, key) of every row in one chain and not the other: the keys that can differ."""
+    segments = divergent(a, b)
+    if segments is None:
         return []
-    rows = db.all(f"SELECT DISTINCT kind, key FROM rows WHERE {' OR '.join(parts)}", params)
+    where, params = segments
+    rows = db.all(f"SELECT DISTINCT r.kind, r.key FROM rows r WHERE {where}", params)
     return sorted((str(k), str(key)) for k, key in rows)
 
 
@@ -188,17 +196,13 @@ def rows_at_both(db: Database, a: Chain, b: Chain
     for a key is that key's visible row on that side. Only the other side needs a lookup,
     batched. This is the O(changes) core of diff and rollback.
     """
-    bounds_a, bounds_b = dict(a), dict(b)
-    parts, params = [], []
-    for line in bounds_a.keys() | bounds_b.keys():
-        lo, hi = sorted((bounds_a.get(line, 0), bounds_b.get(line, 0)))
-        if lo < hi:
-            parts.append("(r.line = ? AND r.seq > ? AND r.seq <= ?)")
-            params += [line, lo, hi]
-    if not parts:
+    segments = divergent(a, b)
+    if segments is None:
         return []
+    where, params = segments
+    bounds_a, bounds_b = dict(a), dict(b)
     only: tuple[dict[tuple[str, str], StoredRow], dict[tuple[str, str], StoredRow]] = ({}, {})
-    for raw in db.all(f"SELECT {COLUMNS} FROM rows r WHERE {' OR '.join(parts)}", params):
+    for raw in db.all(f"SELECT {COLUMNS} FROM rows r WHERE {where}", params):
         row = StoredRow(*raw)
         side = only[0] if bounds_a.get(row.line, 0) > bounds_b.get(row.line, 0) else only[1]
         ident = (row.kind, row.key)

@@ -26,7 +26,7 @@ from ..codec import (
 )
 from ..errors import InvalidValue, RefNotFound
 from ..storage.base import Database, Row
-from ..storage.visibility import COLUMNS, Chain, StoredRow, read_rows
+from ..storage.visibility import Chain, StoredRow, read_rows
 from ..types import Commit, CommitStats
 from .elements import DELETE, PUT, Write
 
@@ -96,16 +96,6 @@ class CommitStore:
         rows = self.db.all(f"SELECT {_COMMIT_COLUMNS} FROM commits WHERE id >= ? AND id < ? "
                            "ORDER BY id LIMIT ?", (prefix, prefix + "g", limit))
         return [self._from_row(r) for r in rows]
-
-    def time_us(self, seq: int) -> int:
-        row = self.db.one("SELECT time_us FROM commits WHERE seq = ?", (seq,))
-        return int(row[0]) if row else 0
-
-    def state(self, seq: int | None) -> bytes:
-        if seq is None:
-            return EMPTY_STATE
-        row = self.db.one("SELECT state_hash FROM commits WHERE seq = ?", (seq,))
-        return bytes(row[0]) if row else EMPTY_STATE
 
     def count(self) -> int:
         row = self.db.one("SELECT count(*) FROM commits")
@@ -266,9 +256,3 @@ class CommitStore:
             for key in keys:
                 out[(kind, key)] = found.get(key)
         return out
-
-    def rows_of(self, commit: Commit) -> list[StoredRow]:
-        """The rows a commit wrote (its own changes on its line)."""
-        rows = self.db.all(f"SELECT {COLUMNS} FROM rows r WHERE r.line = ? AND r.seq = ? "
-                           "ORDER BY r.kind, r.key", (commit.line, commit.seq))
-        return [StoredRow(*r) for r in rows]

@@ -17,7 +17,7 @@ from typing import Any
 from ..codec import decode, encode
 from ..storage.base import Database
 from ..storage.visibility import Chain, StoredRow, read_rows
-from ..types import JSON, Conflict, Entity, Relation
+from ..types import JSON, Conflict, element_fields
 from .elements import (
     PUT,
     Write,
@@ -74,17 +74,10 @@ def _same(a: StoredRow | None, b: StoredRow | None) -> bool:
 
 
 def _fields(row: StoredRow) -> dict[str, JSON]:
-    if row.kind == "k":
+    if row.kind == "k":  # kv bytes merge as their stored (base64) text
         assert row.value is not None
         return {"@value": decode(row.value)}
-    value = to_value(row)
-    if isinstance(value, Entity):
-        return {"@type": value.type, **value.props}
-    if isinstance(value, Relation):
-        return {"@type": value.type, "@source": value.source, "@target": value.target,
-                **value.props}
-    data = value.value
-    return dict(data) if isinstance(data, dict) else {"@value": data}
+    return element_fields(to_value(row))
 
 
 def _rebuild(template: StoredRow, fields: dict[str, JSON], origin: int | None) -> Write:
