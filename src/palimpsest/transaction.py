@@ -3,9 +3,11 @@
 Writes are buffered in memory and validated as they are made (bad input fails at once, with
 the repository untouched); reads inside the transaction see its own writes. On a clean exit
 the commit is written in one database transaction under the write lock. If another writer moved
-the branch meanwhile, the commit still lands on the new head when none of the elements this
-transaction read or wrote changed there; otherwise :class:`ConcurrentCommit` is raised
-(optimistic concurrency) and nothing is written.
+the branch meanwhile, the commit still lands on the new head when nothing this transaction read
+or wrote changed there — every read joins its read set: point reads by key, listings, counts,
+adjacency, neighbors, queries and kv prefixes as predicates (:mod:`.versioning.readset`);
+otherwise :class:`ConcurrentCommit` is raised (optimistic concurrency, serializable: no write
+skew) and nothing is written.
 """
 
 from __future__ import annotations

@@ -14,8 +14,7 @@ here as a *predicate* naming the rows it depends on:
   collection, a superset of the rows that really matter);
 - ``ends``: relations starting (``source``) or ending (``target``) at an entity (adjacency,
   neighbors);
-- ``ranges``: keys of a kind inside ``[low, high)`` (kv prefix listings and counts);
-- ``everything``: the conservative fallback for a read that depends on the whole state.
+- ``ranges``: keys of a kind inside ``[low, high)`` (kv prefix listings and counts).
 
 At commit, :func:`first_conflict` reads the change set between the base and the new head with
 both versions of every changed key (:func:`~palimpsest.storage.visibility.rows_at_both`), and a
@@ -46,10 +45,9 @@ class ReadSet:
     types: set[tuple[str, str]] = field(default_factory=set)
     ends: set[tuple[str, str]] = field(default_factory=set)
     ranges: set[tuple[str, str, str]] = field(default_factory=set)
-    everything: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.everything or self.kinds or self.types or self.ends or self.ranges)
+        return bool(self.kinds or self.types or self.ends or self.ranges)
 
     def kind(self, kind: str, type_: str | None = None) -> None:
         """Record a read of every element of ``kind`` (of one type when ``type_`` is given)."""
@@ -71,8 +69,6 @@ class ReadSet:
         """A description of the first recorded read ``row`` could change, or None."""
         if row.op != PUT:
             return None  # a deletion row is no element; the live row it replaces is checked
-        if self.everything:
-            return "a read of the whole state"
         if row.kind in self.kinds:
             return f"all {_NAMES.get(row.kind, row.kind)}"
         if row.type is not None and (row.kind, row.type) in self.types:
