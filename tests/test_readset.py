@@ -344,3 +344,37 @@ def test_run_transaction_retries_a_predicate_conflict(repo: palimpsest.Repositor
     with pytest.raises(ConcurrentCommit):
         repo.run_transaction(always_moved, retries=2)
     assert len(repo.kv.keys("/q/")) == 3  # three attempts, each overtaken
+
+
+def test_threads_cannot_overbook(open_repo, repo_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Writers on their own handles each book a seat only while fewer than 3 are booked (a
+    count, then a write elsewhere): exactly 3 get one, however the commits interleave."""
+    import threading
+
+    if repo_url == ":memory:":
+        pytest.skip("needs several handles on the same database")
+    open_repo().put_entity("hall", "Hall")
+    handles = [open_repo() for _ in range(6)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(handles))
+
+    def book(index: int) -> None:
+        repo = handles[index]
+
+        def attempt(tx: Transaction) -> None:
+            if tx.count("Seat") < 3:
+                tx.put_entity(f"seat-{index}", "Seat")
+
+        try:
+            start.wait()
+            repo.run_transaction(attempt, retries=50)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=book, args=(i,)) for i in range(len(handles))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert handles[0].head().count("Seat") == 3
