@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from .cli_common import (
+    EXIT_PORT_IN_USE,
     EXIT_USAGE,
     AuthorOpt,
     BranchOpt,
@@ -34,6 +35,7 @@ from .cli_common import (
     state,
     table,
     wants_json,
+    write_data,
 )
 
 FormatOpt = Annotated[str | None, typer.Option(
@@ -169,9 +171,7 @@ def export(
                  code=EXIT_USAGE)
         data, _ = render(repo, ref, fmt, prefixes=_prefixes(prefix),
                          drop_relation_props=drop_relation_props)
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        write_data(data)
         return
     with progress_bar(False):
         result = export_files(repo, path, ref=ref, format=format, prefixes=_prefixes(prefix),
@@ -230,11 +230,7 @@ def query(
     kwargs: dict[str, Any] = {"where": clause, "order_by": order or None, "limit": limit}
     if select:
         kwargs["select"] = select
-    if entities:
-        kwargs["type"] = target
-        results = view.query(**kwargs)
-    else:
-        results = view.query(target, **kwargs)
+    results = view.query(target, kind="entity" if entities else None, **kwargs)
     items = [r.to_dict() | ({"id": r.id} if hasattr(r, "id") and not hasattr(r, "key")
                             else {}) for r in results]
     if wants_json(ctx, json_out):
@@ -308,17 +304,34 @@ def _entry(entry: Any, raw: bool = False) -> dict[str, Any]:
     return out
 
 
-def _value_bytes(value: str | None, file: str | None) -> bytes:
+def _value_bytes(value: str | None, file: str | None, base64: bool = False) -> bytes:
+    """The bytes to store: a file's or standard input's bytes as they are; VALUE as UTF-8
+    (bytes that are not UTF-8 in the command line are kept as given), or decoded from base64
+    with --base64 (as ``kv get --json`` prints ``value_base64``)."""
     if file is not None:
+        if value is not None:
+            fail("give a VALUE or --file, not both", code=EXIT_USAGE)
         from pathlib import Path
-        return sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-    if value is None:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    elif value is None:
         fail("give a VALUE or --file", code=EXIT_USAGE)
-    return value.encode("utf-8")
+    else:
+        # the command line arrives decoded with surrogateescape: this gives its bytes back
+        data = value.encode("utf-8", "surrogateescape")
+    if not base64:
+        return data
+    import binascii
+    try:
+        return binascii.a2b_base64(b"".join(data.split()), strict_mode=True)
+    except (binascii.Error, ValueError):
+        fail("--base64: the value is not valid base64", code=EXIT_USAGE)
 
 
 FileOpt = Annotated[str | None, typer.Option("--file", metavar="PATH", help="Read the value "
-                                             "from a file ('-': standard input).")]
+                                             "from a file ('-': standard input), as bytes.")]
+Base64Opt = Annotated[bool, typer.Option("--base64", help="The value is base64 (for bytes "
+                                         "that are not text; `kv get --json` prints "
+                                         "value_base64).")]
 
 
 @kv_app.command("get")
@@ -336,23 +349,26 @@ def kv_get(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key.
     if wants_json(ctx, json_out):
         emit_json(_entry(entry))
         return
-    sys.stdout.buffer.write(entry.value + (b"" if entry.value.endswith(b"\n") else b"\n"))
+    write_data(entry.value + (b"" if entry.value.endswith(b"\n") else b"\n"))
 
 
 @kv_app.command("set")
 def kv_set(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key.")],
            value: Annotated[str | None, typer.Argument(help="The value (text).")] = None,
-           file: FileOpt = None, message: MessageOpt = None, author: AuthorOpt = None,
-           json_out: JsonOpt = False) -> None:
-    """Write a key (one commit).
+           file: FileOpt = None, base64: Base64Opt = False, message: MessageOpt = None,
+           author: AuthorOpt = None, json_out: JsonOpt = False) -> None:
+    """Write a key (one commit). Values are bytes: text, a file's bytes, or base64.
 
     Examples:
 
       palimpsest kv set /config/cluster '{"size": 3}'
 
       palimpsest kv set /certs/ca --file ca.pem
+
+      palimpsest kv set /blobs/magic 3q2+7w== --base64
     """
-    entry = _kv(ctx).set(key, _value_bytes(value, file), message=message, author=author)
+    entry = _kv(ctx).set(key, _value_bytes(value, file, base64), message=message,
+                         author=author)
     _kv_done(ctx, entry, json_out)
 
 
@@ -368,15 +384,15 @@ def kv_cas(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key.
            expected_version: Annotated[int, typer.Argument(help="Version the key must be at "
                                                                 "(0: must not exist).")],
            value: Annotated[str | None, typer.Argument(help="The new value.")] = None,
-           file: FileOpt = None, message: MessageOpt = None, author: AuthorOpt = None,
-           json_out: JsonOpt = False) -> None:
+           file: FileOpt = None, base64: Base64Opt = False, message: MessageOpt = None,
+           author: AuthorOpt = None, json_out: JsonOpt = False) -> None:
     """Compare-and-set: write only if the key is at EXPECTED_VERSION (exit 1 otherwise).
 
     Example:
 
       palimpsest kv cas /config/cluster 2 '{"size": 5}'
     """
-    entry = _kv(ctx).compare_and_set(key, expected_version, _value_bytes(value, file),
+    entry = _kv(ctx).compare_and_set(key, expected_version, _value_bytes(value, file, base64),
                                      message=message, author=author)
     _kv_done(ctx, entry, json_out)
 
@@ -446,8 +462,7 @@ def kv_watch(ctx: typer.Context,
     try:
         for event in events:
             if as_json:
-                import orjson
-                sys.stdout.write(orjson.dumps(event.to_dict()).decode() + "\n")
+                emit_json(event.to_dict(), indent=False)
             else:
                 value = "" if event.value is None else event.value.decode("utf-8", "replace")
                 echo(f"{event.commit.short_id} {event.type:<8} {event.key} v{event.version} "
@@ -699,7 +714,33 @@ def serve(
     repo = st.repo()  # fail early, with the usual message, when there is no repository
     url = repo.url
     st.close()
+    _check_port(host, port)
     server.serve(url, host=host, port=port, no_auth=no_auth)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with its own exit code, before anything says "serving", when HOST:PORT cannot be
+    listened on (typically: another process already uses the port)."""
+    import errno
+    import socket
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}", hint="check --host",
+             code=EXIT_USAGE)
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(f"port {port} on {host} is already in use",
+                     hint="stop the other server, or choose another port with --port",
+                     code=EXIT_PORT_IN_USE)
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                 hint="check --host and --port")
 
 
 token_app = typer.Typer(help="Bearer tokens for the HTTP server.", no_args_is_help=True)
