@@ -198,7 +198,7 @@ app = typer.Typer(
          "  palimpsest init\n\n"
          "  palimpsest put ada --type Person --set name=Ada --set born=1815 -m 'Add Ada'\n\n"
          "  palimpsest log -n 5\n\n"
-         "  palimpsest import release-2.nt --tag v2 && palimpsest diff v1 v2 --stat",
+         "  palimpsest import release-2.nt --tag r2 && palimpsest diff v2.0 r2 --stat",
 )
 
 

@@ -88,7 +88,7 @@ def import_(
     (--mode replace), changed ones updated, unchanged ones not touched. A malformed record
     stops the import with its file, line and reason, and nothing is committed, unless
     --skip-invalid. A history archive (--format archive, from `export --format archive`)
-    loads a whole history into an empty repository.
+    loads a whole history into an empty repository (created when missing).
 
     Examples:
 
@@ -102,8 +102,9 @@ def import_(
     """
     if mode not in ("replace", "merge"):
         fail(f"--mode must be replace or merge, not {mode!r}", code=EXIT_USAGE)
-    repo = open_repo(ctx)
-    from .io.files import import_files
+    from .io.files import import_files, normalize_format
+    # a history archive loads into an empty repository: create it when it is missing
+    repo = open_repo(ctx, create=normalize_format(format) == "archive")
     as_json = wants_json(ctx, json_out)
     target = branch or repo.current_branch
     if not any(b.name == target for b in repo.branches(None)):
@@ -154,13 +155,13 @@ def export(
 
       palimpsest export graph.jsonl --ref v2.0
 
-      palimpsest export schema.ttl --ref v29.0
+      palimpsest export schema.ttl --ref v28.0
 
       palimpsest export out/ --format csv
 
       palimpsest export backup.archive.jsonl --format archive
 
-      palimpsest export - --format nt | head
+      palimpsest export - --ref v28.0 --format nt | head
     """
     repo = open_repo(ctx)
     from .io.files import export_files, normalize_format, render
@@ -453,7 +454,7 @@ def kv_watch(ctx: typer.Context,
 
       palimpsest kv watch '/workloads/*'
 
-      palimpsest kv watch /config/cluster --since HEAD~10 -n 5 --json
+      palimpsest kv watch /config/cluster --since HEAD~10 -n 2 --json
     """
     kv = _kv(ctx)
     events = kv.watch(pattern, since=since) if since is not None else kv.watch(pattern)

@@ -210,7 +210,7 @@ def show(
 
       palimpsest show v2.0 --stat
 
-      palimpsest show 3f2a9c --json
+      palimpsest show main~1 --json
     """
     repo = open_repo(ctx)
     found = repo.resolve(commit)
