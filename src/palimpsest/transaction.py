@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .codec import check_json, check_name, check_props, encode, from_us, to_us
+from .codec import check_document, check_json, check_name, check_props, encode, from_us, to_us
 from .errors import (
     ConcurrentCommit,
     IntegrityError,
@@ -448,7 +448,7 @@ class Transaction:
         """Create or replace the JSON document ``key`` in ``collection``."""
         check_name(collection, "collection")
         check_name(key, f"document key in {collection!r}")
-        check_json(value, f"document {collection}/{key}")
+        check_document(value, f"document {collection}/{key}")
         self._put(Write("d", doc_key(collection, key), PUT, collection, value=encode(value)))
         return Document(collection, key, value)
 
