@@ -184,6 +184,19 @@ def test_type_change_is_a_field_change_even_next_to_legacy_names(
 
 
 # -- whole-state documents and patches ------------------------------------------------------
+def test_to_dict_holds_kv_and_patches_cover_it(repo: palimpsest.Repository) -> None:
+    first = repo.put_entity("a", "T")
+    repo.kv.set("/config/x", b"\x00\xff")
+    repo.kv.set("/a~b", b"1")
+    state = repo.head().to_dict()
+    assert state["kv"] == {"/config/x": "AP8=", "/a~b": "MQ=="}
+    assert repo.at(first.id).to_dict()["kv"] == {}
+    repo.kv.delete("/a~b")
+    repo.kv.set("/config/x", b"2")
+    for a, b in [(first.id, "main"), ("main", first.id), ("main~1", "main")]:
+        _assert_patch_exact(repo, a, b)
+
+
 def _assert_patch_exact(repo: palimpsest.Repository, a: str, b: str) -> None:
     """Applying ``diff(a, b)``'s JSON Patch to ``a``'s state gives ``b``'s, byte for byte."""
     patched = jsonpatch.apply_patch(repo.at(a).to_dict(), repo.diff(a, b).to_json_patch())
