@@ -172,6 +172,18 @@ def test_allowed_names(repo: palimpsest.Repository) -> None:
     repo.put_document("ld", "c", {"nested": {"@erased": 1}})
 
 
+def test_field_merge_keeps_rdf_properties(repo: palimpsest.Repository) -> None:
+    """A field-level merge rebuilds properties from every field but @type/@source/@target:
+    RDF's @iri and @types survive it (they used to be dropped with every @ name)."""
+    repo.put_entity("a", "T", {"@iri": "https://example.org/a", "@types": ["T", "U"], "x": 0})
+    repo.create_branch("theirs")
+    repo.update_entity("a", {"x": 1}, branch="theirs")
+    repo.update_entity("a", {"y": 1})
+    assert repo.merge("theirs").status == "merged"
+    assert repo.head().get_entity("a").props == {
+        "@iri": "https://example.org/a", "@types": ["T", "U"], "x": 1, "y": 1}
+
+
 def test_type_change_is_a_field_change_even_next_to_legacy_names(
         repo: palimpsest.Repository) -> None:
     """A row written before names were checked may hold an ``@type`` property: the real type
