@@ -213,3 +213,20 @@ def _assert_patch_exact(repo: palimpsest.Repository, a: str, b: str) -> None:
     """Applying ``diff(a, b)``'s JSON Patch to ``a``'s state gives ``b``'s, byte for byte."""
     patched = jsonpatch.apply_patch(repo.at(a).to_dict(), repo.diff(a, b).to_json_patch())
     assert canonical(patched) == canonical(repo.at(b).to_dict())
+
+
+def test_updates_keep_properties_stored_before_the_name_rule(
+        repo: palimpsest.Repository) -> None:
+    """Rows written before names were checked stay readable and updatable: only the patch is
+    checked, and the old name can be removed by replacing the element."""
+    with repo.transaction("legacy") as tx:
+        tx.write_raw(Write("e", "a", PUT, "T", value=encode({"@old": 1})))
+        tx.write_raw(Write("r", "r", PUT, "R", "a", "a", encode({"@old": 1})))
+    repo.update_entity("a", {"x": 1})
+    with repo.transaction("update") as tx:
+        tx.update_relation("r", {"x": 1})
+    view = repo.head()
+    assert view.get_entity("a").props == {"@old": 1, "x": 1}
+    assert view.relation("r").props == {"@old": 1, "x": 1}  # type: ignore[union-attr]
+    repo.put_entity("a", "T", {"x": 1})
+    assert repo.head().get_entity("a").props == {"x": 1}
