@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .codec import check_json, check_name, check_props, encode, from_us, to_us
+from .codec import check_document, check_json, check_name, check_props, encode, from_us, to_us
 from .errors import (
     ConcurrentCommit,
     IntegrityError,
@@ -401,6 +401,10 @@ class Transaction:
         check_name(target, f"target of relation {id!r}")
         values = check_props(props,
                              f"properties of relation {id!r}")
+        return self._put_relation(id, type, source, target, values)
+
+    def _put_relation(self, id: str, type: str, source: str, target: str,
+                      values: dict[str, JSON]) -> Relation:
         for end, name in ((source, "source"), (target, "target")):
             if not self._exists("e", end):
                 raise NotFound(f"relation {id!r}: {name} entity {end!r} does not exist; "
@@ -436,7 +440,8 @@ class Transaction:
                             f"properties of relation {id!r}")
         merged = {**current.props, **patch}
         merged = {k: v for k, v in merged.items() if v is not None}
-        return self.put_relation(id, current.type, current.source, current.target, merged)
+        # like update_entity: the patch is checked, stored properties are kept as they are
+        return self._put_relation(id, current.type, current.source, current.target, merged)
 
     def delete_relation(self, id: str) -> None:
         check_name(id, "relation id")
@@ -448,7 +453,7 @@ class Transaction:
         """Create or replace the JSON document ``key`` in ``collection``."""
         check_name(collection, "collection")
         check_name(key, f"document key in {collection!r}")
-        check_json(value, f"document {collection}/{key}")
+        check_document(value, f"document {collection}/{key}")
         self._put(Write("d", doc_key(collection, key), PUT, collection, value=encode(value)))
         return Document(collection, key, value)
 
