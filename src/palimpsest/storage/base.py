@@ -64,7 +64,13 @@ class Dialect(Protocol):
 
     def regex_search(self, expr: str) -> str:
         """SQL true when the regular expression in the next ``?`` parameter matches anywhere
-        in the text ``expr`` (Python ``re.search`` semantics where the engine allows)."""
+        in the text ``expr`` (RE2 semantics, docs/query.md; the pattern is bound as
+        :meth:`regex_pattern` returns it)."""
+
+    def regex_pattern(self, pattern: str) -> str:
+        """The parameter to bind for :meth:`regex_search` given an RE2 ``pattern`` (checked
+        by ``storage.regex.check``): the pattern itself, or its spelling in the engine's own
+        regex syntax."""
 
     def json_index_exprs(self, column: str, path: Sequence[str]) -> list[str]:
         """Expressions to index so that comparisons built from :meth:`json_number` and

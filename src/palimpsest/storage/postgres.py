@@ -43,10 +43,12 @@ from ..errors import (
     DatabaseUnavailable,
     InvalidKey,
     InvalidValue,
+    QueryError,
     QueryTimeout,
     ReadOnly,
     StorageError,
 )
+from . import regex
 from .base import Dialect, Params, Row, Tracer
 
 _OPTIONS = ("schema", "pool_size")
@@ -156,6 +158,9 @@ class PostgresDialect:
 
     def regex_search(self, expr: str) -> str:
         return f"({expr} ~ ?)"
+
+    def regex_pattern(self, pattern: str) -> str:
+        return regex.to_postgres(pattern)
 
     def json_index_exprs(self, column: str, path: Sequence[str]) -> list[str]:
         return [self.json_number(column, path), self.json_string(column, path)]
@@ -344,6 +349,9 @@ class PostgresDatabase:
         if isinstance(exc, pgerrors.SerializationFailure | pgerrors.DeadlockDetected |
                       pgerrors.LockNotAvailable):
             return ConcurrentCommit(f"a concurrent writer got in the way ({detail}); retry")
+        if isinstance(exc, pgerrors.InvalidRegularExpression):
+            return QueryError(f"invalid regular expression for PostgreSQL: {detail} (see "
+                              "docs/query.md for the regex dialect)")
         if isinstance(exc, pgerrors.QueryCanceled):
             return QueryTimeout(f"the query ran past its time limit on {self.target.where}; "
                                 "narrow it (a filter on a declared index, a smaller limit)")

@@ -8,17 +8,16 @@ deadlock-prone lock upgrades); nested ``write()`` calls become savepoints.
 from __future__ import annotations
 
 import contextlib
-import re
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
 from ..errors import InvalidValue, QueryTimeout
+from . import regex
 from .base import Dialect, Params, Row, Tracer
 
 
@@ -68,25 +67,16 @@ class SQLiteDialect:
         return f"(instr({expr}, ?) > 0)"
 
     def regex_search(self, expr: str) -> str:
-        return f"({expr} REGEXP ?)"
+        return f"({expr} REGEXP ?)"  # RE2 (storage/regex.py), registered as regexp()
+
+    def regex_pattern(self, pattern: str) -> str:
+        return pattern
 
     def json_index_exprs(self, column: str, path: Sequence[str]) -> list[str]:
         return [self.json_text(column, path)]
 
     def index_hint(self, index: str) -> str:
         return f"INDEXED BY {index}"
-
-
-@lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
-def _regexp(pattern: str | None, value: object) -> int | None:
-    """SQLite's ``x REGEXP y`` calls ``regexp(y, x)``: Python ``re.search`` semantics."""
-    if pattern is None or not isinstance(value, str):
-        return None
-    return 1 if _compiled(pattern).search(value) else 0
 
 
 def _is_engine_failure(exc: BaseException) -> bool:
@@ -121,7 +111,7 @@ class SQLiteDatabase:
         self._conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
                                      check_same_thread=False)
         self._conn.execute("PRAGMA foreign_keys=OFF")
-        self._conn.create_function("regexp", 2, _regexp, deterministic=True)  # query filters
+        self._conn.create_function("regexp", 2, regex.search, deterministic=True)  # query filters
         if path != ":memory:" and not path.startswith("file::memory:"):
             self._conn.execute("PRAGMA journal_mode=WAL")
         sync = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}.get(durability)
