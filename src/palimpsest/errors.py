@@ -149,6 +149,18 @@ class StorageError(PalimpsestError):
     code = "storage"
 
 
+class LockTimeout(StorageError):
+    """A write waited longer than its limit for the write lock (another writer, possibly
+    another process, held it); nothing was written. Retry after ``retry_after`` seconds.
+    The server answers 503 with a ``Retry-After`` header."""
+
+    code = "lock_timeout"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class QueryError(PalimpsestError, ValueError):
     """A query is malformed; the message names the part that is wrong."""
 

@@ -18,16 +18,19 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import (
     AmbiguousRef,
     CorruptObject,
+    DatabaseUnavailable,
     Forbidden,
     IntegrityError,
     InvalidKey,
     InvalidValue,
+    LockTimeout,
     MergeConflict,
     NotFound,
     PalimpsestError,
@@ -35,10 +38,12 @@ from ..errors import (
     ReadOnly,
     RetentionExpired,
     SchemaVersionError,
+    StorageError,
     Unauthorized,
     VersionConflict,
 )
 from ..repository import Repository
+from ..storage.base import lock_wait
 from . import auth
 from .auth import Principal
 
@@ -50,6 +55,7 @@ _STATUS: list[tuple[type[PalimpsestError], int]] = [
     (AmbiguousRef, 422), (InvalidKey, 422), (InvalidValue, 422), (QueryError, 422),
     (IntegrityError, 409), (VersionConflict, 409), (MergeConflict, 409),
     (RetentionExpired, 410), (CorruptObject, 500), (SchemaVersionError, 500),
+    (LockTimeout, 503), (DatabaseUnavailable, 503), (StorageError, 500),
 ]
 
 
@@ -65,6 +71,9 @@ class ServerConfig:
     """Queries and aggregations running longer stop with 422 ``query_timeout``."""
     watch_poll_seconds: float = 1.0
     watch_heartbeat_seconds: float = 15.0
+    lock_wait_seconds: float | None = 5.0
+    """How long a write waits for the write lock (another writer, possibly another process)
+    before it answers 503 ``lock_timeout`` with ``Retry-After``; None: the backend's default."""
     secure_cookies: bool | None = None
     """None: Secure cookies when the request came over HTTPS or to a loopback host."""
     csrf_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
@@ -85,6 +94,16 @@ def status_for(error: PalimpsestError) -> int:
         if isinstance(error, cls):
             return status
     return 400
+
+
+def error_headers(error: PalimpsestError) -> dict[str, str] | None:
+    if isinstance(error, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(error, LockTimeout):
+        return {"Retry-After": str(error.retry_after)}
+    if isinstance(error, DatabaseUnavailable):
+        return {"Retry-After": "5"}
+    return None
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -116,6 +135,11 @@ def get_repo(request: Request) -> Repository:
     return repo
 
 
+def current_branch(repo: Repository) -> str:
+    """The repository's current branch (a database read: call it in the thread pool)."""
+    return repo.current_branch
+
+
 def get_config(request: Request) -> ServerConfig:
     config: ServerConfig = request.app.state.config
     return config
@@ -139,10 +163,11 @@ def principal_for(request: Request, token: str | None) -> Principal:
     return auth.authenticate(repo.database, token)
 
 
-async def api_principal(request: Request) -> Principal:
+def api_principal(request: Request) -> Principal:
     """The caller of an API request, from its bearer token (401 without a valid one).
 
-    It runs on the event loop (one indexed lookup): a thread handoff would cost more.
+    Like every route, it runs in the worker thread pool, never on the event loop: a database
+    call may wait (a busy disk, a lock), and the loop must keep serving other requests.
 
     Reads (GET) also accept the web UI's login cookie, so UI pages can link to JSON (the
     JSON Patch of a comparison, say); writes need the header, which no other site can set.
@@ -216,6 +241,19 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+class LockWait:
+    """Writes made while serving a request wait at most ``seconds`` for the write lock
+    (``storage.base.lock_wait``; the limit follows the request into the thread pool)."""
+
+    def __init__(self, app: Any, seconds: float | None) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        with lock_wait(self.seconds):
+            await self.app(scope, receive, send)
+
+
 # -- the application -------------------------------------------------------------------------
 def create_app(repo: Repository, *, no_auth: bool = False,
                config: ServerConfig | None = None) -> FastAPI:
@@ -234,13 +272,15 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.state.repo = repo
     app.state.config = config
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    app.add_middleware(LockWait, seconds=config.lock_wait_seconds)
 
     @app.exception_handler(PalimpsestError)
     async def _palimpsest_error(request: Request, exc: PalimpsestError) -> Response:
         if request.url.path.startswith("/ui") and not request.url.path.startswith("/ui/static"):
-            return ui.error_page(request, exc, status_for(exc))
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return JSONResponse(palimpsest_error_body(exc), status_for(exc), headers=headers)
+            # the page reads the repository: not on the event loop
+            return await run_in_threadpool(ui.error_page, request, exc, status_for(exc))
+        return JSONResponse(palimpsest_error_body(exc), status_for(exc),
+                            headers=error_headers(exc))
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -285,7 +325,7 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(repo_url: str, *, host: str = "127.0.0.1", port: int = 8000,
-          no_auth: bool = False) -> None:
+          no_auth: bool = False, config: ServerConfig | None = None) -> None:
     """Run the server (one uvicorn worker) until interrupted.
 
     ``no_auth`` gives every caller the admin role: it is refused unless ``host`` is a
@@ -300,7 +340,7 @@ def serve(repo_url: str, *, host: str = "127.0.0.1", port: int = 8000,
                            f"localhost), not {host!r}: anyone who can reach the server could "
                            "change the repository")
     repo = palimpsest.open(repo_url)
-    app = create_app(repo, no_auth=no_auth)
+    app = create_app(repo, no_auth=no_auth, config=config)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     if no_auth:

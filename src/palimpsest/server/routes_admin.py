@@ -13,7 +13,7 @@ router = APIRouter(prefix="/api")
 
 
 @router.get("/whoami", response_model=schemas.PrincipalOut, operation_id="whoami")
-async def whoami(principal: Caller) -> dict[str, Any]:
+def whoami(principal: Caller) -> dict[str, Any]:
     """The user, role and branch pattern of the token used."""
     return principal.to_dict()
 

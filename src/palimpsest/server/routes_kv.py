@@ -32,7 +32,7 @@ from ..models.kv import (
 )
 from ..types import Entry, KVEvent
 from . import auth, schemas
-from .app import Caller, RefParam, get_config, get_repo
+from .app import Caller, RefParam, current_branch, get_config, get_repo
 from .auth import Principal
 from .routes_api import attribution
 from .schemas import commit_json
@@ -167,7 +167,7 @@ async def kv_watch(request: Request, principal: Caller,
     client resuming with ``Last-Event-ID`` gets every later change."""
     repo = get_repo(request)
     config = get_config(request)
-    name = branch or repo.current_branch
+    name = branch if branch else await run_in_threadpool(current_branch, repo)
     start = since
     if last_event_id is not None:
         if not last_event_id.strip().isdigit():

@@ -22,7 +22,7 @@ from ..errors import InvalidValue
 from ..repository import Repository
 from ..types import Commit
 from ..versioning.log import walk
-from .app import Caller, get_config, get_repo
+from .app import Caller, current_branch, get_config, get_repo
 from .schemas import commit_json
 
 router = APIRouter(prefix="/api")
@@ -118,7 +118,7 @@ async def watch(request: Request, principal: Caller, branch: str | None = None,
     resumable with ``Last-Event-ID``."""
     repo = get_repo(request)
     config = get_config(request)
-    name = branch or repo.current_branch
+    name = branch if branch else await run_in_threadpool(current_branch, repo)
     current = await run_in_threadpool(head_seq, repo, name)
     start = since
     if last_event_id is not None:

@@ -9,8 +9,34 @@ or interrupted commit leaves nothing behind.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol
+
+_LOCK_WAIT: ContextVar[float | None] = ContextVar("palimpsest_lock_wait", default=None)
+
+
+@contextmanager
+def lock_wait(seconds: float | None) -> Iterator[None]:
+    """Inside the block, a write waits at most ``seconds`` for the write lock (another
+    writer's transaction, in this process or another), then raises
+    :class:`~palimpsest.errors.LockTimeout` having written nothing. ``None``: the backend's
+    default (SQLite: the busy timeout, 30 s; PostgreSQL: no limit).
+
+    The limit is a context variable: it holds for this thread or task and for work it hands
+    to worker threads with its context (``asyncio.to_thread``, Starlette's threadpool).
+    """
+    token = _LOCK_WAIT.set(seconds)
+    try:
+        yield
+    finally:
+        _LOCK_WAIT.reset(token)
+
+
+def current_lock_wait() -> float | None:
+    """The limit set by the innermost :func:`lock_wait` (None: the backend's default)."""
+    return _LOCK_WAIT.get()
+
 
 Row = tuple[Any, ...]
 Params = Sequence[Any]

@@ -23,6 +23,7 @@ database, never the password.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -43,13 +44,14 @@ from ..errors import (
     DatabaseUnavailable,
     InvalidKey,
     InvalidValue,
+    LockTimeout,
     QueryError,
     QueryTimeout,
     ReadOnly,
     StorageError,
 )
 from . import regex
-from .base import Dialect, Params, Row, Tracer
+from .base import Dialect, Params, Row, Tracer, current_lock_wait
 
 _OPTIONS = ("schema", "pool_size")
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -346,8 +348,12 @@ class PostgresDatabase:
         database; lock conflicts are retryable ConcurrentCommits. Never the password."""
         detail = self._scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else
                              type(exc).__name__)
-        if isinstance(exc, pgerrors.SerializationFailure | pgerrors.DeadlockDetected |
-                      pgerrors.LockNotAvailable):
+        if isinstance(exc, pgerrors.LockNotAvailable):
+            wait = current_lock_wait() or 1.0
+            return LockTimeout(f"{self.target.where}: a lock stayed taken by another writer "
+                               f"for {wait:g} s; nothing was written: retry later",
+                               retry_after=max(1, math.ceil(wait)))
+        if isinstance(exc, pgerrors.SerializationFailure | pgerrors.DeadlockDetected):
             return ConcurrentCommit(f"a concurrent writer got in the way ({detail}); retry")
         if isinstance(exc, pgerrors.InvalidRegularExpression):
             return QueryError(f"invalid regular expression for PostgreSQL: {detail} (see "
@@ -544,8 +550,10 @@ class PostgresDatabase:
             finally:
                 bound.depth -= 1
             return
+        wait = current_lock_wait()  # storage.base.lock_wait: bound waits for locks
+        limit = "" if wait is None else f"; SET LOCAL lock_timeout = {max(int(wait * 1000), 1)}"
         conn, xid = self._begin("BEGIN ISOLATION LEVEL READ COMMITTED; "
-                                "SELECT txid_current()::text")
+                                "SELECT txid_current()::text" + limit)
         bound = _Bound(conn, "write")
         bound.xid = xid
         self._local.bound = bound
