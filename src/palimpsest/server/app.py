@@ -11,10 +11,12 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import sys
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -22,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..codec import now_us
 from ..errors import (
     AmbiguousRef,
     CorruptObject,
@@ -71,6 +74,8 @@ class ServerConfig:
     """Queries and aggregations running longer stop with 422 ``query_timeout``."""
     watch_poll_seconds: float = 1.0
     watch_heartbeat_seconds: float = 15.0
+    token_check_seconds: float = 2.0
+    """Open watch streams re-check their token this often: revoked or expired ends them."""
     lock_wait_seconds: float | None = 5.0
     """How long a write waits for the write lock (another writer, possibly another process)
     before it answers 503 ``lock_timeout`` with ``Retry-After``; None: the backend's default."""
@@ -179,6 +184,40 @@ def api_principal(request: Request) -> Principal:
 
 
 Caller = Annotated[Principal, Depends(api_principal)]
+
+
+class StreamAuth:
+    """Keeps checking the token of an open watch stream: once it is revoked (noticed within
+    ``token_check_seconds``) or expired (noticed at once), :meth:`valid` turns false and the
+    stream ends with :data:`ENDED`."""
+
+    ENDED = (b"event: error\ndata: " + orjson.dumps(error_body(
+        "unauthorized", "the token was revoked or has expired; the stream ended")) + b"\n\n")
+
+    def __init__(self, request: Request, principal: Principal) -> None:
+        self._db = get_repo(request).database
+        self._principal = principal
+        self._every = get_config(request).token_check_seconds
+        self._next = time.monotonic() + self._every
+
+    async def valid(self) -> bool:
+        principal = self._principal
+        if principal.token_id is None:  # --no-auth
+            return True
+        if principal.expires_us is not None and now_us() >= principal.expires_us:
+            return False
+        now = time.monotonic()
+        if now < self._next:
+            return True
+        self._next = now + self._every
+        return await run_in_threadpool(auth.token_active, self._db, principal.token_id)
+
+    def bound(self, wait: float) -> float:
+        """``wait`` shortened so the stream wakes for the next check (and at expiry)."""
+        wait = min(wait, max(self._next - time.monotonic(), 0.01))
+        if self._principal.expires_us is not None:
+            wait = min(wait, max((self._principal.expires_us - now_us()) / 1e6, 0.01))
+        return wait
 RefParam = Annotated[str | None, Query(
     description="branch, tag, commit id or prefix, REF~N, or an ISO time; default: the "
                 "current branch")]

@@ -31,7 +31,8 @@ def create_token(body: schemas.TokenIn, request: Request, principal: Caller) -> 
     """Create a token; the response is the only place its secret ever appears."""
     auth.require_role(principal, "admin", "creating tokens")
     repo = get_repo(request)
-    token = auth.create_token(repo, body.user, body.role, body.branch_pattern)
+    token = auth.create_token(repo, body.user, body.role, body.branch_pattern,
+                              expires=body.expires)
     token_id = token[len(auth.TOKEN_PREFIX):].split("_", 1)[0]
     info = next(t for t in auth.list_tokens(repo) if t.id == token_id)
     return info.to_dict() | {"token": token}
