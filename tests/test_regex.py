@@ -104,3 +104,15 @@ def test_postgres_spelling() -> None:
     assert to_postgres("(?m)a.b") == r"(?w)a[^\n]b"
     assert to_postgres(r"(?P<n>a)(?:b)\.") == r"(?s)(a)(?:b)\."
     assert to_postgres("[]b]") == "(?s)[]b]"
+
+
+def test_flags_inside_a_pattern_are_re2_only(repo: palimpsest.Repository) -> None:
+    """A documented difference: PostgreSQL takes flags only at the start of a pattern; there
+    a flag group further in is a QueryError (never a raw driver error)."""
+    repo.put_document("texts", "x", {"t": "aB"})
+    view = repo.head()
+    if repo.database.dialect.name == "postgresql":
+        with pytest.raises(QueryError, match="regular expression"):
+            view.query("texts", F("t").matches("a(?i:b)"))
+    else:
+        assert [d.key for d in view.query("texts", F("t").matches("a(?i:b)"))] == ["x"]
