@@ -70,3 +70,34 @@ def test_reads_answer_and_writes_get_503_while_another_process_holds_the_lock(
     with running_server(path) as url:
         ok = httpx.put(url + "/api/entities/bob", json={"type": "Person"}, headers=w)
         assert ok.status_code == 200
+
+
+def test_writes_piling_up_behind_the_lock_do_not_starve_reads(tmp_path: Path) -> None:
+    """More waiting writes than worker threads: they queue without a thread, reads go on,
+    and every write answers 503 within its lock wait (none is left waiting for a thread past
+    it, to land later)."""
+    path = tmp_path / "pile.db"
+    with palimpsest.open(str(path)) as repo:
+        writer = create_token(repo, "writer-bot", "writer")
+        reader = create_token(repo, "viewer", "reader")
+    w = {"Authorization": f"Bearer {writer}"}
+    r = {"Authorization": f"Bearer {reader}"}
+    with running_server(path, "--lock-wait", "4") as url, write_lock_held(path, 8):
+        statuses: list[int] = []
+
+        def write(i: int) -> None:
+            answer = httpx.put(f"{url}/api/entities/e{i}", json={"type": "T"}, headers=w,
+                               timeout=30)
+            statuses.append(answer.status_code)
+
+        writers = [threading.Thread(target=write, args=(i,)) for i in range(48)]
+        for thread in writers:
+            thread.start()
+        time.sleep(1.0)  # every write is now in, waiting
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for _ in range(3):
+                took, answer = timed(client.get, "/api/whoami", headers=r)
+                assert answer.status_code == 200 and took < GENEROUS, took
+        for thread in writers:
+            thread.join(30)
+        assert statuses == [503] * 48

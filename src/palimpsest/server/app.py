@@ -8,7 +8,9 @@ Every error leaves the server as JSON ``{"error": {"code": ..., "message": ...}}
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import math
 import secrets
 import sys
 import time
@@ -79,6 +81,8 @@ class ServerConfig:
     lock_wait_seconds: float | None = 5.0
     """How long a write waits for the write lock (another writer, possibly another process)
     before it answers 503 ``lock_timeout`` with ``Retry-After``; None: the backend's default."""
+    max_concurrent_writes: int = 16
+    """Write requests served at once (of the 40 worker threads); more wait without a thread."""
     secure_cookies: bool | None = None
     """None: Secure cookies when the request came over HTTPS or to a loopback host."""
     csrf_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
@@ -282,15 +286,45 @@ class BodyLimit:
 
 class LockWait:
     """Writes made while serving a request wait at most ``seconds`` for the write lock
-    (``storage.base.lock_wait``; the limit follows the request into the thread pool)."""
+    (``storage.base.lock_wait``; the limit follows the request into the thread pool).
 
-    def __init__(self, app: Any, seconds: float | None) -> None:
+    At most ``writers`` write requests (methods other than GET, HEAD, OPTIONS) run at once;
+    the others wait on the event loop, not in a worker thread, within the same limit, then get
+    503 ``lock_timeout``. So writers piling up behind a held lock never take all the worker
+    threads, and reads keep being answered.
+    """
+
+    def __init__(self, app: Any, seconds: float | None, writers: int) -> None:
         self.app = app
         self.seconds = seconds
+        self.writers = writers
+        self._slots: asyncio.Semaphore | None = None
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        with lock_wait(self.seconds):
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            with lock_wait(self.seconds):
+                await self.app(scope, receive, send)
+            return
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.writers)
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.seconds)
+        except TimeoutError:
+            error = LockTimeout(f"{self.writers} writes are already waiting for the write "
+                                f"lock; waited {self.seconds:g} s and wrote nothing: retry "
+                                "later", retry_after=max(1, math.ceil(self.seconds or 1)))
+            response = JSONResponse(palimpsest_error_body(error), 503,
+                                    headers=error_headers(error))
+            await response(scope, receive, send)
+            return
+        try:
+            left = None if self.seconds is None else \
+                max(self.seconds - (time.monotonic() - started), 0.0)
+            with lock_wait(left):
+                await self.app(scope, receive, send)
+        finally:
+            self._slots.release()
 
 
 # -- the application -------------------------------------------------------------------------
@@ -311,7 +345,8 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.state.repo = repo
     app.state.config = config
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
-    app.add_middleware(LockWait, seconds=config.lock_wait_seconds)
+    app.add_middleware(LockWait, seconds=config.lock_wait_seconds,
+                       writers=config.max_concurrent_writes)
 
     @app.exception_handler(PalimpsestError)
     async def _palimpsest_error(request: Request, exc: PalimpsestError) -> Response:
