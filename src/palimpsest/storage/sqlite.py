@@ -12,6 +12,7 @@ import math
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType
@@ -115,15 +116,15 @@ class SQLiteDatabase:
     """A SQLite database with palimpsest's pragmas and transaction discipline.
 
     Writes go through one writer connection, used by one thread at a time (the thread holding
-    the write lock, :meth:`write`). Reads outside a write use reader connections from a small
-    pool, one per thread at a time, so a long write, or a write waiting for another process's
-    lock, never holds up readers (WAL: each reader sees the last committed state). A thread
-    inside :meth:`write` reads on the writer connection and sees its own uncommitted rows.
-    ``:memory:`` databases have a single connection shared under the lock.
+    the write lock, :meth:`write`). Reads outside a write use the calling thread's own reader
+    connection (opened on its first read, closed when the thread ends or on :meth:`close`), so
+    a long write, or a write waiting for another process's lock, never holds up readers (WAL:
+    each reader sees the last committed state). A thread inside :meth:`write` reads on the
+    writer connection and sees its own uncommitted rows. ``:memory:`` databases have a single
+    connection shared under the lock.
     """
 
-    def __init__(self, path: str, *, durability: str = "normal", timeout: float = 30.0,
-                 readers: int = 8) -> None:
+    def __init__(self, path: str, *, durability: str = "normal", timeout: float = 30.0) -> None:
         self.url = path
         self.dialect: Dialect = SQLiteDialect()
         self.tracer: Tracer | None = None
@@ -138,11 +139,9 @@ class SQLiteDatabase:
         self._depth = 0
         self._after: list[Callable[[], None]] = []
         self._marks: list[int] = []  # len(self._after) at each open savepoint
-        self._local = threading.local()  # .conn: a pinned reader (read()); .limit: deadline
-        self._idle: list[sqlite3.Connection] = []
-        self._readers: list[sqlite3.Connection] = []
-        self._max_idle = readers
-        self._pool_lock = threading.Lock()
+        self._local = _ThreadState()  # this thread's reader connection and deadline
+        self._readers: weakref.WeakSet[_Connection] = weakref.WeakSet()  # to close them all
+        self._readers_lock = threading.Lock()
         self._busy_ms = int(timeout * 1000)
         self._conn = self._connect()
         if not self._shared:
@@ -157,12 +156,13 @@ class SQLiteDatabase:
             self._conn.execute("PRAGMA wal_autocheckpoint=8192")
             self._checkpointer = _Checkpointer(path, timeout)
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None,
-                               check_same_thread=False)
+    def _connect(self, cache_kb: int = 65536) -> _Connection:
+        conn: _Connection = sqlite3.connect(self._path, timeout=self._timeout,
+                                            isolation_level=None, check_same_thread=False,
+                                            factory=_Connection)
         conn.execute("PRAGMA foreign_keys=OFF")
         conn.create_function("regexp", 2, regex.search, deterministic=True)  # query filters
-        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute(f"PRAGMA cache_size=-{cache_kb}")
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA mmap_size=268435456")
         return conn
@@ -176,28 +176,44 @@ class SQLiteDatabase:
         """This thread is inside write() (only it sets or clears ``_owner`` to itself)."""
         return self._owner == threading.get_ident()
 
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        """The connection for one read statement on this thread."""
-        if self._shared or self._mine():
-            with self._wlock, self._limited(self._conn):
-                yield self._conn
-            return
-        pinned: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if pinned is not None:
-            with self._limited(pinned):
-                yield pinned
-            return
-        conn = self._checkout()
+    def _reader(self) -> sqlite3.Connection | None:
+        """This thread's reader connection; None when reads must use the writer connection
+        (a shared in-memory database, or this thread is inside write())."""
+        if self._shared or self._owner == threading.get_ident():
+            return None
+        conn = self._local.conn
+        if conn is None:
+            conn = self._local.conn = self._connect(cache_kb=16384)
+            with self._readers_lock:
+                self._readers.add(conn)
+        return conn
+
+    def _read(self, sql: str, params: Params, fetch_all: bool) -> Any:
+        if self.tracer is not None:
+            self.tracer(sql, params)
+        conn = self._reader()
+        if conn is None:
+            with self._wlock:
+                return self._execute(self._conn, sql, params, fetch_all)
+        return self._execute(conn, sql, params, fetch_all)
+
+    def _execute(self, conn: sqlite3.Connection, sql: str, params: Params,
+                 fetch_all: bool) -> Any:
+        limited = self._local.limit is not None
+        if limited:  # Database.deadline
+            conn.set_progress_handler(self._past_deadline, 1000)
         try:
-            with self._limited(conn):
-                yield conn
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if fetch_all else cursor.fetchone()
+        except UnicodeEncodeError as exc:
+            raise _bad_text(exc) from exc
         finally:
-            self._checkin(conn)
+            if limited:
+                conn.set_progress_handler(None, 0)
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
-        """The writer connection for one statement outside or inside write()."""
+        """The writer connection for statements outside or inside write()."""
         if self._mine():
             with self._limited(self._conn):
                 yield self._conn
@@ -209,31 +225,10 @@ class SQLiteDatabase:
         finally:
             self._wlock.release()
 
-    def _checkout(self) -> sqlite3.Connection:
-        with self._pool_lock:
-            if self._idle:
-                return self._idle.pop()
-        conn = self._connect()
-        with self._pool_lock:
-            self._readers.append(conn)
-        return conn
-
-    def _checkin(self, conn: sqlite3.Connection) -> None:
-        if conn.in_transaction:  # a statement failed half-way through a read()
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        with self._pool_lock:
-            if len(self._idle) < self._max_idle:
-                self._idle.append(conn)
-                return
-            with contextlib.suppress(ValueError):
-                self._readers.remove(conn)
-        conn.close()
-
     @contextmanager
     def _limited(self, conn: sqlite3.Connection) -> Iterator[None]:
         """Install the deadline's progress handler on ``conn`` for one statement."""
-        if getattr(self._local, "limit", None) is None:
+        if self._local.limit is None:
             yield
             return
         conn.set_progress_handler(self._past_deadline, 1000)
@@ -253,21 +248,12 @@ class SQLiteDatabase:
 
     # -- statements ----------------------------------------------------------------------
     def one(self, sql: str, params: Params = ()) -> Row | None:
-        self._trace(sql, params)
-        with self._reading() as conn:
-            try:
-                row: Row | None = conn.execute(sql, params).fetchone()
-            except UnicodeEncodeError as exc:
-                raise _bad_text(exc) from exc
-            return row
+        row: Row | None = self._read(sql, params, False)
+        return row
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
-        self._trace(sql, params)
-        with self._reading() as conn:
-            try:
-                return conn.execute(sql, params).fetchall()
-            except UnicodeEncodeError as exc:
-                raise _bad_text(exc) from exc
+        rows: list[Row] = self._read(sql, params, True)
+        return rows
 
     def iterate(self, sql: str, params: Params = ()) -> Iterator[Row]:
         # Rows are fetched in one go: a View's rows never change, and holding a cursor open
@@ -400,7 +386,7 @@ class SQLiteDatabase:
         if seconds is None:
             yield
             return
-        previous = getattr(self._local, "limit", None)
+        previous = self._local.limit
         self._local.limit = time.monotonic() + seconds
         try:
             yield
@@ -413,7 +399,7 @@ class SQLiteDatabase:
             self._local.limit = previous
 
     def _past_deadline(self) -> int:
-        limit = getattr(self._local, "limit", None)
+        limit = self._local.limit
         return 1 if limit is not None and time.monotonic() > limit else 0
 
     def after_commit(self, callback: Callable[[], None]) -> None:
@@ -435,19 +421,16 @@ class SQLiteDatabase:
                 finally:
                     self._conn.execute("COMMIT")
             return
-        if self._mine() or getattr(self._local, "conn", None) is not None:
+        conn = self._reader()
+        if conn is None or conn.in_transaction:  # inside write(), or a nested read()
             yield
             return
-        conn = self._checkout()
-        self._local.conn = conn
+        conn.execute("BEGIN")
         try:
-            conn.execute("BEGIN")
             yield
         finally:
-            self._local.conn = None
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("COMMIT")
-            self._checkin(conn)
 
     def backup_to(self, path: str) -> None:
         """A consistent online copy of the whole database (SQLite's backup API)."""
@@ -461,8 +444,9 @@ class SQLiteDatabase:
     def close(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
-        with self._pool_lock:
-            readers, self._readers, self._idle = self._readers, [], []
+        with self._readers_lock:
+            readers = list(self._readers)
+            self._readers = weakref.WeakSet()
         for conn in readers:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
@@ -473,6 +457,17 @@ class SQLiteDatabase:
     def raw(self) -> Any:
         """The underlying writer sqlite3 connection (tests and tools only)."""
         return self._conn
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced (the set of a database's readers)."""
+
+
+class _ThreadState(threading.local):
+    """Per thread: its reader connection (closed with the thread) and its query deadline."""
+
+    conn: _Connection | None = None
+    limit: float | None = None
 
 
 class _Checkpointer:
