@@ -77,6 +77,9 @@ class ServerConfig:
     watch_poll_seconds: float = 1.0
     watch_heartbeat_seconds: float = 15.0
     token_check_seconds: float = 2.0
+    auth_cache_seconds: float = 1.0
+    """A valid token is remembered this long (a revocation by another process, such as the
+    CLI, takes effect within it; one through this server at once; expiry on every request)."""
     """Open watch streams re-check their token this often: revoked or expired ends them."""
     lock_wait_seconds: float | None = 5.0
     """How long a write waits for the write lock (another writer, possibly another process)
@@ -172,11 +175,14 @@ def principal_for(request: Request, token: str | None) -> Principal:
     return auth.authenticate(repo.database, token)
 
 
-def api_principal(request: Request) -> Principal:
+async def api_principal(request: Request) -> Principal:
     """The caller of an API request, from its bearer token (401 without a valid one).
 
-    Like every route, it runs in the worker thread pool, never on the event loop: a database
-    call may wait (a busy disk, a lock), and the loop must keep serving other requests.
+    The token is looked up in the worker thread pool, never on the event loop (a database
+    call may wait: a busy disk, a lock), then remembered for ``auth_cache_seconds`` so a
+    request costs one thread handoff, not two. A revocation through this server forgets every
+    token at once; one by another process (the CLI) takes effect within that time; an expiry
+    is checked on every request.
 
     Reads (GET) also accept the web UI's login cookie, so UI pages can link to JSON (the
     JSON Patch of a comparison, say); writes need the header, which no other site can set.
@@ -184,7 +190,26 @@ def api_principal(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None and request.method == "GET":
         token = request.cookies.get(TOKEN_COOKIE)
-    return principal_for(request, token)
+    config = get_config(request)
+    if config.no_auth or not token:  # neither reads the database
+        return principal_for(request, token)
+    cache: dict[str, tuple[Principal, float]] = request.app.state.auth_cache
+    now = time.monotonic()
+    hit = cache.get(token)
+    if hit is not None and now - hit[1] < config.auth_cache_seconds:
+        principal = hit[0]
+        if principal.expires_us is None or now_us() < principal.expires_us:
+            return principal
+    principal = await run_in_threadpool(principal_for, request, token)
+    if len(cache) >= 10_000:
+        cache.clear()
+    cache[token] = (principal, now)
+    return principal
+
+
+def forget_tokens(request: Request) -> None:
+    """Drop remembered tokens (after a revocation through this server)."""
+    request.app.state.auth_cache.clear()
 
 
 Caller = Annotated[Principal, Depends(api_principal)]
@@ -344,6 +369,7 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     )
     app.state.repo = repo
     app.state.config = config
+    app.state.auth_cache = {}
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.add_middleware(LockWait, seconds=config.lock_wait_seconds,
                        writers=config.max_concurrent_writes)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from . import auth, schemas
-from .app import Caller, get_repo
+from .app import Caller, forget_tokens, get_repo
 
 router = APIRouter(prefix="/api")
 
@@ -43,6 +43,7 @@ def revoke_token(token_id: str, request: Request, principal: Caller) -> None:
     """Revoke a token at once."""
     auth.require_role(principal, "admin", "revoking tokens")
     auth.revoke_token(get_repo(request), token_id)
+    forget_tokens(request)
 
 
 @router.get("/protection", response_model=list[schemas.ProtectionOut],
