@@ -107,6 +107,16 @@ def test_expired_token_gets_401_everywhere(server: Server) -> None:
     assert refused.status_code == 401
 
 
+def test_a_revocation_through_the_api_takes_effect_at_once(server: Server) -> None:
+    token = create_token(server.repo, "brief", "reader")
+    h = {"Authorization": f"Bearer {token}"}
+    assert server.client.get("/api/whoami", headers=h).status_code == 200  # now remembered
+    ident = token.split("_")[1]
+    assert server.client.delete(f"/api/tokens/{ident}",
+                                headers=server.h("admin")).status_code == 204
+    assert server.client.get("/api/whoami", headers=h).status_code == 401
+
+
 def test_tokens_with_expiry_over_http(server: Server) -> None:
     made = server.client.post("/api/tokens", headers=server.h("admin"),
                               json={"user": "ci", "role": "reader", "expires": "12h"})
