@@ -8,6 +8,7 @@ return values; these exceptions are for misuse and for failures.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,6 +160,13 @@ class LockTimeout(StorageError):
     def __init__(self, message: str, *, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+    @classmethod
+    def waited(cls, where: str, wait: float | None) -> LockTimeout:
+        """The error for a write that waited ``wait`` seconds for the write lock of ``where``."""
+        seconds = 1.0 if wait is None else wait
+        return cls(f"{where} is locked by another writer; waited {seconds:g} s for it and "
+                   "wrote nothing: retry later", retry_after=max(1, math.ceil(seconds)))
 
 
 class QueryError(PalimpsestError, ValueError):

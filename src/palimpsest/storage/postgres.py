@@ -23,7 +23,6 @@ database, never the password.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -345,14 +344,11 @@ class PostgresDatabase:
 
     def _error(self, exc: BaseException, doing: str) -> Exception:
         """A palimpsest error for a driver error: connection problems name the server and
-        database; lock conflicts are retryable ConcurrentCommits. Never the password."""
+        database; lock conflicts are ConcurrentCommit or LockTimeout. Never the password."""
         detail = self._scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else
                              type(exc).__name__)
-        if isinstance(exc, pgerrors.LockNotAvailable):
-            wait = current_lock_wait() or 1.0
-            return LockTimeout(f"{self.target.where}: a lock stayed taken by another writer "
-                               f"for {wait:g} s; nothing was written: retry later",
-                               retry_after=max(1, math.ceil(wait)))
+        if isinstance(exc, pgerrors.LockNotAvailable):  # lock_timeout (storage.base.lock_wait)
+            return LockTimeout.waited(self.target.where, current_lock_wait())
         if isinstance(exc, pgerrors.SerializationFailure | pgerrors.DeadlockDetected):
             return ConcurrentCommit(f"a concurrent writer got in the way ({detail}); retry")
         if isinstance(exc, pgerrors.InvalidRegularExpression):

@@ -8,7 +8,6 @@ deadlock-prone lock upgrades); nested ``write()`` calls become savepoints.
 from __future__ import annotations
 
 import contextlib
-import math
 import sqlite3
 import threading
 import time
@@ -102,8 +101,7 @@ def _is_busy(exc: BaseException) -> bool:
 
 def _lock_timeout(url: str, wait: float) -> Exception:
     from ..errors import LockTimeout
-    return LockTimeout(f"{url} is locked by another writer; waited {wait:g} s for it and wrote "
-                       "nothing: retry later", retry_after=max(1, math.ceil(wait)))
+    return LockTimeout.waited(url, wait)
 
 
 def _storage_error(exc: BaseException, url: str) -> Exception:
