@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -311,6 +312,13 @@ def test_tokens(people: Run) -> None:
     assert len(listed) == 1  # type: ignore[arg-type]
     ident = next(v for k, v in listed[0].items() if k in ("id", "token_id"))  # type: ignore[index,union-attr]
     people("token", "revoke", str(ident))
+    made = people("token", "create", "--user", "bob", "--expires", "30d", "--json").json()
+    until = datetime.fromisoformat(made["expires"])  # type: ignore[index,call-overload]
+    assert timedelta(days=29) < until - datetime.now(UTC) <= timedelta(days=30)
+    listed = people("token", "list", "--json").json()
+    assert listed[1]["user"] == "bob" and listed[1]["expires"]  # type: ignore[index,call-overload]
+    assert "expires" in people("token", "create", "--user", "x", "--expires", "soon",
+                               code=1).stderr
 
 
 def test_copy_command(people: Run, tmp_path: Path) -> None:

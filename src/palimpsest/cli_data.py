@@ -493,6 +493,8 @@ def serve(
     port: Annotated[int, typer.Option("--port", "-p", help="TCP port.")] = 8000,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="No tokens needed (loopback "
                                                             "only).")] = False,
+    lock_wait: Annotated[float, typer.Option("--lock-wait", help="Seconds a write waits for "
+                                             "the write lock before answering 503.")] = 5.0,
 ) -> None:
     """Serve the repository over HTTP/JSON with the web UI (needs the server extra).
 
@@ -510,7 +512,9 @@ def serve(
     url = repo.url
     st.close()
     _check_port(host, port)
-    server.serve(url, host=host, port=port, no_auth=no_auth)
+    from .server.app import ServerConfig
+    server.serve(url, host=host, port=port, no_auth=no_auth,
+                 config=ServerConfig(lock_wait_seconds=lock_wait))
 
 
 def _check_port(host: str, port: int) -> None:
@@ -557,18 +561,22 @@ def token_create(
     role: Annotated[str, typer.Option("--role", help="reader, writer or admin.")] = "reader",
     branch: Annotated[str, typer.Option("--branch", help="Branches it may touch (a glob).")
                       ] = "*",
+    expires: Annotated[str | None, typer.Option("--expires", help="When it stops working: "
+                       "30d, 12h, 45m, 2w or an ISO time (default: never).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a token and print it once (only its hash is stored).
 
     Example:
 
-      palimpsest token create --user alice --role writer --branch 'feature/*'
+      palimpsest token create --user alice --role writer --branch 'feature/*' --expires 30d
     """
     auth = _auth()
-    secret = auth.create_token(open_repo(ctx), user, role, branch)
+    secret = auth.create_token(open_repo(ctx), user, role, branch, expires=expires)
     if wants_json(ctx, json_out):
-        emit_json({"token": secret, "user": user, "role": role, "branch": branch})
+        until = auth.parse_expiry(expires).isoformat() if expires else None
+        emit_json({"token": secret, "user": user, "role": role, "branch": branch,
+                   "expires": until})
         return
     echo(secret)
     err("store it now: it is not shown again", "dim")

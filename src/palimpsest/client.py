@@ -435,13 +435,18 @@ class RemoteRepository:
                 response.read()
                 raise error_from(response.status_code, response.json())
             data: list[str] = []
+            event = ""
             for line in response.iter_lines():
                 if line.startswith("data:"):
                     data.append(line[5:].strip())
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
                 elif line == "" and data:
                     payload: dict[str, Any] = orjson.loads("\n".join(data))
+                    if event == "error":  # the server ended the stream (token revoked...)
+                        raise error_from(401, payload)
                     yield payload
-                    data = []
+                    data, event = [], ""
 
 
 def _resolutions(given: Mapping[tuple[str, str, str | None], JSON] | None

@@ -8,6 +8,7 @@ return values; these exceptions are for misuse and for failures.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -147,6 +148,25 @@ class StorageError(PalimpsestError):
     """The database engine failed (disk full, I/O error, lock timeout); nothing was written."""
 
     code = "storage"
+
+
+class LockTimeout(StorageError):
+    """A write waited longer than its limit for the write lock (another writer, possibly
+    another process, held it); nothing was written. Retry after ``retry_after`` seconds.
+    The server answers 503 with a ``Retry-After`` header."""
+
+    code = "lock_timeout"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @classmethod
+    def waited(cls, where: str, wait: float | None) -> LockTimeout:
+        """The error for a write that waited ``wait`` seconds for the write lock of ``where``."""
+        seconds = 1.0 if wait is None else wait
+        return cls(f"{where} is locked by another writer; waited {seconds:g} s for it and "
+                   "wrote nothing: retry later", retry_after=max(1, math.ceil(seconds)))
 
 
 class QueryError(PalimpsestError, ValueError):

@@ -103,3 +103,23 @@ def test_query_and_aggregate(server: Server) -> None:
     bad = c.post("/api/query", headers=w, json={"target": "people",
                                                 "where": {"age": {"between": 1}}})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "query_error"
+
+
+def test_regex_queries_are_re2(server: Server) -> None:
+    """A backtracking-prone pattern answers at once; one RE2 refuses is 422 query_error."""
+    import time
+
+    c, w = server.client, server.h("writer")
+    c.post("/api/transaction", headers=w, json={"ops": [
+        {"op": "put_document", "collection": "s", "key": f"k{i}", "value": {"t": "a" * 40 + "b"}}
+        for i in range(20)]})
+    started = time.monotonic()
+    found = c.post("/api/query", headers=w, json={"target": "s",
+                                                  "where": {"t": {"matches": "^(a+)+$"}}})
+    assert found.status_code == 200 and found.json() == []
+    assert time.monotonic() - started < 5  # generous: RE2 needs microseconds
+    for pattern in (r"(a)\1", "(?=a)", "(?<=a)b"):
+        bad = c.post("/api/query", headers=w, json={"target": "s",
+                                                    "where": {"t": {"matches": pattern}}})
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["error"]["code"] == "query_error" and "RE2" in bad.text

@@ -9,10 +9,16 @@ from palimpsest.server.app import CSRF_COOKIE, TOKEN_COOKIE
 from .conftest import Server
 
 
+def form_csrf(text: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', text)
+    assert found, "no CSRF field in the page"
+    return found.group(1)
+
+
 def login(server: Server, who: str = "writer") -> None:
     page = server.client.get("/ui/login")
-    csrf = server.client.cookies.get(CSRF_COOKIE)
-    assert page.status_code == 200 and csrf and f'value="{csrf}"' in page.text
+    assert page.status_code == 200 and server.client.cookies.get(CSRF_COOKIE)
+    csrf = form_csrf(page.text)
     done = server.client.post("/ui/login", data={"token": server.tokens[who], "csrf": csrf,
                                                  "next": "/ui/branches"},
                               follow_redirects=False)
@@ -22,9 +28,8 @@ def login(server: Server, who: str = "writer") -> None:
 
 
 def csrf(server: Server) -> str:
-    value = server.client.cookies.get(CSRF_COOKIE)
-    assert value
-    return value
+    """The CSRF token the UI's forms carry in the client's current session."""
+    return form_csrf(server.client.get("/ui/login").text)
 
 
 def test_pages_need_login(seeded: Server) -> None:

@@ -16,12 +16,12 @@ they run inside the database at any commit, and the same rules hold on every bac
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import QueryError
+from ..storage import regex
 from ..storage.base import Dialect
 
 Path = tuple[str, ...]
@@ -159,7 +159,7 @@ class Filter:
 
     @staticmethod
     def matches(field: str, pattern: str) -> Filter:
-        """String values in which the regular expression finds a match (``re.search``)."""
+        """String values in which the regular expression finds a match (RE2 syntax, ``re.search`` semantics; docs/query.md)."""
         return Filter("matches", field, pattern)
 
     @staticmethod
@@ -224,9 +224,9 @@ def _validate(f: Filter) -> None:
         if not isinstance(value, str):
             raise QueryError(f"{what}: the pattern must be a string")
         try:
-            re.compile(value)
-        except re.error as exc:
-            raise QueryError(f"{what}: invalid regular expression {value!r}: {exc}") from exc
+            regex.check(value)
+        except QueryError as exc:
+            raise QueryError(f"{what}: {exc}") from None
     elif op == "in" and (not isinstance(value, tuple) or not all(_is_scalar(v) for v in value)):
         raise QueryError(f"{what}: the value must be a list of strings, numbers, booleans "
                          "or None")
@@ -539,7 +539,7 @@ class Compiler:
         if f.op == "exists":
             return f"({self.type_of(path)} IS {'NOT ' if f.value else ''}NULL)"
         if f.op == "matches":
-            params.append(f.value)
+            params.append(self.d.regex_pattern(f.value))
             return f"({self.is_(path, 'string')} AND {self.d.regex_search(self.string(path))})"
         assert f.op == "contains"
         value, cat = f.value, category(f.value)
@@ -598,9 +598,10 @@ class Compiler:
             return f"({self.key} {_RANGE_OPS[f.op]} ?)"
         if not isinstance(f.value, str):
             return "(1 = 0)"
-        params.append(f.value)
         if f.op == "matches":
+            params.append(self.d.regex_pattern(f.value))
             return self.d.regex_search(self.key)
+        params.append(f.value)
         return self.d.text_contains(self.key)
 
     # ordering

@@ -24,10 +24,10 @@ def create_app(repo: Repository, *, no_auth: bool = False,
 
 
 def serve(repo_url: str, *, host: str = "127.0.0.1", port: int = 8000,
-          no_auth: bool = False) -> None:
+          no_auth: bool = False, config: ServerConfig | None = None) -> None:
     """Run the server with uvicorn until interrupted; ``no_auth`` only on loopback."""
     from .app import serve as _serve
-    _serve(repo_url, host=host, port=port, no_auth=no_auth)
+    _serve(repo_url, host=host, port=port, no_auth=no_auth, config=config)
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""``python -m palimpsest.server --repo kg.db [--host 127.0.0.1] [--port 8000] [--no-auth]``:
+"""``python -m palimpsest.server --repo kg.db [--host 127.0.0.1] [--port 8000] [--no-auth]
+[--lock-wait SECONDS]``:
 the same as ``palimpsest serve`` without the CLI extra."""
 
 from __future__ import annotations
@@ -19,8 +20,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--no-auth", action="store_true",
                         help="no tokens: every caller is an admin (loopback hosts only)")
+    parser.add_argument("--lock-wait", type=float, default=5.0, metavar="SECONDS",
+                        help="how long a write waits for the write lock before answering 503 "
+                             "(default 5)")
     args = parser.parse_args(argv)
-    serve(args.repo, host=args.host, port=args.port, no_auth=args.no_auth)
+    from .app import ServerConfig
+    serve(args.repo, host=args.host, port=args.port, no_auth=args.no_auth,
+          config=ServerConfig(lock_wait_seconds=args.lock_wait))
 
 
 if __name__ == "__main__":

@@ -8,26 +8,34 @@ Every error leaves the server as JSON ``{"error": {"code": ..., "message": ...}}
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import math
 import secrets
 import sys
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..codec import now_us
 from ..errors import (
     AmbiguousRef,
     CorruptObject,
+    DatabaseUnavailable,
     Forbidden,
     IntegrityError,
     InvalidKey,
     InvalidValue,
+    LockTimeout,
     MergeConflict,
     NotFound,
     PalimpsestError,
@@ -35,10 +43,12 @@ from ..errors import (
     ReadOnly,
     RetentionExpired,
     SchemaVersionError,
+    StorageError,
     Unauthorized,
     VersionConflict,
 )
 from ..repository import Repository
+from ..storage.base import lock_wait
 from . import auth
 from .auth import Principal
 
@@ -50,6 +60,7 @@ _STATUS: list[tuple[type[PalimpsestError], int]] = [
     (AmbiguousRef, 422), (InvalidKey, 422), (InvalidValue, 422), (QueryError, 422),
     (IntegrityError, 409), (VersionConflict, 409), (MergeConflict, 409),
     (RetentionExpired, 410), (CorruptObject, 500), (SchemaVersionError, 500),
+    (LockTimeout, 503), (DatabaseUnavailable, 503), (StorageError, 500),
 ]
 
 
@@ -65,6 +76,16 @@ class ServerConfig:
     """Queries and aggregations running longer stop with 422 ``query_timeout``."""
     watch_poll_seconds: float = 1.0
     watch_heartbeat_seconds: float = 15.0
+    token_check_seconds: float = 2.0
+    auth_cache_seconds: float = 1.0
+    """A valid token is remembered this long (a revocation by another process, such as the
+    CLI, takes effect within it; one through this server at once; expiry on every request)."""
+    """Open watch streams re-check their token this often: revoked or expired ends them."""
+    lock_wait_seconds: float | None = 5.0
+    """How long a write waits for the write lock (another writer, possibly another process)
+    before it answers 503 ``lock_timeout`` with ``Retry-After``; None: the backend's default."""
+    max_concurrent_writes: int = 16
+    """Write requests served at once (of the 40 worker threads); more wait without a thread."""
     secure_cookies: bool | None = None
     """None: Secure cookies when the request came over HTTPS or to a loopback host."""
     csrf_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
@@ -85,6 +106,16 @@ def status_for(error: PalimpsestError) -> int:
         if isinstance(error, cls):
             return status
     return 400
+
+
+def error_headers(error: PalimpsestError) -> dict[str, str] | None:
+    if isinstance(error, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(error, LockTimeout):
+        return {"Retry-After": str(error.retry_after)}
+    if isinstance(error, DatabaseUnavailable):
+        return {"Retry-After": "5"}
+    return None
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -116,6 +147,11 @@ def get_repo(request: Request) -> Repository:
     return repo
 
 
+def current_branch(repo: Repository) -> str:
+    """The repository's current branch (a database read: call it in the thread pool)."""
+    return repo.current_branch
+
+
 def get_config(request: Request) -> ServerConfig:
     config: ServerConfig = request.app.state.config
     return config
@@ -142,7 +178,11 @@ def principal_for(request: Request, token: str | None) -> Principal:
 async def api_principal(request: Request) -> Principal:
     """The caller of an API request, from its bearer token (401 without a valid one).
 
-    It runs on the event loop (one indexed lookup): a thread handoff would cost more.
+    The token is looked up in the worker thread pool, never on the event loop (a database
+    call may wait: a busy disk, a lock), then remembered for ``auth_cache_seconds`` so a
+    request costs one thread handoff, not two. A revocation through this server forgets every
+    token at once; one by another process (the CLI) takes effect within that time; an expiry
+    is checked on every request.
 
     Reads (GET) also accept the web UI's login cookie, so UI pages can link to JSON (the
     JSON Patch of a comparison, say); writes need the header, which no other site can set.
@@ -150,10 +190,63 @@ async def api_principal(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None and request.method == "GET":
         token = request.cookies.get(TOKEN_COOKIE)
-    return principal_for(request, token)
+    config = get_config(request)
+    if config.no_auth or not token:  # neither reads the database
+        return principal_for(request, token)
+    cache: dict[str, tuple[Principal, float]] = request.app.state.auth_cache
+    now = time.monotonic()
+    hit = cache.get(token)
+    if hit is not None and now - hit[1] < config.auth_cache_seconds:
+        principal = hit[0]
+        if principal.expires_us is None or now_us() < principal.expires_us:
+            return principal
+    principal = await run_in_threadpool(principal_for, request, token)
+    if len(cache) >= 10_000:
+        cache.clear()
+    cache[token] = (principal, now)
+    return principal
+
+
+def forget_tokens(request: Request) -> None:
+    """Drop remembered tokens (after a revocation through this server)."""
+    request.app.state.auth_cache.clear()
 
 
 Caller = Annotated[Principal, Depends(api_principal)]
+
+
+class StreamAuth:
+    """Keeps checking the token of an open watch stream: once it is revoked (noticed within
+    ``token_check_seconds``) or expired (noticed at once), :meth:`valid` turns false and the
+    stream ends with :data:`ENDED`."""
+
+    ENDED = (b"event: error\ndata: " + orjson.dumps(error_body(
+        "unauthorized", "the token was revoked or has expired; the stream ended")) + b"\n\n")
+
+    def __init__(self, request: Request, principal: Principal) -> None:
+        self._db = get_repo(request).database
+        self._principal = principal
+        self._every = get_config(request).token_check_seconds
+        self._next = time.monotonic() + self._every
+
+    async def valid(self) -> bool:
+        principal = self._principal
+        if principal.token_id is None:  # --no-auth
+            return True
+        if principal.expires_us is not None and now_us() >= principal.expires_us:
+            return False
+        now = time.monotonic()
+        if now < self._next:
+            return True
+        self._next = now + self._every
+        return await run_in_threadpool(auth.token_active, self._db, principal.token_id)
+
+    def bound(self, wait: float) -> float:
+        """``wait`` shortened so the stream wakes for the next check (and at expiry)."""
+        wait = min(wait, max(self._next - time.monotonic(), 0.01))
+        if self._principal.expires_us is not None:
+            wait = min(wait, max((self._principal.expires_us - now_us()) / 1e6, 0.01))
+        return wait
 RefParam = Annotated[str | None, Query(
     description="branch, tag, commit id or prefix, REF~N, or an ISO time; default: the "
                 "current branch")]
@@ -216,6 +309,49 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+class LockWait:
+    """Writes made while serving a request wait at most ``seconds`` for the write lock
+    (``storage.base.lock_wait``; the limit follows the request into the thread pool).
+
+    At most ``writers`` write requests (methods other than GET, HEAD, OPTIONS) run at once;
+    the others wait on the event loop, not in a worker thread, within the same limit, then get
+    503 ``lock_timeout``. So writers piling up behind a held lock never take all the worker
+    threads, and reads keep being answered.
+    """
+
+    def __init__(self, app: Any, seconds: float | None, writers: int) -> None:
+        self.app = app
+        self.seconds = seconds
+        self.writers = writers
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            with lock_wait(self.seconds):
+                await self.app(scope, receive, send)
+            return
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.writers)
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.seconds)
+        except TimeoutError:
+            error = LockTimeout(f"{self.writers} writes are already waiting for the write "
+                                f"lock; waited {self.seconds:g} s and wrote nothing: retry "
+                                "later", retry_after=max(1, math.ceil(self.seconds or 1)))
+            response = JSONResponse(palimpsest_error_body(error), 503,
+                                    headers=error_headers(error))
+            await response(scope, receive, send)
+            return
+        try:
+            left = None if self.seconds is None else \
+                max(self.seconds - (time.monotonic() - started), 0.0)
+            with lock_wait(left):
+                await self.app(scope, receive, send)
+        finally:
+            self._slots.release()
+
+
 # -- the application -------------------------------------------------------------------------
 def create_app(repo: Repository, *, no_auth: bool = False,
                config: ServerConfig | None = None) -> FastAPI:
@@ -233,14 +369,18 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     )
     app.state.repo = repo
     app.state.config = config
+    app.state.auth_cache = {}
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    app.add_middleware(LockWait, seconds=config.lock_wait_seconds,
+                       writers=config.max_concurrent_writes)
 
     @app.exception_handler(PalimpsestError)
     async def _palimpsest_error(request: Request, exc: PalimpsestError) -> Response:
         if request.url.path.startswith("/ui") and not request.url.path.startswith("/ui/static"):
-            return ui.error_page(request, exc, status_for(exc))
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return JSONResponse(palimpsest_error_body(exc), status_for(exc), headers=headers)
+            # the page reads the repository: not on the event loop
+            return await run_in_threadpool(ui.error_page, request, exc, status_for(exc))
+        return JSONResponse(palimpsest_error_body(exc), status_for(exc),
+                            headers=error_headers(exc))
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -285,7 +425,7 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(repo_url: str, *, host: str = "127.0.0.1", port: int = 8000,
-          no_auth: bool = False) -> None:
+          no_auth: bool = False, config: ServerConfig | None = None) -> None:
     """Run the server (one uvicorn worker) until interrupted.
 
     ``no_auth`` gives every caller the admin role: it is refused unless ``host`` is a
@@ -300,7 +440,7 @@ def serve(repo_url: str, *, host: str = "127.0.0.1", port: int = 8000,
                            f"localhost), not {host!r}: anyone who can reach the server could "
                            "change the repository")
     repo = palimpsest.open(repo_url)
-    app = create_app(repo, no_auth=no_auth)
+    app = create_app(repo, no_auth=no_auth, config=config)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     if no_auth:

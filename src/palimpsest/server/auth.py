@@ -19,16 +19,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import re
 import secrets
 import weakref
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from ..codec import check_name, from_us, now_us
+from ..codec import check_name, from_us, now_us, to_us
 from ..errors import BranchProtected, Forbidden, InvalidValue, NotFound, Unauthorized
 
 if TYPE_CHECKING:
@@ -51,15 +52,19 @@ class TokenInfo:
     branch_pattern: str
     created: datetime
     revoked: datetime | None = None
+    expires: datetime | None = None
 
     @property
     def active(self) -> bool:
-        return self.revoked is None
+        """Neither revoked nor expired."""
+        return self.revoked is None and (self.expires is None or
+                                         self.expires > datetime.now(UTC))
 
     def to_dict(self) -> dict[str, object]:
         return {"id": self.id, "user": self.user, "role": self.role,
                 "branch_pattern": self.branch_pattern, "created": self.created.isoformat(),
-                "revoked": self.revoked.isoformat() if self.revoked else None}
+                "revoked": self.revoked.isoformat() if self.revoked else None,
+                "expires": self.expires.isoformat() if self.expires else None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,8 @@ class Principal:
     role: Role
     branch_pattern: str = "*"
     token_id: str | None = None
+    expires_us: int | None = None
+    """When the token stops working (microseconds since the epoch); None: never."""
 
     def at_least(self, role: Role) -> bool:
         return _RANK[self.role] >= _RANK[role]
@@ -97,7 +104,8 @@ class Principal:
 
     def to_dict(self) -> dict[str, object]:
         return {"user": self.user, "role": self.role, "branch_pattern": self.branch_pattern,
-                "token_id": self.token_id}
+                "token_id": self.token_id,
+                "expires": from_us(self.expires_us).isoformat() if self.expires_us else None}
 
 
 LOCAL_ADMIN_ROLE: Role = "admin"
@@ -129,13 +137,51 @@ def _create_tables(db: Database) -> None:
             branch_pattern TEXT NOT NULL,
             secret_hash    TEXT NOT NULL,
             created_us     {bigint} NOT NULL,
-            revoked_us     {bigint}
+            revoked_us     {bigint},
+            expires_us     {bigint}
         )""")
         db.run(f"""CREATE TABLE IF NOT EXISTS server_protection (
             pattern    TEXT PRIMARY KEY,
             mergers    TEXT NOT NULL,
             created_us {bigint} NOT NULL
         )""")
+    try:  # tables made before tokens could expire
+        db.one("SELECT expires_us FROM server_tokens WHERE 1 = 0")
+    except Exception:
+        with contextlib.suppress(Exception), db.write():  # another process may be quicker
+            db.run(f"ALTER TABLE server_tokens ADD COLUMN expires_us {bigint}")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_expiry(value: str | datetime | timedelta, *, now: datetime | None = None
+                 ) -> datetime:
+    """When a token given ``expires=`` stops working: a duration from now (``30d``, ``12h``,
+    ``45m``, ``90s``, ``2w``, or a ``timedelta``) or a time (ISO 8601 text or a
+    ``datetime``; naive means UTC). Raises InvalidValue for anything else or a past time."""
+    now = now or datetime.now(UTC)
+    if isinstance(value, timedelta):
+        when = now + value
+    elif isinstance(value, datetime):
+        when = value if value.tzinfo else value.replace(tzinfo=UTC)
+    else:
+        match = _DURATION.match(value)
+        if match:
+            when = now + timedelta(seconds=float(match.group(1)) *
+                                   _UNIT_SECONDS[match.group(2)])
+        else:
+            try:
+                when = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise InvalidValue(f"expires must be a duration like 30d, 12h, 45m, 90s or "
+                                   f"2w, or an ISO 8601 time, not {value!r}") from None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+    if when <= now:
+        raise InvalidValue(f"expires must lie in the future, not {when.isoformat()}")
+    return when
 
 
 def _hash(token: str) -> str:
@@ -155,23 +201,27 @@ def _check_pattern(pattern: str) -> str:
     return pattern
 
 
-def create_token(repo: Repository, user: str, role: str, branch_pattern: str = "*") -> str:
+def create_token(repo: Repository, user: str, role: str, branch_pattern: str = "*", *,
+                 expires: str | datetime | timedelta | None = None) -> str:
     """Create a token for ``user`` and return it; it is not stored and cannot be shown again.
 
     The token looks like ``pal_<id>_<secret>``; ``<id>`` is what :func:`list_tokens` shows and
-    :func:`revoke_token` takes.
+    :func:`revoke_token` takes. ``expires`` (see :func:`parse_expiry`: ``"30d"``, a
+    ``timedelta``, a ``datetime``...) makes it stop working then, on every route and on open
+    watch streams; None: until revoked.
     """
     check_name(user, "user")
     checked = _check_role(role)
     _check_pattern(branch_pattern)
+    expires_us = to_us(parse_expiry(expires)) if expires is not None else None
     db = repo.database
     ensure_tables(db)
     token_id = secrets.token_hex(6)
     token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
     with db.write():
         db.run("INSERT INTO server_tokens (id, user_name, role, branch_pattern, secret_hash, "
-               "created_us) VALUES (?, ?, ?, ?, ?, ?)",
-               (token_id, user, checked, branch_pattern, _hash(token), now_us()))
+               "created_us, expires_us) VALUES (?, ?, ?, ?, ?, ?, ?)",
+               (token_id, user, checked, branch_pattern, _hash(token), now_us(), expires_us))
     return token
 
 
@@ -193,28 +243,40 @@ def list_tokens(repo: Repository) -> list[TokenInfo]:
     """Every token, active and revoked, oldest first."""
     db = repo.database
     ensure_tables(db)
-    rows = db.all("SELECT id, user_name, role, branch_pattern, created_us, revoked_us "
-                  "FROM server_tokens ORDER BY created_us, id")
-    return [TokenInfo(i, u, _check_role(r), p, from_us(c), from_us(v) if v is not None else None)
-            for i, u, r, p, c, v in rows]
+    rows = db.all("SELECT id, user_name, role, branch_pattern, created_us, revoked_us, "
+                  "expires_us FROM server_tokens ORDER BY created_us, id")
+    return [TokenInfo(i, u, _check_role(r), p, from_us(c), from_us(v) if v is not None else None,
+                      from_us(x) if x is not None else None)
+            for i, u, r, p, c, v, x in rows]
 
 
 def authenticate(db: Database, token: str | None) -> Principal:
     """The principal a token stands for; raises Unauthorized for a missing, malformed,
-    unknown or revoked token (all with the same message, to leak nothing)."""
+    unknown, revoked or expired token (all with the same message, to leak nothing)."""
     if not token:
         raise Unauthorized("missing token: send 'Authorization: Bearer <token>' "
                            "(create one with `palimpsest token create`)")
-    bad = Unauthorized("invalid or revoked token")
+    bad = Unauthorized("invalid, revoked or expired token")
     if not token.startswith(TOKEN_PREFIX) or token.count("_") < 2:
         raise bad
     token_id = token[len(TOKEN_PREFIX):].split("_", 1)[0]
     ensure_tables(db)
-    row = db.one("SELECT user_name, role, branch_pattern, secret_hash, revoked_us "
+    row = db.one("SELECT user_name, role, branch_pattern, secret_hash, revoked_us, expires_us "
                  "FROM server_tokens WHERE id = ?", (token_id,))
     if row is None or row[4] is not None or not hmac.compare_digest(str(row[3]), _hash(token)):
         raise bad
-    return Principal(str(row[0]), _check_role(str(row[1])), str(row[2]), token_id)
+    expires_us = int(row[5]) if row[5] is not None else None
+    if expires_us is not None and now_us() >= expires_us:
+        raise bad
+    return Principal(str(row[0]), _check_role(str(row[1])), str(row[2]), token_id, expires_us)
+
+
+def token_active(db: Database, token_id: str) -> bool:
+    """Whether the token is still neither revoked nor expired (open watch streams ask this
+    every few seconds)."""
+    ensure_tables(db)
+    row = db.one("SELECT revoked_us, expires_us FROM server_tokens WHERE id = ?", (token_id,))
+    return row is not None and row[0] is None and (row[1] is None or now_us() < int(row[1]))
 
 
 def has_tokens(db: Database) -> bool:
@@ -338,6 +400,7 @@ __all__ = [
     "may_commit",
     "may_merge",
     "may_rollback",
+    "parse_expiry",
     "protect_branch",
     "protection_for",
     "protections",
@@ -346,5 +409,6 @@ __all__ = [
     "require_role",
     "require_rollback",
     "revoke_token",
+    "token_active",
     "unprotect_branch",
 ]

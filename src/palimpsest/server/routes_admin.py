@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from . import auth, schemas
-from .app import Caller, get_repo
+from .app import Caller, forget_tokens, get_repo
 
 router = APIRouter(prefix="/api")
 
 
 @router.get("/whoami", response_model=schemas.PrincipalOut, operation_id="whoami")
-async def whoami(principal: Caller) -> dict[str, Any]:
+def whoami(principal: Caller) -> dict[str, Any]:
     """The user, role and branch pattern of the token used."""
     return principal.to_dict()
 
@@ -31,7 +31,8 @@ def create_token(body: schemas.TokenIn, request: Request, principal: Caller) -> 
     """Create a token; the response is the only place its secret ever appears."""
     auth.require_role(principal, "admin", "creating tokens")
     repo = get_repo(request)
-    token = auth.create_token(repo, body.user, body.role, body.branch_pattern)
+    token = auth.create_token(repo, body.user, body.role, body.branch_pattern,
+                              expires=body.expires)
     token_id = token[len(auth.TOKEN_PREFIX):].split("_", 1)[0]
     info = next(t for t in auth.list_tokens(repo) if t.id == token_id)
     return info.to_dict() | {"token": token}
@@ -42,6 +43,7 @@ def revoke_token(token_id: str, request: Request, principal: Caller) -> None:
     """Revoke a token at once."""
     auth.require_role(principal, "admin", "revoking tokens")
     auth.revoke_token(get_repo(request), token_id)
+    forget_tokens(request)
 
 
 @router.get("/protection", response_model=list[schemas.ProtectionOut],

@@ -26,10 +26,9 @@ from .schemas import commit_json, element_json
 
 router = APIRouter(prefix="/api")
 
-# Point reads and one-operation writes are ``async``: they run on the event loop, because they
-# take less time than the two thread handoffs a sync route costs (the SQLite handle serialises
-# its calls anyway). Routes whose cost grows with the data (lists, batches) stay sync and run in
-# the thread pool, so a long call does not hold up other requests.
+# Every route is a plain ``def``: FastAPI runs it in its worker thread pool, so a repository
+# call that waits (a busy disk, another process's write lock, a long scan) never stalls the
+# event loop, and other requests, watch streams included, keep being served.
 
 MAX_PAGE = 10_000
 
@@ -142,7 +141,7 @@ def _written(request: Request, principal: Principal, options: schemas.CommitOpti
 
 
 @router.put("/entities/{id:path}", response_model=schemas.CommitOut, operation_id="put_entity")
-async def put_entity(id: str, body: schemas.PutEntityIn, request: Request,
+def put_entity(id: str, body: schemas.PutEntityIn, request: Request,
                      principal: Caller) -> Response:
     """Create or replace one entity in its own commit."""
     return _written(request, principal, body, f"Put entity {id}",
@@ -151,7 +150,7 @@ async def put_entity(id: str, body: schemas.PutEntityIn, request: Request,
 
 @router.patch("/entities/{id:path}", response_model=schemas.CommitOut,
               operation_id="update_entity")
-async def update_entity(id: str, body: schemas.UpdateEntityIn, request: Request,
+def update_entity(id: str, body: schemas.UpdateEntityIn, request: Request,
                         principal: Caller) -> Response:
     """Patch one entity's properties (null removes a property) in its own commit."""
     return _written(request, principal, body, f"Update entity {id}",
@@ -160,7 +159,7 @@ async def update_entity(id: str, body: schemas.UpdateEntityIn, request: Request,
 
 @router.delete("/entities/{id:path}", response_model=schemas.CommitOut,
                operation_id="delete_entity")
-async def delete_entity(id: str, request: Request, principal: Caller,
+def delete_entity(id: str, request: Request, principal: Caller,
                         message: str | None = None, branch: str | None = None,
                         author: str | None = None) -> Response:
     """Delete one entity and its relations in one commit."""
@@ -170,7 +169,7 @@ async def delete_entity(id: str, request: Request, principal: Caller,
 
 @router.put("/relations/{id:path}", response_model=schemas.CommitOut,
             operation_id="put_relation")
-async def put_relation(id: str, body: schemas.PutRelationIn, request: Request,
+def put_relation(id: str, body: schemas.PutRelationIn, request: Request,
                        principal: Caller) -> Response:
     """Create or replace one relation (both endpoints must exist) in its own commit."""
     return _written(request, principal, body, f"Put relation {id}",
@@ -180,7 +179,7 @@ async def put_relation(id: str, body: schemas.PutRelationIn, request: Request,
 
 @router.delete("/relations/{id:path}", response_model=schemas.CommitOut,
                operation_id="delete_relation")
-async def delete_relation(id: str, request: Request, principal: Caller,
+def delete_relation(id: str, request: Request, principal: Caller,
                           message: str | None = None, branch: str | None = None,
                           author: str | None = None) -> Response:
     return _written(request, principal, _delete_options(message, branch, author),
@@ -189,7 +188,7 @@ async def delete_relation(id: str, request: Request, principal: Caller,
 
 @router.put("/documents/{collection}/{key:path}", response_model=schemas.CommitOut,
             operation_id="put_document")
-async def put_document(collection: str, key: str, body: schemas.PutDocumentIn,
+def put_document(collection: str, key: str, body: schemas.PutDocumentIn,
                        request: Request, principal: Caller) -> Response:
     """Create or replace one JSON document in its own commit."""
     return _written(request, principal, body, f"Put document {collection}/{key}",
@@ -198,7 +197,7 @@ async def put_document(collection: str, key: str, body: schemas.PutDocumentIn,
 
 @router.delete("/documents/{collection}/{key:path}", response_model=schemas.CommitOut,
                operation_id="delete_document")
-async def delete_document(collection: str, key: str, request: Request, principal: Caller,
+def delete_document(collection: str, key: str, request: Request, principal: Caller,
                           message: str | None = None, branch: str | None = None,
                           author: str | None = None) -> Response:
     return _written(request, principal, _delete_options(message, branch, author),
@@ -224,7 +223,7 @@ def parse_where(where: str | None) -> dict[str, Any] | None:
 
 
 @router.get("/entities/{id:path}", response_model=schemas.EntityOut, operation_id="entity")
-async def entity(id: str, request: Request, principal: Caller,
+def entity(id: str, request: Request, principal: Caller,
                  ref: RefParam = None) -> Response:
     """One entity at a ref (404 when absent there)."""
     found = view_at(request, ref).entity(id)
@@ -257,7 +256,7 @@ def count(request: Request, principal: Caller, ref: RefParam = None, type: str |
 
 @router.get("/relations/{id:path}", response_model=schemas.RelationOut,
             operation_id="relation")
-async def relation(id: str, request: Request, principal: Caller,
+def relation(id: str, request: Request, principal: Caller,
                    ref: RefParam = None) -> dict[str, Any]:
     found = view_at(request, ref).relation(id)
     if found is None:
@@ -294,7 +293,7 @@ def collections(request: Request, principal: Caller, ref: RefParam = None) -> li
 
 @router.get("/documents/{collection}/{key:path}", response_model=schemas.DocumentOut,
             operation_id="document")
-async def document(collection: str, key: str, request: Request, principal: Caller,
+def document(collection: str, key: str, request: Request, principal: Caller,
                    ref: RefParam = None) -> dict[str, Any]:
     found = view_at(request, ref).document(collection, key)
     if found is None:

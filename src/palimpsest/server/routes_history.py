@@ -31,7 +31,7 @@ def log(request: Request, principal: Caller, ref: RefParam = None,
 
 
 @router.get("/commits/{ref:path}", response_model=schemas.CommitOut, operation_id="commit")
-async def commit(ref: str, request: Request, principal: Caller) -> dict[str, Any]:
+def commit(ref: str, request: Request, principal: Caller) -> dict[str, Any]:
     """The commit a ref names (branch, tag, id or prefix, ``REF~N``, time)."""
     return commit_json(get_repo(request).resolve(ref))
 

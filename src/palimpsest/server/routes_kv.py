@@ -32,7 +32,7 @@ from ..models.kv import (
 )
 from ..types import Entry, KVEvent
 from . import auth, schemas
-from .app import Caller, RefParam, get_config, get_repo
+from .app import Caller, RefParam, StreamAuth, current_branch, get_config, get_repo
 from .auth import Principal
 from .routes_api import attribution
 from .schemas import commit_json
@@ -167,7 +167,7 @@ async def kv_watch(request: Request, principal: Caller,
     client resuming with ``Last-Event-ID`` gets every later change."""
     repo = get_repo(request)
     config = get_config(request)
-    name = branch or repo.current_branch
+    name = branch if branch else await run_in_threadpool(current_branch, repo)
     start = since
     if last_event_id is not None:
         if not last_event_id.strip().isdigit():
@@ -181,23 +181,33 @@ async def kv_watch(request: Request, principal: Caller,
     watch = await run_in_threadpool(lambda: repo.kv.on(name).watch(
         pattern, since=resume, interval=config.watch_poll_seconds))
 
+    guard = StreamAuth(request, principal)
+
     async def events() -> AsyncIterator[bytes]:
         sent = 0
         began = time.monotonic()
+        quiet_since = began
         try:
             yield b"retry: 2000\n: watching kv %s on %s\n\n" % (pattern.encode(), name.encode())
             while True:
-                wait = config.watch_heartbeat_seconds
+                if not await guard.valid():
+                    yield StreamAuth.ENDED
+                    return
+                wait = config.watch_heartbeat_seconds - (time.monotonic() - quiet_since)
                 if timeout is not None:
-                    wait = min(wait, timeout - (time.monotonic() - began))
-                    if wait <= 0:
+                    left = timeout - (time.monotonic() - began)
+                    if left <= 0:
                         return
-                first = await watch.next_async(wait)
+                    wait = min(wait, left)
+                first = await watch.next_async(guard.bound(max(wait, 0.0)))
                 if first is None:
                     if await request.is_disconnected():
                         return
-                    yield b": keep-alive\n\n"
+                    if time.monotonic() - quiet_since >= config.watch_heartbeat_seconds:
+                        yield b": keep-alive\n\n"
+                        quiet_since = time.monotonic()
                     continue
+                quiet_since = time.monotonic()
                 batch = [first, *await run_in_threadpool(watch.poll)]
                 for i, event in enumerate(batch):
                     last = i + 1 == len(batch) or batch[i + 1].commit.seq != event.commit.seq

@@ -22,7 +22,7 @@ from ..errors import InvalidValue
 from ..repository import Repository
 from ..types import Commit
 from ..versioning.log import walk
-from .app import Caller, get_config, get_repo
+from .app import Caller, StreamAuth, current_branch, get_config, get_repo
 from .schemas import commit_json
 
 router = APIRouter(prefix="/api")
@@ -118,7 +118,7 @@ async def watch(request: Request, principal: Caller, branch: str | None = None,
     resumable with ``Last-Event-ID``."""
     repo = get_repo(request)
     config = get_config(request)
-    name = branch or repo.current_branch
+    name = branch if branch else await run_in_threadpool(current_branch, repo)
     current = await run_in_threadpool(head_seq, repo, name)
     start = since
     if last_event_id is not None:
@@ -128,6 +128,8 @@ async def watch(request: Request, principal: Caller, branch: str | None = None,
     after = current if start is None else start
     notifier = notifier_for(request)
 
+    guard = StreamAuth(request, principal)
+
     async def events() -> AsyncIterator[bytes]:
         nonlocal after
         sent = 0
@@ -135,6 +137,9 @@ async def watch(request: Request, principal: Caller, branch: str | None = None,
         quiet_since = time.monotonic()
         yield b"retry: 2000\n: watching %s\n\n" % name.encode()
         while True:
+            if not await guard.valid():
+                yield StreamAuth.ENDED
+                return
             woken = notifier.prepare()
             for commit in await run_in_threadpool(new_commits, repo, name, after):
                 yield sse(commit, name)
@@ -154,7 +159,7 @@ async def watch(request: Request, principal: Caller, branch: str | None = None,
             if await request.is_disconnected():
                 notifier.cancel(woken)
                 return
-            wait = config.watch_poll_seconds
+            wait = guard.bound(config.watch_poll_seconds)
             if deadline is not None:
                 wait = min(wait, max(deadline - now, 0.001))
             await notifier.wait(woken, wait)

@@ -147,6 +147,7 @@ class TokenOut(BaseModel):
     branch_pattern: str
     created: str
     revoked: str | None
+    expires: str | None = None
 
 
 class NewTokenOut(TokenOut):
@@ -163,6 +164,7 @@ class PrincipalOut(BaseModel):
     role: str
     branch_pattern: str
     token_id: str | None
+    expires: str | None = None
 
 
 class InfoOut(BaseModel):
@@ -391,6 +393,9 @@ class TokenIn(_Model):
     user: str
     role: Literal["reader", "writer", "admin"]
     branch_pattern: str = "*"
+    expires: str | None = Field(None, description="when the token stops working: a duration "
+                                "from now (30d, 12h, 45m, 90s, 2w) or an ISO 8601 time; "
+                                "default: never")
 
 
 class ProtectionIn(_Model):

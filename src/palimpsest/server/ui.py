@@ -3,12 +3,14 @@ branches and restores. No build step, no JavaScript framework, nothing fetched a
 
 Authentication uses the API tokens: the login form stores the token in an HttpOnly,
 SameSite=Lax cookie (Secure over HTTPS and on loopback hosts). Every form carries a CSRF token
-checked against a second cookie (double submit). Jinja2 autoescaping escapes all output, and a
-strict Content-Security-Policy forbids inline scripts besides.
+bound to the login session (an HMAC of a nonce cookie renewed at each login and of the login
+cookie), so a token from one session is refused in any other. Jinja2 autoescaping escapes all
+output, and a strict Content-Security-Policy forbids inline scripts besides.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
 import secrets
@@ -76,20 +78,38 @@ def _principal(request: Request) -> Principal:
         raise LoginRequired() from exc
 
 
-def _csrf(request: Request) -> tuple[str, bool]:
+def _nonce(request: Request) -> tuple[str, bool]:
+    """The browser's CSRF cookie (a random nonce, renewed at each login and logout); True
+    when it is new and must be set."""
     existing = request.cookies.get(CSRF_COOKIE)
     if existing and len(existing) >= 32:
         return existing, False
-    cached: str | None = getattr(request.state, "csrf", None)
+    cached: str | None = getattr(request.state, "csrf_nonce", None)
     if cached is None:
-        cached = request.state.csrf = secrets.token_urlsafe(32)
+        cached = request.state.csrf_nonce = secrets.token_urlsafe(32)
     return cached, True
 
 
+def csrf_token(request: Request, nonce: str, session: str | None = None) -> str:
+    """The CSRF token of a login session: an HMAC, under the server's secret, of the CSRF
+    cookie's nonce and of the login cookie (``session``, default the request's). A token from
+    another session (another login, another user, another browser) does not verify, even when
+    the attacker can also plant the CSRF cookie."""
+    if session is None:
+        session = request.cookies.get(TOKEN_COOKIE) or ""
+    message = nonce.encode() + b"\x00" + hashlib.sha256(session.encode()).digest()
+    return hmac.new(get_config(request).csrf_secret, message, hashlib.sha256).hexdigest()
+
+
 def check_csrf(request: Request, submitted: str) -> None:
-    expected = request.cookies.get(CSRF_COOKIE) or ""
-    if not expected or not hmac.compare_digest(expected, submitted):
+    nonce = request.cookies.get(CSRF_COOKIE) or ""
+    if not nonce or not hmac.compare_digest(csrf_token(request, nonce), submitted):
         raise Forbidden("the form's CSRF token is missing or stale; reload the page and retry")
+
+
+def _set_nonce(request: Request, response: Response, nonce: str) -> None:
+    response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="strict",
+                        secure=_secure(request), path="/ui")
 
 
 def _headers(response: Response) -> Response:
@@ -102,7 +122,8 @@ def _headers(response: Response) -> Response:
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
-    token, new = _csrf(request)
+    nonce, new = _nonce(request)
+    token = csrf_token(request, nonce)
     repo = get_repo(request)
     principal: Principal | None = getattr(request.state, "principal", None)
     context.update(request=request, csrf=token, principal=principal,
@@ -110,8 +131,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
                    has_merge=True)
     response = HTMLResponse(env.get_template(name).render(context), status_code)
     if new:
-        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict",
-                            secure=_secure(request), path="/ui")
+        _set_nonce(request, response, nonce)
     return _headers(response)
 
 
@@ -331,6 +351,7 @@ def login(request: Request, token: str = Form(""), csrf: str = Form(""),
     response = RedirectResponse(_safe_next(next), 303)
     response.set_cookie(TOKEN_COOKIE, token.strip(), httponly=True, samesite="lax",
                         secure=_secure(request), path="/", max_age=30 * 86_400)
+    _set_nonce(request, response, secrets.token_urlsafe(32))  # a new session, new CSRF tokens
     return _headers(response)
 
 
@@ -339,6 +360,7 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
     check_csrf(request, csrf)
     response = RedirectResponse("/ui/login", 303)
     response.delete_cookie(TOKEN_COOKIE, path="/")
+    _set_nonce(request, response, secrets.token_urlsafe(32))
     return _headers(response)
 
 

@@ -9,8 +9,34 @@ or interrupted commit leaves nothing behind.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol
+
+_LOCK_WAIT: ContextVar[float | None] = ContextVar("palimpsest_lock_wait", default=None)
+
+
+@contextmanager
+def lock_wait(seconds: float | None) -> Iterator[None]:
+    """Inside the block, a write waits at most ``seconds`` for the write lock (another
+    writer's transaction, in this process or another), then raises
+    :class:`~palimpsest.errors.LockTimeout` having written nothing. ``None``: the backend's
+    default (SQLite: the busy timeout, 30 s; PostgreSQL: no limit).
+
+    The limit is a context variable: it holds for this thread or task and for work it hands
+    to worker threads with its context (``asyncio.to_thread``, Starlette's threadpool).
+    """
+    token = _LOCK_WAIT.set(seconds)
+    try:
+        yield
+    finally:
+        _LOCK_WAIT.reset(token)
+
+
+def current_lock_wait() -> float | None:
+    """The limit set by the innermost :func:`lock_wait` (None: the backend's default)."""
+    return _LOCK_WAIT.get()
+
 
 Row = tuple[Any, ...]
 Params = Sequence[Any]
@@ -64,7 +90,13 @@ class Dialect(Protocol):
 
     def regex_search(self, expr: str) -> str:
         """SQL true when the regular expression in the next ``?`` parameter matches anywhere
-        in the text ``expr`` (Python ``re.search`` semantics where the engine allows)."""
+        in the text ``expr`` (RE2 semantics, docs/query.md; the pattern is bound as
+        :meth:`regex_pattern` returns it)."""
+
+    def regex_pattern(self, pattern: str) -> str:
+        """The parameter to bind for :meth:`regex_search` given an RE2 ``pattern`` (checked
+        by ``storage.regex.check``): the pattern itself, or its spelling in the engine's own
+        regex syntax."""
 
     def json_index_exprs(self, column: str, path: Sequence[str]) -> list[str]:
         """Expressions to index so that comparisons built from :meth:`json_number` and

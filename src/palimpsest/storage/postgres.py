@@ -43,11 +43,14 @@ from ..errors import (
     DatabaseUnavailable,
     InvalidKey,
     InvalidValue,
+    LockTimeout,
+    QueryError,
     QueryTimeout,
     ReadOnly,
     StorageError,
 )
-from .base import Dialect, Params, Row, Tracer
+from . import regex
+from .base import Dialect, Params, Row, Tracer, current_lock_wait
 
 _OPTIONS = ("schema", "pool_size")
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -156,6 +159,9 @@ class PostgresDialect:
 
     def regex_search(self, expr: str) -> str:
         return f"({expr} ~ ?)"
+
+    def regex_pattern(self, pattern: str) -> str:
+        return regex.to_postgres(pattern)
 
     def json_index_exprs(self, column: str, path: Sequence[str]) -> list[str]:
         return [self.json_number(column, path), self.json_string(column, path)]
@@ -338,12 +344,16 @@ class PostgresDatabase:
 
     def _error(self, exc: BaseException, doing: str) -> Exception:
         """A palimpsest error for a driver error: connection problems name the server and
-        database; lock conflicts are retryable ConcurrentCommits. Never the password."""
+        database; lock conflicts are ConcurrentCommit or LockTimeout. Never the password."""
         detail = self._scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else
                              type(exc).__name__)
-        if isinstance(exc, pgerrors.SerializationFailure | pgerrors.DeadlockDetected |
-                      pgerrors.LockNotAvailable):
+        if isinstance(exc, pgerrors.LockNotAvailable):  # lock_timeout (storage.base.lock_wait)
+            return LockTimeout.waited(self.target.where, current_lock_wait())
+        if isinstance(exc, pgerrors.SerializationFailure | pgerrors.DeadlockDetected):
             return ConcurrentCommit(f"a concurrent writer got in the way ({detail}); retry")
+        if isinstance(exc, pgerrors.InvalidRegularExpression):
+            return QueryError(f"invalid regular expression for PostgreSQL: {detail} (see "
+                              "docs/query.md for the regex dialect)")
         if isinstance(exc, pgerrors.QueryCanceled):
             return QueryTimeout(f"the query ran past its time limit on {self.target.where}; "
                                 "narrow it (a filter on a declared index, a smaller limit)")
@@ -536,8 +546,10 @@ class PostgresDatabase:
             finally:
                 bound.depth -= 1
             return
+        wait = current_lock_wait()  # storage.base.lock_wait: bound waits for locks
+        limit = "" if wait is None else f"; SET LOCAL lock_timeout = {max(int(wait * 1000), 1)}"
         conn, xid = self._begin("BEGIN ISOLATION LEVEL READ COMMITTED; "
-                                "SELECT txid_current()::text")
+                                "SELECT txid_current()::text" + limit)
         bound = _Bound(conn, "write")
         bound.xid = xid
         self._local.bound = bound

@@ -8,18 +8,18 @@ deadlock-prone lock upgrades); nested ``write()`` calls become savepoints.
 from __future__ import annotations
 
 import contextlib
-import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
 from ..errors import InvalidValue, QueryTimeout
-from .base import Dialect, Params, Row, Tracer
+from . import regex
+from .base import Dialect, Params, Row, Tracer, current_lock_wait
 
 
 def _path_literal(path: Sequence[str]) -> str:
@@ -68,25 +68,16 @@ class SQLiteDialect:
         return f"(instr({expr}, ?) > 0)"
 
     def regex_search(self, expr: str) -> str:
-        return f"({expr} REGEXP ?)"
+        return f"({expr} REGEXP ?)"  # RE2 (storage/regex.py), registered as regexp()
+
+    def regex_pattern(self, pattern: str) -> str:
+        return pattern
 
     def json_index_exprs(self, column: str, path: Sequence[str]) -> list[str]:
         return [self.json_text(column, path)]
 
     def index_hint(self, index: str) -> str:
         return f"INDEXED BY {index}"
-
-
-@lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
-def _regexp(pattern: str | None, value: object) -> int | None:
-    """SQLite's ``x REGEXP y`` calls ``regexp(y, x)``: Python ``re.search`` semantics."""
-    if pattern is None or not isinstance(value, str):
-        return None
-    return 1 if _compiled(pattern).search(value) else 0
 
 
 def _is_engine_failure(exc: BaseException) -> bool:
@@ -100,6 +91,19 @@ def _bad_text(exc: UnicodeEncodeError) -> Exception:
                       "Unicode text (it contains a lone surrogate)")
 
 
+def _is_busy(exc: BaseException) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock past the busy timeout."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED))
+    return "database is locked" in str(exc)
+
+
+def _lock_timeout(url: str, wait: float) -> Exception:
+    from ..errors import LockTimeout
+    return LockTimeout.waited(url, wait)
+
+
 def _storage_error(exc: BaseException, url: str) -> Exception:
     from ..errors import StorageError
     return StorageError(f"the database engine failed on {url}: {exc}; nothing was written "
@@ -107,32 +111,42 @@ def _storage_error(exc: BaseException, url: str) -> Exception:
 
 
 class SQLiteDatabase:
-    """A SQLite connection with palimpsest's pragmas and transaction discipline."""
+    """A SQLite database with palimpsest's pragmas and transaction discipline.
+
+    Writes go through one writer connection, used by one thread at a time (the thread holding
+    the write lock, :meth:`write`). Reads outside a write use the calling thread's own reader
+    connection (opened on its first read, closed when the thread ends or on :meth:`close`), so
+    a long write, or a write waiting for another process's lock, never holds up readers (WAL:
+    each reader sees the last committed state). A thread inside :meth:`write` reads on the
+    writer connection and sees its own uncommitted rows. ``:memory:`` databases have a single
+    connection shared under the lock.
+    """
 
     def __init__(self, path: str, *, durability: str = "normal", timeout: float = 30.0) -> None:
         self.url = path
         self.dialect: Dialect = SQLiteDialect()
         self.tracer: Tracer | None = None
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._after: list[Callable[[], None]] = []
-        self._deadlines: dict[int, float] = {}  # thread -> monotonic time limit
-        self._marks: list[int] = []  # len(self._after) at each open savepoint
-        self._conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
-                                     check_same_thread=False)
-        self._conn.execute("PRAGMA foreign_keys=OFF")
-        self._conn.create_function("regexp", 2, _regexp, deterministic=True)  # query filters
-        if path != ":memory:" and not path.startswith("file::memory:"):
-            self._conn.execute("PRAGMA journal_mode=WAL")
         sync = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}.get(durability)
         if sync is None:
             raise InvalidValue(f"durability must be 'full', 'normal' or 'off', not {durability!r}")
+        self._path = path
+        self._timeout = timeout
+        self._shared = path == ":memory:" or path.startswith("file::memory:")
+        self._wlock = threading.RLock()  # the writer connection, one thread at a time
+        self._owner: int | None = None  # the thread inside write()
+        self._depth = 0
+        self._after: list[Callable[[], None]] = []
+        self._marks: list[int] = []  # len(self._after) at each open savepoint
+        self._local = _ThreadState()  # this thread's reader connection and deadline
+        self._readers: weakref.WeakSet[_Connection] = weakref.WeakSet()  # to close them all
+        self._readers_lock = threading.Lock()
+        self._busy_ms = int(timeout * 1000)
+        self._conn = self._connect()
+        if not self._shared:
+            self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={sync}")
-        self._conn.execute("PRAGMA cache_size=-65536")
-        self._conn.execute("PRAGMA temp_store=MEMORY")
-        self._conn.execute("PRAGMA mmap_size=268435456")
         self._checkpointer: _Checkpointer | None = None
-        if path != ":memory:" and not path.startswith("file::memory:"):
+        if not self._shared:
             # Commits should not pay for copying the WAL back into the database file (and its
             # fsync): a background thread checkpoints instead. It cannot reset the WAL while
             # commits keep coming, so past 8,192 pages (32 MB) the writer checkpoints itself,
@@ -140,123 +154,238 @@ class SQLiteDatabase:
             self._conn.execute("PRAGMA wal_autocheckpoint=8192")
             self._checkpointer = _Checkpointer(path, timeout)
 
+    def _connect(self, cache_kb: int = 65536) -> _Connection:
+        conn: _Connection = sqlite3.connect(self._path, timeout=self._timeout,
+                                            isolation_level=None, check_same_thread=False,
+                                            factory=_Connection)
+        conn.execute("PRAGMA foreign_keys=OFF")
+        conn.create_function("regexp", 2, regex.search, deterministic=True)  # query filters
+        conn.execute(f"PRAGMA cache_size=-{cache_kb}")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA mmap_size=268435456")
+        return conn
+
     def _trace(self, sql: str, params: Params) -> None:
         if self.tracer is not None:
             self.tracer(sql, params)
 
+    # -- connections ---------------------------------------------------------------------
+    def _mine(self) -> bool:
+        """This thread is inside write() (only it sets or clears ``_owner`` to itself)."""
+        return self._owner == threading.get_ident()
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """This thread's reader connection; None when reads must use the writer connection
+        (a shared in-memory database, or this thread is inside write())."""
+        if self._shared or self._owner == threading.get_ident():
+            return None
+        conn = self._local.conn
+        if conn is None:
+            conn = self._local.conn = self._connect(cache_kb=16384)
+            with self._readers_lock:
+                self._readers.add(conn)
+        return conn
+
+    def _read(self, sql: str, params: Params, fetch_all: bool) -> Any:
+        if self.tracer is not None:
+            self.tracer(sql, params)
+        conn = self._reader()
+        if conn is None:
+            with self._wlock:
+                return self._execute(self._conn, sql, params, fetch_all)
+        return self._execute(conn, sql, params, fetch_all)
+
+    def _execute(self, conn: sqlite3.Connection, sql: str, params: Params,
+                 fetch_all: bool) -> Any:
+        limited = self._local.limit is not None
+        if limited:  # Database.deadline
+            conn.set_progress_handler(self._past_deadline, 1000)
+        try:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if fetch_all else cursor.fetchone()
+        except UnicodeEncodeError as exc:
+            raise _bad_text(exc) from exc
+        finally:
+            if limited:
+                conn.set_progress_handler(None, 0)
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """The writer connection for statements outside or inside write()."""
+        if self._mine():
+            with self._limited(self._conn):
+                yield self._conn
+            return
+        self._acquire(self._wait_limit())
+        try:
+            with self._limited(self._conn):
+                yield self._conn
+        finally:
+            self._wlock.release()
+
+    @contextmanager
+    def _limited(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """Install the deadline's progress handler on ``conn`` for one statement."""
+        if self._local.limit is None:
+            yield
+            return
+        conn.set_progress_handler(self._past_deadline, 1000)
+        try:
+            yield
+        finally:
+            conn.set_progress_handler(None, 0)
+
+    def _wait_limit(self) -> float:
+        wait = current_lock_wait()
+        return self._timeout if wait is None else max(wait, 0.0)
+
+    def _acquire(self, wait: float) -> None:
+        """Take the in-process write lock within ``wait`` seconds, or raise LockTimeout."""
+        if not self._wlock.acquire(timeout=wait):
+            raise _lock_timeout(self.url, wait)
+
+    # -- statements ----------------------------------------------------------------------
     def one(self, sql: str, params: Params = ()) -> Row | None:
-        self._trace(sql, params)
-        with self._lock:
-            try:
-                row: Row | None = self._conn.execute(sql, params).fetchone()
-            except UnicodeEncodeError as exc:
-                raise _bad_text(exc) from exc
-            return row
+        row: Row | None = self._read(sql, params, False)
+        return row
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
-        self._trace(sql, params)
-        with self._lock:
-            try:
-                return self._conn.execute(sql, params).fetchall()
-            except UnicodeEncodeError as exc:
-                raise _bad_text(exc) from exc
+        rows: list[Row] = self._read(sql, params, True)
+        return rows
 
     def iterate(self, sql: str, params: Params = ()) -> Iterator[Row]:
         # Rows are fetched in one go: a View's rows never change, and holding a cursor open
-        # across user code would keep the lock.
+        # across user code would pin a connection.
         return iter(self.all(sql, params))
 
     def run(self, sql: str, params: Params = ()) -> int:
         self._trace(sql, params)
-        with self._lock:
+        with self._writing() as conn:
             try:
-                return self._conn.execute(sql, params).rowcount
+                return conn.execute(sql, params).rowcount
             except UnicodeEncodeError as exc:
                 raise _bad_text(exc) from exc
 
     def many(self, sql: str, rows: Iterable[Params]) -> None:
         self._trace(sql, ())
-        with self._lock:
+        with self._writing() as conn:
             try:
-                self._conn.executemany(sql, rows)
+                conn.executemany(sql, rows)
             except UnicodeEncodeError as exc:
                 raise _bad_text(exc) from exc
 
     def script(self, sql: str) -> None:
         # executescript() would COMMIT first; run statements one by one inside write().
-        with self._lock:
+        with self._writing() as conn:
             for statement in sql.split(";"):
                 if statement.strip():
-                    self._conn.execute(statement)
+                    conn.execute(statement)
 
     def in_write(self) -> bool:
-        return self._depth > 0
+        return self._mine()
 
     def lock(self, name: str) -> None:
         """BEGIN IMMEDIATE already holds the one write lock."""
 
     @contextmanager
     def write(self) -> Iterator[None]:
-        # Engine failures (disk full, I/O error, lock timeout, damaged file) become
-        # StorageError after the rollback, so callers see one clear, typed error.
-        with self._lock:
+        # Engine failures (disk full, I/O error, damaged file) become StorageError after the
+        # rollback, so callers see one clear, typed error; waiting longer than the lock wait
+        # (storage.base.lock_wait, else the busy timeout) for another writer is LockTimeout.
+        if self._mine():
+            yield from self._savepoint()
+            return
+        wait = self._wait_limit()
+        started = time.monotonic()
+        self._acquire(wait)
+        try:
+            self._owner = threading.get_ident()
+            left = max(int((wait - (time.monotonic() - started)) * 1000), 0)
             try:
-                if self._depth == 0:
-                    self._conn.execute("BEGIN IMMEDIATE")
-                else:
-                    self._conn.execute(f"SAVEPOINT sp{self._depth}")
+                if left != self._busy_ms:
+                    self._conn.execute(f"PRAGMA busy_timeout={left}")
+                    self._busy_ms = left
+                self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
+                if _is_busy(exc):
+                    raise _lock_timeout(self.url, wait) from None
                 raise _storage_error(exc, self.url) from exc
-            self._depth += 1
-            self._marks.append(len(self._after))
-            try:
-                yield
-            except BaseException as exc:
-                self._depth -= 1
-                del self._after[self._marks.pop():]
-                try:
-                    if self._depth == 0:
-                        self._conn.execute("ROLLBACK")
-                    else:
-                        self._conn.execute(f"ROLLBACK TO sp{self._depth}")
-                        self._conn.execute(f"RELEASE sp{self._depth}")
-                except sqlite3.Error:
-                    if self._conn.in_transaction and self._depth == 0:
-                        raise
-                    # SQLite already rolled back by itself (e.g. after an I/O error)
-                if _is_engine_failure(exc):
-                    raise _storage_error(exc, self.url) from exc
-                raise
-            self._depth -= 1
-            self._marks.pop()
-            try:
-                if self._depth == 0:
-                    self._conn.execute("COMMIT")
-                    if self._checkpointer is not None:
-                        self._checkpointer.dirty.set()
-                else:
-                    self._conn.execute(f"RELEASE sp{self._depth}")
-            except sqlite3.Error as exc:
-                del self._after[:]
-                if self._depth == 0 and self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise _storage_error(exc, self.url) from exc
-            ready = self._after[:] if self._depth == 0 else []
-            if ready:
-                del self._after[:]
+            ready = yield from self._transaction()
+        finally:
+            self._owner = None
+            self._wlock.release()
         for callback in ready:
             callback()
+
+    def _transaction(self) -> Generator[None, None, list[Callable[[], None]]]:
+        """The body of a top-level write() once BEGIN IMMEDIATE has run; returns the
+        after-commit callbacks to run once the lock is released."""
+        self._depth = 1
+        self._marks.append(len(self._after))
+        try:
+            yield
+        except BaseException as exc:
+            self._depth = 0
+            self._marks.clear()
+            self._after.clear()
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                if self._conn.in_transaction:
+                    raise
+                # SQLite already rolled back by itself (e.g. after an I/O error)
+            if _is_engine_failure(exc):
+                if _is_busy(exc):
+                    raise _lock_timeout(self.url, self._wait_limit()) from exc
+                raise _storage_error(exc, self.url) from exc
+            raise
+        self._depth = 0
+        self._marks.clear()
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._after.clear()
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise _storage_error(exc, self.url) from exc
+        if self._checkpointer is not None:
+            self._checkpointer.dirty.set()
+        ready, self._after = self._after, []
+        return ready
+
+    def _savepoint(self) -> Iterator[None]:
+        """A nested write() on the thread that holds the write lock."""
+        try:
+            self._conn.execute(f"SAVEPOINT sp{self._depth}")
+        except sqlite3.Error as exc:
+            raise _storage_error(exc, self.url) from exc
+        self._depth += 1
+        self._marks.append(len(self._after))
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            del self._after[self._marks.pop():]
+            try:
+                self._conn.execute(f"ROLLBACK TO sp{self._depth}")
+                self._conn.execute(f"RELEASE sp{self._depth}")
+            except sqlite3.Error:
+                pass  # SQLite already rolled the whole transaction back; the outer level sees
+            raise
+        self._depth -= 1
+        self._marks.pop()
+        try:
+            self._conn.execute(f"RELEASE sp{self._depth}")
+        except sqlite3.Error as exc:
+            raise _storage_error(exc, self.url) from exc
 
     @contextmanager
     def deadline(self, seconds: float | None) -> Iterator[None]:
         if seconds is None:
             yield
             return
-        me = threading.get_ident()
-        with self._lock:
-            if not self._deadlines:  # the handler costs a little: install it only when needed
-                self._conn.set_progress_handler(self._past_deadline, 1000)
-            self._deadlines[me] = time.monotonic() + seconds
+        previous = self._local.limit
+        self._local.limit = time.monotonic() + seconds
         try:
             yield
         except sqlite3.OperationalError as exc:
@@ -265,53 +394,78 @@ class SQLiteDatabase:
                                    "(a filter on a declared index, a smaller limit)") from None
             raise
         finally:
-            with self._lock:
-                self._deadlines.pop(me, None)
-                if not self._deadlines:
-                    self._conn.set_progress_handler(None, 0)
+            self._local.limit = previous
 
     def _past_deadline(self) -> int:
-        limit = self._deadlines.get(threading.get_ident())
+        limit = self._local.limit
         return 1 if limit is not None and time.monotonic() > limit else 0
 
     def after_commit(self, callback: Callable[[], None]) -> None:
-        with self._lock:
-            if self._depth > 0:
-                self._after.append(callback)
-                return
+        if self._mine() and self._depth > 0:
+            self._after.append(callback)
+            return
         callback()
 
     @contextmanager
     def read(self) -> Iterator[None]:
-        with self._lock:
-            if self._depth > 0 or self._conn.in_transaction:
-                yield
-                return
-            self._conn.execute("BEGIN")
-            try:
-                yield
-            finally:
-                self._conn.execute("COMMIT")
+        if self._shared:
+            with self._wlock:
+                if self._depth > 0 or self._conn.in_transaction:
+                    yield
+                    return
+                self._conn.execute("BEGIN")
+                try:
+                    yield
+                finally:
+                    self._conn.execute("COMMIT")
+            return
+        conn = self._reader()
+        if conn is None or conn.in_transaction:  # inside write(), or a nested read()
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("COMMIT")
 
     def backup_to(self, path: str) -> None:
         """A consistent online copy of the whole database (SQLite's backup API)."""
-        with self._lock:
+        with self._writing() as conn:
             target = sqlite3.connect(path)
             try:
-                self._conn.backup(target)
+                conn.backup(target)
             finally:
                 target.close()
 
     def close(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
-        with self._lock:
+        with self._readers_lock:
+            readers = list(self._readers)
+            self._readers = weakref.WeakSet()
+        for conn in readers:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        with self._wlock:
             self._conn.close()
 
     @property
     def raw(self) -> Any:
-        """The underlying sqlite3 connection (tests and tools only)."""
+        """The underlying writer sqlite3 connection (tests and tools only)."""
         return self._conn
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced (the set of a database's readers)."""
+
+
+class _ThreadState(threading.local):
+    """Per thread: its reader connection (closed with the thread) and its query deadline."""
+
+    conn: _Connection | None = None
+    limit: float | None = None
 
 
 class _Checkpointer:
