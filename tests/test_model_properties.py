@@ -2,7 +2,8 @@
 
 Random sequences of writes, branch creations, checkouts, rollbacks and reverts are applied to
 a repository and to a dict-of-snapshots model; afterwards the state at every commit, the diff
-between random pairs of commits, and each entity's history along every branch must agree.
+between random pairs of commits, and each entity's history along every branch (alone, and with
+its outgoing relations) must agree.
 """
 
 from __future__ import annotations
@@ -172,7 +173,25 @@ def test_repository_matches_model(ops: list[tuple[Any, ...]],
                     expected.append(value)
                 previous = value
             got = [None if v.value is None else v.value.to_dict()
-                   for v in reversed(repo.history(ident, name))]
+                   for v in reversed(repo.history(ident, name, relations="none"))]
             assert got == expected, (name, ident)
+            # 4. with its outgoing relations: per commit, exactly the facts that changed
+            wanted: list[tuple[str, dict[tuple[str, str], Any]]] = []
+            before: tuple[Any, dict[str, Any]] = (None, {})
+            for cid in line:
+                snap = snapshots[cid]
+                now = (snap["entities"].get(ident),
+                       {r: v for r, v in snap["relations"].items() if v["source"] == ident})
+                changed = {("entity", ident): now[0]} if now[0] != before[0] else {}
+                changed |= {("relation", r): now[1].get(r) for r in before[1].keys() | now[1]
+                            if before[1].get(r) != now[1].get(r)}
+                if changed:
+                    wanted.append((cid, changed))
+                before = now
+            facts: dict[str, dict[tuple[str, str], Any]] = {}
+            for v in reversed(repo.history(ident, name)):
+                facts.setdefault(v.commit.id, {})[(v.element or "", v.id or "")] = (
+                    None if v.value is None else v.value.to_dict())
+            assert list(facts.items()) == wanted, (name, ident)
     assert repo.fsck().ok
     repo.close()

@@ -37,6 +37,7 @@ from .types import (
     Entry,
     KVEvent,
     Relation,
+    Relations,
     Tag,
     Version,
 )
@@ -288,11 +289,13 @@ class RemoteRepository:
     # -- history -------------------------------------------------------------------------
     def log(self, ref: Ref | None = None, limit: int | None = 50, *, author: str | None = None,
             since: datetime | str | None = None, until: datetime | str | None = None,
-            touching: str | None = None, first_parent: bool = False) -> list[Commit]:
+            touching: str | None = None, first_parent: bool = False,
+            relations: Relations = "out") -> list[Commit]:
         rows = self._call("GET", "/api/log", params={
             "ref": _ref(ref), "limit": limit if limit is not None else 10_000,
             "author": author, "since": _ref(since), "until": _ref(until),
-            "touching": touching, "first_parent": first_parent or None})
+            "touching": touching, "first_parent": first_parent or None,
+            "relations": relations})
         return [commit_from(r) for r in rows]
 
     def changes(self, commit: Ref) -> list[Change]:
@@ -307,18 +310,23 @@ class RemoteRepository:
         return id, params
 
     def history(self, id: str | tuple[str, str], ref: Ref | None = None, *,
-                element: str | None = None, limit: int | None = None) -> list[Version]:
+                element: str | None = None, limit: int | None = None,
+                relations: Relations = "out") -> list[Version]:
         key, params = self._element_params(id, ref, element)
-        rows = self._call("GET", f"/api/history/{_p(key)}", params=params | {"limit": limit})
+        rows = self._call("GET", f"/api/history/{_p(key)}",
+                          params=params | {"limit": limit, "relations": relations})
         return [Version(commit_from(r["commit"]), r["kind"],
-                        _value(_kind_of(r["value"], element, id), r["value"]), r.get("origin"))
+                        _value(r.get("element") or _kind_of(r["value"], element, id),
+                               r["value"]), r.get("origin"), r.get("element"), r.get("id"))
                 for r in rows]
 
     def blame(self, id: str | tuple[str, str], ref: Ref | None = None, *,
-              element: str | None = None) -> dict[str, Blame]:
+              element: str | None = None, relations: Relations = "out") -> dict[str, Blame]:
         key, params = self._element_params(id, ref, element)
-        rows = self._call("GET", f"/api/blame/{_p(key)}", params=params)
-        return {name: Blame(b["property"], b["value"], commit_from(b["commit"]), b.get("origin"))
+        rows = self._call("GET", f"/api/blame/{_p(key)}",
+                          params=params | {"relations": relations})
+        return {name: Blame(b["property"], b["value"], commit_from(b["commit"]), b.get("origin"),
+                            b.get("relation"))
                 for name, b in rows.items()}
 
     def diff(self, a: Ref, b: Ref | None = None) -> Diff:

@@ -268,11 +268,24 @@ def test_log_commit_changes_history_blame(seeded: Server) -> None:
     assert missing.status_code == 404 and error_code(missing) == "ref_not_found"
     changes = c.get("/api/changes/main", headers=r).json()
     assert changes[0]["properties"] == {"name": {"old": "Ada", "new": "Ada Lovelace"}}
-    history = c.get("/api/history/ada", headers=r).json()
+    history = c.get("/api/history/ada", params={"relations": "none"}, headers=r).json()
     assert [v["kind"] for v in history] == ["modified", "created"]
+    facts = c.get("/api/history/ada", headers=r).json()  # with its outgoing relation k1
+    assert [(v["element"], v["id"], v["kind"]) for v in facts] == [
+        ("entity", "ada", "modified"), ("relation", "k1", "created"),
+        ("entity", "ada", "created")]
+    incoming = c.get("/api/history/bob", params={"relations": "in"}, headers=r).json()
+    assert [(v["element"], v["id"]) for v in incoming] == [("entity", "bob"), ("relation", "k1")]
+    assert len(c.get("/api/log", params={"touching": "bob", "relations": "both"},
+                     headers=r).json()) == 1
+    assert len(c.get("/api/log", params={"touching": "ada"}, headers=r).json()) == 3
+    assert c.get("/api/history/ada", params={"relations": "x"}, headers=r).status_code == 422
     blame = c.get("/api/blame/ada", headers=r).json()
     assert blame["name"]["commit"]["id"] == log[0]["id"]
     assert blame["@type"]["commit"]["id"] == log[2]["id"]
+    assert blame["@relation k1"]["relation"] == "k1"
+    assert blame["@relation k1"]["commit"]["id"] == log[1]["id"]
+    assert blame["@relation k1"]["value"]["target"] == "bob"
     assert c.get("/api/blame/ghost", headers=r).status_code == 404
 
 
