@@ -419,10 +419,12 @@ class RemoteRepository:
         return RemoteKV(self, None)
 
     # -- watch ---------------------------------------------------------------------------
-    def watch(self, branch: str | None = None, *, last_event_id: int | None = None,
+    def watch(self, branch: str | None = None, *, last_event_id: int | str | None = None,
               limit: int | None = None, timeout: float | None = None) -> Iterator[Commit]:
-        """Commits on ``branch`` as they happen (server-sent events), oldest first; with
-        ``last_event_id`` (a commit seq), first those made after it."""
+        """Each commit that becomes reachable from ``branch`` (server-sent events), merged
+        ones included, once, after its parents; with ``last_event_id`` (an event id: a
+        commit seq, or seqs joined by commas after merges; 0 for the beginning), first those
+        not delivered before it."""
         headers = dict(self._headers)
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)

@@ -43,7 +43,7 @@ from .versioning.refs import RefStore
 from .versioning.restore import revert_writes, rollback_writes
 from .versioning.retention import pruned_range
 from .view import View
-from .watch import Follower, Watch, commit_poller, kv_poller
+from .watch import CommitFollower, Follower, Watch, commit_poller, kv_poller
 
 if TYPE_CHECKING:
     from .maintenance import BackupInfo
@@ -732,12 +732,14 @@ class Repository:
 
     def watch(self, branch: str | None = None, *, since: Ref | int | None = None,
               timeout: float | None = None, interval: float = 0.02) -> Watch[Commit]:
-        """New commits on ``branch`` (default: current) as they land, from any process, in
-        order; ``since`` (a commit or ref, or 0 for the beginning) replays the commits after
-        it first. Iterate it, or ``async for`` it; close it (or use ``with``) to stop."""
-        follower = self._follower(branch, since)
-        return Watch(commit_poller(self._db, follower), subscribe=self.on_commit,
-                     timeout=timeout, interval=interval)
+        """Each commit that becomes reachable from ``branch`` (default: current), from any
+        process, once, after its parents: new commits and those a merge brings in. ``since``
+        (a commit or ref, or 0 for the beginning) first replays those not reachable from it.
+        Iterate it, or ``async for`` it; close it (or use ``with``) to stop."""
+        name = branch or self.current_branch
+        follower = CommitFollower(self._commits, self._refs, name, self._watch_start(since))
+        return Watch(commit_poller(follower), subscribe=self.on_commit, timeout=timeout,
+                     interval=interval)
 
     def create_index(self, type: str | None = None, field: str | None = None, *,
                      collection: str | None = None) -> IndexInfo:

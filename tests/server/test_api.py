@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import palimpsest
 from palimpsest.server import ServerConfig
@@ -394,6 +395,41 @@ def test_watch_replays_from_last_event_id(seeded: Server) -> None:
                              headers=seeded.h("reader")).status_code == 404
     assert seeded.client.get("/api/watch", headers=seeded.h("reader") | {
         "Last-Event-ID": "x"}).status_code == 422
+
+
+def _sse(server: Server, **headers: str) -> list[tuple[str, dict[str, Any]]]:
+    """(event id, commit JSON) of a finished watch stream."""
+    params = {"limit": headers.pop("limit", "10"), "timeout": "0.5"}
+    if "since" in headers:
+        params["since"] = headers.pop("since")
+    with server.client.stream("GET", "/api/watch", params=params,
+                              headers=server.h("reader") | headers) as response:
+        assert response.status_code == 200
+        text = "".join(response.iter_text())
+    blocks = [b.splitlines() for b in text.split("\n\n") if b.startswith("id:")]
+    return [(b[0].removeprefix("id: "), json.loads(b[2].removeprefix("data: ")))
+            for b in blocks]
+
+
+def test_watch_delivers_merged_commits_and_resumes_exactly(seeded: Server) -> None:
+    repo = seeded.repo
+    repo.create_branch("topic")
+    side = repo.put_entity("s", "T", branch="topic")
+    ours = repo.put_entity("m", "T")
+    merged = repo.merge("topic").commit
+    assert merged is not None and side.seq < ours.seq < merged.seq
+    # a client that had everything up to `ours` still gets the merged commit, lower seq and all
+    got = _sse(seeded, **{"Last-Event-ID": str(ours.seq)})
+    assert [(i, c["id"]) for i, c in got] == [(f"{side.seq},{ours.seq}", side.id),
+                                              (str(merged.seq), merged.id)]
+    # resuming from the middle of that batch gives exactly the rest
+    assert [c["id"] for _, c in _sse(seeded, **{"Last-Event-ID": got[0][0]})] == [merged.id]
+    assert [c["id"] for _, c in _sse(seeded, since=got[0][0])] == [merged.id]
+    assert _sse(seeded, since=got[1][0]) == []
+    everything = _sse(seeded, since="0", limit="100")
+    assert len(everything) == len({c["id"] for _, c in everything}) == 6
+    bad = seeded.client.get("/api/watch", params={"since": "1,x"}, headers=seeded.h("reader"))
+    assert bad.status_code == 422
 
 
 def test_fsck_and_unknown_routes(seeded: Server) -> None:

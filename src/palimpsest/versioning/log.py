@@ -10,7 +10,7 @@ An entity's facts include its relations: their keys come from the (source, line,
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from ..codec import to_us
 from ..errors import InvalidValue
@@ -315,6 +315,42 @@ def _original(commits: CommitStore, version: Version, name: str, value: JSON) ->
     if found is None or found.value != value:
         return None
     return found.origin or found.commit.id
+
+
+def reachable_since(commits: CommitStore, head: Commit, known: Iterable[Commit]
+                    ) -> list[Commit]:
+    """The commits reachable from ``head`` and from none of ``known``, oldest (lowest seq)
+    first, so each comes after its parents.
+
+    Paints ancestors from both sides walking by descending seq (a commit's paint is final
+    when it is popped, as in :func:`merge_bases`) and stops when every queued commit is an
+    ancestor of ``known``: O(new commits) plus the walk down to where the sides meet.
+    """
+    flags: dict[str, int] = {head.id: 1}
+    heap = [(-head.seq, head.id)]
+    for tip in known:
+        if tip.id not in flags:
+            heap.append((-tip.seq, tip.id))
+        flags[tip.id] = flags.get(tip.id, 0) | 2
+    heapq.heapify(heap)
+    out: list[Commit] = []
+    while heap and not all(flags[cid] & 2 for _, cid in heap):
+        _, cid = heapq.heappop(heap)
+        flag = flags[cid]
+        commit = commits.by_id(cid)
+        if commit is None:
+            continue
+        if flag == 1:
+            out.append(commit)
+        for pid in commit.parents:
+            before = flags.get(pid)
+            flags[pid] = (before or 0) | flag
+            if before is None:
+                parent = commits.by_id(pid)
+                if parent is not None:
+                    heapq.heappush(heap, (-parent.seq, pid))
+    out.reverse()
+    return out
 
 
 def merge_bases(commits: CommitStore, a: Commit, b: Commit) -> list[Commit]:
