@@ -414,7 +414,10 @@ def entity_page(id: str, request: Request, ref: str | None = None,
     previous: dict[tuple[Any, Any], Any] = {}  # each element's value in its older version
     for version in reversed(versions):
         new = None if version.kind == "deleted" else version.value
-        rows.append((version, _field_rows(previous.get((version.element, version.id)), new)))
+        old = previous.get((version.element, version.id))
+        edge = new or old  # a relation version's ends (the deleted one's, for a deletion)
+        rows.append((version, _field_rows(old, new),
+                     edge if version.element == "relation" and version.id != id else None))
         previous[(version.element, version.id)] = new
     rows.reverse()
     blame = repo.blame(id, ref, relations=relations) if current is not None else {}
