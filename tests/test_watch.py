@@ -175,6 +175,30 @@ def test_commit_watch_delivers_merged_commits(repo: palimpsest.Repository) -> No
         assert list(after_reset) == []
 
 
+def test_kv_watch_reports_a_merge_once_with_its_origins(repo: palimpsest.Repository) -> None:
+    """kv events follow the branch's state: a merge's changes arrive as the merge commit's
+    events, once, each naming the merged commit that made it (``origin``)."""
+    kv = repo.kv
+    kv.set("/m/a", b"0")
+    repo.create_branch("topic")
+    topic = kv.on("topic")
+    with kv.watch("/m/*") as watch:
+        first = topic.set("/m/a", b"1")
+        topic.set("/m/b", b"new")
+        third = topic.set("/m/b", b"newer")
+        kv.set("/m/c", b"ours")
+        assert [(e.key, e.origin) for e in watch.poll()] == [("/m/c", None)]
+        merged = repo.merge("topic").commit
+        assert merged is not None
+        events = watch.poll()
+        assert _summary(events) == [("updated", "/m/a", b"1", 2),
+                                    ("created", "/m/b", b"newer", 2)]
+        assert {e.commit.id for e in events} == {merged.id}
+        assert [e.origin for e in events] == [first.commit, third.commit]
+        assert events[0].to_dict()["origin"] == first.commit
+        assert watch.poll() == []
+
+
 _WRITER = """
 import sys, time, palimpsest
 repo = palimpsest.open(sys.argv[1], author="writer@example.com")

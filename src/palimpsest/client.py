@@ -629,7 +629,8 @@ class RemoteKV:
             value = data.get("value")
             yield KVEvent(data["type"], data["key"],
                           None if value is None else base64.b64decode(value),
-                          int(data["version"]), commit_from(data["commit"]))
+                          int(data["version"]), commit_from(data["commit"]),
+                          data.get("origin"))
 
 
 def _entry(data: Mapping[str, Any]) -> Entry:

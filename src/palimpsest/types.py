@@ -327,16 +327,20 @@ the events that follow."""
 @dataclass(frozen=True, slots=True)
 class KVEvent:
     """One change to a watched key: what happened, the new value and version (None / 0 when
-    deleted), and the commit that made it."""
+    deleted), and the commit of the watched branch that made it."""
 
     type: KVEventType
     key: str
     value: bytes | None
     version: int
     commit: Commit
+    origin: str | None = None
+    """When ``commit`` brought the change in from elsewhere (a merge, cherry-pick or rollback;
+    or the head of a history the branch was moved to), the id of the commit that originally
+    made it."""
 
     def to_dict(self) -> dict[str, JSON]:
         import base64
         return {"type": self.type, "key": self.key,
                 "value": None if self.value is None else base64.b64encode(self.value).decode(),
-                "version": self.version, "commit": self.commit.id}
+                "version": self.version, "commit": self.commit.id, "origin": self.origin}

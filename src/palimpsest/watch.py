@@ -352,10 +352,12 @@ def kv_poller(db: Database, follower: Follower, pattern: str) -> Callable[[], li
 def _event(commits: CommitStore, row: StoredRow, was_alive: bool,
            commit: Commit | None = None) -> KVEvent | None:
     commit = commit or commits.by_seq(row.seq)
+    made = row.origin if row.origin is not None else row.seq  # the commit that made it
+    origin = commits.by_seq(made).id if made != commit.seq else None
     if row.op != PUT:
-        return KVEvent("deleted", row.key, None, 0, commit) if was_alive else None
+        return KVEvent("deleted", row.key, None, 0, commit, origin) if was_alive else None
     kind: KVEventType = "updated" if was_alive else "created"
-    return KVEvent(kind, row.key, to_value(row), parse_tag(row)[0], commit)
+    return KVEvent(kind, row.key, to_value(row), parse_tag(row)[0], commit, origin)
 
 
 def _net_events(db: Database, commits: CommitStore, old: Chain, new: Chain,
