@@ -219,7 +219,7 @@ def show(
 
       palimpsest show v2.0 --stat
 
-      palimpsest show 3f2a9c --json
+      palimpsest show main~1 --json
     """
     repo = open_repo(ctx)
     found = repo.resolve(commit)
@@ -318,8 +318,11 @@ def history(
       palimpsest history n1 --collection notes --json
     """
     repo = open_repo(ctx)
-    versions = repo.history(_element_ref(id, collection), ref, limit=number,
-                            relations=check_relations(relations))
+    # the whole history: the oldest shown version of each element takes its old values from
+    # that element's previous version, which may lie past the N shown
+    found = repo.history(_element_ref(id, collection), ref,
+                         relations=check_relations(relations))
+    versions = found if number is None else found[:number]
     if wants_json(ctx, json_out):
         emit_json([{"commit": v.commit.to_dict(), "kind": v.kind, "origin": v.origin,
                     "element": v.element, "id": v.id,
@@ -331,12 +334,12 @@ def history(
     from .types import property_changes
     previous: dict[tuple[Any, Any], Any] = {}  # element -> its value in the older version
     olders = []
-    for version in reversed(versions):
+    for version in reversed(found):
         key = (version.element, version.id)
         olders.append(previous.get(key))
         previous[key] = version.value
     olders.reverse()
-    for version, older in zip(versions, olders, strict=True):
+    for version, older in zip(versions, olders, strict=False):
         kind_style = {"created": "green", "modified": "yellow", "deleted": "red"}[version.kind]
         what = (f" {paint('relation', 'magenta')} {version.id}"
                 if version.element == "relation" and version.id != id else "")
@@ -376,9 +379,19 @@ def blame(
                           "relation": b.relation}
                    for name, b in found.items()})
         return
-    table(["property", "value", "commit", "author", "date"],
-          [(name, short(b.value, 50), b.commit.short_id, b.commit.author, when(b.commit))
-           for name, b in sorted(found.items())], styles=[None, None, "yellow", "cyan", "dim"])
+    # a value brought in by a merge or cherry-pick is credited to the commit that made it
+    origins = {b.origin: repo.resolve(b.origin) for b in found.values()
+               if b.origin and b.origin != b.commit.id}
+    rows = []
+    for name, b in sorted(found.items()):
+        made = origins.get(b.origin or "", b.commit)
+        via = b.commit.short_id if made is not b.commit else ""
+        rows.append((name, short(b.value, 50), made.short_id, made.author, when(made), via))
+    headers = ["property", "value", "commit", "author", "date"]
+    if origins:  # and the merge that brought it in
+        headers.append("via")
+    table(headers, [row[:len(headers)] for row in rows],
+          styles=[None, None, "yellow", "cyan", "dim", "dim"][:len(headers)])
 
 
 @app.command()
