@@ -19,9 +19,10 @@ repo.update_entity("ada", {"born": 1816}, message="LLM extraction run", author="
 # 1. What did the graph look like last month?
 print(repo.at("2026-01-31").entity("ada").props)      # {'born': 1815, 'name': 'Ada Lovelace'}
 
-# 2. Who changed this entity, when and why?
-for version in repo.history("ada"):
-    print(version.commit.author, version.commit.timestamp, version.commit.message)
+# 2. Who changed this entity or its relations, when and why?
+for version in repo.history("ada"):                   # newest first; relations="out" by default
+    print(version.commit.author, version.commit.timestamp, version.commit.message,
+          version.element, version.id)
 print(repo.blame("ada")["born"].commit.author)        # bot@example.com
 
 # 3. Restore the graph to before that bad change (a new commit; history is kept).

@@ -156,9 +156,10 @@ def show(repo: palimpsest.Repository, out: Callable[[str], None] = print) -> Non
         versions = repo.history(type_id)
         if versions:
             out(f"\n== history of {type_id} ({len(versions)} versions) ==")
-            for version in versions[:8]:
+            for version in versions[:8]:  # the class and its outgoing relations (triples)
+                fact = f" {version.id}" if version.element == "relation" else ""
                 out(f"  {version.commit.metadata.get('release', '?'):>6} {version.kind:<8} "
-                    f"{version.commit.short_id}")
+                    f"{version.commit.short_id}{fact}")
     first = repo.log(limit=None)[-1] if repo.log(limit=1) else None
     if first is not None:
         day = "2019-01-01" if first.timestamp.year < 2019 else first.timestamp.date().isoformat()

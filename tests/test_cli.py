@@ -137,11 +137,22 @@ def test_show_diff_history_blame(people: Run) -> None:
                       "value": "Ada Lovelace"}]
     as_json = people("diff", "HEAD~1", "--json").json()
     assert as_json["stats"]["entities_modified"] == 1  # type: ignore[index]
-    versions = people("history", "ada", "--json").json()
+    versions = people("history", "ada", "--relations", "none", "--json").json()
     assert [v["kind"] for v in versions] == ["modified", "created"]  # type: ignore[union-attr,index]
+    facts = people("history", "ada", "--json").json()  # with its outgoing relation
+    assert [(v["element"], v["id"], v["kind"]) for v in facts] == [  # type: ignore[union-attr,index]
+        ("entity", "ada", "modified"), ("relation", "ada KNOWS bob", "created"),
+        ("entity", "ada", "created")]
+    text = people("history", "ada").stdout
+    assert "relation ada KNOWS bob" in text and "@target: ∅ -> bob" in text
+    assert "relation" not in people("history", "bob").stdout  # incoming: not by default
+    assert "relation ada KNOWS bob" in people("history", "bob", "--relations", "in").stdout
+    touching = people("log", "--touching", "bob", "--relations", "in", "--json").json()
+    assert len(touching) == 2  # type: ignore[arg-type]
     blame = people("blame", "ada", "--json").json()
     assert blame["name"]["value"] == "Ada Lovelace"  # type: ignore[index]
     assert blame["born"]["value"] == 1815  # type: ignore[index]
+    assert blame["@relation ada KNOWS bob"]["relation"] == "ada KNOWS bob"  # type: ignore[index]
     assert people("diff", "HEAD", "HEAD").stdout.strip() == "no differences"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 import palimpsest
 
 
@@ -83,3 +85,81 @@ def test_commit_lookup_and_short_id(repo: palimpsest.Repository) -> None:
     commits = _edits(repo)
     assert repo.commit(commits[2].short_id) == commits[2]
     assert commits[2].to_dict()["author"] == "alice"
+
+
+# -- an entity's history is the history of its facts (its relations) -------------------------
+def _facts(versions: list[palimpsest.Version]) -> list[tuple[str, str | None, str | None]]:
+    return [(v.kind, v.element, v.id) for v in versions]
+
+
+def test_entity_history_includes_its_relations(repo: palimpsest.Repository) -> None:
+    c1 = repo.put_entity("a", "T", {"v": 1})
+    repo.put_entity("b", "T")
+    repo.put_entity("c", "T")
+    c2 = repo.put_relation("ab", "R", "a", "b")
+    repo.put_relation("ca", "R", "c", "a")
+    repo.put_relation("aa", "SELF", "a", "a")
+    repo.update_entity("b", {"x": 1})                      # not a fact of a
+    c3 = repo.put_relation("ab", "R", "c", "b")            # re-pointed away from a
+    repo.update_entity("a", {"v": 2})
+    repo.put_relation("ab", "R", "c", "b", {"w": 1})       # no longer a's: not shown
+    assert _facts(repo.history("a")) == [
+        ("modified", "entity", "a"), ("modified", "relation", "ab"),
+        ("created", "relation", "aa"), ("created", "relation", "ab"),
+        ("created", "entity", "a")]
+    assert _facts(repo.history("a", relations="in")) == [
+        ("modified", "entity", "a"), ("created", "relation", "aa"),
+        ("created", "relation", "ca"), ("created", "entity", "a")]
+    both = repo.history("a", relations="both")
+    assert [v.id for v in both].count("aa") == 1 and len(both) == 6
+    assert _facts(repo.history("a", relations="none")) == [
+        ("modified", "entity", "a"), ("created", "entity", "a")]
+    assert len(repo.history("a", limit=2)) == 2
+    assert repo.history("a")[1].commit.id == c3.id and repo.history("a")[3].commit.id == c2.id
+    # a relation id or a document: its own history, as before
+    assert _facts(repo.history("ab")) == [("modified", "relation", "ab")] * 2 + [
+        ("created", "relation", "ab")]
+    # the log: every commit that changed a or one of its outgoing relations
+    assert len(repo.log(touching="a")) == 5
+    assert len(repo.log(touching="a", relations="none")) == 2
+    assert len(repo.log(touching="a", relations="both")) == 6
+    assert repo.log(touching="a", limit=None)[-1].id == c1.id
+    # blame: a's properties, and the relation facts a has now
+    blame = repo.blame("a")
+    assert set(blame) == {"@type", "v", "@relation aa"}
+    assert blame["@relation aa"].relation == "aa"
+    assert blame["@relation aa"].value == {"type": "SELF", "source": "a", "target": "a",
+                                           "props": {}}
+    assert set(repo.blame("a", relations="in")) == {"@type", "v", "@relation aa",
+                                                    "@relation ca"}
+    assert set(repo.blame("a", relations="none")) == {"@type", "v"}
+    with pytest.raises(palimpsest.InvalidValue):
+        repo.history("a", relations="sideways")  # type: ignore[arg-type]
+
+
+def test_deleting_an_entity_shows_its_relations_go(repo: palimpsest.Repository) -> None:
+    repo.put_entity("a", "T")
+    repo.put_entity("b", "T")
+    repo.put_relation("ab", "R", "a", "b")
+    gone = repo.delete_entity("a")  # cascades to ab
+    assert _facts(repo.history("a")[:2]) == [("deleted", "entity", "a"),
+                                             ("deleted", "relation", "ab")]
+    assert repo.history("a")[1].commit.id == gone.id and repo.history("a")[1].value is None
+    assert _facts(repo.history("b", relations="in"))[0] == ("deleted", "relation", "ab")
+
+
+def test_blame_credits_a_merged_relation_to_its_commit(repo: palimpsest.Repository) -> None:
+    repo.put_entity("a", "T")
+    repo.put_entity("b", "T")
+    repo.create_branch("side")
+    made = repo.put_relation("ab", "R", "a", "b", branch="side")
+    repo.update_entity("b", {"x": 1})
+    merged = repo.merge("side")
+    assert merged.commit is not None and merged.status == "merged"
+    fact = repo.blame("a")["@relation ab"]
+    assert fact.commit.id == merged.commit.id and fact.origin == made.id
+    versions = repo.history("a")
+    assert (versions[0].element, versions[0].id, versions[0].origin) == ("relation", "ab",
+                                                                         made.id)
+    # the log walks both parents: the side commit and the merge both touch a's facts
+    assert {c.id for c in repo.log(touching="a")} >= {made.id, merged.commit.id}

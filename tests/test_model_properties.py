@@ -9,7 +9,8 @@ a dict-of-snapshots model; afterwards:
 2. the diff between random pairs of commits reports exactly the elements and fields the model
    says differ (as JSON: Python's ``1 == True`` must not hide a change), and its JSON Patch
    turns one ``to_dict()`` into the other exactly;
-3. each entity's history along every branch equals the model's sequence of values;
+3. each entity's history along every branch equals the model's sequence of values, alone
+   and, per commit, with the changes of its outgoing relations (its facts);
 4. a merge is clean exactly when a field-level three-way merge of the models is, and then
    gives its state.
 """
@@ -360,8 +361,29 @@ def test_repository_matches_model(ops: list[tuple[Any, ...]],
                     expected.append(value)
                 previous = value
             got = [None if v.value is None else v.value.to_dict()
-                   for v in reversed(repo.history(ident, name))]
+                   for v in reversed(repo.history(ident, name, relations="none"))]
             assert C(got) == C(expected), (name, ident)
+            # with its outgoing relations: per commit, exactly the facts that changed
+            wanted: list[tuple[str, dict[tuple[str, str], Any]]] = []
+            before: tuple[Any, dict[str, Any]] = (None, {})
+            for cid in line:
+                snap = snapshots[cid]
+                now = (snap["entities"].get(ident),
+                       {r: v for r, v in snap["relations"].items() if v["source"] == ident})
+                changed = {("entity", ident): now[0]} if C(now[0]) != C(before[0]) else {}
+                changed |= {("relation", r): now[1].get(r) for r in before[1].keys() | now[1]
+                            if C(before[1].get(r)) != C(now[1].get(r))}
+                if changed:
+                    wanted.append((cid, changed))
+                before = now
+            facts: dict[str, dict[tuple[str, str], Any]] = {}
+            for v in reversed(repo.history(ident, name)):
+                facts.setdefault(v.commit.id, {})[(v.element or "", v.id or "")] = (
+                    None if v.value is None else v.value.to_dict())
+            def plain(items: Any) -> Any:  # JSON-able: [[commit, [[element, id, value]]]]
+                return [[cid, sorted([*k, v] for k, v in changed.items())]
+                        for cid, changed in items]
+            assert C(plain(facts.items())) == C(plain(wanted)), (name, ident)
     assert repo.fsck().ok
     repo.close()
 

@@ -144,3 +144,70 @@ def test_show_runs(history: tuple[palimpsest.Repository, list[Any]]) -> None:
     load_example().show(repo, lines.append)
     text = "\n".join(lines)
     assert "== log" in text and "== diff" in text and "history of schema_http:Person" in text
+
+
+# -- an entity's history is the history of its facts, across all 52 releases ----------------
+SOURCE = ("schema:Person schema:source "
+          "http://www.w3.org/wiki/WebSchemas/SchemaDotOrgSources#source_rNews")
+CONTRIBUTOR = "schema:Person schema:contributor schema:docs/collab/rNews"
+
+
+@pytest.fixture(scope="module")
+def every_release() -> Iterator[tuple[palimpsest.Repository, list[Any]]]:
+    repo = palimpsest.open(":memory:", author="tester")
+    built = load_example().build(repo, DATA)
+    yield repo, built
+    repo.close()
+
+
+def releases_changing(built: list[Any], iri: str, *, as_object: bool) -> list[str]:
+    """The releases whose triples with ``iri`` as subject (or also as object) differ from the
+    previous release's, read straight from the files: newest first."""
+    subject, obj = f"<{iri}> ", f" <{iri}> ."
+    out, before = [], set()
+    for release, _ in built:
+        text = lzma.decompress(release.path.read_bytes()).decode()
+        lines = {line for line in text.splitlines()
+                 if line.startswith(subject) or (as_object and line.endswith(obj))}
+        if lines != before:
+            out.append(release.version)
+        before = lines
+    return out[::-1]
+
+
+@pytest.mark.slow
+def test_person_history_covers_its_triples(every_release: tuple[palimpsest.Repository,
+                                                                list[Any]]) -> None:
+    """`schema:source` / `schema:contributor` triples have the class as their subject, so they
+    are outgoing relations of `schema:Person`: its default history shows release 16.0
+    replacing one by the other."""
+    repo, built = every_release
+    assert len(built) == 52
+    versions = repo.history("schema:Person")
+    facts = {(v.commit.metadata["release"], v.element, v.kind, v.id) for v in versions}
+    assert ("16.0", "relation", "deleted", SOURCE) in facts
+    assert ("16.0", "relation", "created", CONTRIBUTOR) in facts
+    assert ("9.0", "relation", "created", SOURCE) in facts
+    assert ("9.0", "entity", "created", "schema:Person") in facts
+    assert all(v.element == "entity" for v in repo.history("schema:Person", relations="none"))
+    # the versions are ordered by commit, newest first
+    seqs = [v.commit.seq for v in versions]
+    assert seqs == sorted(seqs, reverse=True)
+    # every release that changed a triple about Person (https: 9.0 on; http: 2.0 to 8.0),
+    # and only those, is in its history, its log(touching=) and, with incoming ones, "both"
+    for name, iri in (("schema:Person", "https://schema.org/Person"),
+                      ("schema_http:Person", "http://schema.org/Person")):
+        out = releases_changing(built, iri, as_object=False)
+        shown = list(dict.fromkeys(v.commit.metadata["release"] for v in repo.history(name)))
+        assert shown == out, name
+        log = [c.metadata["release"] for c in repo.log(touching=name, limit=None)]
+        assert log == out, name
+        both = releases_changing(built, iri, as_object=True)
+        shown = list(dict.fromkeys(v.commit.metadata["release"]
+                                   for v in repo.history(name, relations="both")))
+        assert shown == both, name
+    blame = repo.blame("schema:Person")
+    assert blame[f"@relation {CONTRIBUTOR}"].commit.metadata["release"] == "16.0"
+    assert blame[f"@relation {CONTRIBUTOR}"].relation == CONTRIBUTOR
+    assert f"@relation {SOURCE}" not in blame
+    assert blame["rdfs:label"].commit.metadata["release"] == "9.0"

@@ -143,6 +143,62 @@ def test_branch_reset_reports_net_changes(repo: palimpsest.Repository) -> None:
     assert _summary(events) == [("updated", "/r/a", b"1", 1), ("deleted", "/r/b", None, 0)]
 
 
+def test_commit_watch_delivers_merged_commits(repo: palimpsest.Repository) -> None:
+    """Seqs are global: a branch's commits merged later have lower seqs than commits the
+    watch already delivered; they are delivered anyway, once, before the merge."""
+    repo.put_entity("a", "T")
+    repo.create_branch("topic")
+    with repo.watch() as watch:
+        side = repo.put_entity("s", "T", branch="topic")
+        ours = repo.put_entity("m", "T")
+        assert side.seq < ours.seq
+        assert [c.id for c in watch.poll()] == [ours.id]
+        merged = repo.merge("topic").commit
+        assert merged is not None
+        assert [c.id for c in watch.poll()] == [side.id, merged.id]
+        # a fast-forward onto a branch that merged main: its own commits, not main's again
+        repo.create_branch("t2")
+        x = repo.put_entity("x", "T", branch="t2")
+        y = repo.put_entity("y", "T")
+        into_t2 = repo.merge("main", into="t2").commit
+        assert into_t2 is not None
+        assert repo.merge("t2").status == "fast_forward"
+        assert [c.id for c in watch.poll()] == [x.id, y.id, into_t2.id]
+        assert watch.poll() == []
+    with repo.watch(since=ours.id, timeout=0) as replay:  # resuming after ours: the same
+        assert [c.id for c in replay] == [side.id, merged.id, x.id, y.id, into_t2.id]
+    with repo.watch(since=0, timeout=0) as everything:
+        got = [c.id for c in everything]
+    assert sorted(got) == sorted(c.id for c in repo.log(limit=None)) and len(set(got)) == 7
+    repo._refs.move_branch("main", ours, author="t", message="reset")  # back: nothing new
+    with repo.watch(since=into_t2.id, timeout=0) as after_reset:
+        assert list(after_reset) == []
+
+
+def test_kv_watch_reports_a_merge_once_with_its_origins(repo: palimpsest.Repository) -> None:
+    """kv events follow the branch's state: a merge's changes arrive as the merge commit's
+    events, once, each naming the merged commit that made it (``origin``)."""
+    kv = repo.kv
+    kv.set("/m/a", b"0")
+    repo.create_branch("topic")
+    topic = kv.on("topic")
+    with kv.watch("/m/*") as watch:
+        first = topic.set("/m/a", b"1")
+        topic.set("/m/b", b"new")
+        third = topic.set("/m/b", b"newer")
+        kv.set("/m/c", b"ours")
+        assert [(e.key, e.origin) for e in watch.poll()] == [("/m/c", None)]
+        merged = repo.merge("topic").commit
+        assert merged is not None
+        events = watch.poll()
+        assert _summary(events) == [("updated", "/m/a", b"1", 2),
+                                    ("created", "/m/b", b"newer", 2)]
+        assert {e.commit.id for e in events} == {merged.id}
+        assert [e.origin for e in events] == [first.commit, third.commit]
+        assert events[0].to_dict()["origin"] == first.commit
+        assert watch.poll() == []
+
+
 _WRITER = """
 import sys, time, palimpsest
 repo = palimpsest.open(sys.argv[1], author="writer@example.com")

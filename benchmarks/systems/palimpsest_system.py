@@ -79,7 +79,7 @@ class PalimpsestSystem:
     def history(self, entity_id: str) -> list[Props]:
         return [
             dict(v.value.props)
-            for v in self.repo.history(entity_id, element="entity")
+            for v in self.repo.history(entity_id, element="entity", relations="none")
             if v.kind != "deleted"
         ]
 

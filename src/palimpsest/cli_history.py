@@ -25,9 +25,16 @@ from .cli_common import (
     wants_json,
     when,
 )
+from .versioning.log import check_relations
 
 if TYPE_CHECKING:
     from .types import Change, Commit
+
+
+RelationsOpt = Annotated[str, typer.Option(
+    "--relations", metavar="WHICH",
+    help="Which relations of an entity count as its facts: out (it is their source), in, both "
+         "or none.")]
 
 
 def _element_ref(ident: str, collection: str | None) -> Any:
@@ -49,8 +56,10 @@ def log(
     until: Annotated[str | None, typer.Option("--until", help="Only at or before this ISO "
                                                              "time.")] = None,
     touching: Annotated[str | None, typer.Option(
-        "--touching", metavar="ID", help="Only commits that changed this element.")] = None,
+        "--touching", metavar="ID", help="Only commits that changed this element (or, for "
+                                         "an entity, its --relations).")] = None,
     collection: CollectionOpt = None,
+    relations: RelationsOpt = "out",
     first_parent: Annotated[bool, typer.Option("--first-parent", help="Follow first parents "
                                                                       "only.")] = False,
     json_out: JsonOpt = False,
@@ -71,7 +80,7 @@ def log(
     limit = None if all_ else (number if number is not None else 50)
     commits = repo.log(ref, limit=limit, author=author, since=since, until=until,
                        touching=_element_ref(touching, collection) if touching else None,
-                       first_parent=first_parent)
+                       first_parent=first_parent, relations=check_relations(relations))
     if wants_json(ctx, json_out):
         emit_json([c.to_dict() for c in commits])
         return
@@ -293,39 +302,53 @@ def history(
     collection: CollectionOpt = None,
     number: Annotated[int | None, typer.Option("--number", "-n", help="At most N versions.")
                       ] = None,
+    relations: RelationsOpt = "out",
     json_out: JsonOpt = False,
 ) -> None:
-    """Every version of one element, newest first: who changed it, when, and how.
+    """Every version of one element, newest first: who changed it, when, and how. An entity's
+    history includes its relations (its outgoing ones by default; see --relations), each
+    marked "relation <id>".
 
     Examples:
 
       palimpsest history schema:Person
 
+      palimpsest history schema:Person --relations both -n 20
+
       palimpsest history n1 --collection notes --json
     """
     repo = open_repo(ctx)
-    # one version more than shown: the oldest shown version's old values come from it
+    # the whole history: the oldest shown version of each element takes its old values from
+    # that element's previous version, which may lie past the N shown
     found = repo.history(_element_ref(id, collection), ref,
-                         limit=None if number is None else number + 1)
+                         relations=check_relations(relations))
     versions = found if number is None else found[:number]
     if wants_json(ctx, json_out):
         emit_json([{"commit": v.commit.to_dict(), "kind": v.kind, "origin": v.origin,
+                    "element": v.element, "id": v.id,
                     "value": v.value.to_dict() if hasattr(v.value, "to_dict") else v.value}
                    for v in versions])
         return
     if not versions:
         fail(f"no history for {id!r} at {ref or repo.current_branch}")
-    for i, version in enumerate(versions):
-        older = found[i + 1].value if i + 1 < len(found) else None
+    from .types import property_changes
+    previous: dict[tuple[Any, Any], Any] = {}  # element -> its value in the older version
+    olders = []
+    for version in reversed(found):
+        key = (version.element, version.id)
+        olders.append(previous.get(key))
+        previous[key] = version.value
+    olders.reverse()
+    for version, older in zip(versions, olders, strict=False):
         kind_style = {"created": "green", "modified": "yellow", "deleted": "red"}[version.kind]
+        what = (f" {paint('relation', 'magenta')} {version.id}"
+                if version.element == "relation" and version.id != id else "")
         echo(f"{paint(version.commit.short_id, 'yellow')} {paint(when(version.commit), 'dim')} "
-             f"{paint(version.commit.author, 'cyan')} {paint(version.kind, kind_style)} "
+             f"{paint(version.commit.author, 'cyan')} {paint(version.kind, kind_style)}{what} "
              f"{version.commit.message.splitlines()[0] if version.commit.message else ''}")
-        from .types import property_changes
-        new = version.value if version.kind != "deleted" else None
-        for prop, (old, value) in property_changes(older, new).items():
-            if version.kind == "deleted":
-                continue
+        if version.kind == "deleted":
+            continue
+        for prop, (old, value) in property_changes(older, version.value).items():
             echo(f"    {prop}: {short(old) if old is not None else '∅'} -> "
                  f"{short(value) if value is not None else '∅'}")
 
@@ -337,19 +360,23 @@ def blame(
                                            "--collection).")],
     ref: RefOpt = None,
     collection: CollectionOpt = None,
+    relations: RelationsOpt = "out",
     json_out: JsonOpt = False,
 ) -> None:
-    """For each property of an element, the commit that last set its current value.
+    """For each property of an element, the commit that last set its current value; for an
+    entity also each relation fact (row "@relation <id>", see --relations).
 
     Example:
 
       palimpsest blame schema:Person
     """
     repo = open_repo(ctx)
-    found = repo.blame(_element_ref(id, collection), ref)
+    found = repo.blame(_element_ref(id, collection), ref,
+                       relations=check_relations(relations))
     if wants_json(ctx, json_out):
         emit_json({name: {"value": b.value, "commit": b.commit.id, "author": b.commit.author,
-                          "time": b.commit.timestamp.isoformat(), "origin": b.origin}
+                          "time": b.commit.timestamp.isoformat(), "origin": b.origin,
+                          "relation": b.relation}
                    for name, b in found.items()})
         return
     # a value brought in by a merge or cherry-pick is credited to the commit that made it

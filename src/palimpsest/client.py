@@ -37,6 +37,7 @@ from .types import (
     Entry,
     KVEvent,
     Relation,
+    Relations,
     Tag,
     Version,
 )
@@ -288,11 +289,13 @@ class RemoteRepository:
     # -- history -------------------------------------------------------------------------
     def log(self, ref: Ref | None = None, limit: int | None = 50, *, author: str | None = None,
             since: datetime | str | None = None, until: datetime | str | None = None,
-            touching: str | None = None, first_parent: bool = False) -> list[Commit]:
+            touching: str | None = None, first_parent: bool = False,
+            relations: Relations = "out") -> list[Commit]:
         rows = self._call("GET", "/api/log", params={
             "ref": _ref(ref), "limit": limit if limit is not None else 10_000,
             "author": author, "since": _ref(since), "until": _ref(until),
-            "touching": touching, "first_parent": first_parent or None})
+            "touching": touching, "first_parent": first_parent or None,
+            "relations": relations})
         return [commit_from(r) for r in rows]
 
     def changes(self, commit: Ref) -> list[Change]:
@@ -307,18 +310,23 @@ class RemoteRepository:
         return id, params
 
     def history(self, id: str | tuple[str, str], ref: Ref | None = None, *,
-                element: str | None = None, limit: int | None = None) -> list[Version]:
+                element: str | None = None, limit: int | None = None,
+                relations: Relations = "out") -> list[Version]:
         key, params = self._element_params(id, ref, element)
-        rows = self._call("GET", f"/api/history/{_p(key)}", params=params | {"limit": limit})
+        rows = self._call("GET", f"/api/history/{_p(key)}",
+                          params=params | {"limit": limit, "relations": relations})
         return [Version(commit_from(r["commit"]), r["kind"],
-                        _value(_kind_of(r["value"], element, id), r["value"]), r.get("origin"))
+                        _value(r.get("element") or _kind_of(r["value"], element, id),
+                               r["value"]), r.get("origin"), r.get("element"), r.get("id"))
                 for r in rows]
 
     def blame(self, id: str | tuple[str, str], ref: Ref | None = None, *,
-              element: str | None = None) -> dict[str, Blame]:
+              element: str | None = None, relations: Relations = "out") -> dict[str, Blame]:
         key, params = self._element_params(id, ref, element)
-        rows = self._call("GET", f"/api/blame/{_p(key)}", params=params)
-        return {name: Blame(b["property"], b["value"], commit_from(b["commit"]), b.get("origin"))
+        rows = self._call("GET", f"/api/blame/{_p(key)}",
+                          params=params | {"relations": relations})
+        return {name: Blame(b["property"], b["value"], commit_from(b["commit"]), b.get("origin"),
+                            b.get("relation"))
                 for name, b in rows.items()}
 
     def diff(self, a: Ref, b: Ref | None = None) -> Diff:
@@ -411,10 +419,12 @@ class RemoteRepository:
         return RemoteKV(self, None)
 
     # -- watch ---------------------------------------------------------------------------
-    def watch(self, branch: str | None = None, *, last_event_id: int | None = None,
+    def watch(self, branch: str | None = None, *, last_event_id: int | str | None = None,
               limit: int | None = None, timeout: float | None = None) -> Iterator[Commit]:
-        """Commits on ``branch`` as they happen (server-sent events), oldest first; with
-        ``last_event_id`` (a commit seq), first those made after it."""
+        """Each commit that becomes reachable from ``branch`` (server-sent events), merged
+        ones included, once, after its parents; with ``last_event_id`` (an event id: a
+        commit seq, or seqs joined by commas after merges; 0 for the beginning), first those
+        not delivered before it."""
         headers = dict(self._headers)
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)
@@ -624,7 +634,8 @@ class RemoteKV:
             value = data.get("value")
             yield KVEvent(data["type"], data["key"],
                           None if value is None else base64.b64decode(value),
-                          int(data["version"]), commit_from(data["commit"]))
+                          int(data["version"]), commit_from(data["commit"]),
+                          data.get("origin"))
 
 
 def _entry(data: Mapping[str, Any]) -> Entry:

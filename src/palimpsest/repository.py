@@ -43,7 +43,7 @@ from .versioning.refs import RefStore
 from .versioning.restore import revert_writes, rollback_writes
 from .versioning.retention import pruned_range
 from .view import View
-from .watch import Follower, Watch, commit_poller, kv_poller
+from .watch import CommitFollower, Follower, Watch, commit_poller, kv_poller
 
 if TYPE_CHECKING:
     from .maintenance import BackupInfo
@@ -250,14 +250,15 @@ class Repository:
     # -- history -------------------------------------------------------------------------
     def log(self, ref: Ref | None = None, limit: int | None = 50, *, author: str | None = None,
             since: datetime | str | None = None, until: datetime | str | None = None,
-            touching: ElementRef | None = None, first_parent: bool = False) -> list[Commit]:
-        """Commits reachable from ``ref``, newest first, optionally filtered."""
+            touching: ElementRef | None = None, first_parent: bool = False,
+            relations: history_log.Relations = "out") -> list[Commit]:
+        """Commits reachable from ``ref``, newest first, optionally filtered; ``touching`` an
+        entity also matches changes to its ``relations`` (as in :meth:`history`)."""
         head = self._refs.resolve(ref, readable=False)  # pruned commits keep their metadata
         seqs = None
         if touching is not None:
-            seqs = set()
-            for kind, key in self._element_keys(touching):
-                seqs |= history_log.seqs_touching(self._commits, kind, key)
+            seqs = history_log.seqs_touching(self._commits, self._element_keys(touching),
+                                             relations)
         return history_log.log(
             self._commits, head, limit=limit, author=author,
             since_us=to_us(since) if since is not None else None,
@@ -292,27 +293,28 @@ class Repository:
         return [("e", element), ("r", element)]
 
     def history(self, id: ElementRef, ref: Ref | None = None, *, element: str | None = None,
-                limit: int | None = None) -> list[Version]:
+                limit: int | None = None, relations: history_log.Relations = "out") -> list[Version]:
         """Every version of one element along ``ref``'s history, newest first.
 
         ``id`` is an entity id (or a relation id), or ``(collection, key)`` for a document;
-        ``element=`` picks the kind explicitly.
+        ``element=`` picks the kind explicitly. An entity's history also holds the versions
+        of its ``relations`` ("out": those it is the source of, "in", "both", "none"), each
+        marked by ``Version.element`` / ``Version.id`` (docs/history.md).
         """
-        head = self._refs.resolve(ref)
-        chain = self._chain(head)
-        for kind, key in self._element_keys(id, element):
-            versions = history_log.history(self._commits, chain, kind, key, limit)
-            if versions:
-                return versions
-        return []
+        chain = self._chain(self._refs.resolve(ref))
+        return history_log.facts_history(self._commits, chain, self._element_keys(id, element),
+                                         relations, limit)
 
-    def blame(self, id: ElementRef, ref: Ref | None = None, *,
-              element: str | None = None) -> dict[str, Blame]:
-        """For each property of the element's current value, the commit that set it."""
-        versions = self.history(id, ref, element=element)
-        if not versions:
-            raise NotFound(f"no history for {id!r} at {ref or self.current_branch!r}")
-        return history_log.blame(versions, self._commits)
+    def blame(self, id: ElementRef, ref: Ref | None = None, *, element: str | None = None,
+              relations: history_log.Relations = "out") -> dict[str, Blame]:
+        """For each property of the element's current value, the commit that set it; for an
+        entity also each current relation fact (key ``"@relation <id>"``, docs/history.md)."""
+        chain = self._chain(self._refs.resolve(ref))
+        found = history_log.facts_blame(self._commits, chain, self._element_keys(id, element),
+                                        relations)
+        if found is not None:
+            return found
+        raise NotFound(f"no history for {id!r} at {ref or self.current_branch!r}")
 
     def diff(self, a: Ref, b: Ref | None = None) -> Diff:
         """What changed from ``a`` to ``b`` (default: the current head).
@@ -730,12 +732,14 @@ class Repository:
 
     def watch(self, branch: str | None = None, *, since: Ref | int | None = None,
               timeout: float | None = None, interval: float = 0.02) -> Watch[Commit]:
-        """New commits on ``branch`` (default: current) as they land, from any process, in
-        order; ``since`` (a commit or ref, or 0 for the beginning) replays the commits after
-        it first. Iterate it, or ``async for`` it; close it (or use ``with``) to stop."""
-        follower = self._follower(branch, since)
-        return Watch(commit_poller(self._db, follower), subscribe=self.on_commit,
-                     timeout=timeout, interval=interval)
+        """Each commit that becomes reachable from ``branch`` (default: current), from any
+        process, once, after its parents: new commits and those a merge brings in. ``since``
+        (a commit or ref, or 0 for the beginning) first replays those not reachable from it.
+        Iterate it, or ``async for`` it; close it (or use ``with``) to stop."""
+        name = branch or self.current_branch
+        follower = CommitFollower(self._commits, self._refs, name, self._watch_start(since))
+        return Watch(commit_poller(follower), subscribe=self.on_commit, timeout=timeout,
+                     interval=interval)
 
     def create_index(self, type: str | None = None, field: str | None = None, *,
                      collection: str | None = None) -> IndexInfo:

@@ -223,16 +223,30 @@ class Version:
     value: Any
     origin: str | None = None
     """For values brought in by a merge or cherry-pick, the id of the commit that made them."""
+    element: ElementKind | None = None
+    """Which element this is a version of: ``"entity"`` for the entity asked about,
+    ``"relation"`` for one of its relations (or for a relation asked about), ...; with
+    :attr:`id` it tells versions of an entity's own properties from versions of its facts."""
+    id: str | None = None
+    """The id of the element (a relation's id, a document's key), also for a deletion."""
+
+
+Relations = Literal["out", "in", "both", "none"]
+"""Which relations of an entity count as its facts in history, blame and ``log(touching=)``:
+outgoing (the entity is their source, the default), incoming, both, or none."""
 
 
 @dataclass(frozen=True, slots=True)
 class Blame:
-    """The commit that last set one property to its current value."""
+    """The commit that last set one property to its current value; for a relation fact
+    (key ``"@relation <id>"`` in :meth:`Repository.blame`), the commit that last changed the
+    relation, with ``relation`` set to its id and ``value`` its type, ends and properties."""
 
     property: str
     value: JSON
     commit: Commit
     origin: str | None = None
+    relation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,16 +347,20 @@ the events that follow."""
 @dataclass(frozen=True, slots=True)
 class KVEvent:
     """One change to a watched key: what happened, the new value and version (None / 0 when
-    deleted), and the commit that made it."""
+    deleted), and the commit of the watched branch that made it."""
 
     type: KVEventType
     key: str
     value: bytes | None
     version: int
     commit: Commit
+    origin: str | None = None
+    """When ``commit`` brought the change in from elsewhere (a merge, cherry-pick or rollback;
+    or the head of a history the branch was moved to), the id of the commit that originally
+    made it."""
 
     def to_dict(self) -> dict[str, JSON]:
         import base64
         return {"type": self.type, "key": self.key,
                 "value": None if self.value is None else base64.b64encode(self.value).decode(),
-                "version": self.version, "commit": self.commit.id}
+                "version": self.version, "commit": self.commit.id, "origin": self.origin}

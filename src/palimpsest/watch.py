@@ -1,13 +1,24 @@
 """Change notifications: follow a branch and report its new commits, or the key-value changes
 they make, in commit order, from this process or any other.
 
-A watch remembers the chain of the last state it reported. Each poll reads the branch's head
-(two indexed lookups) and, when it moved, the rows or commits between the two states: on the
-same history that is exactly the segments ``(line, old bound, new bound]`` the new chain adds,
-read in seq order, so no event is lost or repeated. Polls happen every ``interval`` seconds
-(other processes' commits) and at once after a commit through the same Repository handle
-(``Repository.on_commit``). When a branch is moved to an unrelated history (a reset to an
-older commit), the watch reports the net change of each key at the new head.
+A commit watch remembers which commits it has delivered as their *tips* (the delivered commits
+no other delivered commit descends from; every ancestor of a tip was delivered). Each poll reads
+the branch head (two indexed lookups) and, when it is not a tip, delivers the commits reachable
+from it and not from the tips, oldest first (``versioning.log.reachable_since``): the branch's
+own new commits and every commit a merge brought in, although merged commits have lower seqs
+than ones already delivered, each exactly once and after its parents. A branch moved back to an
+older commit delivers nothing; moved to an unrelated history, that history's commits.
+
+A key-value watch reports changes to the branch's *state*: it remembers the chain of the last
+state it reported and, on the same history, reads the rows of the segments
+``(line, old bound, new bound]`` the new chain adds, in seq order. A merge's changes arrive as
+the events of the merge commit, once (the merged branch's own intermediate values were never
+the watched branch's state). When the branch is moved to a history that does not extend the
+reported one (a reset, or a fast-forward onto a branch that merged this one), it reports the
+net change of each key at the new head.
+
+Polls happen every ``interval`` seconds (other processes' commits) and at once after a commit
+through the same Repository handle (``Repository.on_commit``).
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:  # asyncio costs ~50 ms to import: only async iteration needs it
@@ -29,6 +40,7 @@ from .storage.visibility import COLUMNS, Chain, StoredRow, changed_keys, diverge
 from .types import Commit, KVEvent, KVEventType
 from .versioning.commits import CommitStore
 from .versioning.elements import PUT, to_value
+from .versioning.log import reachable_since
 from .versioning.refs import RefStore
 
 T = TypeVar("T")
@@ -232,23 +244,68 @@ class Follower:
         return old, new
 
 
-def commit_poller(db: Database, follower: Follower) -> Callable[[], list[Commit]]:
-    """New commits of the followed branch, oldest first."""
-    commits = follower.commits
+class CommitFollower:
+    """The commits a commit watch has delivered, as tips (see the module docstring)."""
+
+    def __init__(self, commits: CommitStore, refs: RefStore, branch: str,
+                 since: Commit | int | Iterable[Commit] | None) -> None:
+        self.commits = commits
+        self.refs = refs
+        self.branch = branch
+        refs.branch_line(branch)  # RefNotFound for an unknown branch
+        self.tips: dict[str, Commit] = {}
+        self._checked: str | None = None  # a head known to bring nothing new
+        if since is None:
+            head = refs.branch_head(branch)
+            start: Iterable[Commit] = [head] if head is not None else []
+        elif isinstance(since, int):
+            if since != 0:
+                raise InvalidValue("since: give a commit, a ref, or 0 for the beginning")
+            start = []
+        elif isinstance(since, Commit):
+            start = [since]
+        else:
+            start = since
+        for commit in start:
+            self.tips[commit.id] = commit
+
+    def delivered(self, commit: Commit) -> None:
+        """Record that ``commit`` was delivered (its parents were, before it)."""
+        for parent in commit.parents:
+            self.tips.pop(parent, None)
+        self.tips[commit.id] = commit
+
+    def new_commits(self) -> list[Commit]:
+        """The commits now reachable from the branch head that were not delivered, oldest
+        first. The caller delivers them in this order, calling :meth:`delivered` for each."""
+        head = self.refs.branch_head(self.branch)
+        if head is None or head.id in self.tips or head.id == self._checked:
+            return []
+        found = reachable_since(self.commits, head, self.tips.values())
+        self._checked = None if found else head.id  # e.g. moved back: nothing new there
+        return found
+
+    def token(self) -> str:
+        """A resume token: the tips' seqs (one seq when the history delivered is linear)."""
+        return ",".join(str(seq) for seq in sorted(c.seq for c in self.tips.values())) or "0"
+
+
+def parse_token(commits: CommitStore, token: str) -> list[Commit]:
+    """The tips a :meth:`CommitFollower.token` names ("0": nothing delivered yet)."""
+    parts = token.strip().split(",")
+    if not all(part.strip().isdigit() for part in parts):
+        raise InvalidValue(f"a resume token is commit seqs separated by commas, not {token!r}")
+    return [commits.by_seq(int(part)) for part in parts if int(part) != 0]
+
+
+def commit_poller(follower: CommitFollower) -> Callable[[], list[Commit]]:
+    """New commits of the followed branch, each once, after its parents."""
 
     def poll() -> list[Commit]:
-        moved = follower.advance()
-        if moved is None:
-            return []
-        old, new = moved
-        if not extends(old, new):  # the branch was reset elsewhere: report where it is now
-            return [commits.by_seq(new[0][1])]
-        added = divergent(old, new, "c")
-        if added is None:
-            return []
-        where, params = added
-        rows = db.all(f"SELECT c.seq FROM commits c WHERE {where} ORDER BY c.seq", params)
-        return [commits.by_seq(int(r[0])) for r in rows]
+        found = follower.new_commits()
+        for commit in found:
+            follower.delivered(commit)
+        return found
 
     return poll
 
@@ -295,10 +352,12 @@ def kv_poller(db: Database, follower: Follower, pattern: str) -> Callable[[], li
 def _event(commits: CommitStore, row: StoredRow, was_alive: bool,
            commit: Commit | None = None) -> KVEvent | None:
     commit = commit or commits.by_seq(row.seq)
+    made = row.origin if row.origin is not None else row.seq  # the commit that made it
+    origin = commits.by_seq(made).id if made != commit.seq else None
     if row.op != PUT:
-        return KVEvent("deleted", row.key, None, 0, commit) if was_alive else None
+        return KVEvent("deleted", row.key, None, 0, commit, origin) if was_alive else None
     kind: KVEventType = "updated" if was_alive else "created"
-    return KVEvent(kind, row.key, to_value(row), parse_tag(row)[0], commit)
+    return KVEvent(kind, row.key, to_value(row), parse_tag(row)[0], commit, origin)
 
 
 def _net_events(db: Database, commits: CommitStore, old: Chain, new: Chain,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import palimpsest
 from palimpsest.server import ServerConfig
@@ -268,11 +269,24 @@ def test_log_commit_changes_history_blame(seeded: Server) -> None:
     assert missing.status_code == 404 and error_code(missing) == "ref_not_found"
     changes = c.get("/api/changes/main", headers=r).json()
     assert changes[0]["properties"] == {"name": {"old": "Ada", "new": "Ada Lovelace"}}
-    history = c.get("/api/history/ada", headers=r).json()
+    history = c.get("/api/history/ada", params={"relations": "none"}, headers=r).json()
     assert [v["kind"] for v in history] == ["modified", "created"]
+    facts = c.get("/api/history/ada", headers=r).json()  # with its outgoing relation k1
+    assert [(v["element"], v["id"], v["kind"]) for v in facts] == [
+        ("entity", "ada", "modified"), ("relation", "k1", "created"),
+        ("entity", "ada", "created")]
+    incoming = c.get("/api/history/bob", params={"relations": "in"}, headers=r).json()
+    assert [(v["element"], v["id"]) for v in incoming] == [("entity", "bob"), ("relation", "k1")]
+    assert len(c.get("/api/log", params={"touching": "bob", "relations": "both"},
+                     headers=r).json()) == 1
+    assert len(c.get("/api/log", params={"touching": "ada"}, headers=r).json()) == 3
+    assert c.get("/api/history/ada", params={"relations": "x"}, headers=r).status_code == 422
     blame = c.get("/api/blame/ada", headers=r).json()
     assert blame["name"]["commit"]["id"] == log[0]["id"]
     assert blame["@type"]["commit"]["id"] == log[2]["id"]
+    assert blame["@relation k1"]["relation"] == "k1"
+    assert blame["@relation k1"]["commit"]["id"] == log[1]["id"]
+    assert blame["@relation k1"]["value"]["target"] == "bob"
     assert c.get("/api/blame/ghost", headers=r).status_code == 404
 
 
@@ -381,6 +395,41 @@ def test_watch_replays_from_last_event_id(seeded: Server) -> None:
                              headers=seeded.h("reader")).status_code == 404
     assert seeded.client.get("/api/watch", headers=seeded.h("reader") | {
         "Last-Event-ID": "x"}).status_code == 422
+
+
+def _sse(server: Server, **headers: str) -> list[tuple[str, dict[str, Any]]]:
+    """(event id, commit JSON) of a finished watch stream."""
+    params = {"limit": headers.pop("limit", "10"), "timeout": "0.5"}
+    if "since" in headers:
+        params["since"] = headers.pop("since")
+    with server.client.stream("GET", "/api/watch", params=params,
+                              headers=server.h("reader") | headers) as response:
+        assert response.status_code == 200
+        text = "".join(response.iter_text())
+    blocks = [b.splitlines() for b in text.split("\n\n") if b.startswith("id:")]
+    return [(b[0].removeprefix("id: "), json.loads(b[2].removeprefix("data: ")))
+            for b in blocks]
+
+
+def test_watch_delivers_merged_commits_and_resumes_exactly(seeded: Server) -> None:
+    repo = seeded.repo
+    repo.create_branch("topic")
+    side = repo.put_entity("s", "T", branch="topic")
+    ours = repo.put_entity("m", "T")
+    merged = repo.merge("topic").commit
+    assert merged is not None and side.seq < ours.seq < merged.seq
+    # a client that had everything up to `ours` still gets the merged commit, lower seq and all
+    got = _sse(seeded, **{"Last-Event-ID": str(ours.seq)})
+    assert [(i, c["id"]) for i, c in got] == [(f"{side.seq},{ours.seq}", side.id),
+                                              (str(merged.seq), merged.id)]
+    # resuming from the middle of that batch gives exactly the rest
+    assert [c["id"] for _, c in _sse(seeded, **{"Last-Event-ID": got[0][0]})] == [merged.id]
+    assert [c["id"] for _, c in _sse(seeded, since=got[0][0])] == [merged.id]
+    assert _sse(seeded, since=got[1][0]) == []
+    everything = _sse(seeded, since="0", limit="100")
+    assert len(everything) == len({c["id"] for _, c in everything}) == 6
+    bad = seeded.client.get("/api/watch", params={"since": "1,x"}, headers=seeded.h("reader"))
+    assert bad.status_code == 422
 
 
 def test_fsck_and_unknown_routes(seeded: Server) -> None:

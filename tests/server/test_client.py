@@ -33,6 +33,10 @@ def test_same_code_runs_embedded_and_remote(server: Server) -> None:
             [c.message for c in repo.log()],
             [(v.kind, v.value.props) for v in repo.history("users")],
             sorted(repo.blame("users")),
+            [(v.kind, v.element, v.id, v.value) for v in repo.history("User", relations="in")],
+            [(v.kind, v.element, v.id) for v in repo.history("users", relations="none")],
+            {k: (b.value, b.relation) for k, b in repo.blame("User", relations="both").items()},
+            [c.message for c in repo.log(touching="User", relations="in")],
             [(c.kind, c.id) for c in repo.changes(view.commit)],  # type: ignore[arg-type]
             [c.property_changes() for c in repo.diff(repo.log()[1], repo.log()[0])],
             repo.at(repo.log()[1]).entity("users").props,  # type: ignore[union-attr]

@@ -110,7 +110,14 @@ def test_entity_page_history_and_graph(seeded: Server) -> None:
     login(seeded)
     text = seeded.client.get("/ui/entity/ada").text
     assert "<svg" in text and ">bob<" in text and "KNOWS" in text
-    assert text.count('class="change ') == 2  # two versions
+    assert text.count('class="change ') == 3  # two versions of ada, one of its relation k1
+    assert 'class="badge relation"' in text and 'href="/ui/entity/k1"' in text
+    assert "<h3>Relations" in text  # the relation fact and the commit that made it
+    alone = seeded.client.get("/ui/entity/ada", params={"relations": "none"}).text
+    assert alone.count('class="change ') == 2 and 'class="badge relation"' not in alone
+    incoming = seeded.client.get("/ui/entity/bob", params={"relations": "in"}).text
+    assert incoming.count('class="change ') == 2 and 'href="/ui/entity/k1"' in incoming
+    assert seeded.client.get("/ui/entity/ada", params={"relations": "x"}).status_code == 422
     old = seeded.client.get("/ui/entity/ada", params={"ref": "main~2"}).text
     assert "&#34;Ada&#34;" in old and "<svg" in old
     assert seeded.client.get("/ui/entity/ghost").status_code == 404

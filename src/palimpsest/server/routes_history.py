@@ -3,7 +3,7 @@ rollback, revert, branches, tags, reflog, and merge when the repository supports
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
@@ -16,6 +16,9 @@ from .app import Caller, RefParam, get_repo
 from .schemas import blame_json, branch_json, change_json, commit_json, tag_json, version_json
 
 router = APIRouter(prefix="/api")
+RelationsParam = Annotated[Literal["out", "in", "both", "none"], Query(
+    description="which relations of an entity count as its facts: out (it is their source), "
+                "in (their target), both, none")]
 
 
 @router.get("/log", response_model=list[schemas.CommitOut], operation_id="log")
@@ -23,10 +26,12 @@ def log(request: Request, principal: Caller, ref: RefParam = None,
         limit: int = Query(50, ge=1, le=10_000), author: str | None = None,
         since: str | None = None, until: str | None = None,
         touching: str | None = Query(None, description="an entity or relation id"),
-        first_parent: bool = False) -> list[dict[str, Any]]:
-    """Commits reachable from ``ref``, newest first, optionally filtered."""
+        first_parent: bool = False, relations: RelationsParam = "out") -> list[dict[str, Any]]:
+    """Commits reachable from ``ref``, newest first, optionally filtered; ``touching`` an
+    entity also matches changes to its ``relations``."""
     commits = get_repo(request).log(ref, limit, author=author, since=since, until=until,
-                                    touching=touching, first_parent=first_parent)
+                                    touching=touching, first_parent=first_parent,
+                                    relations=relations)
     return [commit_json(c) for c in commits]
 
 
@@ -49,10 +54,13 @@ def history(id: str, request: Request, principal: Caller, ref: RefParam = None,
             element: Literal["entity", "relation", "document", "kv"] | None = None,
             collection: str | None = Query(None, description="for a document: its collection "
                                                              "(``id`` is then the key)"),
-            limit: int | None = Query(None, ge=1)) -> list[dict[str, Any]]:
-    """Every version of one element along ``ref``'s history, newest first."""
+            limit: int | None = Query(None, ge=1),
+            relations: RelationsParam = "out") -> list[dict[str, Any]]:
+    """Every version of one element along ``ref``'s history, newest first; an entity's
+    includes the versions of its ``relations``, each marked by ``element`` and ``id``."""
     target: str | tuple[str, str] = (collection, id) if collection else id
-    versions = get_repo(request).history(target, ref, element=element, limit=limit)
+    versions = get_repo(request).history(target, ref, element=element, limit=limit,
+                                         relations=relations)
     return [version_json(v) for v in versions]
 
 
@@ -60,10 +68,11 @@ def history(id: str, request: Request, principal: Caller, ref: RefParam = None,
             operation_id="blame")
 def blame(id: str, request: Request, principal: Caller, ref: RefParam = None,
           element: Literal["entity", "relation", "document"] | None = None,
-          collection: str | None = None) -> dict[str, Any]:
-    """For each property of the element's current value, the commit that set it."""
+          collection: str | None = None, relations: RelationsParam = "out") -> dict[str, Any]:
+    """For each property of the element's current value, the commit that set it; for an
+    entity also each current relation fact (key ``"@relation <id>"``)."""
     target: str | tuple[str, str] = (collection, id) if collection else id
-    found = get_repo(request).blame(target, ref, element=element)
+    found = get_repo(request).blame(target, ref, element=element, relations=relations)
     return {name: blame_json(b) for name, b in found.items()}
 
 

@@ -1,9 +1,14 @@
 """The watch stream: server-sent events for the commits of a branch.
 
-Each event is ``id: <seq>``, ``event: commit`` and the commit as JSON (with ``branch``). A
-client that reconnects with ``Last-Event-ID`` (or ``?since=SEQ``) first receives every commit it
-missed, oldest first, so no commit is lost across reconnects. New commits are noticed at once
-when made through this server, and within ``watch_poll_seconds`` when made by another process.
+Every commit that becomes reachable from the branch is sent once, after its parents: new
+commits and the commits a merge brings in (whose seqs can be lower than ones already sent).
+Each event is ``id: <token>``, ``event: commit`` and the commit as JSON (with ``branch``). The
+token names what was delivered so far: the seq of the commit when everything delivered is its
+ancestry (always so on a linear history), else the seqs of the delivered tips joined by commas
+(``12,15``). A client that reconnects with ``Last-Event-ID`` (or ``?since=TOKEN``) first
+receives every commit it missed, so none is lost or repeated across reconnects. New commits are
+noticed at once when made through this server, and within ``watch_poll_seconds`` when made by
+another process.
 """
 
 from __future__ import annotations
@@ -18,10 +23,9 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import InvalidValue
 from ..repository import Repository
 from ..types import Commit
-from ..versioning.log import walk
+from ..watch import CommitFollower, parse_token
 from .app import Caller, StreamAuth, current_branch, get_config, get_repo
 from .schemas import commit_json
 
@@ -79,59 +83,41 @@ def notifier_for(request: Request) -> CommitNotifier:
     return found
 
 
-def new_commits(repo: Repository, branch: str, after_seq: int) -> list[Commit]:
-    """Commits reachable from the branch head with a seq above ``after_seq``, oldest first."""
-    head = repo._refs.branch_head(branch)
-    if head is None or head.seq <= after_seq:
-        return []
-    out = []
-    for commit in walk(repo._commits, [head]):
-        if commit.seq <= after_seq:
-            break
-        out.append(commit)
-    out.reverse()
-    return out
+def follower(repo: Repository, branch: str, token: str | None) -> CommitFollower:
+    """Follows ``branch`` from a resume token (None: from the current head)."""
+    since = None if token is None else parse_token(repo._commits, token)
+    return CommitFollower(repo._commits, repo._refs, branch, since)
 
 
-def head_seq(repo: Repository, branch: str) -> int:
-    head = repo._refs.branch_head(branch)  # raises RefNotFound for an unknown branch
-    return head.seq if head is not None else 0
-
-
-def sse(commit: Commit, branch: str) -> bytes:
+def sse(commit: Commit, branch: str, token: str) -> bytes:
     data = orjson.dumps(commit_json(commit) | {"branch": branch})
-    return b"id: %d\nevent: commit\ndata: %s\n\n" % (commit.seq, data)
+    return b"id: %s\nevent: commit\ndata: %s\n\n" % (token.encode(), data)
 
 
 @router.get("/watch", operation_id="watch", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}})
 async def watch(request: Request, principal: Caller, branch: str | None = None,
                 last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-                since: Annotated[int | None, Query(
-                    description="resume after this seq (like Last-Event-ID)")] = None,
+                since: Annotated[str | None, Query(
+                    description="resume after this event id (like Last-Event-ID); 0: from "
+                                "the beginning")] = None,
                 limit: Annotated[int | None, Query(
                     ge=1, description="close the stream after this many events")] = None,
                 timeout: Annotated[float | None, Query(
                     gt=0, description="close the stream after this many seconds")] = None,
                 ) -> StreamingResponse:
-    """Server-sent events for each new commit on ``branch`` (default: the current branch);
-    resumable with ``Last-Event-ID``."""
+    """Server-sent events for each commit that becomes reachable from ``branch`` (default:
+    the current branch), merged ones included; resumable with ``Last-Event-ID``."""
     repo = get_repo(request)
     config = get_config(request)
     name = branch if branch else await run_in_threadpool(current_branch, repo)
-    current = await run_in_threadpool(head_seq, repo, name)
-    start = since
-    if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
-            raise InvalidValue(f"Last-Event-ID must be a commit seq, not {last_event_id!r}")
-        start = int(last_event_id)
-    after = current if start is None else start
+    token = last_event_id if last_event_id is not None else since
+    follow = await run_in_threadpool(follower, repo, name, token)
     notifier = notifier_for(request)
 
     guard = StreamAuth(request, principal)
 
     async def events() -> AsyncIterator[bytes]:
-        nonlocal after
         sent = 0
         deadline = time.monotonic() + timeout if timeout is not None else None
         quiet_since = time.monotonic()
@@ -141,9 +127,9 @@ async def watch(request: Request, principal: Caller, branch: str | None = None,
                 yield StreamAuth.ENDED
                 return
             woken = notifier.prepare()
-            for commit in await run_in_threadpool(new_commits, repo, name, after):
-                yield sse(commit, name)
-                after = commit.seq
+            for commit in await run_in_threadpool(follow.new_commits):
+                follow.delivered(commit)
+                yield sse(commit, name, follow.token())
                 sent += 1
                 quiet_since = time.monotonic()
                 if limit is not None and sent >= limit:

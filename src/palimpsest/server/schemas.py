@@ -84,6 +84,8 @@ class VersionOut(BaseModel):
     kind: Literal["created", "modified", "deleted"]
     value: JSONValue
     origin: str | None
+    element: Literal["entity", "relation", "document", "kv"] | None = None
+    id: str | None = None
 
 
 class BlameOut(BaseModel):
@@ -91,6 +93,7 @@ class BlameOut(BaseModel):
     value: JSONValue
     commit: CommitOut
     origin: str | None
+    relation: str | None = None
 
 
 class BranchOut(BaseModel):
@@ -435,12 +438,14 @@ def change_json(change: Change) -> dict[str, Any]:
 
 def version_json(version: Version) -> dict[str, Any]:
     return {"commit": commit_json(version.commit), "kind": version.kind,
-            "value": element_json(version.value), "origin": version.origin}
+            "value": element_json(version.value), "origin": version.origin,
+            "element": version.element, "id": version.id}
 
 
 def blame_json(blame: Blame) -> dict[str, Any]:
     return {"property": blame.property, "value": blame.value,
-            "commit": commit_json(blame.commit), "origin": blame.origin}
+            "commit": commit_json(blame.commit), "origin": blame.origin,
+            "relation": blame.relation}
 
 
 def branch_json(branch: Branch, protected: bool) -> dict[str, Any]:

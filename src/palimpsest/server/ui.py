@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -421,25 +421,33 @@ def compare_page(request: Request, a: str = "", b: str = "") -> Response:
 
 
 @router.get("/entity/{id:path}", response_class=HTMLResponse)
-def entity_page(id: str, request: Request, ref: str | None = None) -> Response:
+def entity_page(id: str, request: Request, ref: str | None = None,
+                relations: Literal["out", "in", "both", "none"] = "out") -> Response:
     user(request)
     repo = get_repo(request)
     view = repo.at(ref)
     current = view.entity(id)
-    versions = repo.history(id, ref) if view.commit is not None else []
+    versions = (repo.history(id, ref, relations=relations) if view.commit is not None
+                else [])
     if current is None and not versions:
         raise NotFound(f"no entity or relation {id!r} in the history of "
                        f"{ref or repo.current_branch!r}")
     rows = []
-    for i, version in enumerate(versions):
-        older = versions[i + 1].value if i + 1 < len(versions) else None
+    previous: dict[tuple[Any, Any], Any] = {}  # each element's value in its older version
+    for version in reversed(versions):
         new = None if version.kind == "deleted" else version.value
-        old = older if (i + 1 < len(versions) and versions[i + 1].kind != "deleted") else None
-        rows.append((version, _field_rows(old, new)))
-    blame = repo.blame(id, ref) if current is not None else {}
+        old = previous.get((version.element, version.id))
+        edge = new or old  # a relation version's ends (the deleted one's, for a deletion)
+        rows.append((version, _field_rows(old, new),
+                     edge if version.element == "relation" and version.id != id else None))
+        previous[(version.element, version.id)] = new
+    rows.reverse()
+    blame = repo.blame(id, ref, relations=relations) if current is not None else {}
     return render(request, "entity.html", id=id, ref=ref, view=view, entity=current,
                   relation=view.relation(id) if current is None else None,
                   versions=rows, blame=blame, graph=neighborhood(view, id),
+                  facts=[b for _, b in sorted(blame.items()) if b.relation],
+                  relations=relations,
                   fields=_field_rows(current, current) if current is not None else [],
                   now=datetime.now(UTC))
 

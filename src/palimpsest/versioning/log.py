@@ -3,15 +3,18 @@
 The log walks the commit graph newest first by seq (seqs grow with every commit, so a parent
 always has a lower seq than its child). An element's history reads only that element's rows
 inside the ref's chain through the (kind, key, line, seq) index: no walk over all commits.
+An entity's facts include its relations: their keys come from the (source, line, seq) and
+(target, line, seq) indexes, then their rows from the unique index.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from ..codec import json_equal, to_us
-from ..storage.visibility import COLUMNS, Chain, StoredRow, in_chain
+from ..errors import InvalidValue
+from ..storage.visibility import COLUMNS, Chain, StoredRow, in_chain, read_row
 from ..types import (
     JSON,
     Blame,
@@ -23,8 +26,13 @@ from ..types import (
     Version,
     property_changes,
 )
+from ..types import Relations as Relations
 from .commits import CommitStore
-from .elements import DELETE, doc_key, to_value
+from .elements import DELETE, PUT, doc_key, element_name, public_id, to_value
+
+ENDS: dict[str, tuple[str, ...]] = {"out": ("source",), "in": ("target",),
+                                    "both": ("source", "target"), "none": ()}
+_BATCH = 500
 
 
 def walk(commits: CommitStore, heads: list[Commit], *, first_parent: bool = False
@@ -77,9 +85,18 @@ def _us(commit: Commit) -> int:
     return to_us(commit.timestamp)
 
 
-def seqs_touching(commits: CommitStore, kind: str, key: str) -> set[int]:
-    rows = commits.db.all("SELECT seq FROM rows WHERE kind = ? AND key = ?", (kind, key))
-    return {int(r[0]) for r in rows}
+def seqs_touching(commits: CommitStore, keys: list[tuple[str, str]],
+                  relations: Relations = "none") -> set[int]:
+    """Seqs of the commits (on any line) that changed one of these elements, or for an
+    entity one of its ``relations``."""
+    relations = check_relations(relations)
+    out: set[int] = set()
+    for kind, key in keys:
+        rows = commits.db.all("SELECT seq FROM rows WHERE kind = ? AND key = ?", (kind, key))
+        out.update(int(r[0]) for r in rows)
+        if kind == "e" and relations != "none":
+            out |= seqs_touching_relations(commits, key, relations)
+    return out
 
 
 def element_rows(commits: CommitStore, chain: Chain, kind: str, key: str) -> list[StoredRow]:
@@ -96,14 +113,162 @@ def history(commits: CommitStore, chain: Chain, kind: str, key: str,
     rows = element_rows(commits, chain, kind, key)
     out: list[Version] = []
     for i, row in enumerate(rows):
-        older = rows[i + 1] if i + 1 < len(rows) else None
-        change: ChangeKind = ("deleted" if row.op == DELETE else
-                              "modified" if older is not None and older.op != DELETE
-                              else "created")
-        origin = commits.by_seq(row.origin).id if row.origin is not None else None
-        out.append(Version(commits.by_seq(row.seq), change, to_value(row), origin))
+        out.append(_version(commits, row, rows[i + 1] if i + 1 < len(rows) else None))
         if limit is not None and len(out) >= limit:
             break
+    return out
+
+
+def _version(commits: CommitStore, row: StoredRow, older: StoredRow | None) -> Version:
+    change: ChangeKind = ("deleted" if row.op == DELETE else
+                          "modified" if older is not None and older.op != DELETE
+                          else "created")
+    origin = commits.by_seq(row.origin).id if row.origin is not None else None
+    return Version(commits.by_seq(row.seq), change, to_value(row), origin,
+                   element_name(row.kind), public_id(row.kind, row.key)[0])
+
+
+# -- an entity's facts: its relations ---------------------------------------------------------
+def check_relations(relations: object) -> Relations:
+    if relations not in ENDS:
+        raise InvalidValue(f"relations must be 'out', 'in', 'both' or 'none', not {relations!r}")
+    return relations  # type: ignore[return-value]
+
+
+def _touches(row: StoredRow, entity: str, ends: tuple[str, ...]) -> bool:
+    """Whether a relation row is live with ``entity`` at one of the ``ends``."""
+    return row.op == PUT and any(getattr(row, end) == entity for end in ends)
+
+
+def relation_keys(commits: CommitStore, chain: Chain | None, entity: str,
+                  relations: Relations) -> list[str]:
+    """Ids of the relations that had ``entity`` as an end (source for "out", target for "in")
+    in some row inside ``chain`` (None: on any line), through the source/target indexes."""
+    where, params = in_chain(chain) if chain is not None else ("1 = 1", [])
+    keys: set[str] = set()
+    for end in ENDS[relations]:
+        rows = commits.db.all(f"SELECT DISTINCT r.key FROM rows r WHERE r.{end} = ? AND "
+                              f"r.kind = 'r' AND {where}", [entity, *params])
+        keys.update(str(r[0]) for r in rows)
+    return sorted(keys)
+
+
+def relation_histories(commits: CommitStore, chain: Chain, entity: str, relations: Relations
+                       ) -> dict[str, list[Version]]:
+    """For each relation of ``entity`` (see :func:`relation_keys`), newest first, the versions
+    that concern the entity: those where the relation has it as an end, and the one right
+    after such a version (the relation deleted, or moved to another entity)."""
+    ends = ENDS[relations]
+    keys = relation_keys(commits, chain, entity, relations)
+    where, params = in_chain(chain)
+    by_key: dict[str, list[StoredRow]] = {}
+    for i in range(0, len(keys), _BATCH):
+        batch = keys[i:i + _BATCH]
+        marks = ", ".join("?" * len(batch))
+        for r in commits.db.all(f"SELECT {COLUMNS} FROM rows r WHERE r.kind = 'r' AND "
+                                f"r.key IN ({marks}) AND {where} ORDER BY r.key, r.seq DESC",
+                                [*batch, *params]):
+            row = StoredRow(*r)
+            by_key.setdefault(row.key, []).append(row)
+    out: dict[str, list[Version]] = {}
+    for key, rows in by_key.items():
+        versions = []
+        for i, row in enumerate(rows):
+            older = rows[i + 1] if i + 1 < len(rows) else None
+            if _touches(row, entity, ends) or (older is not None and
+                                               _touches(older, entity, ends)):
+                versions.append(_version(commits, row, older))
+        if versions:
+            out[key] = versions
+    return out
+
+
+def facts_history(commits: CommitStore, chain: Chain, keys: list[tuple[str, str]],
+                  relations: Relations, limit: int | None = None) -> list[Version]:
+    """The history of the first of ``keys`` that has one; an entity's includes the versions
+    of its ``relations`` (:func:`relation_histories`), merged by :func:`with_relations`."""
+    relations = check_relations(relations)
+    for kind, key in keys:
+        if kind == "e" and relations != "none":
+            own = history(commits, chain, kind, key)
+            if own:
+                return with_relations(own, relation_histories(commits, chain, key, relations),
+                                      limit)
+            continue
+        versions = history(commits, chain, kind, key, limit)
+        if versions:
+            return versions
+    return []
+
+
+def facts_blame(commits: CommitStore, chain: Chain, keys: list[tuple[str, str]],
+                relations: Relations) -> dict[str, Blame] | None:
+    """Blame of the first of ``keys`` that has a history (None when none has); an entity's
+    also credits each current relation fact (:func:`blame_relations`)."""
+    relations = check_relations(relations)
+    for kind, key in keys:
+        versions = history(commits, chain, kind, key)
+        if versions:
+            found = blame(versions, commits)
+            if kind == "e" and relations != "none" and versions[0].kind != "deleted":
+                related = relation_histories(commits, chain, key, relations)
+                found |= blame_relations(related, key, relations, commits)
+            return found
+    return None
+
+
+def with_relations(own: list[Version], related: dict[str, list[Version]],
+                   limit: int | None = None) -> list[Version]:
+    """One history: newest commit first; within a commit the element's own version first,
+    then its relations' by id."""
+    items = [(-v.commit.seq, 0, "", v) for v in own]
+    items += [(-v.commit.seq, 1, key, v) for key, versions in related.items()
+              for v in versions]
+    items.sort(key=lambda item: item[:3])
+    out = [item[3] for item in items]
+    return out[:limit] if limit is not None else out
+
+
+def blame_relations(related: dict[str, list[Version]], entity: str, relations: Relations,
+                    commits: CommitStore) -> dict[str, Blame]:
+    """For each relation fact the entity has now, the commit that last changed it: key
+    ``"@relation <id>"``, credited like the newest of its fields' blames (so a merged
+    relation names its original commit in ``origin``)."""
+    ends = ENDS[relations]
+    out: dict[str, Blame] = {}
+    for key, versions in sorted(related.items()):
+        current = versions[0].value
+        if not isinstance(current, Relation) or not any(
+                getattr(current, end) == entity for end in ends):
+            continue  # deleted, or no longer an end of it
+        fields = blame(versions, commits)
+        if not fields:
+            continue
+        credit = max(fields.values(), key=lambda b: b.commit.seq)
+        name = f"@relation {key}"
+        out[name] = Blame(name, current.to_dict(), credit.commit, credit.origin, key)
+    return out
+
+
+def seqs_touching_relations(commits: CommitStore, entity: str, relations: Relations
+                            ) -> set[int]:
+    """Seqs of the commits (on any line) that changed a relation fact of ``entity``: rows
+    with the entity as an end, and rows deleting or moving a relation that had it."""
+    ends = ENDS[relations]
+    keys = relation_keys(commits, None, entity, relations)
+    out: set[int] = set()
+    for i in range(0, len(keys), _BATCH):
+        batch = keys[i:i + _BATCH]
+        marks = ", ".join("?" * len(batch))
+        for r in commits.db.all(f"SELECT {COLUMNS} FROM rows r WHERE r.kind = 'r' AND "
+                                f"r.key IN ({marks})", batch):
+            row = StoredRow(*r)
+            if _touches(row, entity, ends):
+                out.add(row.seq)
+                continue
+            before = read_row(commits.db, commits.chain(row.line, row.seq - 1), "r", row.key)
+            if before is not None and _touches(before, entity, ends):
+                out.add(row.seq)
     return out
 
 
@@ -150,6 +315,42 @@ def _original(commits: CommitStore, version: Version, name: str, value: JSON) ->
     if found is None or not json_equal(found.value, value):
         return None
     return found.origin or found.commit.id
+
+
+def reachable_since(commits: CommitStore, head: Commit, known: Iterable[Commit]
+                    ) -> list[Commit]:
+    """The commits reachable from ``head`` and from none of ``known``, oldest (lowest seq)
+    first, so each comes after its parents.
+
+    Paints ancestors from both sides walking by descending seq (a commit's paint is final
+    when it is popped, as in :func:`merge_bases`) and stops when every queued commit is an
+    ancestor of ``known``: O(new commits) plus the walk down to where the sides meet.
+    """
+    flags: dict[str, int] = {head.id: 1}
+    heap = [(-head.seq, head.id)]
+    for tip in known:
+        if tip.id not in flags:
+            heap.append((-tip.seq, tip.id))
+        flags[tip.id] = flags.get(tip.id, 0) | 2
+    heapq.heapify(heap)
+    out: list[Commit] = []
+    while heap and not all(flags[cid] & 2 for _, cid in heap):
+        _, cid = heapq.heappop(heap)
+        flag = flags[cid]
+        commit = commits.by_id(cid)
+        if commit is None:
+            continue
+        if flag == 1:
+            out.append(commit)
+        for pid in commit.parents:
+            before = flags.get(pid)
+            flags[pid] = (before or 0) | flag
+            if before is None:
+                parent = commits.by_id(pid)
+                if parent is not None:
+                    heapq.heappush(heap, (-parent.seq, pid))
+    out.reverse()
+    return out
 
 
 def merge_bases(commits: CommitStore, a: Commit, b: Commit) -> list[Commit]:
