@@ -344,6 +344,8 @@ class PostgresDatabase:
         if isinstance(exc, pgerrors.SerializationFailure | pgerrors.DeadlockDetected |
                       pgerrors.LockNotAvailable):
             return ConcurrentCommit(f"a concurrent writer got in the way ({detail}); retry")
+        if isinstance(exc, pgerrors.NumericValueOutOfRange):  # a huge limit, offset or seq
+            return InvalidValue(f"a number in the request is out of range: {detail}")
         if isinstance(exc, pgerrors.QueryCanceled):
             return QueryTimeout(f"the query ran past its time limit on {self.target.where}; "
                                 "narrow it (a filter on a declared index, a smaller limit)")

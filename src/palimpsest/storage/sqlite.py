@@ -100,6 +100,13 @@ def _bad_text(exc: UnicodeEncodeError) -> Exception:
                       "Unicode text (it contains a lone surrogate)")
 
 
+def _bad_number() -> Exception:
+    """A Python integer beyond SQLite's 64-bit INTEGER (a huge limit, offset or seq)."""
+    from ..errors import InvalidValue
+    return InvalidValue("a number in the request is outside the 64-bit integer range "
+                        "(-2**63 to 2**63 - 1) that the database stores")
+
+
 def _storage_error(exc: BaseException, url: str) -> Exception:
     from ..errors import StorageError
     return StorageError(f"the database engine failed on {url}: {exc}; nothing was written "
@@ -151,6 +158,8 @@ class SQLiteDatabase:
                 row: Row | None = self._conn.execute(sql, params).fetchone()
             except UnicodeEncodeError as exc:
                 raise _bad_text(exc) from exc
+            except OverflowError as exc:
+                raise _bad_number() from exc
             return row
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
@@ -160,6 +169,8 @@ class SQLiteDatabase:
                 return self._conn.execute(sql, params).fetchall()
             except UnicodeEncodeError as exc:
                 raise _bad_text(exc) from exc
+            except OverflowError as exc:
+                raise _bad_number() from exc
 
     def iterate(self, sql: str, params: Params = ()) -> Iterator[Row]:
         # Rows are fetched in one go: a View's rows never change, and holding a cursor open
@@ -173,6 +184,8 @@ class SQLiteDatabase:
                 return self._conn.execute(sql, params).rowcount
             except UnicodeEncodeError as exc:
                 raise _bad_text(exc) from exc
+            except OverflowError as exc:
+                raise _bad_number() from exc
 
     def many(self, sql: str, rows: Iterable[Params]) -> None:
         self._trace(sql, ())
@@ -181,6 +194,8 @@ class SQLiteDatabase:
                 self._conn.executemany(sql, rows)
             except UnicodeEncodeError as exc:
                 raise _bad_text(exc) from exc
+            except OverflowError as exc:
+                raise _bad_number() from exc
 
     def script(self, sql: str) -> None:
         # executescript() would COMMIT first; run statements one by one inside write().
