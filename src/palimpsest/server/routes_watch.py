@@ -18,11 +18,11 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import InvalidValue
 from ..repository import Repository
 from ..types import Commit
 from ..versioning.log import walk
 from .app import Caller, get_config, get_repo
+from .inputs import resume_after
 from .schemas import commit_json
 
 router = APIRouter(prefix="/api")
@@ -120,11 +120,7 @@ async def watch(request: Request, principal: Caller, branch: str | None = None,
     config = get_config(request)
     name = branch or repo.current_branch
     current = await run_in_threadpool(head_seq, repo, name)
-    start = since
-    if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
-            raise InvalidValue(f"Last-Event-ID must be a commit seq, not {last_event_id!r}")
-        start = int(last_event_id)
+    start = resume_after(last_event_id, since)
     after = current if start is None else start
     notifier = notifier_for(request)
 
