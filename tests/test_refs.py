@@ -165,3 +165,86 @@ def test_checkout_is_persistent(open_repo, repo_url: str) -> None:  # type: igno
     first.checkout("dev")
     second = open_repo()
     assert second.current_branch == "dev"
+
+
+# -- names never shadow commits (issue 12, point 3) --------------------------------------------
+def test_names_the_ref_syntax_would_misread_are_refused(repo: palimpsest.Repository) -> None:
+    commits = _history(repo, 2)
+    refused = {
+        "deadbeef": "hex digits", "abc123": "hex digits", "ABCDEF0": "hex digits",
+        "0123456789": "hex digits", commits[0].id: "hex digits", commits[1].id[:10]: "hex digits",
+        "2026-01-15": "date or time", "2026-01-15T10:00:00Z": "date or time",
+        "2026-01-15-import": "date or time", "20260115": "hex digits",
+        "x~1": "'~'", "x~": "'~'", "x^": "'\\^'", "x^2": "'\\^'", "a@b": "'@'",
+        "main@2026-01-01": "'@'", "a..b": "'..'", "a...b": "'..'", "HEAD": "reserved",
+    }
+    for name, reason in refused.items():
+        for create in (lambda n: repo.create_branch(n), lambda n: repo.tag(n)):
+            with pytest.raises(palimpsest.InvalidRef, match=reason) as info:
+                create(name)
+            assert isinstance(info.value, InvalidKey) and info.value.code == "invalid_ref"
+    for name in ("facade-2", "feature/abc123", "abc12", "v2026.01", "import-2026-01-15",
+                 "g123456", "release/2.0"):
+        repo.create_branch(name)
+        repo.tag("t-" + name)
+    assert repo.resolve("abc12") == commits[1]
+    assert [c.id for c in repo.log(limit=1)] == [commits[1].id]  # nothing else moved
+
+
+def test_a_full_commit_id_wins_over_any_name(repo: palimpsest.Repository) -> None:
+    """Repositories from before the rule may hold such names: they stay readable, but a full
+    commit id always means the commit."""
+    commits = _history(repo, 3)
+    repo.create_branch("legacy", from_="main")
+    repo.create_branch("old-hex", from_="main~1")
+    repo.tag("old-tag", "main~2")
+    db = repo.database
+    with db.write():  # names an older version accepted
+        db.run("UPDATE refs SET name = ? WHERE name = 'legacy'", (commits[0].id,))
+        db.run("UPDATE refs SET name = 'deadbeef' WHERE name = 'old-hex'")
+        db.run("UPDATE refs SET name = ? WHERE name = 'old-tag'", (commits[2].id[:12],))
+    assert repo.resolve(commits[0].id) == commits[0]  # the commit, not the branch
+    assert repo.at(commits[0].id).entity("e").props == {"n": 0}  # type: ignore[union-attr]
+    assert repo.at(commits[0].id).commit == commits[0]
+    assert repo.resolve(commits[0].id + "~0") == commits[0]
+    assert repo.resolve("deadbeef") == commits[1]  # a legacy name still beats a prefix
+    assert repo.at("deadbeef").entity("e").props == {"n": 1}  # type: ignore[union-attr]
+    assert repo.resolve(commits[2].id[:12]) == commits[0]  # the legacy tag
+    assert repo.resolve(commits[2].id[:13]) == commits[2]  # one more character: the commit
+    assert {b.name for b in repo.branches()} == {"main", commits[0].id, "deadbeef"}
+    repo.checkout("deadbeef")
+    assert repo.current_branch == "deadbeef"
+    repo.checkout("main")
+    repo.delete_branch("deadbeef")
+    repo.delete_branch(commits[0].id)
+    repo.delete_tag(commits[2].id[:12])
+    assert [b.name for b in repo.branches()] == ["main"]
+
+
+# -- ref expressions never raise anything but PalimpsestError (issue 12, point 4) ---------------
+def test_huge_and_malformed_ref_expressions_are_typed_errors(
+        repo: palimpsest.Repository) -> None:
+    commits = _history(repo, 3)
+    huge = "9" * 5000  # int() refuses more than 4,300 digits
+    for ref in ("main~" + huge, "main^" + huge, commits[0].id[:8] + "~" + huge,
+                "HEAD~1~" + huge, "main~" + "9" * 19):
+        with pytest.raises(palimpsest.InvalidRef, match="digits"):
+            repo.at(ref)
+        with pytest.raises(palimpsest.InvalidRef):
+            repo.log(ref)
+        with pytest.raises(palimpsest.InvalidRef):
+            repo.diff(ref, "main")
+        with pytest.raises(palimpsest.InvalidRef):
+            repo.create_branch("from-huge", ref)
+    assert repo.resolve("main~" + "0" * 18) == commits[2]  # 18 digits are fine
+    with pytest.raises(RefNotFound, match="past the start"):
+        repo.resolve("main~" + "9" * 18)
+    for ref in ("0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", "main@0001-01-01T00:00+23:59",
+                "2026-13-45", "main@not-a-time", "main@"):
+        with pytest.raises(palimpsest.InvalidRef) as info:
+            repo.at(ref)
+        assert isinstance(info.value, palimpsest.InvalidValue)  # what times raised before
+    with pytest.raises(palimpsest.InvalidValue, match="out of range"):
+        repo.log(since="0001-01-01T00:00:00+23:59")
+    with pytest.raises(RefNotFound):
+        repo.at("main~١")  # only ASCII digits count

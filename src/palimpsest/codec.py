@@ -49,6 +49,21 @@ def check_name(value: object, what: str, *, max_bytes: int = MAX_ID_BYTES) -> st
     return value
 
 
+def check_count(value: object, what: str) -> int:
+    """A limit, offset or count: an integer from 0 to 2**63 - 1 (what SQL stores)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _INT_MAX:
+        raise InvalidValue(f"{what} must be an integer from 0 to {_INT_MAX}, not "
+                           f"{show_number(value)}")
+    return value
+
+
+def show_number(value: object) -> str:
+    """``repr(value)``, but a huge integer as its size (``repr`` fails past 4,300 digits)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    return repr(value)[:100]
+
+
 def check_json(value: Any, where: str, _depth: int = 0) -> None:
     """Raise InvalidValue unless ``value`` is a JSON value we can store exactly."""
     if _depth > MAX_DEPTH:
@@ -57,8 +72,8 @@ def check_json(value: Any, where: str, _depth: int = 0) -> None:
         return
     if isinstance(value, int):
         if not _INT_MIN <= value <= _INT_MAX:
-            raise InvalidValue(f"{where}: integer {value} is outside the 64-bit range; "
-                               "store it as a string")
+            raise InvalidValue(f"{where}: integer {show_number(value)} is outside the 64-bit "
+                               "range; store it as a string")
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -216,7 +231,13 @@ def to_us(when: datetime | str) -> int:
         raise InvalidValue(f"expected a datetime or ISO-8601 string, got {type(when).__name__}")
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return (when - _EPOCH) // _MICRO
+    try:
+        time_us = (when - _EPOCH) // _MICRO
+        from_us(time_us)  # in UTC it must still be a datetime (years 1 to 9999)
+    except OverflowError:
+        raise InvalidValue(f"{when.isoformat()} is out of range: in UTC it falls outside "
+                           "the years 1 to 9999") from None
+    return time_us
 
 
 def from_us(time_us: int) -> datetime:

@@ -56,6 +56,21 @@ class InvalidValue(PalimpsestError, ValueError):
     code = "invalid_value"
 
 
+class InvalidRef(InvalidKey, InvalidValue):
+    """A ref expression that cannot be read (a number too large in ``~N`` or ``^N``, a time
+    out of range), or a branch or tag name that the ref syntax would misread (all hex digits
+    like a commit id, a date, ``~ ^ @ ..``). Both an InvalidKey and an InvalidValue."""
+
+    code = "invalid_ref"
+
+
+class InvalidParameter(InvalidValue):
+    """A request parameter (query string, path segment or header) is malformed or out of
+    range (server)."""
+
+    code = "invalid_parameter"
+
+
 class IntegrityError(PalimpsestError, ValueError):
     """A write would break the graph's rules (e.g. a relation to a missing entity)."""
 

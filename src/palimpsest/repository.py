@@ -39,7 +39,7 @@ from .versioning.merge import (
     plan_combine,
     plan_merge,
 )
-from .versioning.refs import RefStore
+from .versioning.refs import RefStore, is_commit_id
 from .versioning.restore import revert_writes, rollback_writes
 from .versioning.retention import pruned_range
 from .view import View
@@ -236,8 +236,8 @@ class Repository:
     def at(self, ref: Ref | None) -> View:
         """The state at a branch, tag, commit id or prefix, ``REF~N``, ``REF^``, or a time."""
         position = (self._commits.branch_position(ref or self.current_branch)
-                    if ref is None or isinstance(ref, str) else None)
-        if position is not None:  # a branch: its head, in one query
+                    if not is_commit_id(ref) and (ref is None or isinstance(ref, str)) else None)
+        if position is not None:  # a branch (not a full commit id): its head, in one query
             line, seq = position
             commit = self._commits.by_seq(seq) if seq is not None else None
             view = View(self._db, self._commits.chain(line, seq or 0), commit)

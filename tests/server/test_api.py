@@ -53,7 +53,7 @@ def test_entity_routes(seeded: Server) -> None:
     assert c.get("/api/count", headers=r).json() == {"count": 2}
     assert c.get("/api/count", params={"element": "relation"}, headers=r).json() == {"count": 1}
     too_big = c.get("/api/entities", params={"limit": 10**6}, headers=r)
-    assert too_big.status_code == 422 and error_code(too_big) == "invalid_request"
+    assert too_big.status_code == 422 and error_code(too_big) == "invalid_parameter"
 
 
 def test_relation_and_neighbor_routes(seeded: Server) -> None:

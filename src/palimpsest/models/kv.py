@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..codec import MAX_VALUE_BYTES, decode, encode, from_us
+from ..codec import MAX_VALUE_BYTES, check_count, decode, encode, from_us
 from ..errors import InvalidKey, InvalidValue, ReadOnly, VersionConflict
 from ..storage.base import Database
 from ..storage.visibility import COLUMNS, Chain, StoredRow, in_chain, read_row, scan
@@ -340,8 +340,8 @@ class KeyValue:
         if start_after is not None:
             extra += " AND r.key > ?"
             params.append(start_after)
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise InvalidValue(f"limit must be a non-negative integer, got {limit!r}")
+        if limit is not None:
+            check_count(limit, "limit")
         return list(scan(self._db, self._chain(), KIND, extra=extra, extra_params=params,
                          limit=limit))
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..codec import show_number
 from ..errors import QueryError
 from ..storage.base import Database
 from ..storage.visibility import Chain, scan
@@ -121,10 +122,12 @@ class Query:
 
 def check_page(limit: object, offset: object) -> None:
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
-                              or limit < 0):
-        raise QueryError(f"limit: must be a non-negative integer or None, got {limit!r}")
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise QueryError(f"offset: must be a non-negative integer, got {offset!r}")
+                              or not 0 <= limit < 2**63):
+        raise QueryError(f"limit: must be an integer from 0 to 2**63 - 1 or None, got "
+                         f"{show_number(limit)}")
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset < 2**63:
+        raise QueryError(f"offset: must be an integer from 0 to 2**63 - 1, got "
+                         f"{show_number(offset)}")
 
 
 def shape(value: Result, select: list[tuple[str, ...]] | None) -> Result:

@@ -3,7 +3,10 @@
 
 Every error leaves the server as JSON ``{"error": {"code": ..., "message": ...}}`` where
 ``code`` is the stable ``code`` of the :mod:`palimpsest.errors` class (or one of
-``malformed_json``, ``invalid_request``, ``payload_too_large``, ``batch_too_large``).
+``malformed_json``, ``invalid_encoding``, ``bad_request``, ``invalid_request``,
+``invalid_parameter``, ``payload_too_large``, ``batch_too_large``, ``not_found``,
+``method_not_allowed``); the list
+with HTTP statuses is in docs/server.md.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from ..errors import (
 )
 from ..repository import Repository
 from ..storage.base import lock_wait
-from . import auth
+from . import auth, inputs
 from .auth import Principal
 
 TOKEN_COOKIE = "palimpsest_token"
@@ -268,7 +271,7 @@ class BodyLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if value.isdigit() and int(value) > self.limit:
+                if value.isdigit() and (len(value) > 19 or int(value) > self.limit):
                     await self._refuse(scope, receive, send)
                     return
                 await self.app(scope, receive, send)  # the server enforces the length
@@ -366,10 +369,12 @@ def create_app(repo: Repository, *, no_auth: bool = False,
         title="palimpsest", version=__version__,
         description="A versioned database for knowledge graphs and JSON documents. "
                     "Authenticate with 'Authorization: Bearer <token>'.",
+        dependencies=[Depends(inputs.check_numbers)],
     )
     app.state.repo = repo
     app.state.config = config
     app.state.auth_cache = {}
+    app.add_middleware(inputs.StrictInput)  # inside BodyLimit, which bounds what it reads
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.add_middleware(LockWait, seconds=config.lock_wait_seconds,
                        writers=config.max_concurrent_writes)
@@ -394,15 +399,21 @@ def create_app(repo: Repository, *, no_auth: bool = False,
             detail = first.get("ctx", {}).get("error", "")
             return JSONResponse(error_body("malformed_json", f"the request body is not valid "
                                            f"JSON: {detail}".rstrip(": ")), 400)
-        details = [{"loc": list(e.get("loc", ())), "message": e.get("msg", "")}
-                   for e in errors]
-        summary = "; ".join(f"{'.'.join(str(p) for p in d['loc'])}: {d['message']}"
-                            for d in details[:5])
-        return JSONResponse(error_body("invalid_request", summary, details=details), 422)
+        details = [{"loc": [str(p)[:100] for p in e.get("loc", ())],
+                    "message": str(e.get("msg", ""))} for e in errors]
+        summary = "; ".join(f"{'.'.join(d['loc'])}: {d['message']}" for d in details[:5])
+        # a parameter (query string, path, header, cookie) or the body's content
+        in_body = not details or (details[0]["loc"][:1] or ["body"])[0] == "body"
+        return JSONResponse(error_body("invalid_request" if in_body else "invalid_parameter",
+                                       summary, details=details), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            return JSONResponse(error_body("malformed_json",
+                                           inputs.body_error_message(exc.__cause__)), 400)
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code,
                             headers=getattr(exc, "headers", None))
 

@@ -9,7 +9,8 @@ Roles: ``reader`` reads everything; ``writer`` also commits to branches matching
 pattern (``fnmatch`` syntax, several patterns separated by commas); ``admin`` also manages
 tokens, branches and protection. A protected branch refuses direct commits from everyone; it
 changes only through a merge by an admin or by a writer listed as a merger of the rule (and an
-admin may roll it back).
+admin may roll it back). Only an admin creates a branch or a tag whose name matches a
+protected pattern.
 
 This module does not import FastAPI, so the CLI can manage tokens without the server extra.
 """
@@ -353,6 +354,26 @@ def require_merge(db: Database, principal: Principal, into: str) -> None:
                               "into it (ask an admin to add you as a merger)")
 
 
+def require_create_branch(db: Database, principal: Principal, name: str) -> None:
+    """Creating branch ``name``: write access to that name (or admin); under a protected
+    pattern only an admin, since a new branch's head is set directly, not by a merge."""
+    if not principal.is_admin:
+        _require_write(principal, name, "creating a branch")
+        if protection_for(db, name) is not None:
+            raise BranchProtected(f"{name!r} matches a protected branch pattern: only an admin "
+                                  "may create that branch")
+
+
+def require_tag(db: Database, principal: Principal, name: str, *, force: bool) -> None:
+    """Tagging: writers; moving a tag (``force``), or a tag whose name matches a protected
+    branch pattern (it would take that name from the branch), needs an admin."""
+    require_role(principal, "admin" if force else "writer", "moving a tag" if force else
+                 "tagging")
+    if not principal.is_admin and protection_for(db, name) is not None:
+        raise BranchProtected(f"{name!r} matches a protected branch pattern: only an admin may "
+                              "create a tag of that name")
+
+
 def may_commit(db: Database, principal: Principal, branch: str) -> bool:
     try:
         require_commit(db, principal, branch)
@@ -405,9 +426,11 @@ __all__ = [
     "protection_for",
     "protections",
     "require_commit",
+    "require_create_branch",
     "require_merge",
     "require_role",
     "require_rollback",
+    "require_tag",
     "revoke_token",
     "token_active",
     "unprotect_branch",

@@ -7,6 +7,7 @@ Operation ids are the names of the Python methods they mirror (``put_entity``, `
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -272,7 +273,8 @@ def relations(request: Request, principal: Caller, ref: RefParam = None, type: s
              ) -> list[dict[str, Any]]:
     """Relations, optionally filtered by type, source and target."""
     found = view_at(request, ref).relations(type=type, source=source, target=target)
-    return [element_json(r) for r in itertools.islice(found, offset, offset + limit)]
+    stop = min(offset + limit, sys.maxsize)  # islice refuses bounds past sys.maxsize
+    return [element_json(r) for r in itertools.islice(found, min(offset, stop), stop)]
 
 
 @router.get("/neighbors/{id:path}", response_model=list[schemas.EntityOut],

@@ -141,10 +141,9 @@ def branches(request: Request, principal: Caller,
 def create_branch(body: schemas.CreateBranchIn, request: Request,
                   principal: Caller) -> dict[str, Any]:
     """A new branch at ``from`` (default: the current head). Needs write access to the new
-    branch's name (or admin)."""
+    branch's name (or admin); under a protected pattern, admin."""
     repo = get_repo(request)
-    if not principal.is_admin and not principal.can_write(body.name):
-        raise Forbidden(f"{principal.user} may not create branch {body.name!r}")
+    auth.require_create_branch(repo.database, principal, body.name)
     branch = repo.create_branch(body.name, body.from_, author=principal.user)
     return branch_json(branch, auth.protection_for(repo.database, branch.name) is not None)
 
@@ -174,8 +173,9 @@ def tags(request: Request, principal: Caller) -> list[dict[str, Any]]:
 
 @router.post("/tags", response_model=schemas.TagOut, status_code=201, operation_id="tag")
 def tag(body: schemas.TagIn, request: Request, principal: Caller) -> dict[str, Any]:
-    """Name a commit (writers; moving an existing tag with ``force`` needs admin)."""
-    auth.require_role(principal, "admin" if body.force else "writer", "tagging")
+    """Name a commit (writers; moving an existing tag with ``force``, or a name matching a
+    protected branch pattern, needs admin)."""
+    auth.require_tag(get_repo(request).database, principal, body.name, force=body.force)
     return tag_json(get_repo(request).tag(body.name, body.ref, message=body.message,
                                           author=principal.user, force=body.force))
 

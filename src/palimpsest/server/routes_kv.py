@@ -34,6 +34,7 @@ from ..types import Entry, KVEvent
 from . import auth, schemas
 from .app import Caller, RefParam, StreamAuth, current_branch, get_config, get_repo
 from .auth import Principal
+from .inputs import resume_after
 from .routes_api import attribution
 from .schemas import commit_json
 
@@ -168,11 +169,7 @@ async def kv_watch(request: Request, principal: Caller,
     repo = get_repo(request)
     config = get_config(request)
     name = branch if branch else await run_in_threadpool(current_branch, repo)
-    start = since
-    if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
-            raise InvalidValue(f"Last-Event-ID must be a commit seq, not {last_event_id!r}")
-        start = int(last_event_id)
+    start = resume_after(last_event_id, since)
     resume: Any = None
     if start == 0:
         resume = 0

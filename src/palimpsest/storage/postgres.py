@@ -354,6 +354,8 @@ class PostgresDatabase:
         if isinstance(exc, pgerrors.InvalidRegularExpression):
             return QueryError(f"invalid regular expression for PostgreSQL: {detail} (see "
                               "docs/query.md for the regex dialect)")
+        if isinstance(exc, pgerrors.NumericValueOutOfRange):  # a huge limit, offset or seq
+            return InvalidValue(f"a number in the request is out of range: {detail}")
         if isinstance(exc, pgerrors.QueryCanceled):
             return QueryTimeout(f"the query ran past its time limit on {self.target.where}; "
                                 "narrow it (a filter on a declared index, a smaller limit)")

@@ -104,6 +104,13 @@ def _lock_timeout(url: str, wait: float) -> Exception:
     return LockTimeout.waited(url, wait)
 
 
+def _bad_number() -> Exception:
+    """A Python integer beyond SQLite's 64-bit INTEGER (a huge limit, offset or seq)."""
+    from ..errors import InvalidValue
+    return InvalidValue("a number in the request is outside the 64-bit integer range "
+                        "(-2**63 to 2**63 - 1) that the database stores")
+
+
 def _storage_error(exc: BaseException, url: str) -> Exception:
     from ..errors import StorageError
     return StorageError(f"the database engine failed on {url}: {exc}; nothing was written "
@@ -205,6 +212,8 @@ class SQLiteDatabase:
             return cursor.fetchall() if fetch_all else cursor.fetchone()
         except UnicodeEncodeError as exc:
             raise _bad_text(exc) from exc
+        except OverflowError as exc:
+            raise _bad_number() from exc
         finally:
             if limited:
                 conn.set_progress_handler(None, 0)
@@ -265,6 +274,8 @@ class SQLiteDatabase:
                 return conn.execute(sql, params).rowcount
             except UnicodeEncodeError as exc:
                 raise _bad_text(exc) from exc
+            except OverflowError as exc:
+                raise _bad_number() from exc
 
     def many(self, sql: str, rows: Iterable[Params]) -> None:
         self._trace(sql, ())
@@ -273,6 +284,8 @@ class SQLiteDatabase:
                 conn.executemany(sql, rows)
             except UnicodeEncodeError as exc:
                 raise _bad_text(exc) from exc
+            except OverflowError as exc:
+                raise _bad_number() from exc
 
     def script(self, sql: str) -> None:
         # executescript() would COMMIT first; run statements one by one inside write().

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
+from ..codec import check_count
 from .base import Database
 
 Chain = tuple[tuple[int, int], ...]
@@ -124,7 +125,8 @@ def scan(db: Database, chain: Chain, kind: str, *, type_: str | None = None,
     sql += f" ORDER BY {order}"
     if limit is not None or offset:
         sql += " LIMIT ? OFFSET ?"
-        args += [2**63 - 1 if limit is None else limit, offset]  # no limit, in both dialects
+        args += [2**63 - 1 if limit is None else check_count(limit, "limit"),  # no limit,
+                 check_count(offset, "offset")]                              # in both dialects
     for row in db.iterate(sql, args):
         yield StoredRow(*row)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ..codec import (
     EMPTY_STATE,
     KIND_NAMES,
+    check_count,
     commit_id,
     content_hash,
     decode,
@@ -96,6 +97,7 @@ def fsck(db: Database, commits: CommitStore, *, last: int | None = None) -> Fsck
     with db.read():
         min_seq = 0
         if last is not None:
+            check_count(last, "last")
             row = db.one("SELECT seq FROM commits ORDER BY seq DESC LIMIT 1 OFFSET ?",
                          (max(last - 1, 0),))
             min_seq = int(row[0]) if row else 0

@@ -1,10 +1,15 @@
 """Branches, tags, HEAD, the reflog, and resolving ref expressions to commits.
 
 A branch names a line (its head is the line's head); a tag names a commit. Both are O(1) to
-create. Ref syntax, tried in this order: ``HEAD``, a branch, a tag, a full commit id, a unique
-id prefix of 6+ hex characters, a point in time (ISO-8601; naive means UTC) on the current
-branch, or ``REF@TIME``; any of them followed by ``~N`` (N first parents) and ``^``/``^N``
-(first / N-th parent).
+create. Ref syntax, tried in this order: ``HEAD``, a full commit id (64 hex digits), a branch,
+a tag, a unique id prefix of 6+ hex characters, a point in time (ISO-8601; naive means UTC) on
+the current branch, or ``REF@TIME``; any of them followed by ``~N`` (N first parents) and
+``^``/``^N`` (first / N-th parent).
+
+So that a name never shadows a commit or another ref expression, new branch and tag names
+may not be all hex digits (6 or more), look like a date or time, or contain ``~ ^ @`` or
+``..`` (:func:`check_ref_name`). Names that an older version accepted stay readable: a name
+still wins over an id prefix, and only a full commit id wins over a name.
 """
 
 from __future__ import annotations
@@ -12,25 +17,69 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from ..codec import from_us, now_us, to_us
-from ..errors import AmbiguousRef, InvalidKey, InvalidValue, RefNotFound
+from ..codec import check_count, from_us, now_us, to_us
+from ..errors import AmbiguousRef, InvalidKey, InvalidRef, InvalidValue, RefNotFound
 from ..types import Branch, Commit, RefLogEntry, Tag
 from .commits import CommitStore
 from .retention import check_readable
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,254}$")
 _HEX = re.compile(r"^[0-9a-f]{6,64}$")
-_SUFFIX = re.compile(r"^(?P<base>.*?)(?P<suffix>(?:[~^]\d*)*)$", re.DOTALL)
-_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_FULL_ID = re.compile(r"^[0-9a-f]{64}$")
+_HEX_NAME = re.compile(r"^[0-9a-fA-F]{6,}$")
+_SUFFIX = re.compile(r"^(?P<base>.*?)(?P<suffix>(?:[~^][0-9]*)*)$", re.DOTALL)
+_STEP = re.compile(r"[~^][0-9]*")
+_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MAX_DIGITS = 18
+"""``~N`` and ``^N`` take at most 18 digits (below 2**63): larger numbers are refused."""
+_SYNTAX = {"~": "REF~N (N first parents)", "^": "REF^N (the N-th parent)",
+           "@": "REF@TIME (the state at a time)", "..": "ranges (A..B, A...B)"}
+
+
+def is_commit_id(text: object) -> bool:
+    """Whether ``text`` is a full commit id (64 lowercase hex digits)."""
+    return isinstance(text, str) and _FULL_ID.match(text) is not None
 
 
 def check_ref_name(name: object, what: str = "branch name") -> str:
-    """Git-like names: letters, digits, ``_ . - /``; no ``..``, no ``//``, no trailing ``/``."""
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name or "//" in name \
-            or name.endswith(("/", ".", ".lock")) or name == "HEAD":
-        raise InvalidKey(f"{what} {name!r} is not valid: use letters, digits and _ . - / "
-                         "(no spaces, no '..', not 'HEAD', not ending in '/' or '.')")
+    """Git-like names: letters, digits, ``_ . - /``; no ``..``, no ``//``, no trailing ``/``.
+
+    A name the ref syntax would misread is refused with :class:`InvalidRef` saying why: all
+    hex digits (6+, it could be a commit id or prefix), a date or time, ``HEAD``, or one of
+    ``~ ^ @`` or ``..``. Other bad names raise :class:`InvalidKey`.
+    """
+    if not isinstance(name, str):
+        raise InvalidKey(f"{what} must be a string, not {type(name).__name__}")
+    for mark, meaning in _SYNTAX.items():
+        if mark in name:
+            raise InvalidRef(f"{what} {name[:80]!r} contains {mark!r}, which refs use for "
+                             f"{meaning}; choose a name without it")
+    if name == "HEAD":
+        raise InvalidRef(f"{what} 'HEAD' is reserved: it names the current branch")
+    if _HEX_NAME.match(name):
+        raise InvalidRef(f"{what} {name[:80]!r} is all hex digits, so it could be read as a "
+                         "commit id or id prefix; add a letter beyond a-f (e.g. 'v-' or "
+                         "'branch-' in front)")
+    if _looks_like_time(name):
+        raise InvalidRef(f"{what} {name[:80]!r} looks like a date or time, which refs read as "
+                         "'the state at that time'; add a word (e.g. 'import-2026-01-15')")
+    if not _NAME.match(name) or "//" in name or name.endswith(("/", ".", ".lock")):
+        raise InvalidKey(f"{what} {name[:80]!r} is not valid: use letters, digits and _ . - / "
+                         "(no spaces; starting with a letter, digit or '_'; no '//'; not "
+                         "ending in '/', '.' or '.lock'; at most 255 characters)")
     return name
+
+
+def _looks_like_time(name: str) -> bool:
+    if _TIME.match(name):
+        return True
+    if not name[:1].isdigit():
+        return False
+    try:
+        to_us(name)
+    except InvalidValue:
+        return False
+    return True
 
 
 class RefStore:
@@ -149,6 +198,7 @@ class RefStore:
                     "VALUES (?, ?, ?, ?, ?, ?)", (name, old, new, now_us(), author, message))
 
     def reflog(self, name: str, limit: int = 100) -> list[RefLogEntry]:
+        check_count(limit, "limit")
         rows = self.db.all("SELECT old_seq, new_seq, time_us, author, message FROM reflog "
                            "WHERE name = ? ORDER BY id DESC LIMIT ?", (name, limit))
 
@@ -180,19 +230,24 @@ class RefStore:
         if not isinstance(ref, str) or not ref:
             raise InvalidValue(f"a ref must be a non-empty string, datetime or Commit, "
                                f"not {ref!r}")
-        named = self._named(ref)
-        if named is not _MISSING:
-            return named  # type: ignore[return-value]
+        found = self._exact(ref)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
         match = _SUFFIX.match(ref)
         assert match is not None
         base, suffix = match.group("base"), match.group("suffix")
         if not suffix:
             return self._base(ref)
-        commit = self._named(base)
+        steps = _STEP.findall(suffix)
+        for step in steps:  # refuse a huge number before walking anything
+            if len(step) - 1 > _MAX_DIGITS:
+                raise InvalidRef(f"{_short(ref)}: the number after {step[0]!r} has "
+                                 f"{len(step) - 1} digits; at most {_MAX_DIGITS} are allowed")
+        commit = self._exact(base)
         commit = self._base(base) if commit is _MISSING else commit
-        for step in re.findall(r"[~^]\d*", suffix):
+        for step in steps:
             if commit is None:
-                raise RefNotFound(f"{ref!r}: {base!r} has no commits")
+                raise RefNotFound(f"{_short(ref)}: {_short(base)} has no commits")
             assert isinstance(commit, Commit)
             number = int(step[1:]) if len(step) > 1 else 1
             if step[0] == "~":
@@ -202,9 +257,17 @@ class RefStore:
                 commit = self._parent(commit, number, ref)
         return commit  # type: ignore[return-value]
 
+    def _exact(self, text: str) -> Commit | object | None:
+        """A full commit id (it wins over any name), else HEAD, a branch or a tag."""
+        if _FULL_ID.match(text):
+            found = self.commits.by_id(text)
+            if found is not None:
+                return found
+        return self._named(text)
+
     def _parent(self, commit: Commit, number: int, ref: str) -> Commit:
         if len(commit.parents) < number:
-            raise RefNotFound(f"{ref!r} goes past the start of history (commit "
+            raise RefNotFound(f"{_short(ref)} goes past the start of history (commit "
                               f"{commit.short_id} has {len(commit.parents)} parent(s))")
         parent = self.commits.by_id(commit.parents[number - 1])
         if parent is None:
@@ -229,25 +292,20 @@ class RefStore:
             name, _, when = text.partition("@")
             commit = self.resolve(name or "HEAD")
             if commit is None:
-                raise RefNotFound(f"{name!r} has no commits")
-            return self.time_on_chain(commit, to_us(when), text)
-        if _HEX.match(text):
-            if len(text) == 64:
-                found = self.commits.by_id(text)
-                if found is not None:
-                    return found
-            else:
-                matches = self.commits.by_prefix(text)
-                if len(matches) == 1:
-                    return matches[0]
-                if len(matches) > 1:
-                    ids = [c.id for c in matches]
-                    raise AmbiguousRef(f"commit prefix {text!r} is ambiguous; it matches "
-                                       f"{', '.join(i[:12] for i in ids)}; give more characters",
-                                       ids)
+                raise RefNotFound(f"{_short(name)} has no commits")
+            return self.time_on_chain(commit, _time(when, text), text)
+        if _HEX.match(text) and len(text) < 64:
+            matches = self.commits.by_prefix(text)
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                ids = [c.id for c in matches]
+                raise AmbiguousRef(f"commit prefix {text!r} is ambiguous; it matches "
+                                   f"{', '.join(i[:12] for i in ids)}; give more characters",
+                                   ids)
         if _TIME.match(text):
-            return self.at_time(self.current(), to_us(text))
-        raise RefNotFound(f"{text!r} is not a branch, tag or commit id (and not a time); "
+            return self.at_time(self.current(), _time(text, text))
+        raise RefNotFound(f"{_short(text)} is not a branch, tag or commit id (and not a time); "
                           "see repo.branches(), repo.tags(), repo.log()")
 
     def at_time(self, branch: str, time_us: int) -> Commit:
@@ -268,8 +326,20 @@ class RefStore:
                               (line, time_us, bound))
             if row is not None:
                 return self.commits.by_seq(int(row[0]))
-        raise RefNotFound(f"{what!r}: no commit at or before {from_us(time_us).isoformat()} "
+        raise RefNotFound(f"{_short(what)}: no commit at or before {from_us(time_us).isoformat()} "
                           "(that is before the first commit)")
 
 
 _MISSING = object()
+
+
+def _short(text: str) -> str:
+    """A ref for a message: quoted, and cut when it is long."""
+    return repr(text) if len(text) <= 80 else repr(text[:80]) + "…"
+
+
+def _time(when: str, ref: str) -> int:
+    try:
+        return to_us(when)
+    except InvalidValue as exc:
+        raise InvalidRef(f"{_short(ref)}: {exc}") from None
