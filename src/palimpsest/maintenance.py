@@ -17,119 +17,28 @@ or a PostgreSQL URL), verifying it the same way before handing it over.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
 
-from .errors import CorruptObject, InvalidValue, PalimpsestError, StorageError
+from .errors import CorruptObject, InvalidValue, PalimpsestError
 from .repository import Repository
 from .storage import open_database
 from .versioning.archive import import_archive
+from .versioning.backup import BackupInfo, Format, fsck_file, remove_files
 
-if TYPE_CHECKING:
-    from .versioning.fsck import FsckReport
-
-Format = Literal["sqlite", "archive"]
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-@dataclass(frozen=True, slots=True)
-class BackupInfo:
-    """Where a backup went, in which format, how big it is and whether fsck passed on it."""
-
-    path: str
-    format: Format
-    commits: int
-    bytes: int
-    verified: bool
-
-    def to_dict(self) -> dict[str, object]:
-        return {"path": self.path, "format": self.format, "commits": self.commits,
-                "bytes": self.bytes, "verified": self.verified}
-
-
-def _is_remote(target: str) -> bool:
-    return target.startswith(("postgresql://", "postgres://"))
 
 
 def backup(repo: Repository, dest: str | os.PathLike[str], *, format: Format | None = None,
            verify: bool = True) -> BackupInfo:
-    """Copy ``repo`` to the new file ``dest`` (see module doc); never overwrites a file."""
-    path = os.fspath(dest)
-    if not isinstance(path, str) or not path or "\x00" in path:
-        raise InvalidValue(f"backup destination {path!r} is not a usable file path")
-    if os.path.exists(path):
-        raise InvalidValue(f"{path} already exists; back up to a new path")
-    db = repo.database
-    chosen: Format = format or ("sqlite" if hasattr(db, "backup_to") else "archive")
-    if chosen not in ("sqlite", "archive"):
-        raise InvalidValue(f"backup format must be 'sqlite' or 'archive', not {format!r}")
-    backup_to = getattr(db, "backup_to", None)
-    if chosen == "sqlite" and backup_to is None:
-        raise InvalidValue("format='sqlite' needs the SQLite backend; use "
-                           "format='archive' (or pg_dump for PostgreSQL)")
-    try:
-        if backup_to is not None and chosen == "sqlite":
-            backup_to(path)
-        else:
-            repo.export(path)
-    except ValueError as exc:  # e.g. a path that is not valid Unicode text
-        raise InvalidValue(f"backup destination {path!r} is not a usable file path") from exc
-    except (OSError, sqlite3.Error) as exc:
-        _remove(path)
-        raise StorageError(f"cannot write the backup to {path!r}: {exc}") from exc
-    commits = repo._commits.count()
-    if verify:
-        try:
-            report = _verify(path, chosen)
-        except PalimpsestError:
-            _remove(path)
-            raise
-        if not report.ok:
-            _remove(path)
-            raise CorruptObject(f"the backup failed verification ({len(report.problems)} "
-                                f"problems, first: {report.problems[0]}); the source needs "
-                                "fsck")
-    return BackupInfo(path, chosen, commits, os.path.getsize(path), verify)
+    """The same as :meth:`Repository.backup`."""
+    return repo.backup(dest, format=format, verify=verify)
 
 
-def _verify(path: str, format: Format) -> FsckReport:
-    if format == "archive":
-        scratch = Repository(open_database(":memory:"))
-        try:
-            import_archive(scratch.database, path)
-            return scratch.fsck()
-        finally:
-            scratch.close()
-    return _fsck_file(path)
-
-
-def _fsck_file(path: str) -> FsckReport:
-    repo = Repository(open_database(path))
-    try:
-        return repo.fsck()
-    finally:
-        repo.close()
-        _journal_delete(path)
-
-
-def _journal_delete(path: str) -> None:
-    """Leave a backup in rollback-journal mode: one self-contained file, no -wal beside it."""
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        conn.close()
-
-
-def _remove(path: str) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(OSError):
-            os.remove(path + suffix)
+def _is_remote(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
 
 
 def detect_format(path: str) -> Format:
@@ -162,17 +71,17 @@ def restore(source: str | os.PathLike[str], target: str | os.PathLike[str], *,
         raise InvalidValue(f"{dest} already exists; pass overwrite=True to replace it")
     if kind == "sqlite" and local:
         scratch = dest + ".restoring"
-        _remove(scratch)
+        remove_files(scratch)
         _copy_sqlite(src, scratch)
         try:
-            report = _fsck_file(scratch)
+            report = fsck_file(scratch)
         except PalimpsestError:
-            _remove(scratch)
+            remove_files(scratch)
             raise
         if not report.ok:
-            _remove(scratch)
+            remove_files(scratch)
             raise CorruptObject(f"backup {src} failed verification: {report.problems[0]}")
-        _remove(dest)
+        remove_files(dest)
         os.replace(scratch, dest)
         return Repository(open_database(dest), author=author)
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,7 +96,7 @@ def restore(source: str | os.PathLike[str], target: str | os.PathLike[str], *,
             finally:
                 staged.close()
         if local:
-            _remove(dest)
+            remove_files(dest)
         repo = Repository(open_database(dest), author=author)
         try:
             import_archive(repo.database, archive)
@@ -214,3 +123,6 @@ def _copy_sqlite(src: str, dest: str) -> None:
         raise CorruptObject(f"{src} is not a readable SQLite database: {exc}") from exc
     finally:
         source.close()
+
+
+__all__ = ["BackupInfo", "backup", "detect_format", "restore"]

@@ -18,6 +18,7 @@ from .query import engine as query_engine
 from .query import indexes as query_indexes
 from .query import views as query_views
 from .query.indexes import IndexInfo
+from .query.target import Target, resolve_target
 from .query.views import ViewInfo
 from .storage.base import Database
 from .storage.schema import create_schema, rebuild_superseded
@@ -39,14 +40,14 @@ from .versioning.merge import (
     plan_combine,
     plan_merge,
 )
+from .versioning.pruned import pruned_range
 from .versioning.refs import RefStore, is_commit_id
 from .versioning.restore import revert_writes, rollback_writes
-from .versioning.retention import pruned_range
 from .view import View
 from .watch import CommitFollower, Follower, Watch, commit_poller, kv_poller
 
 if TYPE_CHECKING:
-    from .maintenance import BackupInfo
+    from .versioning.backup import BackupInfo
     from .versioning.copy import CopyReport
     from .versioning.erase import Erasure
     from .versioning.retention import GcReport, RetentionPolicy
@@ -118,9 +119,9 @@ class Repository:
         ``timestamp`` sets the commit time (for importing history); it may not be earlier
         than the parent commit's. Writes go to ``branch`` (default: the current branch).
         """
-        return Transaction(self, branch=branch or self.current_branch, message=message,
+        return Transaction(self._refs, branch=branch or self.current_branch, message=message,
                            author=author or self.default_author, metadata=metadata,
-                           timestamp=timestamp)
+                           timestamp=timestamp, notify=self._notify)
 
     def run_transaction(self, fn: Callable[[Transaction], object], message: str = "", *,
                         retries: int = 5, author: str | None = None,
@@ -347,8 +348,8 @@ class Repository:
             tx = self.transaction(message or f"Roll back to {target.short_id}", author=author,
                                   branch=branch, metadata={"rollback_to": target.id})
             with tx:
-                writes, replaced = rollback_writes(self._db, tx._chain, self._chain(target))
-                tx._known.update(replaced)
+                writes, replaced = rollback_writes(self._db, tx.chain, self._chain(target))
+                tx.assume_read(replaced)
                 for write in writes:
                     tx.write_raw(write)
         assert tx.commit is not None
@@ -365,7 +366,7 @@ class Repository:
                                   branch=branch, metadata={"reverts": target.id})
             with tx:
                 for write in revert_writes(self._db, commit=self._chain(target),
-                                           parent=self._chain(parent), head=tx._chain):
+                                           parent=self._chain(parent), head=tx.chain):
                     tx.write_raw(write)
         assert tx.commit is not None
         return tx.commit
@@ -507,10 +508,10 @@ class Repository:
                                                                     plan.writes, plan.known)))
         if plan.status == "up_to_date":
             return replace(result, commit=ours)
-        tx = Transaction(self, branch=target, message=message,
+        tx = Transaction(self._refs, branch=target, message=message,
                          author=author or self.default_author, metadata=metadata,
-                         timestamp=None, extra_parents=extra_parents)
-        tx._known.update(plan.known)  # read under this lock: the commit need not reread them
+                         timestamp=None, extra_parents=extra_parents, notify=self._notify)
+        tx.assume_read(plan.known)  # read under this lock: the commit need not reread them
         with tx:
             for write in plan.writes:
                 tx.write_raw(write)
@@ -660,10 +661,10 @@ class Repository:
         backup API) or, with ``format="archive"`` and on PostgreSQL, a JSON Lines archive.
         ``verify`` runs fsck on the copy. Restore with :func:`palimpsest.restore`.
         """
-        from .maintenance import backup
+        from .versioning.backup import backup
         if format not in (None, "sqlite", "archive"):
             raise InvalidValue(f"backup format must be 'sqlite' or 'archive', not {format!r}")
-        return backup(self, dest, format=format, verify=verify)  # type: ignore[arg-type]
+        return backup(self._refs, dest, format=format, verify=verify)  # type: ignore[arg-type]
 
     # -- key-value state, queries, indexes, views, watch (docs/kv.md, docs/query.md) -----
     # repo.kv is models/kv.KeyValue with this Repository as its host: each kv write is one
@@ -690,7 +691,7 @@ class Repository:
         with self._db.write():
             self._db.lock(f"branch:{name}")
             tx = self.transaction(message, author=author, metadata=metadata, branch=name)
-            writes = build(lambda key: tx._row("k", key))
+            writes = build(lambda key: tx.row("k", key))
             if not writes:
                 return None
             with tx:
@@ -757,12 +758,12 @@ class Repository:
         return query_indexes.list_all(self._db)
 
     @staticmethod
-    def _index_target(type: str | None, collection: str | None) -> query_engine.Target:
+    def _index_target(type: str | None, collection: str | None) -> Target:
         if (type is None) == (collection is None):
             raise InvalidValue("give an entity type or collection=..., not both")
         if collection is not None:
-            return query_engine.Target("d", check_name(collection, "collection"))
-        return query_engine.Target("e", check_name(type, "entity type"))
+            return Target("d", check_name(collection, "collection"))
+        return Target("e", check_name(type, "entity type"))
 
     def create_view(self, name: str, collection_or_type: str, query: object = None, *,
                     kind: str | None = None) -> ViewInfo:
@@ -770,7 +771,7 @@ class Repository:
         ``query`` (a Filter, or ``{"where", "select", "order_by"}``). Read it with
         ``repo.at(ref).materialized(name)`` at any commit; it is kept current as commits
         land (the work is done on the next read, or by :meth:`refresh_views`)."""
-        target = query_engine.resolve_target(self._db, collection_or_type, kind)
+        target = resolve_target(self._db, collection_or_type, kind)
         return query_views.create(self._db, name, target, query_engine.Query.of(query))
 
     def drop_view(self, name: str) -> None:

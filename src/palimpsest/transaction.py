@@ -13,10 +13,10 @@ skew) and nothing is written.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .codec import check_document, check_json, check_name, check_props, encode, from_us, to_us
 from .errors import (
@@ -33,14 +33,14 @@ from .models import kv as kvmodel
 from .models.graph import Direction
 from .query import aggregate as query_aggregate
 from .query import engine as query_engine
+from .query.target import Target, resolve_target
 from .storage import visibility
+from .storage.base import Database
 from .storage.visibility import Chain, StoredRow, adjacent, read_row, read_rows, scan
 from .types import JSON, Commit, Document, Entity, Entry, Relation
 from .versioning.elements import DELETE, PUT, Write, doc_key, to_value
 from .versioning.readset import ReadSet, first_conflict
-
-if TYPE_CHECKING:
-    from .repository import Repository
+from .versioning.refs import RefStore
 
 Ident = tuple[str, str]
 
@@ -54,9 +54,10 @@ class Transaction:
     """One commit in the making; use it as a context manager from
     :meth:`Repository.transaction`. After the block, :attr:`commit` is the commit written."""
 
-    def __init__(self, repo: Repository, *, branch: str, message: str, author: str,
+    def __init__(self, refs: RefStore, *, branch: str, message: str, author: str,
                  metadata: Mapping[str, JSON] | None, timestamp: datetime | str | None,
-                 extra_parents: Sequence[str] = ()) -> None:
+                 extra_parents: Sequence[str] = (),
+                 notify: Callable[[Commit | None], None] | None = None) -> None:
         if not isinstance(message, str):
             raise InvalidValue("message must be a string")
         check_name(author, "author")
@@ -65,7 +66,8 @@ class Transaction:
         meta = dict(metadata or {})
         check_json(meta, "metadata")
         encode([message, meta])  # rejects what JSON cannot hold (lone surrogates, > 16 MiB)
-        self._repo = repo
+        self._refs, self._commits, self._db = refs, refs.commits, refs.commits.db
+        self._notify = notify
         self.branch = branch
         self.message = message
         self.author = author
@@ -80,12 +82,12 @@ class Transaction:
         self._reads = ReadSet()  # predicate reads; point reads are the keys of _known
         self._open = True
         self._line, self._head_seq = self._position()
-        self._chain: Chain = repo._commits.chain(self._line, self._head_seq or 0)
+        self._chain: Chain = self._commits.chain(self._line, self._head_seq or 0)
 
     def _position(self) -> tuple[int, int | None]:
-        position = self._repo._commits.branch_position(self.branch)
+        position = self._commits.branch_position(self.branch)
         if position is None:
-            self._repo._refs.branch_line(self.branch)  # raises RefNotFound with a hint
+            self._refs.branch_line(self.branch)  # raises RefNotFound with a hint
             raise AssertionError("unreachable")
         return position
 
@@ -101,25 +103,52 @@ class Transaction:
         finally:
             self._open = False
 
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
+        """Raise ReadOnly once the transaction has ended."""
         if not self._open:
             raise ReadOnly("this transaction has ended; start a new one")
 
+    # -- for code building on transactions (merge, rollback, the kv API) ------------------
+    @property
+    def database(self) -> Database:
+        return self._db
+
+    @property
+    def chain(self) -> Chain:
+        """The chain of the state this transaction reads (its base)."""
+        return self._chain
+
+    @property
+    def reads(self) -> ReadSet:
+        """The predicate reads made so far (point reads are tracked by :meth:`row`)."""
+        return self._reads
+
+    def pending(self, kind: str, key: str) -> Write | None:
+        """This transaction's write of one key, if any."""
+        return self._pending.get((kind, key))
+
+    def assume_read(self, rows: Mapping[Ident, StoredRow | None]) -> None:
+        """Record base rows the caller read under the write lock, so the commit need not read
+        them again (they join the read set)."""
+        self._known.update(rows)
+
     # -- reads (see own writes; every read joins the read set, see versioning/readset.py) -----
-    def _row(self, kind: str, key: str) -> StoredRow | None:
+    def row(self, kind: str, key: str) -> StoredRow | None:
+        """The row of one key as this transaction sees it (its own write, else the base row;
+        a read joins the read set)."""
         ident = (kind, key)
         pending = self._pending.get(ident)
         if pending is not None:
             return _as_row(pending)
         if ident not in self._known:
-            self._known[ident] = read_row(self._repo._db, self._chain, kind, key)
+            self._known[ident] = read_row(self._db, self._chain, kind, key)
         return self._known[ident]
 
     def _exists(self, kind: str, key: str) -> bool:
         pending = self._pending.get((kind, key))
         if pending is not None:
             return pending.op == PUT
-        row = self._row(kind, key)
+        row = self.row(kind, key)
         return row is not None and row.op == PUT
 
     def _prefetch(self, kind: str, keys: Iterable[str]) -> None:
@@ -127,27 +156,27 @@ class Transaction:
         todo = [k for k in dict.fromkeys(keys)
                 if (kind, k) not in self._pending and (kind, k) not in self._known]
         if todo:
-            found = read_rows(self._repo._db, self._chain, kind, todo)
+            found = read_rows(self._db, self._chain, kind, todo)
             for key in todo:
                 self._known[(kind, key)] = found.get(key)
 
-    def _base_rows(self, kind: str, keys: Iterable[str]) -> dict[str, StoredRow | None]:
+    def base_rows(self, kind: str, keys: Iterable[str]) -> dict[str, StoredRow | None]:
         """The rows of ``keys`` at the base state, ignoring this transaction's writes."""
         wanted = list(dict.fromkeys(keys))
         todo = [k for k in wanted if (kind, k) not in self._known]
         if todo:
-            found = read_rows(self._repo._db, self._chain, kind, todo)
+            found = read_rows(self._db, self._chain, kind, todo)
             for key in todo:
                 self._known[(kind, key)] = found.get(key)
         return {k: self._known[(kind, k)] for k in wanted}
 
-    def _own(self, kind: str, prefix: str = "") -> dict[str, Write]:
+    def own_writes(self, kind: str, prefix: str = "") -> dict[str, Write]:
         """This transaction's writes of ``kind`` (keys starting with ``prefix``)."""
         return {key: w for (k, key), w in self._pending.items()
                 if k == kind and key.startswith(prefix)}
 
     def _live(self, kind: str, key: str) -> Any:
-        row = self._row(kind, key)
+        row = self.row(kind, key)
         # stored rows are hash-checked like every read; pending ones have no hash yet
         return to_value(row, check=row is not None and row.hash is not None)
 
@@ -172,7 +201,7 @@ class Transaction:
             for ident in ids:
                 self._reads.end(column, ident)
         found = {row.key: to_value(row) for row in
-                 adjacent(self._repo._db, self._chain, list(ids), column=column)
+                 adjacent(self._db, self._chain, list(ids), column=column)
                  if ("r", row.key) not in self._pending}  # pending versions decide below
         wanted = set(ids)
         for ident in ids:
@@ -188,8 +217,8 @@ class Transaction:
         transaction's, by id."""
         if source is None and target is None:
             self._reads.kind("r", type)
-            own = self._own("r")
-            found = {r.id: r for r in graph.relations(self._repo._db, self._chain, type=type)
+            own = self.own_writes("r")
+            found = {r.id: r for r in graph.relations(self._db, self._chain, type=type)
                      if r.id not in own}
             for key, write in own.items():
                 if write.op == PUT:
@@ -208,22 +237,22 @@ class Transaction:
         """Entities (of one type, with property values equal to ``where``) at the
         transaction's base with its own writes applied, by id."""
         self._reads.kind("e", type)
-        own = self._own("e")
-        merged = {e.id: e for e in graph.entities(self._repo._db, self._chain, type=type,
+        own = self.own_writes("e")
+        merged = {e.id: e for e in graph.entities(self._db, self._chain, type=type,
                                                   where=where)
                   if e.id not in own}
         for key, write in own.items():
             if write.op == PUT and (type is None or write.type == type):
                 value = to_value(_as_row(write), check=False)
-                if graph._matches(value.props, where):
+                if graph.matches(value.props, where):
                     merged[key] = value
         return iter([merged[key] for key in sorted(merged)])
 
     def _count(self, kind: str, type: str | None) -> int:
         self._reads.kind(kind, type)
-        found = visibility.count(self._repo._db, self._chain, kind, type_=type)
-        own = self._own(kind)
-        for old in self._base_rows(kind, own).values():
+        found = visibility.count(self._db, self._chain, kind, type_=type)
+        own = self.own_writes(kind)
+        for old in self.base_rows(kind, own).values():
             if old is not None and old.op == PUT and (type is None or old.type == type):
                 found -= 1
         for write in own.values():
@@ -266,10 +295,10 @@ class Transaction:
         """The documents of ``collection`` by key, this transaction's writes included."""
         check_name(collection, "collection")
         self._reads.kind("d", collection)
-        own = self._own("d", doc_key(collection, ""))
+        own = self.own_writes("d", doc_key(collection, ""))
         base_limit = None if limit is None else limit + offset + len(own)
         merged = {doc_key(d.collection, d.key): d for d in
-                  docs.documents(self._repo._db, self._chain, collection, limit=base_limit)}
+                  docs.documents(self._db, self._chain, collection, limit=base_limit)}
         for key, write in own.items():
             merged.pop(key, None)
             if write.op == PUT:
@@ -277,19 +306,19 @@ class Transaction:
         ordered = [merged[key] for key in sorted(merged)][offset:]
         return ordered if limit is None else ordered[:limit]
 
-    def _query_target(self, collection_or_type: str, kind: str | None) -> query_engine.Target:
+    def _query_target(self, collection_or_type: str, kind: str | None) -> Target:
         names = {"document": ("d",), "entity": ("e",)}.get(kind or "", ("d", "e"))
         if isinstance(collection_or_type, str):
             for code in names:  # recorded first: "no such collection" is a result too
                 self._reads.kind(code, collection_or_type)
-        target = query_engine.resolve_target(self._repo._db, collection_or_type, kind)
+        target = resolve_target(self._db, collection_or_type, kind)
         if target.kind == "d":
-            touched = bool(self._own("d", doc_key(target.type, "")))
+            touched = bool(self.own_writes("d", doc_key(target.type, "")))
         else:
-            own = self._own("e")
+            own = self.own_writes("e")
             touched = any(w.type == target.type for w in own.values()) or any(
                 r is not None and r.type == target.type
-                for r in self._base_rows("e", own).values())
+                for r in self.base_rows("e", own).values())
         if touched:
             raise QueryError(
                 f"this transaction wrote {target.element}s of {target.type!r}: queries and "
@@ -303,7 +332,7 @@ class Transaction:
         """Like :meth:`View.query` at the transaction's base state; the collection (or entity
         type) joins the read set. Refused after this transaction wrote to it."""
         target = self._query_target(collection_or_type, kind)
-        return query_engine.run(self._repo._db, self._chain, target, where=where,
+        return query_engine.run(self._db, self._chain, target, where=where,
                                 select=select, order_by=order_by, limit=limit, offset=offset)
 
     def aggregate(self, collection_or_type: str, aggregates: Any = None, *,
@@ -311,7 +340,7 @@ class Transaction:
                   kind: str | None = None) -> dict[str, Any] | list[dict[str, Any]]:
         """Like :meth:`View.aggregate` at the transaction's base state (see :meth:`query`)."""
         target = self._query_target(collection_or_type, kind)
-        return query_aggregate.run(self._repo._db, self._chain, target, aggregates,
+        return query_aggregate.run(self._db, self._chain, target, aggregates,
                                    where=where, group_by=group_by)
 
     @property
@@ -322,7 +351,7 @@ class Transaction:
 
     # -- writes --------------------------------------------------------------------------
     def _put(self, write: Write) -> None:
-        self._check_open()
+        self.check_open()
         ident = (write.kind, write.key)
         if write.kind == "r":  # keep the endpoint index of pending relations current
             previous = self._pending.get(ident)
@@ -383,7 +412,7 @@ class Transaction:
                 raise NotFound(f"cannot delete entity {id!r}: it does not exist")
             wanted.append(id)
         ends = set(wanted)
-        for rel in graph.incident(self._repo._db, self._chain, wanted):
+        for rel in graph.incident(self._db, self._chain, wanted):
             if ("r", rel.id) not in self._pending:
                 self._put(Write("r", rel.id, DELETE))
         for end in ends:
@@ -472,8 +501,7 @@ class Transaction:
 
     # -- commit --------------------------------------------------------------------------
     def _finish(self) -> None:
-        repo = self._repo
-        db, commits = repo._db, repo._commits
+        db, commits = self._db, self._commits
         with db.write():
             db.lock(f"branch:{self.branch}")  # commits to one branch land one at a time
             line, head = self._position()
@@ -497,7 +525,8 @@ class Transaction:
                 time_us=self._time_us, known_old=known, head_seq=head)
             assert written is not None
             self.commit = written
-        repo._notify(self.commit)
+        if self._notify is not None:
+            self._notify(self.commit)
 
     def _check_graph(self, *, recheck: bool) -> None:
         """Cascade entity deletions to relations and refuse dangling relations, against the
@@ -509,7 +538,7 @@ class Transaction:
         deleted = [key for (kind, key), w in self._pending.items()
                    if kind == "e" and w.op == DELETE]
         if deleted:
-            for rel in graph.incident(self._repo._db, self._chain, deleted):
+            for rel in graph.incident(self._db, self._chain, deleted):
                 if ("r", rel.id) not in self._pending:
                     self._pending[("r", rel.id)] = Write("r", rel.id, DELETE)
         if not recheck and not deleted:
@@ -517,7 +546,7 @@ class Transaction:
         relations = [(key, w) for (kind, key), w in self._pending.items()
                      if kind == "r" and w.op == PUT]
         ends = {str(e) for _, w in relations for e in (w.source, w.target)}
-        stored = read_rows(self._repo._db, self._chain, "e",
+        stored = read_rows(self._db, self._chain, "e",
                            [e for e in ends if ("e", e) not in self._pending])
         for key, write in relations:
             for end in (write.source, write.target):
@@ -546,13 +575,13 @@ class TransactionKV:
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
-    def _row(self, key: str) -> StoredRow | None:
-        row = self._tx._row(kvmodel.KIND, kvmodel.check_key(key))
+    def row(self, key: str) -> StoredRow | None:
+        row = self._tx.row(kvmodel.KIND, kvmodel.check_key(key))
         return row if row is not None and row.op == PUT else None
 
     def _entries(self, rows: Sequence[StoredRow]) -> builtins.list[Entry]:
         saved = [row for row in rows if row.hash is not None]
-        stored = {entry.key: entry for entry in kvmodel.entries(self._tx._repo._db, saved)}
+        stored = {entry.key: entry for entry in kvmodel.entries(self._tx.database, saved)}
         now = datetime.now(UTC)
         out = []
         for row in rows:
@@ -565,15 +594,15 @@ class TransactionKV:
         return out
 
     def get(self, key: str) -> Entry | None:
-        row = self._row(key)
+        row = self.row(key)
         return self._entries([row])[0] if row is not None else None
 
     def exists(self, key: str) -> bool:
-        return self._row(key) is not None
+        return self.row(key) is not None
 
     def version(self, key: str) -> int:
         """The key's version (0: missing); a key this transaction wrote shows its new one."""
-        return kvmodel.current_version(self._row(key))
+        return kvmodel.current_version(self.row(key))
 
     def _scan(self, prefix: str, limit: int | None, start_after: str | None
               ) -> builtins.list[StoredRow]:
@@ -581,15 +610,15 @@ class TransactionKV:
         low, high = kvmodel.prefix_range(kvmodel.check_prefix(prefix))
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise InvalidValue(f"limit must be a non-negative integer, got {limit!r}")
-        tx._reads.range(kvmodel.KIND, low, high)
+        tx.reads.range(kvmodel.KIND, low, high)
         extra, params = "r.key >= ? AND r.key < ?", [low, high]
         if start_after is not None:
             extra += " AND r.key > ?"
             params.append(start_after)
-        own = {key: w for key, w in tx._own(kvmodel.KIND).items()
+        own = {key: w for key, w in tx.own_writes(kvmodel.KIND).items()
                if low <= key < high and (start_after is None or key > start_after)}
         found = {row.key: row for row in scan(
-            tx._repo._db, tx._chain, kvmodel.KIND, extra=extra, extra_params=params,
+            tx.database, tx.chain, kvmodel.KIND, extra=extra, extra_params=params,
             limit=None if limit is None else limit + len(own))}
         for key, write in own.items():
             found.pop(key, None)
@@ -613,13 +642,13 @@ class TransactionKV:
     def set(self, key: str, value: bytes) -> Entry:
         """Write ``value`` at ``key`` in this transaction's commit."""
         tx = self._tx
-        tx._check_open()
+        tx.check_open()
         key = kvmodel.check_key(key)
         data = kvmodel.to_bytes(value)
-        pending = tx._pending.get((kvmodel.KIND, key))
+        pending = tx.pending(kvmodel.KIND, key)
         base = None if pending is not None and pending.op == DELETE else \
-            tx._base_rows(kvmodel.KIND, [key])[key]
-        write, version, created = kvmodel.put_write(tx._repo._db, key, data, base)
+            tx.base_rows(kvmodel.KIND, [key])[key]
+        write, version, created = kvmodel.put_write(tx.database, key, data, base)
         tx.write_raw(write)
         now = datetime.now(UTC)
         return Entry(key, data, version, from_us(created) if created is not None else now,
@@ -631,8 +660,8 @@ class TransactionKV:
 
     def delete(self, key: str) -> bool:
         """Delete ``key`` in this transaction's commit; False when it is missing."""
-        self._tx._check_open()
-        if self._row(key) is None:
+        self._tx.check_open()
+        if self.row(key) is None:
             return False
         self._tx.write_raw(Write(kvmodel.KIND, key, DELETE))
         return True

@@ -18,6 +18,7 @@ from .models.kv import KeyValue
 from .query import aggregate as query_aggregate
 from .query import engine as query_engine
 from .query import views as query_views
+from .query.target import resolve_target
 from .storage.base import Database
 from .storage.visibility import Chain
 from .types import JSON, Commit, Document, Entity, Relation
@@ -108,7 +109,7 @@ class View:
         the named fields. Runs in SQL at this view's commit; raises QueryError on a bad query
         or an unknown collection (``kind="document"`` / ``"entity"`` settles a name used for
         both)."""
-        target = query_engine.resolve_target(self._db, collection_or_type, kind)
+        target = resolve_target(self._db, collection_or_type, kind)
         return query_engine.run(self._db, self._chain, target, where=where, select=select,
                                 order_by=order_by, limit=limit, offset=offset)
 
@@ -117,7 +118,7 @@ class View:
                   kind: str | None = None) -> dict[str, Any] | list[dict[str, Any]]:
         """Aggregates (``{"n": Agg.count(), "total": Agg.sum("amount")}``; default: count)
         over the matching elements: one dict, or with ``group_by`` one dict per group."""
-        target = query_engine.resolve_target(self._db, collection_or_type, kind)
+        target = resolve_target(self._db, collection_or_type, kind)
         return query_aggregate.run(self._db, self._chain, target, aggregates, where=where,
                                    group_by=group_by)
 

@@ -49,7 +49,8 @@ def _where_sql(db: Database, where: Mapping[str, JSON] | None) -> tuple[str, lis
     return " AND ".join(parts), params
 
 
-def _matches(props: Mapping[str, JSON], where: Mapping[str, JSON] | None) -> bool:
+def matches(props: Mapping[str, JSON], where: Mapping[str, JSON] | None) -> bool:
+    """Whether ``props`` hold every value of ``where`` (compared as JSON)."""
     if not where:
         return True
     for name, value in where.items():
@@ -74,7 +75,7 @@ def entities(db: Database, chain: Chain, *, type: str | None = None,
     produced = skipped = 0
     for row in rows:
         value = to_value(row)
-        if not _matches(value.props, where):
+        if not matches(value.props, where):
             continue
         if not exact and skipped < offset:
             skipped += 1

@@ -18,8 +18,9 @@ from ..errors import QueryError
 from ..storage.base import Database
 from ..storage.visibility import Chain, visible
 from . import indexes
-from .engine import Target, Where
+from .engine import Where
 from .filters import CATEGORIES, Compiler, Path, parse_field, to_filter
+from .target import Target
 
 AGGREGATES = ("count", "sum", "avg", "min", "max", "distinct")
 

@@ -11,15 +11,13 @@ candidate rows through the index and the visibility rule keeps those its commit 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..codec import digest, now_us
 from ..errors import NotFound, QueryError
 from ..storage.base import Database
 from .filters import KEY_FIELD, Filter, indexable_fields, parse_field
-
-if TYPE_CHECKING:
-    from .engine import Target
+from .target import ELEMENT_NAMES, Target
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +75,6 @@ def drop(db: Database, target: Target, field: str) -> None:
 
 
 def list_all(db: Database) -> list[IndexInfo]:
-    from .engine import ELEMENT_NAMES
     rows = db.all("SELECT name, kind, type, field FROM query_indexes ORDER BY kind, type, field")
     return [IndexInfo(str(n), ELEMENT_NAMES[str(k)], str(t), str(f)) for n, k, t, f in rows]
 

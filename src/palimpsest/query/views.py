@@ -20,8 +20,9 @@ from ..errors import InvalidValue, NotFound
 from ..storage.base import Database
 from ..storage.visibility import COLUMNS, Chain, StoredRow, visible
 from ..versioning.elements import doc_key, to_value
-from .engine import ELEMENT_NAMES, Query, Result, Target, Where, check_page, shape
+from .engine import Query, Result, Where, check_page, shape
 from .filters import parse_order, parse_select, to_filter
+from .target import ELEMENT_NAMES, Target
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,14 +19,14 @@ if TYPE_CHECKING:
 def create_app(repo: Repository, *, no_auth: bool = False,
                config: ServerConfig | None = None) -> FastAPI:
     """The FastAPI application serving ``repo`` (API under ``/api``, web UI under ``/ui``)."""
-    from .app import create_app as _create_app
+    from .application import create_app as _create_app
     return _create_app(repo, no_auth=no_auth, config=config)
 
 
 def serve(repo_url: str, *, host: str = "127.0.0.1", port: int = 8000,
           no_auth: bool = False, config: ServerConfig | None = None) -> None:
     """Run the server with uvicorn until interrupted; ``no_auth`` only on loopback."""
-    from .app import serve as _serve
+    from .application import serve as _serve
     _serve(repo_url, host=host, port=port, no_auth=no_auth, config=config)
 
 

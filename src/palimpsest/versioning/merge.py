@@ -36,7 +36,7 @@ from .commits import CommitStore
 from .diff import Diff, change_between
 from .elements import DELETE, PUT, Write, deletion, element_name, public_id, write_from_row
 from .log import is_ancestor, merge_bases
-from .retention import check_readable
+from .pruned import check_readable
 from .threeway import (
     Resolved,
     RowReader,

@@ -21,7 +21,7 @@ from ..codec import check_count, from_us, now_us, to_us
 from ..errors import AmbiguousRef, InvalidKey, InvalidRef, InvalidValue, RefNotFound
 from ..types import Branch, Commit, RefLogEntry, Tag
 from .commits import CommitStore
-from .retention import check_readable
+from .pruned import check_readable
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,254}$")
 _HEX = re.compile(r"^[0-9a-f]{6,64}$")
