@@ -136,6 +136,15 @@ def error_from(status: int, body: Any) -> PalimpsestError:
 
 
 # -- the client ------------------------------------------------------------------------------
+def _options(message: str | None, author: str | None, metadata: Mapping[str, JSON] | None,
+             timestamp: datetime | str | None, branch: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"message": message, "author": author, "branch": branch,
+                           "metadata": dict(metadata) if metadata is not None else None,
+                           "timestamp": timestamp.isoformat() if isinstance(
+                               timestamp, datetime) else timestamp}
+    return {k: v for k, v in out.items() if v is not None}
+
+
 class RemoteRepository:
     """A repository served by ``palimpsest serve``; see :func:`palimpsest.connect`."""
 
@@ -179,6 +188,16 @@ class RemoteRepository:
             return None
         return response.json()
 
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json: Any = None) -> Any:
+        """One API request: the decoded JSON answer (None when empty); an error answer raises
+        its PalimpsestError (see :func:`error_from`)."""
+        return self._call(method, path, params=params, json=json)
+
+    def events(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """The JSON payloads of the server-sent event stream at ``path``, one per event."""
+        return self._events(path, params, {})
+
     def info(self) -> dict[str, Any]:
         """Server version, current branch, the caller and the server's features."""
         result: dict[str, Any] = self._call("GET", "/api")
@@ -197,15 +216,6 @@ class RemoteRepository:
         return RemoteTransaction(self, message=message, author=author, metadata=metadata,
                                  timestamp=timestamp, branch=branch)
 
-    def _options(self, message: str | None, author: str | None,
-                 metadata: Mapping[str, JSON] | None, timestamp: datetime | str | None,
-                 branch: str | None) -> dict[str, Any]:
-        out: dict[str, Any] = {"message": message, "author": author, "branch": branch,
-                               "metadata": dict(metadata) if metadata is not None else None,
-                               "timestamp": timestamp.isoformat() if isinstance(
-                                   timestamp, datetime) else timestamp}
-        return {k: v for k, v in out.items() if v is not None}
-
     def _write(self, method: str, path: str, body: dict[str, Any]) -> Commit:
         return commit_from(self._call(method, path, json=body))
 
@@ -213,7 +223,7 @@ class RemoteRepository:
                    message: str | None = None, author: str | None = None,
                    metadata: Mapping[str, JSON] | None = None,
                    timestamp: datetime | str | None = None, branch: str | None = None) -> Commit:
-        body = self._options(message, author, metadata, timestamp, branch)
+        body = _options(message, author, metadata, timestamp, branch)
         return self._write("PUT", f"/api/entities/{_p(id)}",
                            body | {"type": type, "props": dict(props or {})})
 
@@ -222,7 +232,7 @@ class RemoteRepository:
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
                       branch: str | None = None) -> Commit:
-        body = self._options(message, author, metadata, timestamp, branch)
+        body = _options(message, author, metadata, timestamp, branch)
         return self._write("PATCH", f"/api/entities/{_p(id)}",
                            body | {"props": dict(props or {}), "type": type})
 
@@ -236,7 +246,7 @@ class RemoteRepository:
                      author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
                      branch: str | None = None) -> Commit:
-        body = self._options(message, author, metadata, timestamp, branch)
+        body = _options(message, author, metadata, timestamp, branch)
         return self._write("PUT", f"/api/relations/{_p(id)}", body | {
             "type": type, "source": source, "target": target, "props": dict(props or {})})
 
@@ -250,7 +260,7 @@ class RemoteRepository:
                      metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
                      branch: str | None = None) -> Commit:
-        body = self._options(message, author, metadata, timestamp, branch)
+        body = _options(message, author, metadata, timestamp, branch)
         return self._write("PUT", f"/api/documents/{_p(collection)}/{_p(key)}",
                            body | {"value": value})
 
@@ -503,7 +513,7 @@ class RemoteTransaction:
                  metadata: Mapping[str, JSON] | None, timestamp: datetime | str | None,
                  branch: str | None) -> None:
         self._repo = repo
-        self._options = repo._options(message, author, metadata, timestamp, branch)
+        self._options = _options(message, author, metadata, timestamp, branch)
         self.ops: list[dict[str, Any]] = []
         self.commit: Commit | None = None
 
@@ -513,8 +523,8 @@ class RemoteTransaction:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if exc_type is None and self.ops:
-            self.commit = self._repo._write("POST", "/api/transaction",
-                                            self._options | {"ops": self.ops})
+            self.commit = commit_from(self._repo.request(
+                "POST", "/api/transaction", json=self._options | {"ops": self.ops}))
 
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None) -> Entity:
         self.ops.append({"op": "put_entity", "id": id, "type": type, "props": dict(props or {})})
@@ -561,7 +571,7 @@ class RemoteKV:
 
     def get(self, key: str) -> Entry | None:
         try:
-            data = self._repo._call("GET", "/api/kv/entry", params={"key": key,
+            data = self._repo.request("GET", "/api/kv/entry", params={"key": key,
                                                                     "branch": self.branch})
         except NotFound:
             return None
@@ -569,7 +579,7 @@ class RemoteKV:
 
     def list(self, prefix: str = "/", *, limit: int | None = None,
              start_after: str | None = None) -> list[Entry]:
-        rows = self._repo._call("GET", "/api/kv", params={
+        rows = self._repo.request("GET", "/api/kv", params={
             "prefix": prefix, "branch": self.branch, "limit": limit or 10_000,
             "start_after": start_after})
         return [_entry(r) for r in rows]
@@ -577,7 +587,7 @@ class RemoteKV:
     def _set(self, key: str, value: bytes, **extra: Any) -> Entry:
         body = {"key": key, "value": base64.b64encode(bytes(value)).decode(),
                 "branch": self.branch, **extra}
-        return _entry(self._repo._call("PUT", "/api/kv/entry",
+        return _entry(self._repo.request("PUT", "/api/kv/entry",
                                        json={k: v for k, v in body.items() if v is not None}))
 
     def set(self, key: str, value: bytes, *, message: str | None = None) -> Entry:
@@ -594,7 +604,7 @@ class RemoteKV:
 
     def delete(self, key: str, *, expected_version: int | None = None,
                message: str | None = None) -> bool:
-        data = self._repo._call("DELETE", "/api/kv/entry", params={
+        data = self._repo.request("DELETE", "/api/kv/entry", params={
             "key": key, "branch": self.branch, "expected_version": expected_version,
             "message": message})
         return bool(data["deleted"])
@@ -619,7 +629,7 @@ class RemoteKV:
                 item["value"] = base64.b64encode(op.value).decode()
             wire.append(item)
         body = {"ops": wire, "branch": self.branch, "message": message}
-        data = self._repo._call("POST", "/api/kv/transaction",
+        data = self._repo.request("POST", "/api/kv/transaction",
                                 json={k: v for k, v in body.items() if v is not None})
         return commit_from(data) if data else None
 
@@ -630,7 +640,7 @@ class RemoteKV:
         params = {k: v for k, v in {"pattern": pattern, "branch": self.branch, "since": since,
                                     "limit": limit, "timeout": timeout}.items()
                   if v is not None}
-        for data in self._repo._events("/api/kv/watch", params, {}):
+        for data in self._repo.events("/api/kv/watch", params):
             value = data.get("value")
             yield KVEvent(data["type"], data["key"],
                           None if value is None else base64.b64decode(value),
@@ -656,7 +666,7 @@ class RemoteView:
 
     def _get(self, path: str, **params: Any) -> Any:
         assert self.commit is not None
-        return self._repo._call("GET", path, params={"ref": self.commit.id, **params})
+        return self._repo.request("GET", path, params={"ref": self.commit.id, **params})
 
     def _maybe(self, path: str) -> Any:
         if self.commit is None:
@@ -759,7 +769,7 @@ class RemoteView:
         body = {"target": collection_or_type, "where": dict(where) if where else None,
                 "select": select, "order_by": order_by, "limit": limit or 10_000,
                 "offset": offset, "kind": kind, "ref": self.commit.id}
-        rows = self._repo._call("POST", "/api/query",
+        rows = self._repo.request("POST", "/api/query",
                                 json={k: v for k, v in body.items() if v is not None})
         return [entity_from(r) if "props" in r else
                 Document(r["collection"], r["key"], r["value"]) for r in rows]

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .codec import check_name, to_us
-from .errors import InvalidValue, MergeConflict, NotFound, RefNotFound
+from .errors import InvalidValue, NotFound
 from .models.kv import Builder as KVBuilder
 from .models.kv import KeyValue
 from .query import engine as query_engine
@@ -22,29 +21,22 @@ from .query.target import Target, resolve_target
 from .query.views import ViewInfo
 from .storage.base import Database
 from .storage.schema import create_schema, rebuild_superseded
-from .storage.visibility import Chain
+from .storage.visibility import Chain, StoredRow
 from .transaction import Transaction
 from .types import JSON, Blame, Branch, Change, Commit, KVEvent, RefLogEntry, Tag, Version
 from .versioning import log as history_log
+from .versioning import merge as merge_ops
+from .versioning import restore
 from .versioning.commits import CommitStore
 from .versioning.diff import Diff
 from .versioning.diff import compute as compute_diff
-from .versioning.elements import doc_key
+from .versioning.elements import Write, doc_key
 from .versioning.fsck import FsckReport, fsck
-from .versioning.merge import (
-    MergeResult,
-    Plan,
-    Resolver,
-    changes_of,
-    plan_cherry_pick,
-    plan_combine,
-    plan_merge,
-)
+from .versioning.merge import MergeResult, Resolver
 from .versioning.pruned import pruned_range
-from .versioning.refs import RefStore, is_commit_id
-from .versioning.restore import revert_writes, rollback_writes
+from .versioning.refs import Ref, RefStore, is_commit_id
 from .view import View
-from .watch import CommitFollower, Follower, Watch, commit_poller, kv_poller
+from .watch import CommitFollower, Follower, Watch, commit_poller, kv_poller, parse_token
 
 if TYPE_CHECKING:
     from .versioning.backup import BackupInfo
@@ -52,7 +44,6 @@ if TYPE_CHECKING:
     from .versioning.erase import Erasure
     from .versioning.retention import GcReport, RetentionPolicy
 
-Ref = str | datetime | Commit
 ElementRef = str | tuple[str, str]
 
 
@@ -222,10 +213,7 @@ class Repository:
     # -- reading -------------------------------------------------------------------------
     def resolve(self, ref: Ref | None = None) -> Commit:
         """The commit a ref names (see docs for the syntax); raises RefNotFound."""
-        commit = self._refs.resolve(ref)
-        if commit is None:
-            raise RefNotFound(f"{ref or self.current_branch!r} has no commits yet")
-        return commit
+        return self._refs.commit_of(ref)
 
     def _chain(self, commit: Commit | None) -> Chain:
         return self._commits.commit_chain(commit)
@@ -268,10 +256,7 @@ class Repository:
 
     def commit(self, ref: Ref | None = None) -> Commit:
         """The Commit a ref names, also when gc pruned its state (metadata is kept)."""
-        commit = self._refs.resolve(ref, readable=False)
-        if commit is None:
-            raise RefNotFound(f"{ref or self.current_branch!r} has no commits yet")
-        return commit
+        return self._refs.commit_of(ref, readable=False)
 
     def changes(self, commit: Ref) -> list[Change]:
         """Every element one commit changed, with old and new values."""
@@ -324,11 +309,7 @@ class Repository:
         branch changed); ``"a..b"`` is the same as ``diff(a, b)``.
         """
         if b is None and isinstance(a, str) and ".." in a:
-            left, sep, right = a.partition("...") if "..." in a else a.partition("..")
-            ca, cb = self._refs.resolve(left or None), self._refs.resolve(right or None)
-            if sep == "..." and ca is not None and cb is not None:
-                bases = history_log.merge_bases(self._commits, ca, cb)
-                ca = bases[0] if bases else None
+            ca, cb = self._refs.resolve_range(a)
         else:
             ca = self._refs.resolve(a)
             cb = self._refs.resolve(b)
@@ -343,38 +324,36 @@ class Repository:
     def rollback(self, ref: Ref, *, message: str | None = None, author: str | None = None,
                  branch: str | None = None) -> Commit:
         """A new commit on ``branch`` whose state equals ``ref``'s (history is kept)."""
-        target = self.resolve(ref)
-        with self._db.write():
-            tx = self.transaction(message or f"Roll back to {target.short_id}", author=author,
-                                  branch=branch, metadata={"rollback_to": target.id})
-            with tx:
-                writes, replaced = rollback_writes(self._db, tx.chain, self._chain(target))
-                tx.assume_read(replaced)
-                for write in writes:
-                    tx.write_raw(write)
-        assert tx.commit is not None
-        return tx.commit
+        return restore.rollback(self._refs, ref, branch=branch or self.current_branch,
+                                message=message, author=author or self.default_author,
+                                write=self._write_plan)
 
     def revert(self, commit: Ref, *, message: str | None = None, author: str | None = None,
                branch: str | None = None) -> Commit:
         """A new commit undoing one commit; fails (changing nothing) with RevertConflict when
         later commits changed the same properties."""
-        target = self.resolve(commit)
-        parent = self._commits.by_id(target.parents[0]) if target.parents else None
-        with self._db.write():
-            tx = self.transaction(message or f'Revert "{target.message}"', author=author,
-                                  branch=branch, metadata={"reverts": target.id})
-            with tx:
-                for write in revert_writes(self._db, commit=self._chain(target),
-                                           parent=self._chain(parent), head=tx.chain):
-                    tx.write_raw(write)
+        return restore.revert(self._refs, commit, branch=branch or self.current_branch,
+                              message=message, author=author or self.default_author,
+                              write=self._write_plan)
+
+    def _write_plan(self, branch: str, message: str, author: str,
+                    metadata: Mapping[str, JSON], writes: Sequence[Write],
+                    known: Mapping[tuple[str, str], StoredRow | None],
+                    extra_parents: Sequence[str]) -> Commit:
+        """Commit prepared writes (a merge's, rollback's, revert's) through a Transaction."""
+        tx = Transaction(self._refs, branch=branch, message=message, author=author,
+                         metadata=metadata, timestamp=None, extra_parents=extra_parents,
+                         notify=self._notify)
+        tx.assume_read(known)  # read under the caller's lock: the commit need not reread them
+        with tx:
+            for write in writes:
+                tx.write_raw(write)
         assert tx.commit is not None
         return tx.commit
 
     # -- merge ---------------------------------------------------------------------------
-    # Merge, merge preview, cherry-pick and combine (docs/branching.md). versioning/merge.py
-    # plans the writes; these methods hold the write lock so the target branch cannot move
-    # between planning and committing, then commit the plan through a Transaction.
+    # Merge, merge preview, cherry-pick and combine (docs/branching.md): versioning/merge.py
+    # plans and runs them under the write lock and commits through _write_plan.
     def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
               author: str | None = None, strategy: str | None = None,
               resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
@@ -386,41 +365,11 @@ class Repository:
         ("ours" / "theirs") and ``resolutions`` ({Conflict.key: "ours" | "theirs" | value})
         resolve conflicts; conflicts left after them raise MergeConflict.
         """
-        target = into or self.current_branch
-        self._refs.branch_line(target)
-        if isinstance(source, str) and (source == target or (
-                source == "HEAD" and target == self.current_branch)):
-            raise InvalidValue(f"cannot merge branch {target!r} into itself; name another "
-                               "branch, tag or commit")
-        resolver = Resolver(strategy, resolutions)
-        with self._db.read() if dry_run else self._db.write():
-            theirs = self._refs.resolve(source)
-            ours = self._refs.branch_head(target)
-            chain = self._branch_chain(target)
-            plan = plan_merge(self._db, self._commits, ours, theirs, chain, resolver)
-            resolver.check_unused()
-            if plan.status == "up_to_date":
-                return MergeResult("up_to_date", None if dry_run else ours, base=plan.base,
-                                   source=theirs, target=ours, dry_run=dry_run,
-                                   diff=Diff(ours, ours) if dry_run else None)
-            assert theirs is not None
-            name = source if isinstance(source, str) else theirs.short_id
-            if plan.status == "fast_forward":
-                if dry_run:
-                    diff = compute_diff(self._db, ours, chain, theirs, self._chain(theirs))
-                    return MergeResult("fast_forward", base=ours, source=theirs, target=ours,
-                                       diff=diff, dry_run=True)
-                self._refs.move_branch(target, theirs, author=author or self.default_author,
-                                       message=f"merge {name}: fast-forward")
-                return MergeResult("fast_forward", theirs, base=ours, source=theirs,
-                                   target=ours)
-            assert ours is not None
-            meta: dict[str, JSON] = {"merge": {
-                "source": name, "commit": theirs.id,
-                "base": plan.base.id if plan.base else None}}
-            return self._commit_plan(plan, resolver, target, ours, theirs, chain, dry_run,
-                                     message or f"Merge {name} into {target}", author, meta,
-                                     [theirs.id])
+        return merge_ops.merge(self._refs, source, into=into or self.current_branch,
+                               current=self.current_branch, message=message,
+                               author=author or self.default_author,
+                               resolver=Resolver(strategy, resolutions), dry_run=dry_run,
+                               write=self._write_plan)
 
     def merge_preview(self, source: Ref, *, into: str | None = None,
                       strategy: str | None = None,
@@ -438,18 +387,11 @@ class Repository:
         """Apply what one commit changed (against its first parent) to branch ``onto``, as a
         new one-parent commit; same conflict rules as :meth:`merge`. The rows written credit
         the picked commit (see ``Version.origin``)."""
-        target = onto or self.current_branch
-        self._refs.branch_line(target)
         resolver = Resolver(strategy, resolutions)
-        with self._db.read() if dry_run else self._db.write():
-            picked = self.resolve(commit)
-            ours = self._refs.branch_head(target)
-            chain = self._branch_chain(target)
-            plan = plan_cherry_pick(self._db, self._commits, picked, chain, resolver)
-            note = f"(cherry picked from commit {picked.id})"
-            return self._commit_plan(plan, resolver, target, ours, picked, chain, dry_run,
-                                     message or "\n\n".join(filter(None, [picked.message, note])),
-                                     author, {"cherry_picked_from": picked.id}, [])
+        return merge_ops.cherry_pick(self._refs, commit, onto=onto or self.current_branch,
+                                     message=message, author=author or self.default_author,
+                                     resolver=resolver, dry_run=dry_run,
+                                     write=self._write_plan)
 
     def combine(self, refs: list[Ref] | tuple[Ref, ...], *, mode: str = "union",
                 into: str | None = None, message: str | None = None, author: str | None = None,
@@ -461,61 +403,10 @@ class Repository:
         ``refs``. An element whose content differs between refs is a conflict; resolve with
         ``strategy="first"`` / ``"last"`` (order of ``refs``) or ``resolutions={key: ref}``.
         """
-        if isinstance(refs, str) or len(refs) < 2:
-            raise InvalidValue("combine needs a list of at least two refs, e.g. "
-                               "repo.combine(['v1', 'v2'], mode='union')")
-        target = into or self.current_branch
-        self._refs.branch_line(target)
-        with self._db.read() if dry_run else self._db.write():
-            versions = []
-            for ref in refs:
-                found = self.resolve(ref)
-                versions.append((ref if isinstance(ref, str) else found.short_id, found))
-            names = [n for n, _ in versions]
-            resolver = Resolver(strategy, resolutions, strategies=("first", "last"),
-                                choices=names)
-            ours = self._refs.branch_head(target)
-            chain = self._branch_chain(target)
-            plan = plan_combine(self._db, self._commits, versions, chain, mode, resolver)
-            meta: dict[str, JSON] = {"combine": {"mode": mode, "refs": names,
-                                                 "commits": [c.id for _, c in versions]}}
-            return self._commit_plan(plan, resolver, target, ours, None, chain, dry_run,
-                                     message or f"Combine ({mode}) {', '.join(names)}",
-                                     author, meta, [])
-
-    def _branch_chain(self, branch: str) -> Chain:
-        line = self._refs.branch_line(branch)
-        return self._commits.chain(line, self._commits.line_head(line) or 0)
-
-    def _commit_plan(self, plan: Plan, resolver: Resolver, target: str, ours: Commit | None,
-                     source: Commit | None, chain: Chain, dry_run: bool, message: str,
-                     author: str | None, metadata: dict[str, JSON],
-                     extra_parents: list[str]) -> MergeResult:
-        """Finish a planned merge: report conflicts, preview, or write the commit."""
-        resolver.check_unused()
-        settled = resolver.settled(plan.conflicts)
-        result = MergeResult(plan.status, base=plan.base, source=source, target=ours,
-                             resolved=settled, dry_run=dry_run)
-        if plan.conflicts:
-            if resolver.given and not dry_run:
-                keys = ", ".join(str(c.key) for c in plan.conflicts[:5])
-                raise MergeConflict(f"{len(plan.conflicts)} conflict(s) left unresolved "
-                                    f"({keys}); add them to resolutions= or pass strategy=",
-                                    plan.conflicts)
-            return replace(result, status="conflict", conflicts=plan.conflicts)
-        if dry_run:
-            return replace(result, diff=Diff(ours, None, changes_of(self._db, chain,
-                                                                    plan.writes, plan.known)))
-        if plan.status == "up_to_date":
-            return replace(result, commit=ours)
-        tx = Transaction(self._refs, branch=target, message=message,
-                         author=author or self.default_author, metadata=metadata,
-                         timestamp=None, extra_parents=extra_parents, notify=self._notify)
-        tx.assume_read(plan.known)  # read under this lock: the commit need not reread them
-        with tx:
-            for write in plan.writes:
-                tx.write_raw(write)
-        return replace(result, status="merged", commit=tx.commit)
+        return merge_ops.combine(self._refs, refs, mode=mode, into=into or self.current_branch,
+                                 message=message, author=author or self.default_author,
+                                 strategy=strategy, resolutions=resolutions, dry_run=dry_run,
+                                 write=self._write_plan)
 
     # -- branches and tags ---------------------------------------------------------------
     @property
@@ -676,17 +567,14 @@ class Repository:
         """The key-value state of the current branch (``repo.kv.on("b")`` for another)."""
         return KeyValue(self._db, host=self)
 
-    def _kv_chain(self, branch: str | None) -> Chain:
-        row = self._db.one(
-            "SELECT l.id, coalesce(l.head_seq, l.fork_seq) FROM refs f JOIN lines l "
-            "ON l.id = f.line WHERE f.kind = 'branch' AND f.name = "
-            "coalesce(?, (SELECT value FROM meta WHERE name = 'head'))", (branch,))
-        if row is None:
-            raise RefNotFound(f"no branch named {branch or self.current_branch!r}")
-        return self._commits.chain(int(row[0]), int(row[1] or 0))
+    def kv_chain(self, branch: str | None) -> Chain:
+        """The chain of ``branch``'s head (None: current), for ``repo.kv``."""
+        return self._refs.branch_chain(branch)
 
-    def _kv_commit(self, branch: str | None, message: str, author: str | None,
-                   metadata: Mapping[str, JSON] | None, build: KVBuilder) -> Commit | None:
+    def kv_commit(self, branch: str | None, message: str, author: str | None,
+                  metadata: Mapping[str, JSON] | None, build: KVBuilder) -> Commit | None:
+        """One kv write of ``repo.kv``: ``build`` the writes from the rows it reads, under
+        the branch's write lock (so version checks are exact), and commit them."""
         name = branch or self.current_branch
         with self._db.write():
             self._db.lock(f"branch:{name}")
@@ -699,8 +587,9 @@ class Repository:
                     tx.write_raw(write)
         return tx.commit
 
-    def _kv_watch(self, pattern: str, *, branch: str | None, since: Ref | int | None,
-                  timeout: float | None, interval: float) -> Watch[KVEvent]:
+    def kv_watch(self, pattern: str, *, branch: str | None, since: Ref | int | None,
+                 timeout: float | None, interval: float) -> Watch[KVEvent]:
+        """The watch behind ``repo.kv.watch`` (see :meth:`KeyValue.watch`)."""
         start = self._watch_start(since)
         resync: list[KVEvent] = []
         pruned = pruned_range(self._db, start) if isinstance(start, Commit) else None
@@ -741,6 +630,17 @@ class Repository:
         follower = CommitFollower(self._commits, self._refs, name, self._watch_start(since))
         return Watch(commit_poller(follower), subscribe=self.on_commit, timeout=timeout,
                      interval=interval)
+
+    def commit_follower(self, branch: str, token: str | None = None) -> CommitFollower:
+        """Follows the commits reaching ``branch`` from a resume token (the seqs of the
+        delivered tips, as :meth:`CommitFollower.token` gives; None: from the head): the
+        server's watch stream."""
+        since = None if token is None else parse_token(self._commits, token)
+        return CommitFollower(self._commits, self._refs, branch, since)
+
+    def commit_by_seq(self, seq: int) -> Commit:
+        """The commit with this seq (resume tokens name commits by seq)."""
+        return self._commits.by_seq(seq)
 
     def create_index(self, type: str | None = None, field: str | None = None, *,
                      collection: str | None = None) -> IndexInfo:

@@ -87,7 +87,10 @@ class RDFSyntaxError(ValueError):
         super().__init__(f"{where}: {reason}" if where else reason)
 
     @classmethod
-    def _from(cls, exc: SyntaxError, source: str | None, line_offset: int = 0) -> RDFSyntaxError:
+    def from_syntax_error(cls, exc: SyntaxError, source: str | None,
+                          line_offset: int = 0) -> RDFSyntaxError:
+        """The error pyoxigraph raised, with its position (lines shifted by
+        ``line_offset``) and ``source`` named."""
         msg = str(exc.msg)
         reason = msg.split(": ", 1)[1] if msg.startswith("Parser error") and ": " in msg else msg
         line = None if exc.lineno is None else exc.lineno + line_offset
@@ -260,7 +263,7 @@ def _quads(text: bytes, fmt: ox.RdfFormat, base_iri: str | None, source: str | N
         try:
             yield from parse(text)
         except SyntaxError as exc:
-            raise RDFSyntaxError._from(exc, source) from None
+            raise RDFSyntaxError.from_syntax_error(exc, source) from None
         return
     if fmt in _LINE_FORMATS:  # one statement per line: try the whole, then line by line
         try:
@@ -272,7 +275,7 @@ def _quads(text: bytes, fmt: ox.RdfFormat, base_iri: str | None, source: str | N
             try:
                 yield from list(parse(line))
             except SyntaxError as exc:
-                errors.append(RDFSyntaxError._from(exc, source, number))
+                errors.append(RDFSyntaxError.from_syntax_error(exc, source, number))
         return
     parser, last = parse(text), None
     while True:
@@ -281,7 +284,7 @@ def _quads(text: bytes, fmt: ox.RdfFormat, base_iri: str | None, source: str | N
         except StopIteration:
             return
         except SyntaxError as exc:
-            err = RDFSyntaxError._from(exc, source)
+            err = RDFSyntaxError.from_syntax_error(exc, source)
             if last is not None and (err.line, err.column, err.reason) == last:
                 return  # the parser is not making progress
             last = (err.line, err.column, err.reason)

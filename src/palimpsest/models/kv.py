@@ -242,13 +242,17 @@ def _check(op: KVOp, row: StoredRow | None, index: int) -> None:
 class KVHost(Protocol):
     """What a writable :class:`KeyValue` needs from the repository."""
 
-    def _kv_chain(self, branch: str | None) -> Chain: ...
+    def kv_chain(self, branch: str | None) -> Chain:
+        """The chain of ``branch``'s head (None: the current branch)."""
 
-    def _kv_commit(self, branch: str | None, message: str, author: str | None,
-                   metadata: Mapping[str, JSON] | None, build: Builder) -> Commit | None: ...
+    def kv_commit(self, branch: str | None, message: str, author: str | None,
+                  metadata: Mapping[str, JSON] | None, build: Builder) -> Commit | None:
+        """Under the branch's write lock, ``build`` the writes from the rows it reads and
+        commit them (None: nothing to write)."""
 
-    def _kv_watch(self, pattern: str, *, branch: str | None, since: Any,
-                  timeout: float | None, interval: float) -> Any: ...
+    def kv_watch(self, pattern: str, *, branch: str | None, since: Any,
+                 timeout: float | None, interval: float) -> Any:
+        """A watch of the keys matching ``pattern`` on ``branch``."""
 
 
 class KeyValue:
@@ -297,7 +301,7 @@ class KeyValue:
         if self._fixed is not None:
             return self._fixed
         assert self._host is not None
-        return self._host._kv_chain(self.branch)
+        return self._host.kv_chain(self.branch)
 
     def _writer(self) -> KVHost:
         if self._host is None:
@@ -363,7 +367,7 @@ class KeyValue:
     # -- writes (one commit each) --------------------------------------------------------
     def _commit(self, message: str, author: str | None, metadata: Mapping[str, JSON] | None,
                 build: Builder) -> Commit | None:
-        return self._writer()._kv_commit(self.branch, message, author, metadata, build)
+        return self._writer().kv_commit(self.branch, message, author, metadata, build)
 
     @staticmethod
     def _written(key: str, value: bytes, version: int, created: int | None,
@@ -476,5 +480,5 @@ class KeyValue:
         touches a key matching ``pattern`` (``/a/b`` exact, ``/a/*`` every key under
         ``/a/``), in commit order; see :class:`palimpsest.watch.Watch`. ``since`` (a commit,
         ref or ``0`` for the beginning) replays the commits after it first."""
-        return self._writer()._kv_watch(check_pattern(pattern), branch=self.branch,
+        return self._writer().kv_watch(check_pattern(pattern), branch=self.branch,
                                         since=since, timeout=timeout, interval=interval)

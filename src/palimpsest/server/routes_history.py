@@ -88,7 +88,7 @@ def diff(request: Request, principal: Caller,
         return result.to_json_patch()
     out = result.to_dict()
     out["changes"] = [change_json(c) for c in result.changes]
-    out["collection_presence"] = {k: list(v) for k, v in result._collection_presence.items()}
+    out["collection_presence"] = {k: list(v) for k, v in result.collection_presence.items()}
     return out
 
 

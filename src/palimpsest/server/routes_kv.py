@@ -174,7 +174,7 @@ async def kv_watch(request: Request, principal: Caller,
     if start == 0:
         resume = 0
     elif start is not None:
-        resume = await run_in_threadpool(repo._commits.by_seq, start)
+        resume = await run_in_threadpool(repo.commit_by_seq, start)
     watch = await run_in_threadpool(lambda: repo.kv.on(name).watch(
         pattern, since=resume, interval=config.watch_poll_seconds))
 

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..repository import Repository
 from ..types import Commit
-from ..watch import CommitFollower, parse_token
+from ..watch import CommitFollower
 from .app import Caller, StreamAuth, current_branch, get_config, get_repo
 from .schemas import commit_json
 
@@ -85,8 +85,7 @@ def notifier_for(request: Request) -> CommitNotifier:
 
 def follower(repo: Repository, branch: str, token: str | None) -> CommitFollower:
     """Follows ``branch`` from a resume token (None: from the current head)."""
-    since = None if token is None else parse_token(repo._commits, token)
-    return CommitFollower(repo._commits, repo._refs, branch, since)
+    return repo.commit_follower(branch, token)
 
 
 def sse(commit: Commit, branch: str, token: str) -> bytes:

@@ -108,6 +108,12 @@ class Diff:
     # Filled by compute(): whether a document collection exists at a and at b.
     _collection_presence: dict[str, tuple[bool, bool]] = field(default_factory=dict)
 
+    @property
+    def collection_presence(self) -> dict[str, tuple[bool, bool]]:
+        """For each document collection the diff touches: whether it exists at ``a`` and at
+        ``b`` (the JSON Patch creates or removes the collection accordingly)."""
+        return self._collection_presence
+
 
 def _pointer(*parts: str) -> str:
     return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)

@@ -1,7 +1,8 @@
 """Merge, cherry-pick and set-merge (combine): planning the writes, never writing them.
 
-The Repository takes the write lock, asks one of the ``plan_*`` functions below what must change
-on the target branch, and commits that through a Transaction. Planning reads O(changes) rows.
+:func:`merge`, :func:`cherry_pick` and :func:`combine` (at the end) take the write lock, ask one
+of the ``plan_*`` functions what must change on the target branch, and commit that through the
+:class:`PlanWriter` the Repository gives them (a Transaction). Planning reads O(changes) rows.
 
 Rules (see docs/branching.md for the user's view):
 
@@ -24,19 +25,21 @@ Rules (see docs/branching.md for the user's view):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
 
 from ..codec import decode
-from ..errors import InvalidValue
+from ..errors import InvalidValue, MergeConflict
 from ..storage.base import Database
 from ..storage.visibility import Chain, StoredRow, adjacent, changed_keys, read_row
 from ..types import JSON, Change, Commit, Conflict
 from .commits import CommitStore
 from .diff import Diff, change_between
+from .diff import compute as compute_diff
 from .elements import DELETE, PUT, Write, deletion, element_name, public_id, write_from_row
 from .log import is_ancestor, merge_bases
 from .pruned import check_readable
+from .refs import Ref, RefStore
 from .threeway import (
     Resolved,
     RowReader,
@@ -492,3 +495,116 @@ def changes_of(db: Database, chain: Chain, writes: Sequence[Write],
     out.sort(key=lambda c: (order[c.element], c.collection or "", c.id))
     return out
 
+
+
+# -- running a merge, cherry-pick or combine ------------------------------------------------
+class PlanWriter(Protocol):
+    """Commits planned writes to ``branch`` (the Repository does it through a Transaction);
+    ``known`` are base rows read under the write lock, which the commit need not reread."""
+
+    def __call__(self, branch: str, message: str, author: str, metadata: Mapping[str, JSON],
+                 writes: Sequence[Write], known: Mapping[Ident, StoredRow | None],
+                 extra_parents: Sequence[str]) -> Commit: ...
+
+
+def merge(refs: RefStore, source: Ref, *, into: str, current: str, message: str | None,
+          author: str, resolver: Resolver, dry_run: bool, write: PlanWriter) -> MergeResult:
+    """Merge ``source`` into branch ``into`` (see :meth:`Repository.merge`), holding the write
+    lock (a read transaction for ``dry_run``) so ``into`` cannot move meanwhile."""
+    commits, db = refs.commits, refs.db
+    refs.branch_line(into)
+    if isinstance(source, str) and (source == into or (source == "HEAD" and into == current)):
+        raise InvalidValue(f"cannot merge branch {into!r} into itself; name another "
+                           "branch, tag or commit")
+    with db.read() if dry_run else db.write():
+        theirs = refs.resolve(source)
+        ours = refs.branch_head(into)
+        chain = refs.branch_chain(into)
+        plan = plan_merge(db, commits, ours, theirs, chain, resolver)
+        resolver.check_unused()
+        if plan.status == "up_to_date":
+            return MergeResult("up_to_date", None if dry_run else ours, base=plan.base,
+                               source=theirs, target=ours, dry_run=dry_run,
+                               diff=Diff(ours, ours) if dry_run else None)
+        assert theirs is not None
+        name = source if isinstance(source, str) else theirs.short_id
+        if plan.status == "fast_forward":
+            if dry_run:
+                diff = compute_diff(db, ours, chain, theirs, commits.commit_chain(theirs))
+                return MergeResult("fast_forward", base=ours, source=theirs, target=ours,
+                                   diff=diff, dry_run=True)
+            refs.move_branch(into, theirs, author=author, message=f"merge {name}: fast-forward")
+            return MergeResult("fast_forward", theirs, base=ours, source=theirs, target=ours)
+        assert ours is not None
+        meta: dict[str, JSON] = {"merge": {
+            "source": name, "commit": theirs.id, "base": plan.base.id if plan.base else None}}
+        return _finish(db, plan, resolver, into, ours, theirs, chain, dry_run,
+                       message or f"Merge {name} into {into}", author, meta, [theirs.id], write)
+
+
+def cherry_pick(refs: RefStore, commit: Ref, *, onto: str, message: str | None, author: str,
+                resolver: Resolver, dry_run: bool, write: PlanWriter) -> MergeResult:
+    """Apply one commit's changes to branch ``onto`` (see :meth:`Repository.cherry_pick`)."""
+    refs.branch_line(onto)
+    db = refs.db
+    with db.read() if dry_run else db.write():
+        picked = refs.commit_of(commit)
+        ours = refs.branch_head(onto)
+        chain = refs.branch_chain(onto)
+        plan = plan_cherry_pick(db, refs.commits, picked, chain, resolver)
+        note = f"(cherry picked from commit {picked.id})"
+        return _finish(db, plan, resolver, onto, ours, picked, chain, dry_run,
+                       message or "\n\n".join(filter(None, [picked.message, note])),
+                       author, {"cherry_picked_from": picked.id}, [], write)
+
+
+def combine(refs: RefStore, versions: Sequence[Ref], *, mode: str, into: str,
+            message: str | None, author: str, strategy: str | None,
+            resolutions: Mapping[ResolutionKey, JSON] | None, dry_run: bool,
+            write: PlanWriter) -> MergeResult:
+    """The set-merge of ``versions`` onto branch ``into`` (see :meth:`Repository.combine`)."""
+    if isinstance(versions, str) or len(versions) < 2:
+        raise InvalidValue("combine needs a list of at least two refs, e.g. "
+                           "repo.combine(['v1', 'v2'], mode='union')")
+    refs.branch_line(into)
+    db = refs.db
+    with db.read() if dry_run else db.write():
+        found = []
+        for ref in versions:
+            commit = refs.commit_of(ref)
+            found.append((ref if isinstance(ref, str) else commit.short_id, commit))
+        names = [n for n, _ in found]
+        resolver = Resolver(strategy, resolutions, strategies=("first", "last"), choices=names)
+        ours = refs.branch_head(into)
+        chain = refs.branch_chain(into)
+        plan = plan_combine(db, refs.commits, found, chain, mode, resolver)
+        meta: dict[str, JSON] = {"combine": {"mode": mode, "refs": names,
+                                             "commits": [c.id for _, c in found]}}
+        return _finish(db, plan, resolver, into, ours, None, chain, dry_run,
+                       message or f"Combine ({mode}) {', '.join(names)}", author, meta, [],
+                       write)
+
+
+def _finish(db: Database, plan: Plan, resolver: Resolver, target: str, ours: Commit | None,
+            source: Commit | None, chain: Chain, dry_run: bool, message: str, author: str,
+            metadata: dict[str, JSON], extra_parents: list[str],
+            write: PlanWriter) -> MergeResult:
+    """Finish a planned merge: report conflicts, preview, or write the commit."""
+    resolver.check_unused()
+    settled = resolver.settled(plan.conflicts)
+    result = MergeResult(plan.status, base=plan.base, source=source, target=ours,
+                         resolved=settled, dry_run=dry_run)
+    if plan.conflicts:
+        if resolver.given and not dry_run:
+            keys = ", ".join(str(c.key) for c in plan.conflicts[:5])
+            raise MergeConflict(f"{len(plan.conflicts)} conflict(s) left unresolved "
+                                f"({keys}); add them to resolutions= or pass strategy=",
+                                plan.conflicts)
+        return replace(result, status="conflict", conflicts=plan.conflicts)
+    if dry_run:
+        return replace(result, diff=Diff(ours, None, changes_of(db, chain, plan.writes,
+                                                                plan.known)))
+    if plan.status == "up_to_date":
+        return replace(result, commit=ours)
+    commit = write(target, message, author, metadata, plan.writes, plan.known, extra_parents)
+    return replace(result, status="merged", commit=commit)

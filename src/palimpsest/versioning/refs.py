@@ -19,8 +19,10 @@ from datetime import datetime
 
 from ..codec import check_count, from_us, now_us, to_us
 from ..errors import AmbiguousRef, InvalidKey, InvalidRef, InvalidValue, RefNotFound
+from ..storage.visibility import Chain
 from ..types import Branch, Commit, RefLogEntry, Tag
 from .commits import CommitStore
+from .log import merge_bases
 from .pruned import check_readable
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,254}$")
@@ -82,6 +84,9 @@ def _looks_like_time(name: str) -> bool:
     return True
 
 
+Ref = str | datetime | Commit
+"""A branch, tag, commit id or prefix, ``REF~N``, ``REF^N``, ``REF@TIME``, a time, or a Commit."""
+
 class RefStore:
     """Branch and tag names, the current branch, and the reflog."""
 
@@ -105,6 +110,17 @@ class RefStore:
         if row is None:
             raise RefNotFound(f"no branch named {name!r}; list them with repo.branches()")
         return int(row[0])
+
+    def branch_chain(self, name: str | None) -> Chain:
+        """The chain of branch ``name``'s head (None: the current branch), in one query."""
+        row = self.db.one(
+            "SELECT l.id, coalesce(l.head_seq, l.fork_seq) FROM refs f JOIN lines l "
+            "ON l.id = f.line WHERE f.kind = 'branch' AND f.name = "
+            "coalesce(?, (SELECT value FROM meta WHERE name = 'head'))", (name,))
+        if row is None:
+            self.branch_line(name or self.current())  # raises RefNotFound with a hint
+        assert row is not None
+        return self.commits.chain(int(row[0]), int(row[1] or 0))
 
     def branch_head(self, name: str) -> Commit | None:
         seq = self.commits.line_head(self.branch_line(name))
@@ -219,6 +235,23 @@ class RefStore:
         if readable and commit is not None and ref is not None:
             check_readable(self.commits, commit)
         return commit
+
+    def commit_of(self, ref: Ref | None, *, readable: bool = True) -> Commit:
+        """Like :meth:`resolve`, but a branch without commits raises RefNotFound."""
+        commit = self.resolve(ref, readable=readable)
+        if commit is None:
+            raise RefNotFound(f"{ref or self.current()!r} has no commits yet")
+        return commit
+
+    def resolve_range(self, spec: str) -> tuple[Commit | None, Commit | None]:
+        """The two ends of ``A..B`` (A to B) or ``A...B`` (the merge base of A and B to B); an
+        empty side is the current branch."""
+        left, sep, right = spec.partition("...") if "..." in spec else spec.partition("..")
+        a, b = self.resolve(left or None), self.resolve(right or None)
+        if sep == "..." and a is not None and b is not None:
+            bases = merge_bases(self.commits, a, b)
+            a = bases[0] if bases else None
+        return a, b
 
     def _resolve(self, ref: str | datetime | Commit | None) -> Commit | None:
         if ref is None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 from ..errors import RevertConflict
 from ..storage.base import Database
 from ..storage.visibility import Chain, StoredRow, adjacent, changed_keys, rows_at_both
-from ..types import Conflict
+from ..types import Commit, Conflict
 from .elements import DELETE, Write, deletion, to_value, write_from_row
+from .merge import PlanWriter
+from .refs import Ref, RefStore
 from .threeway import merge_keys
 
 
@@ -54,3 +56,28 @@ def revert_writes(db: Database, *, commit: Chain, parent: Chain, head: Chain) ->
         raise RevertConflict(f"cannot revert: later commits changed {names} again; "
                              "revert those first or edit by hand", conflicts)
     return outcome.writes
+
+
+def rollback(refs: RefStore, ref: Ref, *, branch: str, message: str | None, author: str,
+             write: PlanWriter) -> Commit:
+    """A commit on ``branch`` whose state equals ``ref``'s (see :meth:`Repository.rollback`)."""
+    target = refs.commit_of(ref)
+    with refs.db.write():
+        writes, replaced = rollback_writes(refs.db, refs.branch_chain(branch),
+                                           refs.commits.commit_chain(target))
+        return write(branch, message or f"Roll back to {target.short_id}", author,
+                     {"rollback_to": target.id}, writes, replaced, ())
+
+
+def revert(refs: RefStore, ref: Ref, *, branch: str, message: str | None, author: str,
+           write: PlanWriter) -> Commit:
+    """A commit on ``branch`` undoing one commit (see :meth:`Repository.revert`)."""
+    commits = refs.commits
+    target = refs.commit_of(ref)
+    parent = commits.by_id(target.parents[0]) if target.parents else None
+    with refs.db.write():
+        writes = revert_writes(refs.db, commit=commits.commit_chain(target),
+                               parent=commits.commit_chain(parent),
+                               head=refs.branch_chain(branch))
+        return write(branch, message or f'Revert "{target.message}"', author,
+                     {"reverts": target.id}, writes, {}, ())
