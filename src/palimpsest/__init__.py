@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .errors import (
@@ -72,16 +73,20 @@ __version__ = "0.1.0"
 
 
 def open(target: str | os.PathLike[str] = "palimpsest.db", *, author: str = "anonymous",
-         durability: str = "normal") -> Repository:
+         durability: str = "normal", max_clock_skew: timedelta | None = None) -> Repository:
     """Open (creating if missing) a repository.
 
     ``target`` is a SQLite file path, ``":memory:"``, or a ``postgresql://`` URL.
     ``author`` is the default author of commits made through this handle. ``durability``
     (SQLite): ``"normal"`` survives a crash of the process (WAL, the default), ``"full"``
-    also a power loss, at some cost per commit.
+    also a power loss, at some cost per commit. ``max_clock_skew`` (default one day) is how
+    far in the future a commit's explicit ``timestamp=`` may lie; later ones are refused
+    with :class:`InvalidValue`, because commit times never decrease and one future commit
+    would hold back every later one.
     """
     from .storage import open_database
-    return Repository(open_database(target, durability=durability), author=author)
+    return Repository(open_database(target, durability=durability), author=author,
+                      max_clock_skew=max_clock_skew)
 
 
 def connect(url: str, token: str | None = None, *, timeout: float = 30.0) -> RemoteRepository:

@@ -62,10 +62,11 @@ class Repository:
     may open the same file (SQLite serialises their commits).
     """
 
-    def __init__(self, db: Database, *, author: str = "anonymous") -> None:
+    def __init__(self, db: Database, *, author: str = "anonymous",
+                 max_clock_skew: timedelta | None = None) -> None:
         create_schema(db)
         self._db = db
-        self._commits = CommitStore(db)
+        self._commits = CommitStore(db, max_clock_skew=max_clock_skew)
         self._refs = RefStore(self._commits)
         self.default_author = check_name(author, "author")
         self._listeners: list[Callable[[Commit], None]] = []
@@ -113,10 +114,9 @@ class Repository:
                     timestamp: datetime | str | None = None,
                     branch: str | None = None) -> Transaction:
         """Start a transaction: use it in a ``with`` block; a clean exit writes one commit,
-        an exception writes nothing.
-
-        ``timestamp`` sets the commit time (for importing history); it may not be earlier
-        than the parent commit's. Writes go to ``branch`` (default: the current branch).
+        an exception writes nothing. ``timestamp`` sets the commit time (importing history):
+        not before the parent's, not past ``max_clock_skew`` (:func:`palimpsest.open`) ahead
+        of now. Writes go to ``branch`` (default: the current branch).
         """
         return Transaction(self, branch=branch or self.current_branch, message=message,
                            author=author or self.default_author, metadata=metadata,
