@@ -97,13 +97,18 @@ def connect(url: str, token: str | None = None, *, timeout: float = 30.0) -> Rem
 
 
 def import_(path: str | os.PathLike[str], target: str | os.PathLike[str] = ":memory:", *,
-            author: str = "anonymous") -> Repository:
+            author: str = "anonymous", allow_legacy: bool = False) -> Repository:
     """Load a JSON Lines archive written by :meth:`Repository.export` into a new repository,
-    keeping every commit id and state hash."""
-    from .versioning.archive import import_archive
-    repo = open(target, author=author)
-    import_archive(repo.database, os.fspath(path))
-    return repo
+    keeping every commit id and state hash.
+
+    Every value hash, commit id, state hash and reference is verified, and the trailer
+    proves the file complete; a damaged archive raises :class:`CorruptObject` naming the
+    line, and ``target`` is left absent (or, if it existed, unchanged). An archive written
+    before the trailer existed (format version 1) needs ``allow_legacy=True``.
+    """
+    from .maintenance import import_archive_file
+    return import_archive_file(os.fspath(path), os.fspath(target), author=author,
+                               allow_legacy=allow_legacy)
 
 
 __all__ = [

@@ -56,6 +56,11 @@ def _prefixes(items: Sequence[str] | None) -> dict[str, str] | None:
     return out
 
 
+LegacyOpt = Annotated[bool, typer.Option(
+    "--allow-legacy-archive", help="Accept an archive without a trailer (written before "
+    "format version 2): its completeness cannot be checked; everything else is.")]
+
+
 @app.command("import")
 def import_(
     ctx: typer.Context,
@@ -77,6 +82,7 @@ def import_(
     prefix: PrefixOpt = None,
     base_iri: Annotated[str | None, typer.Option("--base-iri", help="RDF: base IRI for "
                                                                     "relative IRIs.")] = None,
+    allow_legacy: LegacyOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Import files as one commit that records only what changed (versioned import).
@@ -112,7 +118,8 @@ def import_(
         result = import_files(repo, files, format=format, mode=mode,  # type: ignore[arg-type]
                               branch=target, message=message, author=author, timestamp=date,
                               skip_invalid=skip_invalid, prefixes=_prefixes(prefix),
-                              base_iri=base_iri, progress=progress)
+                              base_iri=base_iri, progress=progress,
+                              allow_legacy=allow_legacy)
     if tag is not None and result.commit is not None:
         repo.tag(tag, result.commit.id)
     if as_json:
@@ -555,6 +562,7 @@ def restore(
                                           "file or an archive).")],
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing "
                                             "repository at --repo.")] = False,
+    allow_legacy: LegacyOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Restore a backup into the repository location (--repo); verified before it is used.
@@ -566,7 +574,8 @@ def restore(
     import palimpsest
 
     st = state(ctx)
-    repo = palimpsest.restore(source, st.target, overwrite=overwrite, author=st.author)
+    repo = palimpsest.restore(source, st.target, overwrite=overwrite, author=st.author,
+                              allow_legacy=allow_legacy)
     st.opened.append(repo)
     head = repo.log(limit=1)
     data = {"restored": source, "into": st.target, "head": head[0].id if head else None}
