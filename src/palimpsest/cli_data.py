@@ -475,24 +475,31 @@ def fsck(
     ctx: typer.Context,
     last: Annotated[int | None, typer.Option("--last", help="Check only the newest N commits.")
                     ] = None,
-    repair_indexes: Annotated[bool, typer.Option("--repair-indexes", help="Rebuild derived "
-                                                 "data first (never history).")] = False,
+    repair_indexes: Annotated[bool, typer.Option("--repair-indexes", help="Rebuild damaged "
+                                                 "indexes and derived data first (never "
+                                                 "history).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Verify value hashes, commit ids, state hashes, refs and derived data (exit 1 when a
-    problem is found).
+    """Verify value hashes, commit ids, state hashes, refs, derived data and (with the
+    engine's own check: SQLite integrity_check, PostgreSQL amcheck) the indexes; exit 1 when
+    a problem is found.
 
     Examples:
 
       palimpsest fsck
 
       palimpsest fsck --last 100
+
+      palimpsest fsck --repair-indexes
     """
     repo = open_repo(ctx)
     report = repo.fsck(last=last, repair_indexes=repair_indexes)
     if wants_json(ctx, json_out):
         emit_json(report.to_dict())
     else:
+        if getattr(report, "repaired_indexes", None):
+            names = ", ".join(report.repaired_indexes).replace("*", "all indexes")
+            echo(f"rebuilt {names}")
         for problem in report.problems:
             err(f"problem: {problem}", "red")
         status = paint("ok", "green") if report.ok else paint(
