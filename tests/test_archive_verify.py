@@ -200,6 +200,8 @@ def test_duplicated_and_unknown_records_are_refused(archive: list[bytes],
     odd = orjson.dumps({"t": "surprise"}) + b"\n"
     _refused(tmp_path, _reseal([*archive[:2], odd, *archive[2:]]), line=3)
     _refused(tmp_path, [*archive, b'{"t": "ref"}\n'], line=len(archive) + 1, match="after")
+    # a blank line before the header is still bytes the digest covers
+    _refused(tmp_path, [b"\n", *archive], line=len(archive) + 1, match="digest")
 
 
 def test_a_refused_archive_leaves_an_existing_target_unchanged(

@@ -90,7 +90,8 @@ def test_csv_rows_never_collapse(tmp_path: Path) -> None:
     (folder / "entities.csv").write_text("id,type\nlyon,City\nparis,City\n")
     (folder / "relations.csv").write_text("type,source,target,km\nROAD,lyon,paris,470\n"
                                           "ROAD,lyon,paris,480\n")
-    with pytest.raises(InvalidInput, match=r"relations.csv:3: .*used twice \(first on line 2\).*id column"):
+    with pytest.raises(InvalidInput,
+                       match=r"relations.csv:3: .*used twice \(first on line 2\).*id column"):
         import_files(repo, [folder])
     result = import_files(repo, [folder], skip_invalid=True)
     assert result.skipped == 1

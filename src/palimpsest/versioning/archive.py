@@ -211,12 +211,12 @@ class _Checker:
         try:
             record = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            if number == 1:
+            if self.records == 0:
                 raise InvalidValue(f"{self.path} is not a palimpsest archive") from None
             raise CorruptObject(f"archive line {number}: not JSON ({exc}); the file is "
                                 "truncated or damaged") from None
         kind = record.get("t") if isinstance(record, dict) else None
-        if number == 1:
+        if self.records == 0:
             self._header(record, kind)
         if kind == "end":
             self._trailer(number, record)
@@ -226,7 +226,7 @@ class _Checker:
         if kind not in _SECTIONS:
             raise CorruptObject(f"archive line {number}: unknown record type {kind!r}")
         rank = _SECTIONS[kind]
-        if rank < self.section or (kind == "header" and number != 1):
+        if rank < self.section or (kind == "header" and self.records != 1):
             raise CorruptObject(f"archive line {number}: a {kind} record after the "
                                 f"{_name(self.section)} records; the archive is reordered")
         self.section = rank
@@ -264,8 +264,8 @@ class _Checker:
         self.ended = True
 
     def finish(self) -> None:
-        if self.last == 0:
-            raise CorruptObject(f"archive line 1: {self.path} is empty")
+        if self.records == 0:
+            raise CorruptObject(f"archive line {self.last + 1}: {self.path} is empty")
         if not self.ended and self.version >= 2:
             raise CorruptObject(f"archive line {self.last + 1}: the trailer is missing; the "
                                 f"file ends after line {self.last} (truncated)")
