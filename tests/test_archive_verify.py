@@ -278,3 +278,32 @@ def test_legacy_archives_need_an_explicit_opt_in(archive: list[bytes], tmp_path:
     tampered.write_bytes(legacy.read_bytes().replace(b"[1,2]", b"[1,3]"))
     with pytest.raises(CorruptObject, match=f"archive line {at + 1}"):
         palimpsest.import_(tampered, allow_legacy=True)
+
+
+def test_cli_import_and_restore_refuse_damage_and_take_the_legacy_opt_in(
+        archive: list[bytes], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from palimpsest.cli import app
+
+    runner = CliRunner()
+    palimpsest.open(tmp_path / "kg.db").close()
+    bad = tmp_path / "bad.archive.jsonl"
+    bad.write_bytes(b"".join(archive[:-1]))
+    result = runner.invoke(app, ["--repo", str(tmp_path / "kg.db"), "import", str(bad),
+                                 "--format", "archive"])
+    assert result.exit_code != 0 and "trailer is missing" in result.output
+    header = orjson.loads(archive[0])
+    header["version"] = 1
+    legacy = tmp_path / "legacy.archive.jsonl"
+    legacy.write_bytes(orjson.dumps(header) + b"\n" + b"".join(archive[1:-1]))
+    args = ["--repo", str(tmp_path / "kg.db"), "import", str(legacy), "--format", "archive"]
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0 and "--allow-legacy-archive" in result.output
+    result = runner.invoke(app, [*args, "--allow-legacy-archive"])
+    assert result.exit_code == 0, result.output
+    restored = tmp_path / "restored.db"
+    args = ["--repo", str(restored), "restore", str(legacy)]
+    assert runner.invoke(app, args).exit_code != 0 and not restored.exists()
+    assert runner.invoke(app, [*args, "--allow-legacy-archive"]).exit_code == 0
+    assert restored.exists()
