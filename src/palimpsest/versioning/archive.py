@@ -168,8 +168,7 @@ def import_archive(db: Database, path: str, *, allow_legacy: bool = False) -> in
                                         f"record ({exc})") from None
         checker.finish()
         rebuild_superseded(db)
-        _verify(db)
-        checker.verify_states(db)
+        checker.verify_states(db)  # commit ids were checked at their lines
     return checker.records
 
 
@@ -191,6 +190,7 @@ class _Checker:
         self.last = 0
         self.ended = False
         self.lines: dict[int, int] = {}  # line id -> archive line number
+        self.last_line = self.last_seq = 0
         self.commits: dict[int, tuple[int, int]] = {}  # seq -> (line id, archive line number)
         self.ids: set[str] = set()
         self.refs: dict[str, int] = {}  # ref name -> archive line number
@@ -274,15 +274,17 @@ class _Checker:
         where = f"archive line {number}"
         if kind == "line":
             line, parent = int(r["id"]), r["parent"]
-            if self.lines and line <= max(self.lines):
+            if line <= self.last_line:
                 raise CorruptObject(f"{where}: line {line} is out of order")
+            self.last_line = line
             if parent is not None and int(parent) not in self.lines:
                 raise CorruptObject(f"{where}: line {line} forks from missing line {parent}")
             self.lines[line] = number
         elif kind == "commit":
             seq, cid = int(r["seq"]), str(r["id"])
-            if self.commits and seq <= max(self.commits):
+            if seq <= self.last_seq:
                 raise CorruptObject(f"{where}: commit seq {seq} is out of order")
+            self.last_seq = seq
             if int(r["line"]) not in self.lines:
                 raise CorruptObject(f"{where}: commit {cid[:12]} is on missing line {r['line']}")
             for parent in r["parents"]:
