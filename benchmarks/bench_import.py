@@ -104,6 +104,7 @@ def startup(db: Path) -> dict[str, float]:
 
     out = {"import_s": median([sys.executable, "-c", "import palimpsest"])}
     if script is not None:
+        out["help_s"] = median([script, "--help"])
         out["log_s"] = median([script, "log", "-n", "1"])
     return out
 
@@ -140,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         ("  sum of the releases' .nt.xz files", f"{hist['xz_bytes'] / 1e6:.1f} MB", "reference"),
         ("  database / compressed releases", f"{hist['db_bytes'] / hist['xz_bytes']:.1f}x", ""),
         ("python -c 'import palimpsest'", f"{cli['import_s'] * 1000:.0f} ms", "floor"),
+        (
+            "palimpsest --help (console script)",
+            f"{cli.get('help_s', float('nan')) * 1000:.0f} ms",
+            "<= 200 ms",
+        ),
         (
             "palimpsest log -n 1 (console script)",
             f"{cli.get('log_s', float('nan')) * 1000:.0f} ms",

@@ -9,6 +9,10 @@ the log, the diff between two releases, the history of one type and the graph at
     python examples/schemaorg_history.py --releases 2.0,2.1,2.2 --repo :memory:
     python examples/schemaorg_history.py --data path/to/schemaorg --repo kg.db
 
+The releases are read from the shared data set beside the checkout,
+``<checkout>/../shared/data/schemaorg`` (``manifest.json`` and ``releases/<version>.nt.xz``),
+unless ``--data`` names another folder.
+
 Commit times never go backwards in palimpsest (a commit may not be older than its parent).
 Releases are imported in version order; a release whose date is earlier than the previous
 commit's is committed at the previous commit's time, and its real date is kept in the
@@ -31,7 +35,27 @@ import palimpsest
 from palimpsest.io import import_graph
 from palimpsest.io.rdf import parse_rdf
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "schemaorg"
+CHECKOUT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = CHECKOUT.parent / "shared" / "data" / "schemaorg"
+UPSTREAM = "https://github.com/schemaorg/schemaorg"
+
+
+def missing_data(data: Path, missing: Sequence[str] = ()) -> str:
+    """What to say when the releases are not where we look: where we looked, where they
+    belong, and where they come from."""
+    what = (f"{len(missing)} release file(s) missing in {data}/releases: "
+            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}" if missing
+            else f"no schema.org releases at {data} (no manifest.json)")
+    return "\n".join([
+        what,
+        "The script reads the shared schema.org data set (manifest.json and "
+        "releases/<version>.nt.xz), by default from",
+        f"  {DEFAULT_DATA}",
+        "that is, a shared/data/schemaorg folder beside the checkout. Put the data set there, "
+        "or pass --data FOLDER.",
+        f"The releases come from {UPSTREAM} (data/releases/<version>/); the data set's "
+        "README.md says how each file was made.",
+    ])
 
 
 @dataclass(frozen=True)
@@ -153,12 +177,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--releases", help="comma-separated versions (default: all)")
     args = parser.parse_args(argv)
     if not (args.data / "manifest.json").exists():
-        print(f"no schema.org data at {args.data}; pass --data", file=sys.stderr)
+        print(missing_data(args.data), file=sys.stderr)
         return 1
     if args.repo != ":memory:" and Path(args.repo).exists():
         print(f"{args.repo} exists; choose a new --repo", file=sys.stderr)
         return 1
     only = [v.strip() for v in args.releases.split(",")] if args.releases else None
+    absent = [r.path.name for r in releases(args.data, only) if not r.path.exists()]
+    if absent:
+        print(missing_data(args.data, absent), file=sys.stderr)
+        return 1
     start = time.perf_counter()
     with palimpsest.open(args.repo, author="schema.org") as repo:
         built = build(repo, args.data, only, report=print)

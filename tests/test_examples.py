@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -24,3 +26,42 @@ def test_readme_quickstart_matches_the_example_file() -> None:
     readme = (ROOT / "README.md").read_text()
     body = (ROOT / "examples" / "quickstart.py").read_text().split('"""', 2)[2].strip()
     assert body in readme, "README quick start must be examples/quickstart.py verbatim"
+
+
+# -- examples/schemaorg_history.py: the README's main job -----------------------------------
+SCHEMAORG_EXAMPLE = ROOT / "examples" / "schemaorg_history.py"
+SCHEMAORG_DATA = ROOT.parent / "shared" / "data" / "schemaorg"
+
+
+def _run_example(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCHEMAORG_EXAMPLE), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_schemaorg_example_says_where_to_get_the_data(tmp_path: Path) -> None:
+    done = _run_example("--data", str(tmp_path / "nowhere"), "--repo", ":memory:",
+                        cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"no schema.org releases at {tmp_path / 'nowhere'}" in done.stderr
+    assert str(SCHEMAORG_DATA) in done.stderr  # where it looks without --data
+    assert "shared/data/schemaorg folder beside the checkout" in done.stderr
+    assert "https://github.com/schemaorg/schemaorg" in done.stderr
+    # a manifest without its release files is the same clear message, not a traceback
+    (tmp_path / "partial" / "releases").mkdir(parents=True)
+    (tmp_path / "partial" / "manifest.json").write_text(
+        '[{"version": "2.0", "release_date": "2015-05-13", "triples": 1}]', encoding="utf-8")
+    done = _run_example("--data", str(tmp_path / "partial"), "--repo", ":memory:",
+                        cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "release file(s) missing" in done.stderr and "2.0.nt.xz" in done.stderr
+
+
+@pytest.mark.skipif(not (SCHEMAORG_DATA / "manifest.json").exists(),
+                    reason="the schema.org data set (shared/data/schemaorg) is not next to "
+                           "this checkout")
+def test_schemaorg_example_finds_the_data_beside_the_checkout_without_flags(
+        tmp_path: Path) -> None:
+    done = _run_example("--releases", "2.0,2.1", cwd=tmp_path)  # no --data, default --repo
+    assert done.returncode == 0, done.stderr
+    assert "imported 2 releases" in done.stdout
+    assert (tmp_path / "schemaorg.db").exists()

@@ -56,7 +56,7 @@ def _crash_model(last: int) -> dict[str, Any]:
         if i % 5 == 4:
             relations[f"r{i % 3}"] = {"type": "R", "source": "n", "target": f"e{i % 10}",
                                       "props": {"i": i}}
-    return {"entities": entities, "relations": relations, "documents": {}}
+    return {"entities": entities, "relations": relations, "documents": {}, "kv": {}}
 
 
 def _crash_run(path: Path, kill_after: int, pause: float) -> tuple[int, int, list[str]]:

@@ -39,35 +39,35 @@ from .errors import (
     Unauthorized,
     VersionConflict,
 )
-from .models.kv import KeyValue
-from .query import Agg, F, Filter, IndexInfo, Query, ViewInfo, and_, not_, or_
-from .repository import Repository
-from .transaction import Transaction
-from .types import (
-    Blame,
-    Branch,
-    Change,
-    Commit,
-    CommitStats,
-    Conflict,
-    Document,
-    Entity,
-    Entry,
-    KVEvent,
-    RefLogEntry,
-    Relation,
-    Tag,
-    Version,
-)
-from .versioning.diff import Diff
-from .versioning.merge import MergeResult
-from .versioning.threeway import Resolved
-from .view import View
-from .watch import Watch
 
 if TYPE_CHECKING:
     from .client import RemoteRepository
     from .maintenance import BackupInfo, restore
+    from .models.kv import KeyValue
+    from .query import Agg, F, Filter, IndexInfo, Query, ViewInfo, and_, not_, or_
+    from .repository import Repository
+    from .transaction import Transaction
+    from .types import (
+        Blame,
+        Branch,
+        Change,
+        Commit,
+        CommitStats,
+        Conflict,
+        Document,
+        Entity,
+        Entry,
+        KVEvent,
+        RefLogEntry,
+        Relation,
+        Tag,
+        Version,
+    )
+    from .versioning.diff import Diff
+    from .versioning.merge import MergeResult
+    from .versioning.threeway import Resolved
+    from .view import View
+    from .watch import Watch
 
 __version__ = "0.1.0"
 
@@ -84,6 +84,7 @@ def open(target: str | os.PathLike[str] = "palimpsest.db", *, author: str = "ano
     with :class:`InvalidValue`, because commit times never decrease and one future commit
     would hold back every later one.
     """
+    from .repository import Repository
     from .storage import open_database
     return Repository(open_database(target, durability=durability), author=author,
                       max_clock_skew=max_clock_skew)
@@ -175,9 +176,30 @@ __all__ = [
 ]
 
 
+# Everything but the errors loads on first use, so that `import palimpsest` (and with it
+# `palimpsest --help`) stays fast: name -> module that defines it.
+_LAZY = {
+    **dict.fromkeys(("Agg", "F", "Filter", "IndexInfo", "Query", "ViewInfo", "and_", "not_",
+                     "or_"), "query"),
+    **dict.fromkeys(("Blame", "Branch", "Change", "Commit", "CommitStats", "Conflict",
+                     "Document", "Entity", "Entry", "KVEvent", "RefLogEntry", "Relation", "Tag",
+                     "Version"), "types"),
+    "KeyValue": "models.kv", "Repository": "repository", "Transaction": "transaction",
+    "Diff": "versioning.diff", "MergeResult": "versioning.merge",
+    "Resolved": "versioning.threeway", "View": "view", "Watch": "watch",
+    "BackupInfo": "maintenance", "restore": "maintenance",
+}
+
+
 def __getattr__(name: str) -> object:
-    # Backup and restore load on first use: `palimpsest --help` should start fast.
-    if name in ("BackupInfo", "restore"):
-        from . import maintenance
-        return getattr(maintenance, name)
-    raise AttributeError(f"module 'palimpsest' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'palimpsest' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -2,8 +2,9 @@
 
 Each command mirrors a :class:`palimpsest.Repository` method of the same name. The commands
 live in ``cli.py`` (elements), ``cli_history.py`` (log, show, diff, history, blame),
-``cli_refs.py`` (branches, tags, merge, restore) and ``cli_data.py`` (import, export, query,
-kv, maintenance, server); ``cli_common.py`` holds the shared machinery. Reference:
+``cli_refs.py`` (branches, tags, merge, restore), ``cli_data.py`` (import, export, query,
+maintenance, server) and ``cli_kv.py`` (key-value); ``cli_common.py`` holds the shared
+machinery and ``cli_output.py`` the one way output reaches the terminal. Reference:
 ``docs/cli.md`` (generated from the ``--help`` texts).
 """
 
@@ -422,6 +423,7 @@ def unrelate(
 def _register() -> None:
     """Import the other command modules so that ``app`` knows every command (also when
     this module is imported by tests or the docs generator, not only through main)."""
+    from . import cli_kv  # noqa: F401, I001  (first: kv is listed before token)
     from . import cli_data, cli_history, cli_refs  # noqa: F401
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -19,11 +18,20 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
+# the one output helper (cli_output), re-exported: commands import everything from here
+from .cli_output import echo as echo
+from .cli_output import emit_json as emit_json
+from .cli_output import err as err
+from .cli_output import paint as paint
+from .cli_output import progress_bar as progress_bar
+from .cli_output import table as table
+from .cli_output import write_data as write_data
+
 if TYPE_CHECKING:
     from .repository import Repository
     from .types import Commit, CommitStats
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CONFLICT = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CONFLICT, EXIT_PORT_IN_USE = 0, 1, 2, 3, 4
 ENV_REPO, ENV_AUTHOR = "PALIMPSEST_REPO", "PALIMPSEST_AUTHOR"
 DEFAULT_REPO = "palimpsest.db"
 
@@ -57,14 +65,49 @@ def _hint(exc: BaseException) -> str | None:
     return None
 
 
+# Errors come from the Python API and may name its keyword arguments and methods; on the
+# command line they name the options and commands that do the same.
+_CLI_WORDS = (
+    (r"pass overwrite=True", "pass --overwrite"),
+    (r"pass kind='document' or kind='entity'",
+     "query without --type for the documents, with --type for the entities"),
+    (r"format='(\w+)'", r"--format \1"),
+    (r"add them to resolutions= or pass strategy=",
+     "settle them with --resolve ID[.PROP]=ours|theirs|JSON or --strategy ours|theirs"),
+    (r"resolutions=", "--resolve"),
+    (r"strategy=", "--strategy"),
+    (r"pass prefixes=\{'': namespace\}", "pass --prefix =NAMESPACE_IRI"),
+    (r"prefixes=", "--prefix"),
+    (r"pass drop_relation_props=True", "pass --drop-relation-props"),
+    (r"skip_invalid=True", "--skip-invalid"),
+    (r"repo\.branches\(\)", "`palimpsest branch`"),
+    (r"repo\.tags\(\)", "`palimpsest tag`"),
+    (r"repo\.log\(\)", "`palimpsest log`"),
+    (r"repo\.fsck\(\)", "`palimpsest fsck`"),
+)
+
+
+def cli_words(message: str) -> str:
+    """An API error message as the command line says it (``--prefix``, not ``prefixes=``)."""
+    import re
+    for pattern, replacement in _CLI_WORDS:
+        message = re.sub(pattern, replacement, message)
+    return message
+
+
 def _report(exc: BaseException) -> int:
     """Print one clear line (and a hint) for an exception; return the exit code."""
     from . import errors
     if isinstance(exc, CliError):
         message, hint, code = str(exc), exc.hint, exc.code
     elif isinstance(exc, errors.PalimpsestError):
-        message, hint = str(exc), _hint(exc)
+        message, hint = cli_words(str(exc)), _hint(exc)
         code = EXIT_CONFLICT if isinstance(exc, errors.MergeConflict) else EXIT_ERROR
+    elif isinstance(exc, UnicodeError):
+        message, code = "the command line or a file holds bytes that are not UTF-8 text", \
+            EXIT_USAGE
+        hint = "ids, keys, names and messages are text; a kv value can be any bytes with " \
+               "--file or --base64"
     elif isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
         message, hint, code = f"{exc.strerror or exc}{where}", None, EXIT_ERROR
@@ -93,8 +136,34 @@ def _passthrough() -> tuple[type[BaseException], ...]:
     return tuple(classes)
 
 
+def _take_repo(ctx: Any, param: Any, value: str | None) -> str | None:
+    if value is not None:
+        state(ctx).repo_arg = value
+    return value
+
+
+def _with_repo_option(command: Any) -> Any:
+    """Give ``command`` (and each command of a group such as ``kv``) its own ``--repo``, so
+    that ``palimpsest log --repo kg.db`` works like ``palimpsest --repo kg.db log``."""
+    for sub in getattr(command, "commands", {}).values():
+        _with_repo_option(sub)
+    if getattr(command, "commands", None) is None and \
+            not any(p.name == "repo_here" for p in command.params):
+        from typer.core import TyperOption
+        command.params.append(TyperOption(
+            param_decls=["--repo", "-R", "repo_here"], metavar="PATH_OR_URL", default=None,
+            expose_value=False, callback=_take_repo,
+            help="Repository (as the global --repo; either place works)."))
+    return command
+
+
 class _Group(TyperGroup):
-    """The top-level group: turns exceptions into one line and an exit code."""
+    """The top-level group: gives every command ``--repo``, and turns exceptions into one
+    line and an exit code."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        return None if command is None else _with_repo_option(command)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -124,12 +193,12 @@ app = typer.Typer(
          "branched and merged.\n\n"
          "The repository is --repo PATH_OR_URL, else $PALIMPSEST_REPO, else ./palimpsest.db. "
          "Commits are by --author, else $PALIMPSEST_AUTHOR, else your user name.\n\n"
-         "Exit codes: 0 ok, 1 error, 2 usage, 3 merge conflict.\n\n"
+         "Exit codes: 0 ok, 1 error, 2 usage, 3 merge conflict, 4 serve: port in use.\n\n"
          "Examples:\n\n"
          "  palimpsest init\n\n"
          "  palimpsest put ada --type Person --set name=Ada --set born=1815 -m 'Add Ada'\n\n"
          "  palimpsest log -n 5\n\n"
-         "  palimpsest import release-2.nt --tag v2 && palimpsest diff v1 v2 --stat",
+         "  palimpsest import release-2.nt --tag r2 && palimpsest diff v2.0 r2 --stat",
 )
 
 
@@ -212,97 +281,6 @@ RefOpt = Annotated[str | None, typer.Option(
 
 def wants_json(ctx: typer.Context, flag: bool) -> bool:
     return flag or state(ctx).json
-
-
-# -- output -----------------------------------------------------------------------------------
-_ANSI = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35",
-         "cyan": "36", "bold": "1", "dim": "2"}
-
-
-def _color(stream: Any) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
-
-
-def paint(text: str, *styles: str | None, stream: Any = None) -> str:
-    """``text`` in ANSI colours when the stream is a terminal (and NO_COLOR is unset)."""
-    codes = [_ANSI[s] for s in styles if s]
-    if not codes or not _color(stream or sys.stdout):
-        return text
-    return f"\x1b[{';'.join(codes)}m{text}\x1b[0m"
-
-
-def echo(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
-def err(text: str, style: str | None = None) -> None:
-    sys.stderr.write(paint(text, style, stream=sys.stderr) + "\n")
-
-
-def emit_json(data: Any) -> None:
-    import orjson
-
-    def default(value: Any) -> Any:
-        to_dict = getattr(value, "to_dict", None)
-        if callable(to_dict):
-            return to_dict()
-        if isinstance(value, bytes):
-            return value.decode("utf-8", "replace")
-        if isinstance(value, set | frozenset | tuple):
-            return list(value)
-        return str(value)
-
-    sys.stdout.write(orjson.dumps(data, default=default,
-                                  option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
-                     + "\n")
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *,
-          title: str | None = None, styles: Sequence[str | None] | None = None) -> None:
-    """A table: drawn with rich on a terminal, plain aligned columns otherwise (pipes)."""
-    cells = [["" if c is None else str(c) for c in row] for row in rows]
-    if _color(sys.stdout):
-        from rich.console import Console
-        from rich.table import Table
-        grid = Table(title=title, show_edge=False, header_style="bold")
-        for i, name in enumerate(headers):
-            grid.add_column(name, style=(styles[i] if styles else None) or None,
-                            overflow="fold")
-        for row in cells:
-            grid.add_row(*row)
-        Console().print(grid)
-        return
-    if title:
-        echo(title)
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for row in cells:
-        echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-
-
-@contextmanager
-def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], None] | None]:
-    """A progress callback drawing rich bars on a terminal's stderr; None when not a
-    terminal (or when disabled), so scripts and pipes stay quiet."""
-    if not enabled or not _color(sys.stderr):
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-    tasks: dict[str, TaskID] = {}
-    with Progress(TextColumn("{task.description:<14}"), BarColumn(), TextColumn(
-            "{task.completed:>7}/{task.total:<7}"), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=True) as bar:
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=max(total, 1))
-            bar.update(tasks[stage], completed=done, total=max(total, 1))
-        yield update
 
 
 # -- formatting -------------------------------------------------------------------------------

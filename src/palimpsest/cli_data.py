@@ -1,15 +1,15 @@
-"""Data and maintenance commands: import, export, query, kv, copy, fsck, gc, backup, serve,
-token."""
+"""Data and maintenance commands: import, export, query, copy, fsck, gc, backup, restore,
+erase, retention, serve, token (the kv commands are in ``cli_kv.py``)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
 
 from .cli_common import (
+    EXIT_PORT_IN_USE,
     EXIT_USAGE,
     AuthorOpt,
     BranchOpt,
@@ -34,6 +34,7 @@ from .cli_common import (
     state,
     table,
     wants_json,
+    write_data,
 )
 
 FormatOpt = Annotated[str | None, typer.Option(
@@ -92,7 +93,7 @@ def import_(
     (--mode replace), changed ones updated, unchanged ones not touched. A malformed record
     stops the import with its file, line and reason, and nothing is committed, unless
     --skip-invalid. A history archive (--format archive, from `export --format archive`)
-    loads a whole history into an empty repository.
+    loads a whole history into an empty repository (created when missing).
 
     Examples:
 
@@ -106,8 +107,9 @@ def import_(
     """
     if mode not in ("replace", "merge"):
         fail(f"--mode must be replace or merge, not {mode!r}", code=EXIT_USAGE)
-    repo = open_repo(ctx)
-    from .io.files import import_files
+    from .io.files import import_files, normalize_format
+    # a history archive loads into an empty repository: create it when it is missing
+    repo = open_repo(ctx, create=normalize_format(format) == "archive")
     as_json = wants_json(ctx, json_out)
     target = branch or repo.current_branch
     if not any(b.name == target for b in repo.branches(None)):
@@ -159,13 +161,13 @@ def export(
 
       palimpsest export graph.jsonl --ref v2.0
 
-      palimpsest export schema.ttl --ref v29.0
+      palimpsest export schema.ttl --ref v28.0
 
       palimpsest export out/ --format csv
 
       palimpsest export backup.archive.jsonl --format archive
 
-      palimpsest export - --format nt | head
+      palimpsest export - --ref v28.0 --format nt | head
     """
     repo = open_repo(ctx)
     from .io.files import export_files, normalize_format, render
@@ -176,9 +178,7 @@ def export(
                  code=EXIT_USAGE)
         data, _ = render(repo, ref, fmt, prefixes=_prefixes(prefix),
                          drop_relation_props=drop_relation_props)
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        write_data(data)
         return
     with progress_bar(False):
         result = export_files(repo, path, ref=ref, format=format, prefixes=_prefixes(prefix),
@@ -237,11 +237,7 @@ def query(
     kwargs: dict[str, Any] = {"where": clause, "order_by": order or None, "limit": limit}
     if select:
         kwargs["select"] = select
-    if entities:
-        kwargs["type"] = target
-        results = view.query(**kwargs)
-    else:
-        results = view.query(target, **kwargs)
+    results = view.query(target, kind="entity" if entities else None, **kwargs)
     items = [r.to_dict() | ({"id": r.id} if hasattr(r, "id") and not hasattr(r, "key")
                             else {}) for r in results]
     if wants_json(ctx, json_out):
@@ -281,192 +277,6 @@ def _conditions(words: Sequence[str]) -> list[dict[str, Any]]:
         out.append({"field": field, "op": op, "value": parse_value(words[i + 2])})
         i += 3
     return out
-
-
-# -- kv -------------------------------------------------------------------------------------
-kv_app = typer.Typer(help="Key-value state (etcd-like): per-key versions, compare-and-set, "
-                          "watch.", no_args_is_help=True)
-app.add_typer(kv_app, name="kv")
-
-
-def _kv(ctx: typer.Context, ref: str | None = None) -> Any:
-    repo = open_repo(ctx)
-    if not hasattr(repo, "kv"):
-        missing_feature("the key-value store (kv)")
-    if ref is not None:
-        return repo.at(ref).kv
-    return repo.kv
-
-
-def _entry(entry: Any, raw: bool = False) -> dict[str, Any]:
-    import base64
-    value: bytes = entry.value
-    try:
-        text: str | None = value.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    out = {"key": entry.key, "version": entry.version,
-           "created_at": entry.created_at.isoformat(), "updated_at": entry.updated_at.isoformat(),
-           "commit": getattr(entry, "commit", None)}
-    if text is not None and not raw:
-        out["value"] = text
-    else:
-        out["value_base64"] = base64.b64encode(value).decode()
-    return out
-
-
-def _value_bytes(value: str | None, file: str | None) -> bytes:
-    if file is not None:
-        from pathlib import Path
-        return sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-    if value is None:
-        fail("give a VALUE or --file", code=EXIT_USAGE)
-    return value.encode("utf-8")
-
-
-FileOpt = Annotated[str | None, typer.Option("--file", metavar="PATH", help="Read the value "
-                                             "from a file ('-': standard input).")]
-
-
-@kv_app.command("get")
-def kv_get(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key.")],
-           ref: RefOpt = None, json_out: JsonOpt = False) -> None:
-    """Print a key's value (with --json: version and times too).
-
-    Example:
-
-      palimpsest kv get /config/cluster
-    """
-    entry = _kv(ctx, ref).get(key)
-    if entry is None:
-        fail(f"no key {key!r}")
-    if wants_json(ctx, json_out):
-        emit_json(_entry(entry))
-        return
-    sys.stdout.buffer.write(entry.value + (b"" if entry.value.endswith(b"\n") else b"\n"))
-
-
-@kv_app.command("set")
-def kv_set(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key.")],
-           value: Annotated[str | None, typer.Argument(help="The value (text).")] = None,
-           file: FileOpt = None, message: MessageOpt = None, author: AuthorOpt = None,
-           json_out: JsonOpt = False) -> None:
-    """Write a key (one commit).
-
-    Examples:
-
-      palimpsest kv set /config/cluster '{"size": 3}'
-
-      palimpsest kv set /certs/ca --file ca.pem
-    """
-    entry = _kv(ctx).set(key, _value_bytes(value, file), message=message, author=author)
-    _kv_done(ctx, entry, json_out)
-
-
-def _kv_done(ctx: typer.Context, entry: Any, json_out: bool) -> None:
-    if wants_json(ctx, json_out):
-        emit_json(_entry(entry))
-    else:
-        echo(f"{entry.key} = version {entry.version}")
-
-
-@kv_app.command("cas")
-def kv_cas(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key.")],
-           expected_version: Annotated[int, typer.Argument(help="Version the key must be at "
-                                                                "(0: must not exist).")],
-           value: Annotated[str | None, typer.Argument(help="The new value.")] = None,
-           file: FileOpt = None, message: MessageOpt = None, author: AuthorOpt = None,
-           json_out: JsonOpt = False) -> None:
-    """Compare-and-set: write only if the key is at EXPECTED_VERSION (exit 1 otherwise).
-
-    Example:
-
-      palimpsest kv cas /config/cluster 2 '{"size": 5}'
-    """
-    entry = _kv(ctx).compare_and_set(key, expected_version, _value_bytes(value, file),
-                                     message=message, author=author)
-    _kv_done(ctx, entry, json_out)
-
-
-@kv_app.command("rm")
-def kv_rm(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key.")],
-          message: MessageOpt = None, author: AuthorOpt = None,
-          json_out: JsonOpt = False) -> None:
-    """Delete a key (one commit).
-
-    Example:
-
-      palimpsest kv rm /config/old
-    """
-    deleted = _kv(ctx).delete(key, message=message, author=author)
-    if wants_json(ctx, json_out):
-        emit_json({"key": key, "deleted": bool(deleted)})
-    elif not deleted:
-        fail(f"no key {key!r}")
-    else:
-        echo(f"deleted {key}")
-
-
-@kv_app.command("list")
-def kv_list(ctx: typer.Context,
-            prefix: Annotated[str, typer.Argument(help="Key prefix.")] = "/",
-            limit: Annotated[int | None, typer.Option("--limit", "-n", help="At most N.")
-                             ] = None,
-            ref: RefOpt = None, json_out: JsonOpt = False) -> None:
-    """List keys under a prefix, in key order, with versions.
-
-    Example:
-
-      palimpsest kv list /workloads/
-    """
-    entries = _kv(ctx, ref).list(prefix, limit=limit)
-    if wants_json(ctx, json_out):
-        emit_json([_entry(e) for e in entries])
-        return
-    table(["key", "version", "updated", "value"],
-          [(e.key, e.version, e.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
-            short(e.value.decode("utf-8", "replace"), 50)) for e in entries])
-
-
-@kv_app.command("watch")
-def kv_watch(ctx: typer.Context,
-             pattern: Annotated[str, typer.Argument(help="A key, or a prefix ending in '*'.")],
-             since: Annotated[str | None, typer.Option("--since", help="Replay events after "
-                                                                       "this commit first.")
-                              ] = None,
-             count: Annotated[int | None, typer.Option("--count", "-n", help="Stop after N "
-                                                                             "events.")] = None,
-             json_out: JsonOpt = False) -> None:
-    """Print changes to matching keys as they are committed (one line each) until
-    interrupted.
-
-    Examples:
-
-      palimpsest kv watch '/workloads/*'
-
-      palimpsest kv watch /config/cluster --since HEAD~10 -n 5 --json
-    """
-    kv = _kv(ctx)
-    events = kv.watch(pattern, since=since) if since is not None else kv.watch(pattern)
-    as_json = wants_json(ctx, json_out)
-    seen = 0
-    try:
-        for event in events:
-            if as_json:
-                import orjson
-                sys.stdout.write(orjson.dumps(event.to_dict()).decode() + "\n")
-            else:
-                value = "" if event.value is None else event.value.decode("utf-8", "replace")
-                echo(f"{event.commit.short_id} {event.type:<8} {event.key} v{event.version} "
-                     f"{short(value, 60)}")
-            sys.stdout.flush()
-            seen += 1
-            if count is not None and seen >= count:
-                break
-    finally:
-        close = getattr(events, "close", None)
-        if callable(close):
-            close()
 
 
 # -- maintenance ----------------------------------------------------------------------------
@@ -715,7 +525,33 @@ def serve(
     repo = st.repo()  # fail early, with the usual message, when there is no repository
     url = repo.url
     st.close()
+    _check_port(host, port)
     server.serve(url, host=host, port=port, no_auth=no_auth)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with its own exit code, before anything says "serving", when HOST:PORT cannot be
+    listened on (typically: another process already uses the port)."""
+    import errno
+    import socket
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}", hint="check --host",
+             code=EXIT_USAGE)
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(f"port {port} on {host} is already in use",
+                     hint="stop the other server, or choose another port with --port",
+                     code=EXIT_PORT_IN_USE)
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                 hint="check --host and --port")
 
 
 token_app = typer.Typer(help="Bearer tokens for the HTTP server.", no_args_is_help=True)

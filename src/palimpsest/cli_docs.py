@@ -18,8 +18,27 @@ Generated from `palimpsest --help` and each command's `--help` by
 file is current). See the README for a walk-through and `docs/import-export.md` for the file
 formats.
 
-Global options go before the command (`palimpsest --repo kg.db log`); `--json` is accepted
-both there and after every command. Exit codes: 0 ok, 1 error, 2 usage, 3 merge conflict.
+`--repo` (`-R`) and `--json` are accepted both before the command and after it
+(`palimpsest --repo kg.db log` and `palimpsest log --repo kg.db` are the same). `--debug` and
+`--version` go before it; `--author` before it sets the default author, and the commands that
+write also take their own `--author`.
+
+**Exit codes:** 0 ok; 1 error (one `error:` line, often a `hint:` line, on standard error);
+2 usage (a bad option or argument); 3 merge conflict (nothing was written); 4 `serve`: the port
+is already in use (reported before anything is served).
+
+**Output is safe for a terminal.** Everything printed for people goes through one output
+helper that writes control characters found in stored data (commit messages, authors, ids,
+values, branch and tag names) as visible escapes: ESC as `\\x1b`, a line break inside a value
+as `\\n`, C1 controls and bidirectional overrides as `\\u009b`, `\\u202e`. Stored text is never
+read as markup or colour. `--json` output is exact JSON: JSON escapes control characters
+itself, and DEL, C1 and bidirectional controls are written as `\\uXXXX` (the same value).
+`kv get` and `export -` write the stored bytes unchanged into a pipe or file, and escaped on a
+terminal.
+
+**Key-value values are bytes.** `kv set KEY VALUE` stores VALUE's bytes (also bytes that are
+not UTF-8), `--file PATH` a file's bytes (`-`: standard input), `--base64` decodes VALUE
+first; `kv get --json` prints values that are not UTF-8 as `value_base64`.
 """
 
 

@@ -210,7 +210,7 @@ def show(
 
       palimpsest show v2.0 --stat
 
-      palimpsest show 3f2a9c --json
+      palimpsest show main~1 --json
     """
     repo = open_repo(ctx)
     found = repo.resolve(commit)
@@ -304,7 +304,10 @@ def history(
       palimpsest history n1 --collection notes --json
     """
     repo = open_repo(ctx)
-    versions = repo.history(_element_ref(id, collection), ref, limit=number)
+    # one version more than shown: the oldest shown version's old values come from it
+    found = repo.history(_element_ref(id, collection), ref,
+                         limit=None if number is None else number + 1)
+    versions = found if number is None else found[:number]
     if wants_json(ctx, json_out):
         emit_json([{"commit": v.commit.to_dict(), "kind": v.kind, "origin": v.origin,
                     "value": v.value.to_dict() if hasattr(v.value, "to_dict") else v.value}
@@ -313,7 +316,7 @@ def history(
     if not versions:
         fail(f"no history for {id!r} at {ref or repo.current_branch}")
     for i, version in enumerate(versions):
-        older = versions[i + 1].value if i + 1 < len(versions) else None
+        older = found[i + 1].value if i + 1 < len(found) else None
         kind_style = {"created": "green", "modified": "yellow", "deleted": "red"}[version.kind]
         echo(f"{paint(version.commit.short_id, 'yellow')} {paint(when(version.commit), 'dim')} "
              f"{paint(version.commit.author, 'cyan')} {paint(version.kind, kind_style)} "
@@ -349,9 +352,19 @@ def blame(
                           "time": b.commit.timestamp.isoformat(), "origin": b.origin}
                    for name, b in found.items()})
         return
-    table(["property", "value", "commit", "author", "date"],
-          [(name, short(b.value, 50), b.commit.short_id, b.commit.author, when(b.commit))
-           for name, b in sorted(found.items())], styles=[None, None, "yellow", "cyan", "dim"])
+    # a value brought in by a merge or cherry-pick is credited to the commit that made it
+    origins = {b.origin: repo.resolve(b.origin) for b in found.values()
+               if b.origin and b.origin != b.commit.id}
+    rows = []
+    for name, b in sorted(found.items()):
+        made = origins.get(b.origin or "", b.commit)
+        via = b.commit.short_id if made is not b.commit else ""
+        rows.append((name, short(b.value, 50), made.short_id, made.author, when(made), via))
+    headers = ["property", "value", "commit", "author", "date"]
+    if origins:  # and the merge that brought it in
+        headers.append("via")
+    table(headers, [row[:len(headers)] for row in rows],
+          styles=[None, None, "yellow", "cyan", "dim", "dim"][:len(headers)])
 
 
 @app.command()

@@ -49,11 +49,11 @@ def branch(
 
       palimpsest branch
 
-      palimpsest branch experiment
+      palimpsest branch trial
 
       palimpsest branch hotfix v2.0
 
-      palimpsest branch -d experiment
+      palimpsest branch -d trial
     """
     repo = open_repo(ctx)
     as_json = wants_json(ctx, json_out)
@@ -139,11 +139,11 @@ def tag(
 
       palimpsest tag
 
-      palimpsest tag v2.0 -m "Second release"
+      palimpsest tag v3.0 -m "Third release"
 
-      palimpsest tag v1.0 main~5
+      palimpsest tag v0.9 main~5
 
-      palimpsest tag -d v1.0
+      palimpsest tag -d v0.9
     """
     repo = open_repo(ctx)
     as_json = wants_json(ctx, json_out)
@@ -310,7 +310,7 @@ def cherry_pick(
 
     Examples:
 
-      palimpsest cherry-pick 3f2a9c
+      palimpsest cherry-pick experiment
 
       palimpsest cherry-pick experiment~2 --onto main
     """
@@ -363,7 +363,7 @@ def revert(
 
     Example:
 
-      palimpsest revert 3f2a9c
+      palimpsest revert HEAD
     """
     repo = open_repo(ctx)
     report_commit(ctx, repo.revert(commit, message=message, author=author, branch=branch),

@@ -750,7 +750,7 @@ class RemoteView:
 
     def to_dict(self) -> dict[str, Any]:
         if self.commit is None:
-            return {"entities": {}, "relations": {}, "documents": {}}
+            return {"entities": {}, "relations": {}, "documents": {}, "kv": {}}
         result: dict[str, Any] = self._get("/api/state")
         return result
 

@@ -79,15 +79,68 @@ def check_json(value: Any, where: str, _depth: int = 0) -> None:
                        "(use str, int, float, bool, None, list or dict)")
 
 
+RESERVED_PREFIX = "@"
+"""Top-level property names starting with ``@`` are palimpsest's own fields, not properties:
+the field view of diffs, merges and blame (``@type``, ``@source``, ``@target``, ``@value``),
+erasure tombstones (``@erased``), query fields (``@key``) and exports (``@id``)."""
+RDF_PROPERTIES = frozenset({"@iri", "@types"})
+"""The only ``@`` names accepted as properties: what the RDF mapping stores (docs/rdf.md)."""
+DOCUMENT_RESERVED = frozenset({"@erased"})
+"""Top-level document fields that would be read as palimpsest's own (an erasure tombstone)."""
+
+
+def check_property_name(name: str, where: str) -> None:
+    """Raise InvalidValue unless ``name`` may name an entity's or relation's property."""
+    if not name:
+        raise InvalidValue(f"{where}: property names must not be empty")
+    if "\x00" in name:
+        raise InvalidValue(f"{where}: property name {name[:80]!r} contains a NUL character; "
+                           "remove it")
+    if name.startswith(RESERVED_PREFIX) and name not in RDF_PROPERTIES:
+        raise InvalidValue(f"{where}: property name {name[:80]!r} is reserved (names starting "
+                           "with '@' are palimpsest's own fields, such as @type, @source and "
+                           f"@target); rename it, e.g. to {name.lstrip('@')[:80] or 'value'!r}")
+
+
 def check_props(props: Any, where: str) -> dict[str, Any]:
-    """Validate a properties mapping and return it as a new dict."""
+    """Validate a properties mapping and return it as a new dict: JSON values, and names that
+    are non-empty, without NUL and not reserved (:func:`check_property_name`)."""
     if props is None:
         return {}
     if not isinstance(props, Mapping):
         raise InvalidValue(f"{where}: properties must be a dict, got {type(props).__name__}")
     values = dict(props)
     check_json(values, where)
+    for name in values:
+        check_property_name(name, where)
     return values
+
+
+def check_document(value: Any, where: str) -> None:
+    """Raise InvalidValue unless ``value`` can be stored as a document (a JSON value whose
+    top level, if an object, has no field palimpsest reads as its own)."""
+    check_json(value, where)
+    if isinstance(value, dict):
+        for name in DOCUMENT_RESERVED & value.keys():
+            raise InvalidValue(f"{where}: top-level field {name!r} is reserved (it marks an "
+                               "erased value); rename it or nest it in another object")
+
+
+def canonical(value: Any) -> bytes:
+    """The canonical JSON bytes of a value (no size limit): the identity of a JSON value."""
+    return orjson.dumps(value, option=_SORT)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Whether two values are the same JSON value: compared as canonical JSON text, so ``1``,
+    ``1.0`` and ``true`` differ, and so do ``0.0`` and ``-0.0``, at any depth (Python's ``==``
+    says they are equal). Key order of objects does not matter."""
+    if a is b:
+        return True
+    try:
+        return canonical(a) == canonical(b)
+    except (orjson.JSONEncodeError, TypeError):
+        return type(a) is type(b) and bool(a == b)
 
 
 def encode(value: Any) -> str:

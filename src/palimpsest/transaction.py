@@ -3,24 +3,41 @@
 Writes are buffered in memory and validated as they are made (bad input fails at once, with
 the repository untouched); reads inside the transaction see its own writes. On a clean exit
 the commit is written in one database transaction under the write lock. If another writer moved
-the branch meanwhile, the commit still lands on the new head when none of the elements this
-transaction read or wrote changed there; otherwise :class:`ConcurrentCommit` is raised
-(optimistic concurrency) and nothing is written.
+the branch meanwhile, the commit still lands on the new head when nothing this transaction read
+or wrote changed there — every read joins its read set: point reads by key, listings, counts,
+adjacency, neighbors, queries and kv prefixes as predicates (:mod:`.versioning.readset`);
+otherwise :class:`ConcurrentCommit` is raised (optimistic concurrency, serializable: no write
+skew) and nothing is written.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .codec import check_json, check_name, check_props, encode, to_us
-from .errors import ConcurrentCommit, IntegrityError, InvalidValue, NotFound, ReadOnly
+from .codec import check_document, check_json, check_name, check_props, encode, from_us, to_us
+from .errors import (
+    ConcurrentCommit,
+    IntegrityError,
+    InvalidValue,
+    NotFound,
+    QueryError,
+    ReadOnly,
+)
+from .models import documents as docs
 from .models import graph
-from .storage.visibility import Chain, StoredRow, changed_keys, read_row, read_rows
-from .types import JSON, Commit, Document, Entity, Relation
+from .models import kv as kvmodel
+from .models.graph import Direction
+from .query import aggregate as query_aggregate
+from .query import engine as query_engine
+from .storage import visibility
+from .storage.visibility import Chain, StoredRow, adjacent, read_row, read_rows, scan
+from .types import JSON, Commit, Document, Entity, Entry, Relation
 from .versioning.elements import DELETE, PUT, Write, doc_key, to_value
+from .versioning.readset import ReadSet, first_conflict
 
 if TYPE_CHECKING:
     from .repository import Repository
@@ -60,7 +77,7 @@ class Transaction:
         self._pending_ends: dict[str, set[str]] = {}  # entity id -> pending relation ids
         self._unchecked = False  # raw relation writes whose endpoints nobody checked yet
         self._known: dict[Ident, StoredRow | None] = {}
-        self._scanned = False
+        self._reads = ReadSet()  # predicate reads; point reads are the keys of _known
         self._open = True
         self._line, self._head_seq = self._position()
         self._chain: Chain = repo._commits.chain(self._line, self._head_seq or 0)
@@ -88,7 +105,7 @@ class Transaction:
         if not self._open:
             raise ReadOnly("this transaction has ended; start a new one")
 
-    # -- reads (see own writes) ----------------------------------------------------------
+    # -- reads (see own writes; every read joins the read set, see versioning/readset.py) -----
     def _row(self, kind: str, key: str) -> StoredRow | None:
         ident = (kind, key)
         pending = self._pending.get(ident)
@@ -114,6 +131,21 @@ class Transaction:
             for key in todo:
                 self._known[(kind, key)] = found.get(key)
 
+    def _base_rows(self, kind: str, keys: Iterable[str]) -> dict[str, StoredRow | None]:
+        """The rows of ``keys`` at the base state, ignoring this transaction's writes."""
+        wanted = list(dict.fromkeys(keys))
+        todo = [k for k in wanted if (kind, k) not in self._known]
+        if todo:
+            found = read_rows(self._repo._db, self._chain, kind, todo)
+            for key in todo:
+                self._known[(kind, key)] = found.get(key)
+        return {k: self._known[(kind, k)] for k in wanted}
+
+    def _own(self, kind: str, prefix: str = "") -> dict[str, Write]:
+        """This transaction's writes of ``kind`` (keys starting with ``prefix``)."""
+        return {key: w for (k, key), w in self._pending.items()
+                if k == kind and key.startswith(prefix)}
+
     def _live(self, kind: str, key: str) -> Any:
         row = self._row(kind, key)
         # stored rows are hash-checked like every read; pending ones have no hash yet
@@ -131,30 +163,162 @@ class Transaction:
         value = self._live("d", doc_key(collection, key))
         return value if isinstance(value, Document) else None
 
-    def relations(self, *, source: str | None = None,
-                  target: str | None = None) -> list[Relation]:
-        """Relations from ``source`` and/or to ``target``, including this transaction's."""
-        ids = [x for x in (source, target) if x is not None]
-        found = {r.id: r for r in graph.incident(self._repo._db, self._chain, ids)
-                 if ("r", r.id) not in self._pending}  # pending versions decide below
-        for end in ids:
-            for key in self._pending_ends.get(end, ()):
-                found[key] = to_value(_as_row(self._pending[("r", key)]), check=False)
-        return [r for _, r in sorted(found.items())
-                if (source is None or r.source == source) and (target is None or r.target == target)]
+    def _adjacent(self, ids: Sequence[str], column: str, *, track: bool = True
+                  ) -> dict[str, Relation]:
+        """Live relations whose ``column`` (source/target) is one of ``ids``, own writes
+        applied; ``track=False`` for the transaction's own bookkeeping (delete cascades are
+        redone against the state the commit lands on)."""
+        if track:
+            for ident in ids:
+                self._reads.end(column, ident)
+        found = {row.key: to_value(row) for row in
+                 adjacent(self._repo._db, self._chain, list(ids), column=column)
+                 if ("r", row.key) not in self._pending}  # pending versions decide below
+        wanted = set(ids)
+        for ident in ids:
+            for key in self._pending_ends.get(ident, ()):
+                write = self._pending[("r", key)]
+                if write.op == PUT and getattr(write, column) in wanted:
+                    found[key] = to_value(_as_row(write), check=False)
+        return found
 
-    def entities(self, type: str | None = None) -> Iterator[Entity]:
-        """Entities at the transaction's base with its own writes applied (a scan: any
-        concurrent commit to the branch will make this transaction conflict)."""
-        self._scanned = True
-        own = {key: w for (kind, key), w in self._pending.items() if kind == "e"}
-        merged = {e.id: e for e in graph.entities(self._repo._db, self._chain, type=type)
+    def relations(self, type: str | None = None, source: str | None = None,
+                  target: str | None = None) -> list[Relation]:
+        """Relations (of one type, from ``source``, to ``target``), including this
+        transaction's, by id."""
+        if source is None and target is None:
+            self._reads.kind("r", type)
+            own = self._own("r")
+            found = {r.id: r for r in graph.relations(self._repo._db, self._chain, type=type)
+                     if r.id not in own}
+            for key, write in own.items():
+                if write.op == PUT:
+                    found[key] = to_value(_as_row(write), check=False)
+        elif source is not None:
+            found = self._adjacent([source], "source")
+        else:
+            assert target is not None
+            found = self._adjacent([target], "target")
+        return [r for _, r in sorted(found.items())
+                if (source is None or r.source == source) and (target is None or r.target == target)
+                and (type is None or r.type == type)]
+
+    def entities(self, type: str | None = None, where: Mapping[str, JSON] | None = None
+                 ) -> Iterator[Entity]:
+        """Entities (of one type, with property values equal to ``where``) at the
+        transaction's base with its own writes applied, by id."""
+        self._reads.kind("e", type)
+        own = self._own("e")
+        merged = {e.id: e for e in graph.entities(self._repo._db, self._chain, type=type,
+                                                  where=where)
                   if e.id not in own}
         for key, write in own.items():
             if write.op == PUT and (type is None or write.type == type):
+                value = to_value(_as_row(write), check=False)
+                if graph._matches(value.props, where):
+                    merged[key] = value
+        return iter([merged[key] for key in sorted(merged)])
+
+    def _count(self, kind: str, type: str | None) -> int:
+        self._reads.kind(kind, type)
+        found = visibility.count(self._repo._db, self._chain, kind, type_=type)
+        own = self._own(kind)
+        for old in self._base_rows(kind, own).values():
+            if old is not None and old.op == PUT and (type is None or old.type == type):
+                found -= 1
+        for write in own.values():
+            if write.op == PUT and (type is None or write.type == type):
+                found += 1
+        return found
+
+    def count(self, type: str | None = None) -> int:
+        """Number of entities (of one type), this transaction's writes included."""
+        return self._count("e", type)
+
+    def count_relations(self, type: str | None = None) -> int:
+        return self._count("r", type)
+
+    def neighbors(self, id: str, depth: int = 1, rel_type: str | None = None,
+                  direction: Direction = "both") -> list[Entity]:
+        """Entities reachable from ``id`` within ``depth`` relations, nearest first (like
+        :meth:`View.neighbors`), this transaction's writes included."""
+        if direction not in ("out", "in", "both"):
+            raise InvalidValue(f"direction must be 'out', 'in' or 'both', not {direction!r}")
+        seen, frontier, found = {id}, [id], []
+        for _ in range(max(depth, 0)):
+            if not frontier:
+                break
+            reached: set[str] = set()
+            if direction in ("out", "both"):
+                reached |= {r.target for r in self._adjacent(frontier, "source").values()
+                            if rel_type is None or r.type == rel_type}
+            if direction in ("in", "both"):
+                reached |= {r.source for r in self._adjacent(frontier, "target").values()
+                            if rel_type is None or r.type == rel_type}
+            frontier = sorted(reached - seen)
+            seen |= reached
+            found += frontier
+        self._prefetch("e", found)
+        return [e for e in (self.entity(key) for key in found) if e is not None]
+
+    def documents(self, collection: str, *, limit: int | None = None,
+                  offset: int = 0) -> list[Document]:
+        """The documents of ``collection`` by key, this transaction's writes included."""
+        check_name(collection, "collection")
+        self._reads.kind("d", collection)
+        own = self._own("d", doc_key(collection, ""))
+        base_limit = None if limit is None else limit + offset + len(own)
+        merged = {doc_key(d.collection, d.key): d for d in
+                  docs.documents(self._repo._db, self._chain, collection, limit=base_limit)}
+        for key, write in own.items():
+            merged.pop(key, None)
+            if write.op == PUT:
                 merged[key] = to_value(_as_row(write), check=False)
-        for key in sorted(merged):
-            yield merged[key]
+        ordered = [merged[key] for key in sorted(merged)][offset:]
+        return ordered if limit is None else ordered[:limit]
+
+    def _query_target(self, collection_or_type: str, kind: str | None) -> query_engine.Target:
+        names = {"document": ("d",), "entity": ("e",)}.get(kind or "", ("d", "e"))
+        if isinstance(collection_or_type, str):
+            for code in names:  # recorded first: "no such collection" is a result too
+                self._reads.kind(code, collection_or_type)
+        target = query_engine.resolve_target(self._repo._db, collection_or_type, kind)
+        if target.kind == "d":
+            touched = bool(self._own("d", doc_key(target.type, "")))
+        else:
+            own = self._own("e")
+            touched = any(w.type == target.type for w in own.values()) or any(
+                r is not None and r.type == target.type
+                for r in self._base_rows("e", own).values())
+        if touched:
+            raise QueryError(
+                f"this transaction wrote {target.element}s of {target.type!r}: queries and "
+                "aggregates in a transaction read its base state, so run them before writing "
+                "(or use documents() / entities(), which include the transaction's writes)")
+        return target
+
+    def query(self, collection_or_type: str, where: query_engine.Where = None, *,
+              select: Any = None, order_by: Any = None, limit: int | None = None,
+              offset: int = 0, kind: str | None = None) -> list[Document | Entity]:
+        """Like :meth:`View.query` at the transaction's base state; the collection (or entity
+        type) joins the read set. Refused after this transaction wrote to it."""
+        target = self._query_target(collection_or_type, kind)
+        return query_engine.run(self._repo._db, self._chain, target, where=where,
+                                select=select, order_by=order_by, limit=limit, offset=offset)
+
+    def aggregate(self, collection_or_type: str, aggregates: Any = None, *,
+                  where: query_engine.Where = None, group_by: str | list[str] | None = None,
+                  kind: str | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+        """Like :meth:`View.aggregate` at the transaction's base state (see :meth:`query`)."""
+        target = self._query_target(collection_or_type, kind)
+        return query_aggregate.run(self._repo._db, self._chain, target, aggregates,
+                                   where=where, group_by=group_by)
+
+    @property
+    def kv(self) -> TransactionKV:
+        """The key-value state inside this transaction: reads see its writes and join its
+        read set; ``set`` / ``delete`` become part of its commit."""
+        return TransactionKV(self)
 
     # -- writes --------------------------------------------------------------------------
     def _put(self, write: Write) -> None:
@@ -202,8 +366,10 @@ class Transaction:
         check_name(id, "entity id")
         if self.entity(id) is None:
             raise NotFound(f"cannot delete entity {id!r}: it does not exist")
-        for rel in self.relations(source=id) + self.relations(target=id):
-            self._put(Write("r", rel.id, DELETE))
+        ends = {**self._adjacent([id], "source", track=False),
+                **self._adjacent([id], "target", track=False)}
+        for key in sorted(ends):
+            self._put(Write("r", key, DELETE))
         self._put(Write("e", id, DELETE))
 
     def delete_entities(self, ids: Iterable[str]) -> None:
@@ -235,6 +401,10 @@ class Transaction:
         check_name(target, f"target of relation {id!r}")
         values = check_props(props,
                              f"properties of relation {id!r}")
+        return self._put_relation(id, type, source, target, values)
+
+    def _put_relation(self, id: str, type: str, source: str, target: str,
+                      values: dict[str, JSON]) -> Relation:
         for end, name in ((source, "source"), (target, "target")):
             if not self._exists("e", end):
                 raise NotFound(f"relation {id!r}: {name} entity {end!r} does not exist; "
@@ -270,7 +440,8 @@ class Transaction:
                             f"properties of relation {id!r}")
         merged = {**current.props, **patch}
         merged = {k: v for k, v in merged.items() if v is not None}
-        return self.put_relation(id, current.type, current.source, current.target, merged)
+        # like update_entity: the patch is checked, stored properties are kept as they are
+        return self._put_relation(id, current.type, current.source, current.target, merged)
 
     def delete_relation(self, id: str) -> None:
         check_name(id, "relation id")
@@ -282,7 +453,7 @@ class Transaction:
         """Create or replace the JSON document ``key`` in ``collection``."""
         check_name(collection, "collection")
         check_name(key, f"document key in {collection!r}")
-        check_json(value, f"document {collection}/{key}")
+        check_document(value, f"document {collection}/{key}")
         self._put(Write("d", doc_key(collection, key), PUT, collection, value=encode(value)))
         return Document(collection, key, value)
 
@@ -309,13 +480,12 @@ class Transaction:
             known: dict[Ident, StoredRow | None] | None = self._known
             if (line, head) != (self._line, self._head_seq):
                 moved_to = commits.chain(line, head or 0)
-                moved = set(changed_keys(db, self._chain, moved_to))
-                clash = moved & (set(self._known) | set(self._pending))
-                if clash or self._scanned:
-                    what = ", ".join(f"{k}:{v}" for k, v in sorted(clash)[:5]) or "a scan"
+                why = first_conflict(db, self._chain, moved_to,
+                                     set(self._known) | set(self._pending), self._reads)
+                if why is not None:
                     raise ConcurrentCommit(
                         f"branch {self.branch!r} moved while this transaction ran and changed "
-                        f"what it read or wrote ({what}); retry it on the new head",
+                        f"what it read or wrote ({why}); retry it on the new head",
                         key=self.branch, expected=self._head_seq, found=head)
                 self._line, self._head_seq, self._chain, known = line, head, moved_to, None
             self._check_graph(recheck=known is None or self._unchecked)
@@ -361,3 +531,108 @@ class Transaction:
                 if not alive:
                     raise IntegrityError(f"relation {key!r} points at entity {end!r}, which "
                                          "does not exist when this commit lands")
+
+
+class TransactionKV:
+    """The key-value state inside a transaction (``tx.kv``).
+
+    Reads see the transaction's own writes and join its read set: a key read by ``get`` /
+    ``exists`` / ``version``, a prefix read by ``list`` / ``keys`` / ``count`` (the whole
+    prefix, whatever the page). Writes are part of the transaction's commit; a key written
+    several times gets one new version, as in :meth:`KeyValue.transaction`. Entries this
+    transaction wrote have no commit id yet (``commit == ""``) and the current time.
+    """
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def _row(self, key: str) -> StoredRow | None:
+        row = self._tx._row(kvmodel.KIND, kvmodel.check_key(key))
+        return row if row is not None and row.op == PUT else None
+
+    def _entries(self, rows: Sequence[StoredRow]) -> builtins.list[Entry]:
+        saved = [row for row in rows if row.hash is not None]
+        stored = {entry.key: entry for entry in kvmodel.entries(self._tx._repo._db, saved)}
+        now = datetime.now(UTC)
+        out = []
+        for row in rows:
+            if row.hash is not None:
+                out.append(stored[row.key])
+                continue
+            version, created = kvmodel.parse_tag(row)
+            out.append(Entry(row.key, to_value(row, check=False), version,
+                             from_us(created) if created is not None else now, now, ""))
+        return out
+
+    def get(self, key: str) -> Entry | None:
+        row = self._row(key)
+        return self._entries([row])[0] if row is not None else None
+
+    def exists(self, key: str) -> bool:
+        return self._row(key) is not None
+
+    def version(self, key: str) -> int:
+        """The key's version (0: missing); a key this transaction wrote shows its new one."""
+        return kvmodel.current_version(self._row(key))
+
+    def _scan(self, prefix: str, limit: int | None, start_after: str | None
+              ) -> builtins.list[StoredRow]:
+        tx = self._tx
+        low, high = kvmodel.prefix_range(kvmodel.check_prefix(prefix))
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise InvalidValue(f"limit must be a non-negative integer, got {limit!r}")
+        tx._reads.range(kvmodel.KIND, low, high)
+        extra, params = "r.key >= ? AND r.key < ?", [low, high]
+        if start_after is not None:
+            extra += " AND r.key > ?"
+            params.append(start_after)
+        own = {key: w for key, w in tx._own(kvmodel.KIND).items()
+               if low <= key < high and (start_after is None or key > start_after)}
+        found = {row.key: row for row in scan(
+            tx._repo._db, tx._chain, kvmodel.KIND, extra=extra, extra_params=params,
+            limit=None if limit is None else limit + len(own))}
+        for key, write in own.items():
+            found.pop(key, None)
+            if write.op == PUT:
+                found[key] = _as_row(write)
+        rows = [found[key] for key in sorted(found)]
+        return rows if limit is None else rows[:limit]
+
+    def list(self, prefix: str = "/", *, limit: int | None = None,
+             start_after: str | None = None) -> builtins.list[Entry]:
+        """Entries whose key starts with ``prefix``, in key order (see KeyValue.list)."""
+        return self._entries(self._scan(prefix, limit, start_after))
+
+    def keys(self, prefix: str = "/", *, limit: int | None = None,
+             start_after: str | None = None) -> builtins.list[str]:
+        return [row.key for row in self._scan(prefix, limit, start_after)]
+
+    def count(self, prefix: str = "/") -> int:
+        return len(self._scan(prefix, None, None))
+
+    def set(self, key: str, value: bytes) -> Entry:
+        """Write ``value`` at ``key`` in this transaction's commit."""
+        tx = self._tx
+        tx._check_open()
+        key = kvmodel.check_key(key)
+        data = kvmodel.to_bytes(value)
+        pending = tx._pending.get((kvmodel.KIND, key))
+        base = None if pending is not None and pending.op == DELETE else \
+            tx._base_rows(kvmodel.KIND, [key])[key]
+        write, version, created = kvmodel.put_write(tx._repo._db, key, data, base)
+        tx.write_raw(write)
+        now = datetime.now(UTC)
+        return Entry(key, data, version, from_us(created) if created is not None else now,
+                     now, "")
+
+    def set_json(self, key: str, value: JSON) -> Entry:
+        check_json(value, f"kv value at {key}")
+        return self.set(key, encode(value).encode())
+
+    def delete(self, key: str) -> bool:
+        """Delete ``key`` in this transaction's commit; False when it is missing."""
+        self._tx._check_open()
+        if self._row(key) is None:
+            return False
+        self._tx.write_raw(Write(kvmodel.KIND, key, DELETE))
+        return True

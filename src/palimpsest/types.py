@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
+from .codec import json_equal
+
 JSON: TypeAlias = Any
 """A JSON value: str, int, finite float, bool, None, list or dict with string keys."""
 
@@ -147,7 +149,9 @@ class Change:
         """Per property (or top-level document field): ``(old, new)``; missing is ``None``.
 
         Type, source and target changes of entities and relations appear as ``@type``,
-        ``@source`` and ``@target``.
+        ``@source`` and ``@target``. A document that is not an object on both sides shows
+        as one ``@value`` field. Values are compared as JSON: ``1`` → ``1.0`` or ``true``,
+        and ``0.0`` → ``-0.0``, are changes, at any depth.
         """
         return property_changes(self.old, self.new)
 
@@ -159,29 +163,45 @@ class Change:
         }
 
 
-def element_fields(value: Any) -> dict[str, JSON]:
+SHAPE_FIELDS = ("@type", "@source", "@target")
+"""The fields of an entity or relation that are not properties (``@``-names are reserved)."""
+
+
+def element_fields(value: Any, *, whole: bool = False) -> dict[str, JSON]:
     """An element as one flat dict of fields, the unit of diffs and merges: properties plus
-    ``@type``, ``@source``, ``@target``; a document's top-level fields (``@value`` when it is
-    not an object)."""
+    ``@type``, ``@source``, ``@target``; a document's top-level fields, or its whole value as
+    ``@value`` when it is not an object (or ``whole``)."""
     if value is None:
         return {}
     if isinstance(value, Entity):
-        return {"@type": value.type, **value.props}
+        return {**value.props, "@type": value.type}
     if isinstance(value, Relation):
-        return {"@type": value.type, "@source": value.source, "@target": value.target,
-                **value.props}
+        return {**value.props, "@type": value.type, "@source": value.source,
+                "@target": value.target}
     if isinstance(value, Document):
-        return dict(value.value) if isinstance(value.value, dict) else {"@value": value.value}
+        if isinstance(value.value, dict) and not whole:
+            return dict(value.value)
+        return {"@value": value.value}
     return {"@value": value}
 
 
+def aligned_fields(*values: Any) -> list[dict[str, JSON]]:
+    """The field views of several versions of one element, made comparable: documents are
+    split into top-level fields only when every present version is an object, else each is
+    one ``@value`` field (so an object never mixes with a scalar, and an object holding an
+    ``@value`` key is never mistaken for a scalar)."""
+    whole = any(isinstance(v, Document) and not isinstance(v.value, dict) for v in values)
+    return [element_fields(v, whole=whole) for v in values]
+
+
 def property_changes(old: Any, new: Any) -> dict[str, tuple[JSON, JSON]]:
-    """Field-level differences between two element values (either may be ``None``)."""
-    before, after = element_fields(old), element_fields(new)
+    """Field-level differences between two element values (either may be ``None``), compared
+    as JSON: ``1``, ``1.0`` and ``true`` are different values (:func:`json_equal`)."""
+    before, after = aligned_fields(old, new)
     out: dict[str, tuple[JSON, JSON]] = {}
     for name in sorted(before.keys() | after.keys()):
         a, b = before.get(name), after.get(name)
-        if a != b or (name in before) != (name in after):
+        if (name in before) != (name in after) or not json_equal(a, b):
             out[name] = (a, b)
     return out
 

@@ -6,6 +6,7 @@ answering the same after later commits, in this process or any other.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -135,11 +136,15 @@ class View:
 
     # -- whole state ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The whole state as one JSON object: entities, relations and documents by id."""
+        """The whole state as one JSON object: ``entities`` and ``relations`` by id,
+        ``documents`` by collection then key, and ``kv`` (key-value entries: key → value as
+        base64 text). ``Repository.diff(a, b).to_json_patch()`` turns ``a``'s into ``b``'s
+        exactly."""
         out: dict[str, Any] = {
             "entities": {e.id: e.to_dict() for e in self.entities()},
             "relations": {r.id: r.to_dict() for r in self.relations()},
             "documents": {},
+            "kv": {e.key: base64.b64encode(e.value).decode() for e in self.kv.list()},
         }
         for name in self.collections():
             out["documents"][name] = {d.key: d.value for d in self.documents(name)}

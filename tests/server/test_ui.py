@@ -176,3 +176,19 @@ def test_api_reads_accept_the_login_cookie(seeded: Server) -> None:
                              ).status_code == 200
     refused = seeded.client.put("/api/entities/c", json={"type": "T"})  # writes need a header
     assert refused.status_code == 401
+
+
+def test_type_and_type_only_changes_show_in_diffs(seeded: Server) -> None:
+    """An entity's type change is a row of its own (``@type``), and so is a change of a
+    value's JSON type only (1 -> true), on the commit and the compare pages."""
+    login(seeded)
+    repo = seeded.repo
+    before = repo.put_entity("ada", "Person", {"name": "Ada Lovelace", "n": 1})
+    repo.put_entity("ada", "Mathematician", {"name": "Ada Lovelace", "n": True})
+    for page in (seeded.client.get("/ui/commit/main").text,
+                 seeded.client.get("/ui/compare", params={"a": before.id, "b": "main"}).text):
+        rows = {re.search(r'<th scope="row"[^>]*>([^<]*)<', row).group(1): row  # type: ignore[union-attr]
+                for row in re.findall(r'<tr class="changed">.*?</tr>', page, re.S)}
+        assert set(rows) == {"@type", "n"}, rows
+        assert "&#34;Person&#34;" in rows["@type"] and "&#34;Mathematician&#34;" in rows["@type"]
+        assert "<code>1</code>" in rows["n"] and "<code>true</code>" in rows["n"]

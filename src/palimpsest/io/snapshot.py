@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..codec import check_json, check_name, check_props, encode
+from ..codec import check_document, check_name, check_props, encode
 from ..errors import InvalidInput, InvalidValue, NotFound, PalimpsestError
 from ..types import JSON, Commit, CommitStats
 
@@ -329,7 +329,7 @@ def _import_documents(tx: Transaction, view: View, snap: Snapshot, mode: Mode, s
         tick()
         ident = (collection, key)
         try:
-            check_json(value, f"document {collection}/{key}")
+            check_document(value, f"document {collection}/{key}")
             if ident in old and encode(old[ident]) == encode(value):
                 unchanged += 1
             else:

@@ -314,5 +314,5 @@ def documents(collection: str, request: Request, principal: Caller, ref: RefPara
 
 @router.get("/state", operation_id="to_dict")
 def state(request: Request, principal: Caller, ref: RefParam = None) -> dict[str, Any]:
-    """The whole state at a ref as one JSON object (entities, relations, documents)."""
+    """The whole state at a ref as one JSON object (entities, relations, documents, kv)."""
     return view_at(request, ref).to_dict()

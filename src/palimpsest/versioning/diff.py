@@ -11,6 +11,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..codec import json_equal
 from ..storage.base import Database
 from ..storage.visibility import Chain, StoredRow, rows_at_both, scan
 from ..types import Change, ChangeKind, Commit, CommitStats
@@ -121,7 +122,7 @@ def _element_ops(root: str, change: Change) -> list[dict[str, Any]]:
     ops: list[dict[str, Any]] = []
     old, new = change.old.to_dict(), change.new.to_dict()
     for name in ("type", "source", "target"):
-        if name in new and old.get(name) != new[name]:
+        if name in new and not json_equal(old.get(name), new[name]):
             ops.append({"op": "replace", "path": path + _pointer(name), "value": new[name]})
     before, after = old["props"], new["props"]
     for prop in sorted(before.keys() | after.keys()):
@@ -130,7 +131,7 @@ def _element_ops(root: str, change: Change) -> list[dict[str, Any]]:
             ops.append({"op": "remove", "path": target})
         elif prop not in before:
             ops.append({"op": "add", "path": target, "value": after[prop]})
-        elif before[prop] != after[prop] or type(before[prop]) is not type(after[prop]):
+        elif not json_equal(before[prop], after[prop]):  # 1 -> true is a change, at any depth
             ops.append({"op": "replace", "path": target, "value": after[prop]})
     return ops
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 
-from ..codec import to_us
+from ..codec import json_equal, to_us
 from ..storage.visibility import COLUMNS, Chain, StoredRow, in_chain
 from ..types import (
     JSON,
@@ -124,7 +124,7 @@ def blame(versions: list[Version], commits: CommitStore | None = None) -> dict[s
             if version.kind == "deleted":
                 break
             fields = property_changes(None, version.value)
-            if name not in fields or fields[name][1] != value:
+            if name not in fields or not json_equal(fields[name][1], value):
                 break
             credit = version
         origin = credit.origin
@@ -147,7 +147,7 @@ def _original(commits: CommitStore, version: Version, name: str, value: JSON) ->
                  ("d", doc_key(element.collection, element.key)))
     older = history(commits, commits.commit_chain(source), kind, key)
     found = blame(older, commits).get(name)  # origins are older commits: this terminates
-    if found is None or found.value != value:
+    if found is None or not json_equal(found.value, value):
         return None
     return found.origin or found.commit.id
 

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..codec import decode, encode
+from ..codec import decode, encode, json_equal
 from ..storage.base import Database
 from ..storage.visibility import Chain, StoredRow, read_rows
-from ..types import JSON, Conflict, element_fields
+from ..types import JSON, SHAPE_FIELDS, Conflict, Document, aligned_fields
 from .elements import (
     PUT,
     Write,
@@ -73,19 +73,23 @@ def _same(a: StoredRow | None, b: StoredRow | None) -> bool:
     return a.hash is not None and b.hash is not None and bytes(a.hash) == bytes(b.hash)
 
 
-def _fields(row: StoredRow) -> dict[str, JSON]:
-    if row.kind == "k":  # kv bytes merge as their stored (base64) text
-        assert row.value is not None
-        return {"@value": decode(row.value)}
-    return element_fields(to_value(row))
+def _fields(*rows: StoredRow) -> tuple[list[dict[str, JSON]], bool]:
+    """The aligned field views of versions of one key (:func:`aligned_fields`), and whether
+    each is one ``@value`` field holding the whole value."""
+    if rows[0].kind == "k":  # kv bytes merge as their stored (base64) text
+        return [{"@value": decode(row.value or "null")} for row in rows], True
+    values = [to_value(row) for row in rows]
+    whole = any(isinstance(v, Document) and not isinstance(v.value, dict) for v in values)
+    return aligned_fields(*values), whole
 
 
-def _rebuild(template: StoredRow, fields: dict[str, JSON], origin: int | None) -> Write:
+def _rebuild(template: StoredRow, fields: dict[str, JSON], origin: int | None,
+             whole: bool) -> Write:
     if template.kind in ("e", "r"):
-        props = {k: v for k, v in fields.items() if not k.startswith("@")}
+        props = {k: v for k, v in fields.items() if k not in SHAPE_FIELDS}
         return Write(template.kind, template.key, PUT, fields.get("@type"),
                      fields.get("@source"), fields.get("@target"), encode(props), origin)
-    value = fields["@value"] if set(fields) == {"@value"} else fields
+    value = fields.get("@value") if whole else fields
     return Write(template.kind, template.key, PUT, template.type, value=encode(value),
                  origin=origin)
 
@@ -93,7 +97,7 @@ def _rebuild(template: StoredRow, fields: dict[str, JSON], origin: int | None) -
 def _equal(a: JSON, b: JSON) -> bool:
     if a is _MISSING or b is _MISSING:
         return a is b
-    return encode(a) == encode(b)
+    return json_equal(a, b)
 
 
 def _plain(value: JSON) -> JSON:
@@ -148,7 +152,7 @@ def _clash(out: MergeOutcome, kind: str, key: str, b: StoredRow | None, o: Store
         elif choice != "ours":
             out.conflicts.append(conflict)
         return
-    fb, fo, ft = _fields(b), _fields(o), _fields(t)
+    (fb, fo, ft), whole = _fields(b, o, t)
     merged: dict[str, JSON] = {}
     unresolved = False
     for name in sorted(fb.keys() | fo.keys() | ft.keys()):
@@ -173,8 +177,12 @@ def _clash(out: MergeOutcome, kind: str, key: str, b: StoredRow | None, o: Store
                 continue
         if result is not _MISSING:
             merged[name] = result
-    if not unresolved and merged != fo:
-        out.writes.append(_rebuild(o, merged, origin))
+    if not unresolved and not _same_fields(merged, fo):
+        out.writes.append(_rebuild(o, merged, origin, whole))
+
+
+def _same_fields(a: dict[str, JSON], b: dict[str, JSON]) -> bool:
+    return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
 
 
 def blend_rows(kind: str, key: str, ancestor: StoredRow | None, a: StoredRow | None,
