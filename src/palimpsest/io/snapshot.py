@@ -350,7 +350,7 @@ def _import_attrs(tx: Transaction, view: View, snap: Snapshot, mode: Mode) -> No
     (deleted when empty, in replace mode; merged into the old ones in merge mode)."""
     if snap.attrs is None:
         return
-    check_json(snap.attrs, "graph attributes")
+    check_document(snap.attrs, "graph attributes")
     if snap.documents is not None:  # they are imported with the other documents
         if snap.attrs and GRAPH_ATTRS not in snap.documents:
             snap.documents[GRAPH_ATTRS] = snap.attrs
