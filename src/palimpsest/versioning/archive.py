@@ -248,8 +248,8 @@ class _Checker:
             raise InvalidValue(
                 f"{self.path} is a version-{version} archive: it has no trailer, so a file cut "
                 "short at a line boundary cannot be told from a complete one. Pass "
-                "allow_legacy=True (CLI: --allow-legacy-archive) to import it anyway; every "
-                "hash, commit id and state hash is still verified")
+                "allow_legacy=True to import it anyway; every hash, commit id and state hash "
+                "is still verified")
         self.version = version
 
     def _trailer(self, number: int, record: dict[str, Any]) -> None:
