@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .errors import CorruptObject, InvalidValue, PalimpsestError, StorageError
 from .repository import Repository
-from .storage import open_database
+from .storage import is_file, open_database
 from .versioning.archive import import_archive
 
 if TYPE_CHECKING:
@@ -52,10 +52,6 @@ class BackupInfo:
                 "bytes": self.bytes, "verified": self.verified}
 
 
-def _is_remote(target: str) -> bool:
-    return target.startswith(("postgresql://", "postgres://"))
-
-
 def backup(repo: Repository, dest: str | os.PathLike[str], *, format: Format | None = None,
            verify: bool = True) -> BackupInfo:
     """Copy ``repo`` to the new file ``dest`` (see module doc); never overwrites a file."""
@@ -65,16 +61,15 @@ def backup(repo: Repository, dest: str | os.PathLike[str], *, format: Format | N
     if os.path.exists(path):
         raise InvalidValue(f"{path} already exists; back up to a new path")
     db = repo.database
-    chosen: Format = format or ("sqlite" if hasattr(db, "backup_to") else "archive")
+    chosen: Format = format or ("sqlite" if db.capabilities.file_backup else "archive")
     if chosen not in ("sqlite", "archive"):
         raise InvalidValue(f"backup format must be 'sqlite' or 'archive', not {format!r}")
-    backup_to = getattr(db, "backup_to", None)
-    if chosen == "sqlite" and backup_to is None:
+    if chosen == "sqlite" and not db.capabilities.file_backup:
         raise InvalidValue("format='sqlite' needs the SQLite backend; use "
                            "format='archive' (or pg_dump for PostgreSQL)")
     try:
-        if backup_to is not None and chosen == "sqlite":
-            backup_to(path)
+        if chosen == "sqlite":
+            db.backup_to(path)
         else:
             repo.export(path)
     except ValueError as exc:  # e.g. a path that is not valid Unicode text
@@ -157,7 +152,7 @@ def restore(source: str | os.PathLike[str], target: str | os.PathLike[str], *,
     """
     src, dest = os.fspath(source), os.fspath(target)
     kind = detect_format(src)
-    local = not _is_remote(dest) and dest != ":memory:"
+    local = is_file(dest)
     if local and os.path.exists(dest) and not overwrite:
         raise InvalidValue(f"{dest} already exists; pass overwrite=True to replace it")
     if kind == "sqlite" and local:
