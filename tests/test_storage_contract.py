@@ -199,6 +199,25 @@ def test_close_ends_the_handle(db: Database) -> None:
     db.close()  # twice is harmless
 
 
+def test_created_tells_a_new_repository_and_drop_deletes_it(repo_url: str) -> None:
+    first = open_database(repo_url)
+    assert first.created
+    create_schema(first)
+    first.run("INSERT INTO meta (name, value) VALUES ('contract', 'x')")
+    if repo_url != ":memory:":  # a second handle on the same repository
+        second = open_database(repo_url)
+        assert not second.created
+        second.close()
+    first.drop()
+    again = open_database(repo_url)
+    try:
+        assert again.created
+        create_schema(again)
+        assert again.one("SELECT value FROM meta WHERE name = 'contract'") is None
+    finally:
+        again.close()
+
+
 def test_no_backend_checks_above_the_storage_layer() -> None:
     """Upper layers use capabilities and dialect methods, never the backend's identity."""
     import re
@@ -208,7 +227,7 @@ def test_no_backend_checks_above_the_storage_layer() -> None:
 
     root = Path(palimpsest.__file__).parent
     forbidden = re.compile(r"dialect\.name|SQLiteDatabase|PostgresDatabase|"
-                           r"(hasattr|getattr)\((self\._)?(db|database)\b")
+                           r"(hasattr|getattr)\([\w.]*(db|database)\b")
     found = [f"{path.relative_to(root)}:{number}: {line.strip()}"
              for path in sorted(root.rglob("*.py")) if "storage" not in path.parts
              for number, line in enumerate(path.read_text().splitlines(), 1)

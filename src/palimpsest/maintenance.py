@@ -201,21 +201,18 @@ def _load_archive(archive: str, dest: str, *, author: str, allow_legacy: bool,
     a local file that did not exist (or is to be replaced) is built at a scratch path and
     moved into place after, and a PostgreSQL schema this call created is dropped on failure,
     so a refused archive leaves the target absent or unchanged."""
-    remote = _is_remote(dest)
-    local = not remote and dest != ":memory:"
+    local = is_file(dest)
     aside = local and (replace or not os.path.exists(dest))
     build = dest + ".restoring" if aside else dest
     if aside:
         _remove(build)
-    created = remote and not _schema_exists(dest)
     repo = Repository(open_database(build), author=author)
     try:
         import_archive(repo.database, archive, allow_legacy=allow_legacy)
     except BaseException:
-        drop = getattr(repo.database, "drop", None)
         try:
-            if created and drop is not None:
-                drop()
+            if repo.database.created:
+                repo.database.drop()
         finally:
             repo.close()
             if aside:
@@ -228,21 +225,6 @@ def _load_archive(archive: str, dest: str, *, author: str, allow_legacy: bool,
     _remove(dest)
     os.replace(build, dest)
     return Repository(open_database(dest), author=author)
-
-
-def _schema_exists(url: str) -> bool:
-    """Whether the PostgreSQL schema of ``url`` exists already."""
-    import psycopg
-
-    from .storage.postgres import parse_url
-
-    where = parse_url(url)
-    try:
-        with psycopg.connect(where.conninfo, autocommit=True) as conn:
-            return conn.execute("SELECT 1 FROM information_schema.schemata WHERE "
-                                "schema_name = %s", (where.schema,)).fetchone() is not None
-    except psycopg.Error:
-        return True  # unknown: never drop what might have been there
 
 
 def _copy_sqlite(src: str, dest: str) -> None:

@@ -170,6 +170,8 @@ class Database(Protocol):
 
     dialect: Dialect
     capabilities: Capabilities
+    created: bool
+    """Opening this handle created the repository (a new file or PostgreSQL schema)."""
     url: str
     tracer: Tracer | None
 
@@ -222,3 +224,6 @@ class Database(Protocol):
         (only where ``capabilities.file_backup``; elsewhere InvalidValue)."""
 
     def close(self) -> None: ...
+
+    def drop(self) -> None:
+        """Close and delete the repository (its file, or its PostgreSQL schema)."""

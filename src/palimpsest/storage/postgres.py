@@ -280,6 +280,7 @@ class PostgresDatabase:
         self.channel = channel_name(self.schema)
         self._local = threading.local()
         self._closed = False
+        self.created = False
         self._listener: _Listener | None = None
         self._listener_lock = threading.Lock()
         self._connect_timeout = connect_timeout
@@ -317,8 +318,9 @@ class PostgresDatabase:
         try:
             try:
                 # look first: opening an existing repository needs no CREATE privilege
-                if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
-                                (self.schema,)).fetchone() is None:
+                self.created = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                                            (self.schema,)).fetchone() is None
+                if self.created:
                     with suppress(pgerrors.UniqueViolation):  # another process was quicker
                         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
                 # held for the session: released when this connection closes, come what may
@@ -704,6 +706,12 @@ class PostgresDatabase:
                 self._listener.stop()
                 self._listener = None
         self._pool.close()
+
+    def drop(self) -> None:
+        """Drop the repository's schema, then close."""
+        with self._pool.connection() as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        self.close()
 
     @property
     def pool(self) -> ConnectionPool[psycopg.Connection[Any]]:

@@ -8,6 +8,7 @@ deadlock-prone lock upgrades); nested ``write()`` calls become savepoints.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -129,6 +130,7 @@ class SQLiteDatabase:
         self._path = path
         self._timeout = timeout
         self._shared = path == ":memory:" or path.startswith("file::memory:")
+        self.created = self._shared or not os.path.exists(path)
         self._wlock = threading.RLock()  # the writer connection, one thread at a time
         self._owner: int | None = None  # the thread inside write()
         self._tx: Nesting | None = None  # the open write transaction's savepoints, callbacks
@@ -401,6 +403,13 @@ class SQLiteDatabase:
                 conn.backup(target)
             finally:
                 target.close()
+
+    def drop(self) -> None:
+        """Close, then delete the file (and its WAL)."""
+        self.close()
+        for suffix in ("", "-wal", "-shm") if not self._shared else ():
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._path + suffix)
 
     def close(self) -> None:
         if self._checkpointer is not None:
