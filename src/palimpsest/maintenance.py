@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .errors import CorruptObject, InvalidValue, PalimpsestError, StorageError
 from .repository import Repository
-from .storage import open_database
+from .storage import is_file, open_database
 from .versioning.archive import import_archive
 
 if TYPE_CHECKING:
@@ -52,10 +52,6 @@ class BackupInfo:
                 "bytes": self.bytes, "verified": self.verified}
 
 
-def _is_remote(target: str) -> bool:
-    return target.startswith(("postgresql://", "postgres://"))
-
-
 def backup(repo: Repository, dest: str | os.PathLike[str], *, format: Format | None = None,
            verify: bool = True) -> BackupInfo:
     """Copy ``repo`` to the new file ``dest`` (see module doc); never overwrites a file."""
@@ -65,16 +61,15 @@ def backup(repo: Repository, dest: str | os.PathLike[str], *, format: Format | N
     if os.path.exists(path):
         raise InvalidValue(f"{path} already exists; back up to a new path")
     db = repo.database
-    chosen: Format = format or ("sqlite" if hasattr(db, "backup_to") else "archive")
+    chosen: Format = format or ("sqlite" if db.capabilities.file_backup else "archive")
     if chosen not in ("sqlite", "archive"):
         raise InvalidValue(f"backup format must be 'sqlite' or 'archive', not {format!r}")
-    backup_to = getattr(db, "backup_to", None)
-    if chosen == "sqlite" and backup_to is None:
+    if chosen == "sqlite" and not db.capabilities.file_backup:
         raise InvalidValue("format='sqlite' needs the SQLite backend; use "
                            "format='archive' (or pg_dump for PostgreSQL)")
     try:
-        if backup_to is not None and chosen == "sqlite":
-            backup_to(path)
+        if chosen == "sqlite":
+            db.backup_to(path)
         else:
             repo.export(path)
     except ValueError as exc:  # e.g. a path that is not valid Unicode text
@@ -159,7 +154,7 @@ def restore(source: str | os.PathLike[str], target: str | os.PathLike[str], *,
     """
     src, dest = os.fspath(source), os.fspath(target)
     kind = detect_format(src)
-    local = not _is_remote(dest) and dest != ":memory:"
+    local = is_file(dest)
     if local and os.path.exists(dest) and not overwrite:
         raise InvalidValue(f"{dest} already exists; pass overwrite=True to replace it")
     if kind == "sqlite" and local:
@@ -206,21 +201,18 @@ def _load_archive(archive: str, dest: str, *, author: str, allow_legacy: bool,
     a local file that did not exist (or is to be replaced) is built at a scratch path and
     moved into place after, and a PostgreSQL schema this call created is dropped on failure,
     so a refused archive leaves the target absent or unchanged."""
-    remote = _is_remote(dest)
-    local = not remote and dest != ":memory:"
+    local = is_file(dest)
     aside = local and (replace or not os.path.exists(dest))
     build = dest + ".restoring" if aside else dest
     if aside:
         _remove(build)
-    created = remote and not _schema_exists(dest)
     repo = Repository(open_database(build), author=author)
     try:
         import_archive(repo.database, archive, allow_legacy=allow_legacy)
     except BaseException:
-        drop = getattr(repo.database, "drop", None)
         try:
-            if created and drop is not None:
-                drop()
+            if repo.database.created:
+                repo.database.drop()
         finally:
             repo.close()
             if aside:
@@ -233,21 +225,6 @@ def _load_archive(archive: str, dest: str, *, author: str, allow_legacy: bool,
     _remove(dest)
     os.replace(build, dest)
     return Repository(open_database(dest), author=author)
-
-
-def _schema_exists(url: str) -> bool:
-    """Whether the PostgreSQL schema of ``url`` exists already."""
-    import psycopg
-
-    from .storage.postgres import parse_url
-
-    where = parse_url(url)
-    try:
-        with psycopg.connect(where.conninfo, autocommit=True) as conn:
-            return conn.execute("SELECT 1 FROM information_schema.schemata WHERE "
-                                "schema_name = %s", (where.schema,)).fetchone() is not None
-    except psycopg.Error:
-        return True  # unknown: never drop what might have been there
 
 
 def _copy_sqlite(src: str, dest: str) -> None:

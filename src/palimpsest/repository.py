@@ -612,7 +612,7 @@ class Repository:
         pinned = [v.commit for v in list(self._views) if v.commit is not None]
         report = gc(self._commits, self._refs, pinned=pinned, dry_run=dry_run,
                     now=to_us(now) if now is not None else None)
-        if vacuum and not dry_run and self._db.dialect.name == "sqlite":
+        if vacuum and not dry_run and self._db.capabilities.vacuum:
             self._db.run("VACUUM")
             report.vacuumed = True
         return report
@@ -626,9 +626,7 @@ class Repository:
         """
         from .versioning.erase import erase_rows, link_commit, scrub
         who = check_name(author or self.default_author, "author")
-        sqlite = self._db.dialect.name == "sqlite"
-        if sqlite:  # overwrite freed pages instead of leaving old values in them
-            self._db.run("PRAGMA secure_delete=ON")
+        self._db.secure_delete(True)  # overwrite freed pages instead of leaving old values
         try:
             with self._db.write():
                 keys = self._element_keys(id, element)
@@ -644,8 +642,7 @@ class Repository:
                 assert tx.commit is not None
                 erasure = link_commit(self._db, erasure, tx.commit.seq, tx.commit.id)
         finally:
-            if sqlite:
-                self._db.run("PRAGMA secure_delete=OFF")
+            self._db.secure_delete(False)
         scrub(self._db)
         return erasure
 
