@@ -89,6 +89,45 @@ class DoltlitePeer:
             raise
         return self._dolt_commit(spec.message, spec.timestamp, "-a")
 
+    def commit_on(self, branch: str, spec: CommitSpec) -> Handle:
+        """One commit on ``branch``, then back to main (the session's branch)."""
+        self.conn.execute("SELECT dolt_checkout(?)", (branch,)).fetchone()
+        try:
+            return self.commit(spec)
+        finally:
+            self.conn.execute("SELECT dolt_checkout('main')").fetchone()
+
+    def merge(self, branch: str) -> None:
+        self.conn.execute("SELECT dolt_merge(?)", (branch,)).fetchone()
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+
+    def read_entity_head(self, entity_id: str) -> Props | None:
+        return sql_common.read_entity_head(self.conn, entity_id)
+
+    def count_type_head(self, type_: str) -> int:
+        return sql_common.count_type_head(self.conn, type_)
+
+    def neighbors2_head(self, entity_id: str) -> set[str]:
+        return sql_common.neighbors2_head(self.conn, entity_id)
+
+    def diff_stats(self, a: Handle, b: Handle) -> int:
+        # rows added + deleted + modified, per table
+        rows = self.conn.execute(
+            "SELECT rows_added + rows_deleted + rows_modified FROM dolt_diff_stat(?, ?)", (a, b)
+        ).fetchall()
+        return sum(int(r[0]) for r in rows)
+
+    def blame(self, entity_id: str) -> int:
+        # row-level: the commit that last changed the row (palimpsest blames each property)
+        row = self.conn.execute(
+            "SELECT 1 FROM dolt_blame_entities WHERE id = ?", (entity_id,)
+        ).fetchone()
+        return 0 if row is None else 1
+
+    def rollback_to(self, handle: Handle) -> None:
+        self.conn.execute("SELECT dolt_reset('--hard', ?)", (handle,)).fetchone()
+
     def read_entity_at(self, handle: Handle, entity_id: str) -> Props | None:
         row = self.conn.execute(
             "SELECT props FROM dolt_at_entities(?) WHERE id = ?", (handle, entity_id)
