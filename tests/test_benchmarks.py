@@ -98,3 +98,31 @@ def test_scale_sizes(size: str) -> None:
     assert s.relation_mutations
     assert (s.entities, s.commits) == {"medium": (20_000, 10_000),
                                        "large": (100_000, 50_000)}[size]
+
+
+SCHEMAORG = ROOT.parent / "shared" / "data" / "schemaorg"
+
+
+@pytest.mark.skipif(not (SCHEMAORG / "manifest.json").exists(),
+                    reason="the schema.org data set (shared/data/schemaorg) is not next to "
+                           "this checkout")
+def test_schemaorg_import_counts_every_release(tmp_path: Path) -> None:
+    """The versioned-import benchmark on 3 releases: every system that is installed holds
+    each release's triple count as of its commit (the benchmark's own check)."""
+    pytest.importorskip("pyoxigraph")
+    systems = ["palimpsest"] + [name for name in ("oxilite", "tiramemsu")
+                                if importlib.util.find_spec(name) is not None]
+    out = tmp_path / "schemaorg.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_schemaorg", "--releases", "3", "--only",
+         ",".join(systems), "--no-store", "--no-synthetic", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == set(systems)
+    manifest = json.loads((SCHEMAORG / "manifest.json").read_text(encoding="utf-8"))
+    expected = [int(item["triples"]) for item in manifest[:3]]
+    for r in results.values():
+        assert r["counts"] == expected
+        assert r["commits"] == 3 and r["bytes"] > 0
