@@ -46,6 +46,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, metavar="PATH", help="also save all results as JSON")
     p.add_argument("--seed", type=int, default=42, help="workload and sampling seed (default 42)")
     p.add_argument("--samples", type=int, help="samples per latency figure (default: by size)")
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: print the size comparison table of results saved with --json "
+        "(e.g. a medium run and a large run)",
+    )
     args = p.parse_args(argv)
     names = [n for chunk in args.only or [] for n in chunk.split(",") if n]
     unknown = [n for n in names if n not in SYSTEMS]
@@ -101,9 +109,23 @@ def _run_size(size_name: str, args: argparse.Namespace) -> dict[str, Any]:
     return {"meta": meta, "results": results}
 
 
+def _compare(paths: list[Path]) -> int:
+    """Print the size comparison table of saved runs (one size per file, or several)."""
+    by_size: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        saved = json.loads(path.read_text())
+        runs = {saved["meta"]["size"]: saved} if "meta" in saved else saved
+        for size, run in runs.items():
+            by_size[size] = run["results"]
+    print(render_scale(by_size))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected systems at each size and print the reports."""
     args = _parse(argv)
+    if args.compare:
+        return _compare(args.compare)
     runs = {size: _run_size(size, args) for size in args.sizes}
     if any(SIZES[size].relation_mutations for size in args.sizes):
         print()

@@ -291,6 +291,23 @@ def render_scale(by_size: dict[str, dict[str, dict[str, Any]]], peer: str = "dol
                 first, last = costs[system][0], costs[system][-1]
                 row.append("n/a" if first is None or last is None else _ratio(last, first))
         rows.append(row)
+    build = ["build: bulk import + all commits, s"]
+    spent: dict[str, list[float | None]] = {OURS: [], peer: []}
+    for size in sizes:
+        for system in (OURS, peer):
+            imp = _figure(by_size[size].get(system), "import")
+            com = _figure(by_size[size].get(system), "commit")
+            t = None if imp is None or com is None or "seconds" not in com else (
+                float(imp["seconds"]) + float(com["seconds"]))
+            spent[system].append(t)
+            build.append("-" if t is None else f"{t:,.1f}")
+        mine, theirs = spent[OURS][-1], spent[peer][-1]
+        build.append("n/a" if mine is None or theirs is None else _ratio(mine, theirs))
+    if len(sizes) > 1:
+        for system in (OURS, peer):
+            first, last = spent[system][0], spent[system][-1]
+            build.append("n/a" if first is None or last is None else _ratio(last, first))
+    rows.insert(0, build)
     return "\n".join([
         f"history at scale: p50 / p95 in ms per size (rates in elements/s, storage in bytes "
         f"per commit); ratios on p95, time per element or bytes; sizes: {', '.join(sizes)}",
