@@ -116,7 +116,7 @@ def _compare(paths: list[Path]) -> int:
         saved = json.loads(path.read_text())
         runs = {saved["meta"]["size"]: saved} if "meta" in saved else saved
         for size, run in runs.items():
-            by_size[size] = run["results"]
+            by_size.setdefault(size, {}).update(run["results"])  # systems run separately
     print(render_scale(by_size))
     return 0
 

@@ -209,6 +209,9 @@ class Run:
                 "after_commits": size1,
                 "before_checkpoint": unchecked,
             }
+            gc_state = getattr(self.system, "gc", "")
+            if gc_state:
+                self.figures["storage"]["gc"] = gc_state
             _log(name, f"storage: {size0} B after import, {size1} B after commits")
         else:
             self.figures["storage"] = {"unsupported": "no storage figure"}
