@@ -146,8 +146,6 @@ SIZES: dict[str, Size] = {
     "medium": Size("medium", 20_000, 10_000, 300, 3.0, 8, relation_mutations=True),
     "large": Size("large", 100_000, 50_000, 300, 6.0, 8, relation_mutations=True),
 }
-# the sizes whose commits create and delete relations too (the history-at-scale mix)
-SCALE_SIZES: tuple[str, ...] = ("medium", "large")
 
 
 @dataclass(frozen=True, slots=True)
