@@ -10,16 +10,19 @@ CLI's ``--json`` prints them, so a value looks the same on every face, and
 Conventions: times are ISO 8601 text (``datetime.isoformat``); key-value values (bytes) are
 base64 text; a commit inside another value is the whole commit; absent values are ``null``,
 never missing keys. JSON values (properties, documents, metadata) pass through unchanged, so
-``1``, ``1.0`` and ``true`` stay distinct. Decoders ignore keys they do not know (derived ones
-such as ``short_id``, a change's ``properties`` or a diff's ``stats``).
+``1``, ``1.0`` and ``true`` stay distinct. A value is the object of its dataclass fields unless
+said otherwise below; decoders ignore keys they do not know (derived ones such as a commit's
+``short_id``, a change's ``properties`` or a diff's ``stats``).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from types import UnionType
+from typing import Any, TypeVar, cast, get_args, get_origin, get_type_hints
 
 from .errors import InvalidValue
 from .types import (
@@ -63,142 +66,87 @@ def decode(cls: type[T], data: Any) -> T:
     return cast(T, codec[1](data))
 
 
-# -- pieces ----------------------------------------------------------------------------------
-def _time(when: datetime | None) -> str | None:
-    return None if when is None else when.isoformat()
+# -- the generic rule: a dataclass is the object of its fields -------------------------------
+def _plain(cls: type[Any], *, skip: str = "") -> Callable[[Any], JSON]:
+    names = [f.name for f in dataclasses.fields(cls) if f.name != skip]
+    return lambda value: {name: _out(getattr(value, name)) for name in names}
 
 
-def _time_from(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
+def _out(v: Any) -> JSON:
+    """A field's JSON: times as ISO text, bytes as base64, values of :data:`TYPES` encoded."""
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return base64.b64encode(v).decode()
+    if type(v) in _CODECS:
+        return encode(v)
+    if isinstance(v, tuple):
+        return list(v)
+    if isinstance(v, list) and v and type(v[0]) in _CODECS:
+        return [encode(x) for x in v]
+    return v
 
 
-def _bytes(value: bytes | None) -> str | None:
-    return None if value is None else base64.b64encode(value).decode()
+def _plain_from(cls: type[Any]) -> Callable[[Any], Any]:
+    return lambda data: cls(**{name: read(data[name]) for name, read in _readers(cls)
+                               if name in data})
 
 
-def _bytes_from(text: str | None) -> bytes | None:
-    return None if text is None else base64.b64decode(text)
+def _readers(cls: type[Any]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    """Each field's name and reader, worked out from its annotation on first use."""
+    found = _READERS.get(cls)
+    if found is None:
+        hints = get_type_hints(cls)
+        found = _READERS[cls] = tuple((f.name, _reader(hints[f.name]))
+                                      for f in dataclasses.fields(cls))
+    return found
 
 
-def _maybe(data: Any, cls: type[T]) -> T | None:
-    return None if data is None else decode(cls, data)
+_READERS: dict[type[Any], tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
 
 
-def value(element: Any) -> JSON:
-    """An element's value as a change or version holds it: an Entity, Relation or Document
-    encoded, key-value bytes as base64, ``None`` as ``null``."""
-    if isinstance(element, bytes):
-        return _bytes(element)
-    if isinstance(element, Entity | Relation | Document):
-        return encode(element)
-    return element
+def _reader(hint: Any) -> Callable[[Any], Any]:
+    """How to read a field of type ``hint`` back from its JSON (``None`` stays ``None``)."""
+    args = [a for a in get_args(hint) if a is not type(None)]
+    if isinstance(hint, UnionType) and len(args) == 1:
+        inner = _reader(args[0])
+        return lambda data: None if data is None else inner(data)
+    if hint is datetime:
+        return datetime.fromisoformat
+    if hint is bytes:
+        return base64.b64decode
+    if hint in _CODECS:
+        return lambda data: decode(hint, data)
+    if get_origin(hint) is tuple:
+        return tuple
+    if get_origin(hint) is list and args and args[0] in _CODECS:
+        return lambda data: [decode(args[0], x) for x in data]
+    return lambda data: data
 
 
+# -- where a shape is more than the fields ---------------------------------------------------
 def value_from(element: str | None, data: Any) -> Any:
-    """The element value :func:`value` encoded; ``element`` names its kind (when None, the
-    shape tells: relations have ends, documents a collection, kv values are text)."""
+    """An element's value as a change or version holds it (an Entity, Relation, Document or
+    key-value bytes); ``element`` names its kind (when None, the shape tells: relations have
+    ends, documents a collection, kv values are base64 text)."""
     if data is None:
         return None
     if element is None:
         element = ("kv" if isinstance(data, str) else "relation" if "source" in data
                    else "document" if "collection" in data else "entity")
-    if element == "entity":
-        return decode(Entity, data)
-    if element == "relation":
-        return decode(Relation, data)
-    if element == "document":
-        return decode(Document, data)
-    return _bytes_from(data)
-
-
-# -- graph and documents ---------------------------------------------------------------------
-def _entity(e: Entity) -> JSON:
-    return {"id": e.id, "type": e.type, "props": e.props}
-
-
-def _entity_from(d: Data) -> Entity:
-    return Entity(d["id"], d["type"], dict(d.get("props") or {}))
-
-
-def _relation(r: Relation) -> JSON:
-    return {"id": r.id, "type": r.type, "source": r.source, "target": r.target,
-            "props": r.props}
-
-
-def _relation_from(d: Data) -> Relation:
-    return Relation(d["id"], d["type"], d["source"], d["target"], dict(d.get("props") or {}))
-
-
-def _document(d: Document) -> JSON:
-    return {"collection": d.collection, "key": d.key, "value": d.value}
-
-
-def _document_from(d: Data) -> Document:
-    return Document(d["collection"], d["key"], d["value"])
-
-
-# -- commits and refs ------------------------------------------------------------------------
-def _stats(s: CommitStats) -> JSON:
-    return s.to_dict()
-
-
-def _stats_from(d: Data) -> CommitStats:
-    return CommitStats(**d)
+    if element == "kv":
+        return base64.b64decode(data)
+    return decode({"entity": Entity, "relation": Relation, "document": Document}[element], data)
 
 
 def _commit(c: Commit) -> JSON:
-    return {"id": c.id, "parents": list(c.parents), "author": c.author,
-            "message": c.message, "timestamp": _time(c.timestamp), "metadata": c.metadata,
-            "stats": _stats(c.stats), "state_hash": c.state_hash, "short_id": c.short_id,
-            "seq": c.seq, "line": c.line}
+    return {**_commit_fields(c), "short_id": c.short_id}
 
 
-def _commit_from(d: Data) -> Commit:
-    return Commit(d["id"], tuple(d["parents"]), d["author"], d["message"],
-                  datetime.fromisoformat(d["timestamp"]), dict(d["metadata"]),
-                  _stats_from(d["stats"]), d["state_hash"], int(d["seq"]), int(d["line"]))
-
-
-def _branch(b: Branch) -> JSON:
-    return {"name": b.name, "head": _maybe_encode(b.head), "current": b.current,
-            "ahead": b.ahead, "behind": b.behind}
-
-
-def _branch_from(d: Data) -> Branch:
-    return Branch(d["name"], _maybe(d.get("head"), Commit), bool(d.get("current", False)),
-                  d.get("ahead"), d.get("behind"))
-
-
-def _tag(t: Tag) -> JSON:
-    return {"name": t.name, "commit": _commit(t.commit), "message": t.message,
-            "author": t.author, "timestamp": _time(t.timestamp)}
-
-
-def _tag_from(d: Data) -> Tag:
-    return Tag(d["name"], _commit_from(d["commit"]), d.get("message"), d.get("author"),
-               _time_from(d.get("timestamp")))
-
-
-def _reflog(e: RefLogEntry) -> JSON:
-    return {"name": e.name, "old": e.old, "new": e.new, "timestamp": _time(e.timestamp),
-            "author": e.author, "message": e.message}
-
-
-def _reflog_from(d: Data) -> RefLogEntry:
-    return RefLogEntry(d["name"], d.get("old"), d.get("new"),
-                       datetime.fromisoformat(d["timestamp"]), d["author"], d["message"])
-
-
-def _maybe_encode(value: Any) -> JSON:
-    return None if value is None else encode(value)
-
-
-# -- history ---------------------------------------------------------------------------------
 def _change(c: Change) -> JSON:
-    return {"kind": c.kind, "element": c.element, "id": c.id, "collection": c.collection,
-            "old": value(c.old), "new": value(c.new),
-            "properties": {name: {"old": value(old), "new": value(new)}
-                           for name, (old, new) in c.property_changes().items()}}
+    return {**_change_fields(c), "properties": {
+        name: {"old": _out(old), "new": _out(new)}
+        for name, (old, new) in c.property_changes().items()}}
 
 
 def _change_from(d: Data) -> Change:
@@ -207,123 +155,58 @@ def _change_from(d: Data) -> Change:
                   value_from(element, d["new"]), d.get("collection"))
 
 
-def _version(v: Version) -> JSON:
-    return {"commit": _commit(v.commit), "kind": v.kind, "value": value(v.value),
-            "origin": v.origin, "element": v.element, "id": v.id}
-
-
 def _version_from(d: Data) -> Version:
     element = d.get("element")
-    return Version(_commit_from(d["commit"]), d["kind"], value_from(element, d["value"]),
+    return Version(decode(Commit, d["commit"]), d["kind"], value_from(element, d["value"]),
                    d.get("origin"), element, d.get("id"))
-
-
-def _blame(b: Blame) -> JSON:
-    return {"property": b.property, "value": b.value, "commit": _commit(b.commit),
-            "origin": b.origin, "relation": b.relation}
-
-
-def _blame_from(d: Data) -> Blame:
-    return Blame(d["property"], d["value"], _commit_from(d["commit"]), d.get("origin"),
-                 d.get("relation"))
 
 
 def _diff(diff: Diff) -> JSON:
     return {"from": diff.a.id if diff.a else None, "to": diff.b.id if diff.b else None,
-            "from_commit": _maybe_encode(diff.a), "to_commit": _maybe_encode(diff.b),
-            "stats": _stats(diff.stats), "changes": [_change(c) for c in diff.changes],
+            "from_commit": _out(diff.a), "to_commit": _out(diff.b),
+            "stats": encode(diff.stats), "changes": _out(diff.changes),
             "collection_presence": {k: list(v) for k, v in diff.collection_presence.items()}}
 
 
 def _diff_from(d: Data) -> Diff:
-    return Diff(_maybe(d.get("from_commit"), Commit), _maybe(d.get("to_commit"), Commit),
+    commit = _reader(Commit | None)
+    return Diff(commit(d.get("from_commit")), commit(d.get("to_commit")),
                 [_change_from(c) for c in d["changes"]],
                 {k: (bool(v[0]), bool(v[1]))
                  for k, v in (d.get("collection_presence") or {}).items()})
 
 
-# -- merges ----------------------------------------------------------------------------------
-def _conflict(c: Conflict) -> JSON:
-    return {"element": c.element, "id": c.id, "collection": c.collection,
-            "property": c.property, "base": c.base, "ours": c.ours, "theirs": c.theirs,
-            "reason": c.reason}
-
-
-def _conflict_from(d: Data) -> Conflict:
-    return Conflict(d["element"], d["id"], d.get("property"), d.get("base"), d.get("ours"),
-                    d.get("theirs"), d.get("collection"),
-                    d.get("reason", "both sides changed it differently"))
-
-
 def _merge(m: MergeResult) -> JSON:
-    """``changes`` are the preview's incoming changes (the diff's); ``diff`` holds the rest of
-    the diff, without repeating them."""
-    diff = None
-    if m.diff is not None:
-        diff = {k: v for k, v in _diff(m.diff).items() if k not in ("changes", "stats")}
-    return {"status": m.status, "commit": _maybe_encode(m.commit),
-            "base": _maybe_encode(m.base), "source": _maybe_encode(m.source),
-            "target": _maybe_encode(m.target),
-            "conflicts": [_conflict(c) for c in m.conflicts],
-            "resolved": [_conflict(c) for c in m.resolved],
-            "changes": None if m.diff is None else [_change(c) for c in m.diff.changes],
-            "diff": diff, "dry_run": m.dry_run}
+    """``changes``: a preview's incoming changes; ``diff``: the rest of the preview's diff."""
+    out = _merge_fields(m)
+    diff = None if m.diff is None else _diff(m.diff)
+    out["changes"] = None if diff is None else diff.pop("changes")
+    out["diff"] = diff and {k: v for k, v in diff.items() if k != "stats"}
+    return out
 
 
 def _merge_from(d: Data) -> MergeResult:
     changes = d.get("changes")
-    diff = None
-    if changes is not None:
-        diff = _diff_from({**(d.get("diff") or {}), "changes": changes})
-    return MergeResult(d["status"], _maybe(d.get("commit"), Commit),
-                       [_conflict_from(c) for c in d.get("conflicts") or []],
-                       _maybe(d.get("base"), Commit), _maybe(d.get("source"), Commit),
-                       _maybe(d.get("target"), Commit),
-                       [_conflict_from(c) for c in d.get("resolved") or []], diff,
-                       bool(d.get("dry_run", changes is not None)))
+    diff = None if changes is None else _diff_from({**(d.get("diff") or {}),
+                                                    "changes": changes})
+    result: MergeResult = _plain_from(MergeResult)({k: v for k, v in d.items() if k != "diff"})
+    return dataclasses.replace(result, diff=diff)
 
 
-# -- key-value state -------------------------------------------------------------------------
-def _entry(e: Entry) -> JSON:
-    return {"key": e.key, "value": _bytes(e.value), "version": e.version,
-            "created_at": _time(e.created_at), "updated_at": _time(e.updated_at),
-            "commit": e.commit}
-
-
-def _entry_from(d: Data) -> Entry:
-    return Entry(d["key"], base64.b64decode(d["value"]), int(d["version"]),
-                 datetime.fromisoformat(d["created_at"]),
-                 datetime.fromisoformat(d["updated_at"]), d.get("commit", ""))
-
-
-def _kv_event(e: KVEvent) -> JSON:
-    return {"type": e.type, "key": e.key, "value": _bytes(e.value), "version": e.version,
-            "commit": _commit(e.commit), "origin": e.origin}
-
-
-def _kv_event_from(d: Data) -> KVEvent:
-    return KVEvent(d["type"], d["key"], _bytes_from(d.get("value")), int(d["version"]),
-                   _commit_from(d["commit"]), d.get("origin"))
-
-
+_commit_fields, _change_fields = _plain(Commit), _plain(Change)
+_merge_fields = _plain(MergeResult, skip="diff")
 _Codec = tuple[Callable[[Any], JSON], Callable[[Any], Any]]
-_CODECS: dict[type[Any], _Codec] = {
-    Entity: (_entity, _entity_from),
-    Relation: (_relation, _relation_from),
-    Document: (_document, _document_from),
-    CommitStats: (_stats, _stats_from),
-    Commit: (_commit, _commit_from),
-    Branch: (_branch, _branch_from),
-    Tag: (_tag, _tag_from),
-    RefLogEntry: (_reflog, _reflog_from),
+_CUSTOM: dict[type[Any], _Codec] = {
+    Commit: (_commit, _plain_from(Commit)),
     Change: (_change, _change_from),
-    Version: (_version, _version_from),
-    Blame: (_blame, _blame_from),
+    Version: (_plain(Version), _version_from),
     Diff: (_diff, _diff_from),
-    Conflict: (_conflict, _conflict_from),
     MergeResult: (_merge, _merge_from),
-    Entry: (_entry, _entry_from),
-    KVEvent: (_kv_event, _kv_event_from),
+}
+_CODECS: dict[type[Any], _Codec] = {
+    cls: _CUSTOM.get(cls) or (_plain(cls), _plain_from(cls))
+    for cls in (Entity, Relation, Document, CommitStats, Commit, Branch, Tag, RefLogEntry,
+                Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent)
 }
 
 TYPES: tuple[type[Any], ...] = tuple(_CODECS)
