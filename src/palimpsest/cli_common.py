@@ -70,6 +70,7 @@ def _hint(exc: BaseException) -> str | None:
 # command line they name the options and commands that do the same.
 _CLI_WORDS = (
     (r"pass overwrite=True", "pass --overwrite"),
+    (r"Pass allow_legacy=True", "Pass --allow-legacy-archive"),
     (r"pass kind='document' or kind='entity'",
      "query without --type for the documents, with --type for the entities"),
     (r"format='(\w+)'", r"--format \1"),

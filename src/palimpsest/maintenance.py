@@ -101,7 +101,7 @@ def _verify(path: str, format: Format) -> FsckReport:
     if format == "archive":
         scratch = Repository(open_database(":memory:"))
         try:
-            import_archive(scratch.database, path)
+            import_archive(scratch.database, path)  # verifies hashes, ids, states, trailer
             return scratch.fsck()
         finally:
             scratch.close()
@@ -147,13 +147,15 @@ def detect_format(path: str) -> Format:
 
 
 def restore(source: str | os.PathLike[str], target: str | os.PathLike[str], *,
-            overwrite: bool = False, author: str = "anonymous") -> Repository:
+            overwrite: bool = False, author: str = "anonymous",
+            allow_legacy: bool = False) -> Repository:
     """A verified repository at ``target`` made from the backup ``source`` (either format).
 
-    A SQLite target is built next to its final path and moved into place only after fsck
-    passed, so a failed restore leaves ``target`` as it was. ``overwrite`` replaces an
+    A SQLite target is built next to its final path and moved into place only after it was
+    verified, so a failed restore leaves ``target`` as it was. ``overwrite`` replaces an
     existing SQLite file (stop every process using it first). An older backup is migrated
-    to the current schema on the way.
+    to the current schema on the way; an archive without a trailer (format version 1)
+    needs ``allow_legacy=True``.
     """
     src, dest = os.fspath(source), os.fspath(target)
     kind = detect_format(src)
@@ -186,19 +188,66 @@ def restore(source: str | os.PathLike[str], target: str | os.PathLike[str], *,
                 staged.export(archive)
             finally:
                 staged.close()
-        if local:
-            _remove(dest)
-        repo = Repository(open_database(dest), author=author)
+        return _load_archive(archive, dest, author=author, allow_legacy=allow_legacy,
+                             replace=True)
+
+
+def import_archive_file(path: str, target: str, *, author: str = "anonymous",
+                        allow_legacy: bool = False) -> Repository:
+    """:func:`palimpsest.import_`: an existing target (which must be empty) is loaded in one
+    transaction; a new one is built aside and appears only once verified."""
+    return _load_archive(path, target, author=author, allow_legacy=allow_legacy,
+                         replace=False)
+
+
+def _load_archive(archive: str, dest: str, *, author: str, allow_legacy: bool,
+                  replace: bool) -> Repository:
+    """Import ``archive`` into ``dest``. The import verifies everything in one transaction;
+    a local file that did not exist (or is to be replaced) is built at a scratch path and
+    moved into place after, and a PostgreSQL schema this call created is dropped on failure,
+    so a refused archive leaves the target absent or unchanged."""
+    remote = _is_remote(dest)
+    local = not remote and dest != ":memory:"
+    aside = local and (replace or not os.path.exists(dest))
+    build = dest + ".restoring" if aside else dest
+    if aside:
+        _remove(build)
+    created = remote and not _schema_exists(dest)
+    repo = Repository(open_database(build), author=author)
+    try:
+        import_archive(repo.database, archive, allow_legacy=allow_legacy)
+    except BaseException:
+        drop = getattr(repo.database, "drop", None)
         try:
-            import_archive(repo.database, archive)
-            report = repo.fsck()
-        except BaseException:
+            if created and drop is not None:
+                drop()
+        finally:
             repo.close()
-            raise
-        if not report.ok:
-            repo.close()
-            raise CorruptObject(f"backup {src} failed verification: {report.problems[0]}")
+            if aside:
+                _remove(build)
+        raise
+    if not aside:
         return repo
+    repo.close()
+    _journal_delete(build)
+    _remove(dest)
+    os.replace(build, dest)
+    return Repository(open_database(dest), author=author)
+
+
+def _schema_exists(url: str) -> bool:
+    """Whether the PostgreSQL schema of ``url`` exists already."""
+    import psycopg
+
+    from .storage.postgres import parse_url
+
+    where = parse_url(url)
+    try:
+        with psycopg.connect(where.conninfo, autocommit=True) as conn:
+            return conn.execute("SELECT 1 FROM information_schema.schemata WHERE "
+                                "schema_name = %s", (where.schema,)).fetchone() is not None
+    except psycopg.Error:
+        return True  # unknown: never drop what might have been there
 
 
 def _copy_sqlite(src: str, dest: str) -> None:

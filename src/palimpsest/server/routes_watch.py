@@ -24,6 +24,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from .. import wire
+from ..errors import InvalidParameter, InvalidValue
 from ..repository import Repository
 from ..types import Commit
 from ..watch import CommitFollower, parse_token
@@ -85,7 +86,10 @@ def notifier_for(request: Request) -> CommitNotifier:
 
 def follower(repo: Repository, branch: str, token: str | None) -> CommitFollower:
     """Follows ``branch`` from a resume token (None: from the current head)."""
-    since = None if token is None else parse_token(repo._commits, token)
+    try:
+        since = None if token is None else parse_token(repo._commits, token)
+    except InvalidValue as exc:  # a malformed id (one naming no commit is RefNotFound: 404)
+        raise InvalidParameter(str(exc)) from exc
     return CommitFollower(repo._commits, repo._refs, branch, since)
 
 
