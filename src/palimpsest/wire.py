@@ -125,7 +125,7 @@ def _reader(hint: Any) -> Callable[[Any], Any]:
 
 
 # -- where a shape is more than the fields ---------------------------------------------------
-def value_from(element: str | None, data: Any) -> Any:
+def _value_from(element: str | None, data: Any) -> Any:
     """An element's value as a change or version holds it (an Entity, Relation, Document or
     key-value bytes); ``element`` names its kind (when None, the shape tells: relations have
     ends, documents a collection, kv values are base64 text)."""
@@ -151,13 +151,13 @@ def _change(c: Change) -> JSON:
 
 def _change_from(d: Data) -> Change:
     element = d["element"]
-    return Change(d["kind"], element, d["id"], value_from(element, d["old"]),
-                  value_from(element, d["new"]), d.get("collection"))
+    return Change(d["kind"], element, d["id"], _value_from(element, d["old"]),
+                  _value_from(element, d["new"]), d.get("collection"))
 
 
 def _version_from(d: Data) -> Version:
     element = d.get("element")
-    return Version(decode(Commit, d["commit"]), d["kind"], value_from(element, d["value"]),
+    return Version(decode(Commit, d["commit"]), d["kind"], _value_from(element, d["value"]),
                    d.get("origin"), element, d.get("id"))
 
 
