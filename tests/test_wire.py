@@ -232,3 +232,29 @@ def test_every_public_value_type_has_an_encoding() -> None:
               and obj.__name__ not in no_encoding}
     missing = sorted(cls.__name__ for cls in (own | public) - set(wire.TYPES))
     assert not missing, f"add an encoding to palimpsest/wire.py for {missing}"
+
+
+def test_cli_json_is_the_wire_encoding(tmp_path: Any, monkeypatch: Any) -> None:
+    from typer.testing import CliRunner
+
+    from palimpsest.cli import app
+    path = str(tmp_path / "kg.db")
+    repo = palimpsest.open(path)
+    repo.put_entity("ada", "Person", {"n": 1})
+    repo.put_entity("ada", "Person", {"n": 1.0})
+    repo.kv.set("/k", b"\xff")
+    repo.tag("v1")
+    monkeypatch.setenv("PALIMPSEST_REPO", path)
+
+    def cli(*args: str) -> Any:
+        out = CliRunner().invoke(app, [*args, "--json"], catch_exceptions=False)
+        assert out.exit_code == 0, out.stdout
+        return orjson.loads(out.stdout)
+
+    assert cli("log") == [wire.encode(c) for c in repo.log()]
+    assert cli("history", "ada") == [wire.encode(v) for v in repo.history("ada")]
+    assert cli("blame", "ada") == {k: wire.encode(b) for k, b in repo.blame("ada").items()}
+    assert cli("diff", "HEAD~2", "HEAD") == wire.encode(repo.diff("HEAD~2", "HEAD"))
+    assert cli("tag") == [wire.encode(t) for t in repo.tags()]
+    assert cli("reflog") == [wire.encode(e) for e in repo.reflog()]
+    assert cli("kv", "get", "/k") == wire.encode(repo.kv.get("/k"))
