@@ -57,17 +57,17 @@ if TYPE_CHECKING:
         Commit,
         CommitStats,
         Conflict,
+        Diff,
         Document,
         Entity,
         Entry,
         KVEvent,
+        MergeResult,
         RefLogEntry,
         Relation,
         Tag,
         Version,
     )
-    from .versioning.diff import Diff
-    from .versioning.merge import MergeResult
     from .versioning.threeway import Resolved
     from .view import View
     from .watch import Watch
@@ -187,11 +187,10 @@ __all__ = [
 _LAZY = {
     **dict.fromkeys(("Agg", "F", "Filter", "IndexInfo", "Query", "ViewInfo", "and_", "not_",
                      "or_"), "query"),
-    **dict.fromkeys(("Blame", "Branch", "Change", "Commit", "CommitStats", "Conflict",
-                     "Document", "Entity", "Entry", "KVEvent", "RefLogEntry", "Relation", "Tag",
-                     "Version"), "types"),
+    **dict.fromkeys(("Blame", "Branch", "Change", "Commit", "CommitStats", "Conflict", "Diff",
+                     "Document", "Entity", "Entry", "KVEvent", "MergeResult", "RefLogEntry",
+                     "Relation", "Tag", "Version"), "types"),
     "KeyValue": "models.kv", "Repository": "repository", "Transaction": "transaction",
-    "Diff": "versioning.diff", "MergeResult": "versioning.merge",
     "Resolved": "versioning.threeway", "View": "view", "Watch": "watch",
     "BackupInfo": "maintenance", "restore": "maintenance",
 }

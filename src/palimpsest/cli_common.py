@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 # the one output helper (cli_output), re-exported: commands import everything from here
+from . import wire
 from .cli_output import echo as echo
 from .cli_output import emit_json as emit_json
 from .cli_output import err as err
@@ -368,7 +369,7 @@ def report_commit(ctx: typer.Context, commit: Commit, json_out: bool,
                   branch: str | None) -> None:
     """What a command that wrote one commit prints: its JSON, or ``[branch id] message``."""
     if wants_json(ctx, json_out):
-        emit_json(commit.to_dict())
+        emit_json(wire.encode(commit))
         return
     name = branch or open_repo(ctx).current_branch
     echo(f"[{name} {paint(commit.short_id, 'yellow')}] {commit.message}  "

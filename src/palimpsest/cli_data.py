@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from . import wire
 from .cli_common import (
     EXIT_PORT_IN_USE,
     EXIT_USAGE,
@@ -36,6 +37,7 @@ from .cli_common import (
     wants_json,
     write_data,
 )
+from .types import Document, Entity
 
 FormatOpt = Annotated[str | None, typer.Option(
     "--format", "-f", help="archive, json, jsonl, csv, nt, nq, ttl, trig, n3, rdf (RDF/XML), "
@@ -238,8 +240,7 @@ def query(
     if select:
         kwargs["select"] = select
     results = view.query(target, kind="entity" if entities else None, **kwargs)
-    items = [r.to_dict() | ({"id": r.id} if hasattr(r, "id") and not hasattr(r, "key")
-                            else {}) for r in results]
+    items = [wire.encode(r) if isinstance(r, Entity | Document) else r for r in results]
     if wants_json(ctx, json_out):
         emit_json(items)
         return
