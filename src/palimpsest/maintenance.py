@@ -21,12 +21,16 @@ import os
 import sqlite3
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import CorruptObject, InvalidValue, PalimpsestError
 from .repository import Repository
-from .storage import open_database
+from .storage import is_file, open_database
 from .versioning.archive import import_archive
-from .versioning.backup import BackupInfo, Format, fsck_file, remove_files
+from .versioning.backup import BackupInfo, Format, fsck_file, journal_delete, remove_files
+
+if TYPE_CHECKING:
+    pass
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -35,10 +39,6 @@ def backup(repo: Repository, dest: str | os.PathLike[str], *, format: Format | N
            verify: bool = True) -> BackupInfo:
     """The same as :meth:`Repository.backup`."""
     return repo.backup(dest, format=format, verify=verify)
-
-
-def _is_remote(target: str) -> bool:
-    return target.startswith(("postgresql://", "postgres://"))
 
 
 def detect_format(path: str) -> Format:
@@ -56,17 +56,19 @@ def detect_format(path: str) -> Format:
 
 
 def restore(source: str | os.PathLike[str], target: str | os.PathLike[str], *,
-            overwrite: bool = False, author: str = "anonymous") -> Repository:
+            overwrite: bool = False, author: str = "anonymous",
+            allow_legacy: bool = False) -> Repository:
     """A verified repository at ``target`` made from the backup ``source`` (either format).
 
-    A SQLite target is built next to its final path and moved into place only after fsck
-    passed, so a failed restore leaves ``target`` as it was. ``overwrite`` replaces an
+    A SQLite target is built next to its final path and moved into place only after it was
+    verified, so a failed restore leaves ``target`` as it was. ``overwrite`` replaces an
     existing SQLite file (stop every process using it first). An older backup is migrated
-    to the current schema on the way.
+    to the current schema on the way; an archive without a trailer (format version 1)
+    needs ``allow_legacy=True``.
     """
     src, dest = os.fspath(source), os.fspath(target)
     kind = detect_format(src)
-    local = not _is_remote(dest) and dest != ":memory:"
+    local = is_file(dest)
     if local and os.path.exists(dest) and not overwrite:
         raise InvalidValue(f"{dest} already exists; pass overwrite=True to replace it")
     if kind == "sqlite" and local:
@@ -95,19 +97,48 @@ def restore(source: str | os.PathLike[str], target: str | os.PathLike[str], *,
                 staged.export(archive)
             finally:
                 staged.close()
-        if local:
-            remove_files(dest)
-        repo = Repository(open_database(dest), author=author)
+        return _load_archive(archive, dest, author=author, allow_legacy=allow_legacy,
+                             replace=True)
+
+
+def import_archive_file(path: str, target: str, *, author: str = "anonymous",
+                        allow_legacy: bool = False) -> Repository:
+    """:func:`palimpsest.import_`: an existing target (which must be empty) is loaded in one
+    transaction; a new one is built aside and appears only once verified."""
+    return _load_archive(path, target, author=author, allow_legacy=allow_legacy,
+                         replace=False)
+
+
+def _load_archive(archive: str, dest: str, *, author: str, allow_legacy: bool,
+                  replace: bool) -> Repository:
+    """Import ``archive`` into ``dest``. The import verifies everything in one transaction;
+    a local file that did not exist (or is to be replaced) is built at a scratch path and
+    moved into place after, and a PostgreSQL schema this call created is dropped on failure,
+    so a refused archive leaves the target absent or unchanged."""
+    local = is_file(dest)
+    aside = local and (replace or not os.path.exists(dest))
+    build = dest + ".restoring" if aside else dest
+    if aside:
+        remove_files(build)
+    repo = Repository(open_database(build), author=author)
+    try:
+        import_archive(repo.database, archive, allow_legacy=allow_legacy)
+    except BaseException:
         try:
-            import_archive(repo.database, archive)
-            report = repo.fsck()
-        except BaseException:
+            if repo.database.created:
+                repo.database.drop()
+        finally:
             repo.close()
-            raise
-        if not report.ok:
-            repo.close()
-            raise CorruptObject(f"backup {src} failed verification: {report.problems[0]}")
+            if aside:
+                remove_files(build)
+        raise
+    if not aside:
         return repo
+    repo.close()
+    journal_delete(build)
+    remove_files(dest)
+    os.replace(build, dest)
+    return Repository(open_database(dest), author=author)
 
 
 def _copy_sqlite(src: str, dest: str) -> None:
@@ -125,4 +156,4 @@ def _copy_sqlite(src: str, dest: str) -> None:
         source.close()
 
 
-__all__ = ["BackupInfo", "backup", "detect_format", "restore"]
+__all__ = ["BackupInfo", "backup", "detect_format", "import_archive_file", "restore"]

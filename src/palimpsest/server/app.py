@@ -25,6 +25,7 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from .. import wire
 from ..codec import now_us
 from ..errors import (
     AmbiguousRef,
@@ -48,7 +49,8 @@ from ..errors import (
 )
 from ..repository import Repository
 from ..storage.base import lock_wait
-from . import auth
+from ..types import Conflict
+from . import auth, inputs
 from .auth import Principal
 
 TOKEN_COOKIE = "palimpsest_token"
@@ -124,7 +126,7 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 def palimpsest_error_body(error: PalimpsestError) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if isinstance(error, MergeConflict):
-        extra["conflicts"] = [c.to_dict() if hasattr(c, "to_dict") else str(c)
+        extra["conflicts"] = [wire.encode(c) if isinstance(c, Conflict) else str(c)
                               for c in error.conflicts]
     if isinstance(error, VersionConflict):
         extra.update(key=error.key, expected=_jsonable(error.expected),
@@ -288,16 +290,7 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> MutableMapping[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, inputs.replaying(body, receive), send)
 
     def _message(self) -> str:
         return (f"request body is larger than the server's limit of {self.limit} bytes; "

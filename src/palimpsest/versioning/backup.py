@@ -14,7 +14,7 @@ from ..storage import open_database
 from ..storage.schema import create_schema
 from .archive import export_archive, import_archive
 from .commits import CommitStore
-from .fsck import FsckReport, fsck
+from .fsck import FsckReport, check_repository
 from .refs import RefStore
 
 Format = Literal["sqlite", "archive"]
@@ -46,16 +46,15 @@ def backup(refs: RefStore, dest: str | os.PathLike[str], *, format: Format | Non
         raise InvalidValue(f"{path} already exists; back up to a new path")
     commits = refs.commits
     db = commits.db
-    chosen: Format = format or ("sqlite" if hasattr(db, "backup_to") else "archive")
+    chosen: Format = format or ("sqlite" if db.capabilities.file_backup else "archive")
     if chosen not in ("sqlite", "archive"):
         raise InvalidValue(f"backup format must be 'sqlite' or 'archive', not {format!r}")
-    backup_to = getattr(db, "backup_to", None)
-    if chosen == "sqlite" and backup_to is None:
+    if chosen == "sqlite" and not db.capabilities.file_backup:
         raise InvalidValue("format='sqlite' needs the SQLite backend; use "
                            "format='archive' (or pg_dump for PostgreSQL)")
     try:
-        if backup_to is not None and chosen == "sqlite":
-            backup_to(path)
+        if chosen == "sqlite":
+            db.backup_to(path)
         else:
             export_archive(db, commits, refs, path)
     except ValueError as exc:  # e.g. a path that is not valid Unicode text
@@ -83,8 +82,8 @@ def _verify(path: str, format: Format) -> FsckReport:
         scratch = open_database(":memory:")
         try:
             create_schema(scratch)
-            import_archive(scratch, path)
-            return fsck(scratch, CommitStore(scratch))
+            import_archive(scratch, path)  # verifies hashes, ids, states, trailer
+            return check_repository(scratch, CommitStore(scratch))
         finally:
             scratch.close()
     return fsck_file(path)
@@ -96,13 +95,13 @@ def fsck_file(path: str) -> FsckReport:
     db = open_database(path)
     try:
         create_schema(db)
-        return fsck(db, CommitStore(db))
+        return check_repository(db, CommitStore(db))
     finally:
         db.close()
-        _journal_delete(path)
+        journal_delete(path)
 
 
-def _journal_delete(path: str) -> None:
+def journal_delete(path: str) -> None:
     """Leave a backup in rollback-journal mode: one self-contained file, no -wal beside it."""
     conn = sqlite3.connect(path)
     try:
