@@ -516,14 +516,13 @@ class Repository:
         ``{"@erased": {"by", "at", "reason", "erasure"}}``. Records an empty commit on the
         current branch whose metadata names the erasure.
         """
-        from .versioning.erase import erase_rows, link_commit, scrub
+        from .versioning.erase import erase_rows, link_commit, scrub, stored_key
         who = check_name(author or self.default_author, "author")
         self._db.secure_delete(True)  # overwrite freed pages instead of leaving old values
         try:
             with self._db.write():
                 keys = self._element_keys(id, element)
-                kind, key = next((k for k in keys if self._db.one(
-                    "SELECT 1 FROM rows WHERE kind = ? AND key = ? LIMIT 1", k)), keys[0])
+                kind, key = stored_key(self._db, keys)
                 erasure = erase_rows(self._db, kind, key, reason=reason, author=who)
                 record = erasure.to_dict()
                 record.pop("commit")

@@ -45,6 +45,12 @@ class Erasure:
                 "commit": self.commit}
 
 
+def stored_key(db: Database, keys: list[tuple[str, str]]) -> tuple[str, str]:
+    """The first of ``keys`` (kind, key) that has stored rows, else the first."""
+    return next((k for k in keys if db.one(
+        "SELECT 1 FROM rows WHERE kind = ? AND key = ? LIMIT 1", k)), keys[0])
+
+
 def erase_rows(db: Database, kind: str, key: str, *, reason: str, author: str) -> Erasure:
     """Blank every stored value of one element (all lines, all versions). The caller holds
     ``db.write()`` and records the audit commit (then :func:`link_commit`)."""
