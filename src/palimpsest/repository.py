@@ -500,13 +500,12 @@ class Repository:
         horizon, tagged commits and states of this handle's open Views stay readable.
         ``vacuum`` (SQLite) gives the freed pages back to the file system afterwards.
         """
-        from .versioning.retention import gc
+        from .versioning.retention import gc, give_back_space
         pinned = [v.commit for v in list(self._views) if v.commit is not None]
         report = gc(self._commits, self._refs, pinned=pinned, dry_run=dry_run,
                     now=to_us(now) if now is not None else None)
-        if vacuum and not dry_run and self._db.capabilities.vacuum:
-            self._db.run("VACUUM")
-            report.vacuumed = True
+        if vacuum and not dry_run:
+            report.vacuumed = give_back_space(self._db)
         return report
 
     def erase(self, id: ElementRef, *, reason: str, author: str | None = None,

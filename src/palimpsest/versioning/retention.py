@@ -264,6 +264,15 @@ def gc(commits: CommitStore, refs: RefStore, *, pinned: Iterable[Commit] = (),
     return report
 
 
+def give_back_space(db: Database) -> bool:
+    """Return the pages gc freed to the file system where the backend can (SQLite's
+    ``VACUUM``); whether it did."""
+    if not db.capabilities.vacuum:
+        return False
+    db.run("VACUUM")
+    return True
+
+
 def _doomed_rows(db: Database, bounds: set[tuple[int, int]]) -> int:
     db.script(f"CREATE TEMP TABLE IF NOT EXISTS gc_bounds (line {db.dialect.bigint} NOT NULL, "
               f"bound {db.dialect.bigint} NOT NULL);"
