@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -285,3 +286,37 @@ def test_syntax_errors_say_line_and_column(people: palimpsest.Repository) -> Non
         people.sparql("SELECT * WHERE {\n  ?s ?p }")
     assert info.value.line == 2 and info.value.column is not None
     assert str(info.value).startswith("2:")
+
+
+# -- schema.org history ---------------------------------------------------------------------------
+SCHEMAORG = Path(__file__).resolve().parents[2] / "shared" / "data" / "schemaorg" / "releases"
+
+
+@pytest.mark.skipif(not (SCHEMAORG / "3.1.nt.xz").exists(),
+                    reason="the schema.org data set (shared/data/schemaorg) is not next to "
+                           "this checkout")
+def test_schemaorg_history() -> None:
+    from palimpsest.io.rdf import parse_rdf
+    from palimpsest.io.snapshot import import_graph
+
+    repo = palimpsest.open(":memory:")
+    for version in ("3.0", "3.1"):
+        import_graph(repo, parse_rdf(SCHEMAORG / f"{version}.nt.xz"), mode="replace")
+        repo.tag(f"v{version}")
+    domain = ("PREFIX schema: <http://schema.org/>\n"
+              "SELECT DISTINCT ?class WHERE { schema:contributor schema:domainIncludes ?class }"
+              " ORDER BY ?class")
+    for version in ("3.0", "3.1"):
+        got = repo.sparql(domain, ref=f"v{version}")
+        assert not isinstance(got, bool)
+        store = pyoxigraph.Store()
+        store.load(render(repo, f"v{version}", "nt")[0], pyoxigraph.RdfFormat.N_TRIPLES)
+        expected = [s["class"] for s in store.query(domain)]  # type: ignore[union-attr]
+        assert [r["class"] for r in got] == expected and expected
+    count_new = ("PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+                 "SELECT ?c ?label WHERE { ?c a rdfs:Class ; rdfs:label ?label "
+                 "FILTER(strstarts(?label, \"Med\")) }")
+    old, new = repo.sparql(count_new, ref="v3.0"), repo.sparql(count_new, ref="v3.1")
+    assert not isinstance(old, bool) and not isinstance(new, bool)
+    assert len(new) >= len(old) > 0
+    assert repo.sparql("ASK { ?s ?p ?o }", ref="v3.0") is True
