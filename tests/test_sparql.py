@@ -113,7 +113,32 @@ def random_query(rng: random.Random) -> str:
     distinct = "DISTINCT " if rng.random() < 0.3 else ""
     if rng.random() < 0.15:
         return HEADER + "ASK " + body
-    return HEADER + f"SELECT {distinct}* WHERE " + body
+    used = [v for v in ("?a", "?b", "?o", "?p") if v in body]
+    if used and rng.random() < 0.25:
+        return aggregate_query(rng, body, used)
+    query = HEADER + f"SELECT {distinct}* WHERE " + body
+    if used and rng.random() < 0.4:
+        keys = rng.sample(used, rng.randint(1, len(used)))
+        query += " ORDER BY " + " ".join(k if rng.random() < 0.5 else f"DESC({k})"
+                                         for k in keys)
+    return query
+
+
+def aggregate_query(rng: random.Random, body: str, used: list[str]) -> str:
+    group = rng.sample(used, rng.randint(0, min(2, len(used))))
+    v = rng.choice(used)
+    aggs = rng.sample(["COUNT(*)", f"COUNT({v})", f"COUNT(DISTINCT {v})", f"SUM({v})",
+                       f"AVG({v})", f"MIN({v})", f"MAX({v})", f"SUM(DISTINCT {v})"],
+                      rng.randint(1, 3))
+    if any(a.startswith(("MIN", "MAX")) for a in aggs):  # the order of mixed literals is
+        body = body[:-1] + f" FILTER(isNumeric({v})) }}"  # pyoxigraph's own
+    select = " ".join(group + [f"({a} AS ?x{i})" for i, a in enumerate(aggs)])
+    query = HEADER + f"SELECT {select} WHERE {body}"
+    if group:
+        query += " GROUP BY " + " ".join(group)
+        if rng.random() < 0.3:
+            query += f" HAVING (COUNT(*) > {rng.randint(0, 2)})"
+    return query
 
 
 # -- comparison ---------------------------------------------------------------------------------
@@ -127,6 +152,13 @@ def norm(term: Any) -> Any:
     return (type(term).__name__, term.value)
 
 
+def order_vars(query: str) -> list[str]:
+    if " ORDER BY " not in query:
+        return []
+    keys = query.split(" ORDER BY ")[1].replace("DESC(", "").replace(")", "").split()
+    return [k.lstrip("?") for k in keys]
+
+
 def reference(repo: palimpsest.Repository, ref: str, query: str) -> Any:
     data, _ = render(repo, ref, "nt", prefixes=PREFIXES)
     store = pyoxigraph.Store()
@@ -135,22 +167,40 @@ def reference(repo: palimpsest.Repository, ref: str, query: str) -> Any:
     if isinstance(answer, pyoxigraph.QueryBoolean):
         return bool(answer)
     names = [v.value for v in answer.variables]
-    return Counter(frozenset((n, norm(s[n])) for n in names if s[n] is not None)
-                   for s in answer)
+    rows = list(answer)
+    return (Counter(frozenset((n, norm(s[n])) for n in names if s[n] is not None)
+                    for s in rows),
+            [tuple(norm(s[k]) for k in order_vars(query) if k in names) for s in rows])
 
 
 def ours(repo: palimpsest.Repository, ref: str, query: str) -> Any:
     answer = repo.sparql(query, ref=ref, prefixes=PREFIXES)
     if isinstance(answer, bool):
         return answer
-    return Counter(frozenset((n, norm(s[n])) for n in answer.variables if s[n] is not None)
-                   for s in answer)
+    return (Counter(frozenset((n, norm(s[n])) for n in answer.variables if s[n] is not None)
+                    for s in answer),
+            [tuple(norm(s[k]) for k in order_vars(query) if k in answer.variables)
+             for s in answer])
+
+
+def comparable(keys: list[tuple[Any, ...]]) -> bool:
+    """Whether the order of these ORDER BY keys is fully defined: at each position, the
+    literals are all numbers, or all of one datatype and language. (pyoxigraph orders
+    other literals by a partial order, so their order depends on its sort algorithm.)"""
+    for i in range(len(keys[0]) if keys else 0):
+        kinds = {("number",) if k[0] == "number" else k[2:] for row in keys
+                 if (k := row[i]) is not None and k[0] in ("number", "literal")}
+        if len(kinds) > 1:
+            return False
+    return True
 
 
 def check(repo: palimpsest.Repository, commits: list[str], query: str) -> None:
     for ref in commits:
         expected = reference(repo, ref, query)
         got = ours(repo, ref, query)
+        if not isinstance(got, bool) and not comparable(expected[1]):
+            expected, got = expected[0], got[0]
         assert got == expected, f"at {ref[:8]}:\n{query}\nSQL: " + \
             repo.at(ref).sparql_explain(query, prefixes=PREFIXES)[:2000]
 
@@ -262,7 +312,7 @@ def test_result_formats(people: palimpsest.Repository) -> None:
 def test_explain_shows_sql_with_the_visibility_rule(people: palimpsest.Repository) -> None:
     sql = people.head().sparql_explain(HEADER + "SELECT ?s WHERE { ?s a ex:Person }",
                                        prefixes=PREFIXES)
-    assert sql.startswith("SELECT") and "superseded" in sql and "rows e" in sql
+    assert sql.startswith("WITH") and "superseded" in sql and "rows e" in sql
 
 
 def test_unsupported_constructs_are_named(people: palimpsest.Repository) -> None:
@@ -272,7 +322,7 @@ def test_unsupported_constructs_are_named(people: palimpsest.Repository) -> None
         "SELECT * WHERE { ?s ex:knows+ ?o }": "property path",
         "SELECT * WHERE { ?s ?p ?o MINUS { ?s a ex:Person } }": "MINUS",
         "SELECT * WHERE { ?s ?p ?o FILTER NOT EXISTS { ?s a ex:Person } }": "EXISTS",
-        "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }": "aggregates",
+        "SELECT (GROUP_CONCAT(?o) AS ?n) WHERE { ?s ?p ?o }": "GROUP_CONCAT",
         "SELECT * WHERE { ?s ?p ?o FILTER(?o + 1 > 2) }": "AdditiveExpression",
     }
     for query, construct in cases.items():

@@ -36,6 +36,7 @@ class Rel:
     sql: S
     vars: list[str]
     nullable: set[str] = field(default_factory=set)
+    name: str | None = None  # its common table expression, once it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +102,14 @@ def parse(text: str, names: Names) -> Any:
         tree = parseQuery(text)
     except ParseException as exc:
         raise QuerySyntaxError(str(exc.msg), line=exc.lineno, column=exc.col) from None
+    # SELECT *: the variables in scope, in order of first appearance
+    star = tree[1].name == "SelectQuery" and "projection" not in tree[1]
     try:
-        return translateQuery(tree, initNs=dict(names.table))
+        query = translateQuery(tree, initNs=dict(names.table))
     except Exception as exc:  # rdflib raises plain exceptions for unknown prefixes etc.
         raise QuerySyntaxError(str(exc)) from None
+    setattr(query, "star", star)  # noqa: B010
+    return query
 
 
 # -- compiling -------------------------------------------------------------------------------
@@ -116,6 +121,7 @@ class Compiler:
         self.columns: dict[str, str] = {}
         self.rdf_type = names.compact(RDF + "type")
         self.aliases = 0
+        self.ctes: list[S] = []
 
     def col(self, var: str) -> str:
         found = self.columns.get(var)
@@ -124,6 +130,21 @@ class Compiler:
             found = f"v_{var}" if _SAFE.fullmatch(var) else f"v{len(self.columns)}_"
             self.columns[var] = found
         return found
+
+    def cte(self, sql: S) -> str:
+        """Name ``sql`` as a common table expression: the query stays a flat list of steps
+        (SQLite's parser limits nesting; both engines inline CTEs used once)."""
+        name = f"t{len(self.ctes) + 1}"
+        self.ctes.append(fmt(f"{name} AS ({{}})", sql))
+        return name
+
+    def src(self, rel: Rel) -> S:
+        if rel.name is None:
+            rel.name = self.cte(rel.sql)
+        return S(rel.name)
+
+    def with_ctes(self, sql: S) -> S:
+        return fmt("WITH {} {}", join(", ", self.ctes), sql) if self.ctes else sql
 
     def alias(self) -> str:
         self.aliases += 1
@@ -198,8 +219,8 @@ class Compiler:
         cols = self.select_list([S(f"{env[v]} AS {self.col(v)}") for v in vars_])
         on = join(" AND ", conds) if conds else S("1 = 1")
         kind = "LEFT JOIN" if left else "JOIN"
-        sql = fmt(f"SELECT {{}} FROM ({{}}) {qa} {kind} ({{}}) {qb} ON {{}}", cols, a.sql,
-                  b.sql, on)
+        sql = fmt(f"SELECT {{}} FROM {{}} {qa} {kind} {{}} {qb} ON {{}}", cols, self.src(a),
+                  self.src(b), on)
         return Rel(sql, vars_, nullable)
 
     def union(self, a: Rel, b: Rel) -> Rel:
@@ -209,7 +230,7 @@ class Compiler:
             q = self.alias()
             cols = [S(f"{q}.{self.col(v)} AS {self.col(v)}" if v in rel.vars
                       else f"CAST(NULL AS TEXT) AS {self.col(v)}") for v in vars_]
-            return fmt(f"SELECT {{}} FROM ({{}}) {q}", self.select_list(cols), rel.sql)
+            return fmt(f"SELECT {{}} FROM {{}} {q}", self.select_list(cols), self.src(rel))
 
         nullable = a.nullable | b.nullable | (set(a.vars) ^ set(b.vars))
         return Rel(fmt("{} UNION ALL {}", side(a), side(b)), vars_, nullable)
@@ -217,19 +238,100 @@ class Compiler:
     def env(self, rel: Rel, q: str) -> dict[str, str]:
         return {v: f"{q}.{self.col(v)}" for v in rel.vars}
 
+    def columns_of(self, rel: Rel, q: str) -> S:
+        return self.select_list([S(f"{q}.{self.col(v)} AS {self.col(v)}") for v in rel.vars])
+
     def filter(self, rel: Rel, expr: Any) -> Rel:
         q = self.alias()
-        test = ExprCompiler(self.terms, self.env(rel, q)).boolean(expr)
-        return Rel(fmt(f"SELECT * FROM ({{}}) {q} WHERE {{}}", rel.sql, test), rel.vars,
-                   rel.nullable)
+        exprs = ExprCompiler(self.terms, self.env(rel, q), q)
+        test = exprs.boolean(expr)
+        return Rel(fmt(f"SELECT {{}} FROM {{}} {q} WHERE {{}}", self.columns_of(rel, q),
+                       exprs.below(self.src(rel), self.cte), test), rel.vars, rel.nullable)
 
     def extend(self, rel: Rel, var: str, expr: Any) -> Rel:
         q = self.alias()
-        value = ExprCompiler(self.terms, self.env(rel, q)).term(expr)
+        exprs = ExprCompiler(self.terms, self.env(rel, q), q)
+        value = exprs.term(expr)
         cols = [S(f"{q}.{self.col(v)} AS {self.col(v)}") for v in rel.vars]
         cols.append(fmt(f"{{}} AS {self.col(var)}", value))
-        return Rel(fmt(f"SELECT {{}} FROM ({{}}) {q}", join(", ", cols), rel.sql),
+        return Rel(fmt(f"SELECT {{}} FROM {{}} {q}", join(", ", cols),
+                       exprs.below(self.src(rel), self.cte)),
                    [*rel.vars, var], rel.nullable | {var})
+
+    def aggregate_join(self, node: Any) -> Rel:
+        """GROUP BY variables (or one group) and the aggregates over each group."""
+        from rdflib import Variable
+
+        inner = self.graph_pattern(node.p.p)
+        q = self.alias()
+        env = self.env(inner, q)
+        keys: list[S] = []
+        for key in node.p.expr or []:
+            if not isinstance(key, Variable):
+                raise UnsupportedQuery("GROUP BY an expression is not supported yet (group by "
+                                       "a variable bound with BIND)", "GROUP BY expression")
+            if str(key) in env:
+                keys.append(S(env[str(key)]))
+        exprs = ExprCompiler(self.terms, env)
+        cols: list[S] = []
+        out: list[str] = []
+        for agg in node.A:
+            res = str(agg.res)
+            cols.append(fmt(f"{{}} AS {self.col(res)}", self.aggregate(agg, exprs)))
+            out.append(res)
+        sql = fmt(f"SELECT {{}} FROM {{}} {q}", self.select_list(cols), self.src(inner))
+        if keys:
+            sql = fmt("{} GROUP BY {}", sql, join(", ", keys))
+        elif node.p.expr:  # grouped by unbound variables only: one group, unless no rows
+            sql = fmt("{} HAVING count(*) > 0", sql)
+        return Rel(sql, out, set(out))
+
+    def aggregate(self, agg: Any, exprs: ExprCompiler) -> S:
+        """An aggregate as an encoded term (see docs/sparql.md for the result types)."""
+        t, d = self.terms, self.d
+        name = agg.name.removeprefix("Aggregate_")
+        distinct = "DISTINCT " if agg.get("distinct") == "DISTINCT" else ""
+        if name == "Count":
+            if agg.vars == "*":
+                if distinct:
+                    raise UnsupportedQuery("COUNT(DISTINCT *) is not supported yet",
+                                           "COUNT(DISTINCT *)")
+                return S("('i' || CAST(count(*) AS TEXT))")
+            return fmt(f"('i' || CAST(count({distinct}{{}}) AS TEXT))", exprs.term(agg.vars))
+        v = exprs.term(agg.vars)
+        if name == "Sample":
+            return fmt("min({})", v)
+        if name not in ("Sum", "Avg", "Min", "Max"):
+            label = {"GroupConcat": "GROUP_CONCAT"}.get(name, name.upper())
+            raise UnsupportedQuery(f"aggregate {label} is not supported yet", label)
+        numbers = fmt("count(CASE WHEN {} THEN 1 END)", t.is_numeric(v))
+        ints = fmt("count(CASE WHEN {} = 'i' THEN 1 END)", t.tag(v))
+        whole = fmt(f"CAST({{}} AS {'bigint' if d.postgres else 'INTEGER'})", t.payload(v))
+        real = fmt(f"CAST({{}} AS {'double precision' if d.postgres else 'REAL'})",
+                   t.payload(v))
+        fn = {"Sum": "sum", "Avg": "avg", "Min": "min", "Max": "max"}[name]
+        if name != "Avg":
+            as_int = fmt(f"('i' || CAST({fn}({distinct}CASE WHEN {{}} = 'i' THEN {{}} END) "
+                         "AS TEXT))", t.tag(v), whole)
+        else:
+            as_int = fmt(f"('n' || {self.float_text(f'avg({distinct}{{}})')})",
+                         fmt("CASE WHEN {} = 'i' THEN {} END", t.tag(v), whole))
+        as_real = fmt(f"('f' || {self.float_text(f'{fn}({distinct}{{}})')})",
+                      fmt("CASE WHEN {} THEN {} END", t.is_numeric(v), real))
+        empty = {"Sum": "'i0'", "Avg": "'i0'", "Min": "NULL", "Max": "NULL"}[name]
+        strings = S("NULL")
+        if name in ("Min", "Max"):  # simple strings compare by code point
+            strings = fmt(f"CASE WHEN count(CASE WHEN {{}} = '\"' THEN 1 END) = count({{}}) "
+                          f"THEN {fn}({d.text('{}')}) END", t.tag(v), v, v)
+        return fmt("(CASE WHEN count({}) = 0 THEN " + empty + " "
+                   "WHEN {} < count({}) THEN {} WHEN {} = count({}) THEN {} ELSE {} END)",
+                   v, numbers, v, strings, ints, v, as_int, as_real)
+
+    def float_text(self, expr: str) -> str:
+        """SQL text of a double that reads back as the same double."""
+        if self.d.postgres:
+            return f"CAST(CAST({expr} AS double precision) AS TEXT)"
+        return f"printf('%!.17g', {expr})"
 
     def graph_pattern(self, node: Any) -> Rel:
         name = getattr(node, "name", type(node).__name__)
@@ -252,8 +354,10 @@ class Compiler:
             return self.filter(self.graph_pattern(node.p), node.expr)
         if name == "Extend":
             return self.extend(self.graph_pattern(node.p), str(node.var), node.expr)
+        if name == "AggregateJoin":
+            return self.aggregate_join(node)
         labels = {"Minus": "MINUS", "Graph": "GRAPH", "ToMultiSet": "VALUES or subquery",
-                  "values": "VALUES", "Group": "GROUP BY", "AggregateJoin": "aggregates",
+                  "values": "VALUES", "Group": "GROUP BY",
                   "Project": "subquery", "Distinct": "subquery", "Slice": "subquery",
                   "OrderBy": "subquery", "ServiceGraphPattern": "SERVICE"}
         label = labels.get(name, name)
@@ -283,8 +387,11 @@ class Compiler:
         if node.name == "OrderBy":
             order, node = list(node.expr), node.p
         rel = self.graph_pattern(node)
+        if projected is not None and getattr(query, "star", False):
+            projected = [v for v in rel.vars if not v.startswith("_:")]
         if form == "AskQuery":
-            ask, params = fmt("SELECT 1 FROM ({}) a LIMIT 1", rel.sql).render()
+            ask, params = self.with_ctes(fmt("SELECT 1 FROM {} a LIMIT 1",
+                                             self.src(rel))).render()
             return Compiled("ASK", [], ask, params)
         variables = projected if projected is not None else [
             v for v in rel.vars if not v.startswith("_:")]
@@ -294,7 +401,8 @@ class Compiler:
                   else f"CAST(NULL AS TEXT) AS {self.col(v)}") for v in variables]
         keys: list[S] = []
         if order:
-            if distinct and any(_vars(c.expr) - set(variables) for c in order):
+            if distinct and any((_vars(c.expr) & set(rel.vars)) - set(variables)
+                                for c in order):
                 raise UnsupportedQuery("ORDER BY a variable that is not selected, with "
                                        "DISTINCT", "ORDER BY")
             order_env = ({v: f"d.{self.col(v)}" for v in variables} if distinct else env)
@@ -304,19 +412,20 @@ class Compiler:
                 if getattr(cond, "name", None) == "OrderCondition":
                     expr, desc = cond.expr, cond.order == "DESC"
                 keys += self.order_keys(exprs.term(expr), desc)
-        body = fmt(f"SELECT {'DISTINCT ' if distinct else ''}{{}} FROM ({{}}) {q}",
-                   self.select_list(cols), rel.sql)
+        source = self.src(rel)
+        body = fmt(f"SELECT {'DISTINCT ' if distinct else ''}{{}} FROM {{}} {q}",
+                   self.select_list(cols), source)
         if distinct and keys:
             body = fmt("SELECT * FROM ({}) d", body)
         elif keys:
-            body = fmt(f"SELECT {{}} FROM ({{}}) {q}", self.select_list(cols), rel.sql)
+            body = fmt(f"SELECT {{}} FROM {{}} {q}", self.select_list(cols), source)
         sql = body
         if keys:
             sql = fmt("{} ORDER BY {}", sql, join(", ", keys))
         if limit is not None or offset:
             sql = fmt("{} LIMIT {} OFFSET {}", sql, P(limit if limit is not None else 2**63 - 1),
                       P(offset or 0))
-        text, params = sql.render()
+        text, params = self.with_ctes(sql).render()
         return Compiled("SELECT", variables, text, params)
 
     def order_keys(self, t: S, desc: bool) -> list[S]:
@@ -371,6 +480,8 @@ def decode(text: str | None, names: Names) -> Any:
         return ox.Literal(repr(float(body)), datatype=ox.NamedNode(XSD + "double"))
     if tag == "d":
         return ox.Literal(body, datatype=ox.NamedNode(XSD + "double"))
+    if tag == "n":
+        return ox.Literal(body, datatype=ox.NamedNode(XSD + "decimal"))
     if tag == "b":
         return ox.Literal(body, datatype=ox.NamedNode(XSD + "boolean"))
     if tag == "@":

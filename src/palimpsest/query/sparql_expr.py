@@ -15,10 +15,11 @@ from typing import Any
 
 from ..errors import UnsupportedQuery
 from .rdfnames import Names
-from .sparql_sql import DOUBLE_RE, INT_RE, SEP, Dialect, P, S, fmt, join, quote
+from .sparql_sql import DECIMAL_RE, DOUBLE_RE, INT_RE, SEP, Dialect, P, S, fmt, join, quote
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
-KNOWN = "('<', '\"', 'i', 'f', 'd', 'b', '@')"
+KNOWN = "('<', '\"', 'i', 'f', 'd', 'n', 'b', '@')"
+NUMERIC = "('i', 'f', 'd', 'n')"
 NUMERIC_TYPES = {XSD + t for t in ("integer", "decimal", "double", "float", "int", "long",
                                    "short", "byte", "nonNegativeInteger", "positiveInteger",
                                    "negativeInteger", "nonPositiveInteger", "unsignedInt",
@@ -48,6 +49,8 @@ def encode_constant(term: Any, names: Names) -> str:
             return "i" + lex
         if dt == XSD + "double" and re.fullmatch(DOUBLE_RE[1:-1], lex):
             return "d" + lex
+        if dt == XSD + "decimal" and re.fullmatch(DECIMAL_RE[1:-1], lex):
+            return "n" + lex
         if dt == XSD + "boolean" and lex in ("true", "false"):
             return "b" + lex
         return "^" + names.compact(dt) + SEP + lex
@@ -75,11 +78,11 @@ class Terms:
                    self.tag(t), self.after_sep(t), self.tag(t), self.payload(t))
 
     def number(self, t: S) -> S:
-        return fmt("(CASE WHEN {} IN ('i', 'f', 'd') THEN " + self.d.number("{}") + " END)",
+        return fmt(f"(CASE WHEN {{}} IN {NUMERIC} THEN " + self.d.number("{}") + " END)",
                    self.tag(t), self.payload(t))
 
     def is_numeric(self, t: S) -> S:
-        return fmt("({} IN ('i', 'f', 'd'))", self.tag(t))
+        return fmt(f"({{}} IN {NUMERIC})", self.tag(t))
 
     def is_blank(self, t: S) -> S:
         return fmt("({} = '<' AND substr({}, 2, 2) = '_:')", self.tag(t), t)
@@ -115,13 +118,32 @@ class Terms:
 class ExprCompiler:
     """Compiles rdflib algebra expressions; ``env`` maps variable names to SQL columns."""
 
-    def __init__(self, terms: Terms, env: Mapping[str, str]) -> None:
+    def __init__(self, terms: Terms, env: Mapping[str, str], alias: str | None = None) -> None:
         self.t, self.env = terms, env
+        self.alias = alias
+        self.hoisted: list[tuple[str, S]] = []
+        """With an ``alias``: computed terms to add as columns ``(name, SQL)`` below the
+        expression, in order (each may use the ones before), so SQL nesting stays shallow."""
 
     def term(self, e: Any) -> S:
+        from rdflib import Literal, URIRef, Variable
+
         x = self.compile(e)
-        return x.sql if x.kind == "term" else fmt(
+        sql = x.sql if x.kind == "term" else fmt(
             "(CASE WHEN {} THEN 'btrue' WHEN NOT {} THEN 'bfalse' END)", x.sql, x.sql)
+        if self.alias is None or isinstance(e, Variable | URIRef | Literal):
+            return sql
+        name = f"h{len(self.hoisted)}_"
+        self.hoisted.append((name, sql))
+        return S(f"{self.alias}.{name}")
+
+    def below(self, source: S, cte: Callable[[S], str]) -> S:
+        """The table ``source`` (aliased as :attr:`alias`) with the hoisted columns added,
+        one common table expression (``cte`` names it) per column."""
+        for name, expr in self.hoisted:
+            source = S(cte(fmt(f"SELECT {self.alias}.*, {{}} AS {name} FROM {{}} "
+                               f"{self.alias}", expr, source)))
+        return source
 
     def boolean(self, e: Any) -> S:
         x = self.compile(e)
@@ -251,7 +273,7 @@ class ExprCompiler:
         sep = t.d.pos(t.d.sep(), "{}")
         return Expr("term", fmt("(CASE {} WHEN '\"' THEN '<xsd:string' WHEN 'i' THEN "
                                 "'<xsd:integer' WHEN 'f' THEN '<xsd:double' WHEN 'd' THEN "
-                                "'<xsd:double' WHEN 'b' THEN '<xsd:boolean' WHEN '@' THEN "
+                                "'<xsd:double' WHEN 'n' THEN '<xsd:decimal' WHEN 'b' THEN '<xsd:boolean' WHEN '@' THEN "
                                 "'<rdf:langString' WHEN 'j' THEN '<rdf:JSON' WHEN '^' THEN "
                                 f"'<' || substr({{}}, 2, {sep} - 2) END)", t.tag(v), v, v))
 
@@ -269,7 +291,8 @@ class ExprCompiler:
     def _Builtin_CONTAINS(self, e: Any) -> Expr:
         _, a = self._string(e.arg1)
         b = self._simple(e.arg2)
-        return Expr("bool", fmt(f"({self.t.d.pos('{}', '{}')} > 0)", b, a))
+        # pos(needle, haystack) fills the SQL function's (haystack, needle) slots in order
+        return Expr("bool", fmt(f"({self.t.d.pos('{}', '{}')} > 0)", a, b))
 
     def _Builtin_STRSTARTS(self, e: Any) -> Expr:
         _, a = self._string(e.arg1)

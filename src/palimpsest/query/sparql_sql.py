@@ -14,7 +14,8 @@ equality of terms are text equality, exact on both backends:
 
 ``<name`` an IRI or blank node (``_:label``) by its palimpsest name; ``"lexical`` an
 ``xsd:string``; ``ilexical`` an ``xsd:integer``; ``fjson`` an ``xsd:double`` stored as a JSON
-number (its JSON text); ``dlexical`` an ``xsd:double`` stored as a typed value; ``btrue`` /
+number (its JSON text); ``dlexical`` an ``xsd:double`` stored as a typed value; ``nlexical`` an ``xsd:decimal``;
+``btrue`` /
 ``bfalse``; ``@lang[--dir]\\x1flexical`` a language-tagged string; ``^datatype\\x1flexical``
 any other typed literal (datatype by name); ``jjson`` an ``rdf:JSON`` literal.
 """
@@ -31,7 +32,7 @@ from ..storage.visibility import Chain, visible
 SEP = "\x1f"
 INT_RE = r"^[+-]?[0-9]+$"
 DOUBLE_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
-NUMERIC_TAGS = ("i", "f", "d")
+DECIMAL_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
 
 
 # -- SQL fragments with parameters kept in text order ------------------------------------------
@@ -255,6 +256,7 @@ class Element:
         typed = (f"CASE WHEN {ty} = 'xsd:string' THEN '\"' || {v} "
                  f"WHEN {ty} = 'xsd:integer' AND {self.d.regex(v, INT_RE)} THEN 'i' || {v} "
                  f"WHEN {ty} = 'xsd:double' AND {self.d.regex(v, DOUBLE_RE)} THEN 'd' || {v} "
+                 f"WHEN {ty} = 'xsd:decimal' AND {self.d.regex(v, DECIMAL_RE)} THEN 'n' || {v} "
                  f"WHEN {ty} = 'xsd:boolean' AND {v} IN ('true', 'false') THEN 'b' || {v} "
                  f"ELSE '^' || {ty} || {sep} || {v} END")
         obj = (f"CASE WHEN {lang_shape} THEN '@' || {lang} || {with_dir} || {sep} || {v} "
