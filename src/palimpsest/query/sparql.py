@@ -323,9 +323,10 @@ class Compiler:
         if name in ("Min", "Max"):  # simple strings compare by code point
             strings = fmt(f"CASE WHEN count(CASE WHEN {{}} = '\"' THEN 1 END) = count({{}}) "
                           f"THEN {fn}({d.text('{}')}) END", t.tag(v), v, v)
-        return fmt("(CASE WHEN count({}) = 0 THEN " + empty + " "
-                   "WHEN {} < count({}) THEN {} WHEN {} = count({}) THEN {} ELSE {} END)",
-                   v, numbers, v, strings, ints, v, as_int, as_real)
+        # as pyoxigraph: an unbound value makes the aggregate an error (unbound)
+        return fmt("(CASE WHEN count(*) = 0 THEN " + empty + " WHEN count({}) < count(*) "
+                   "THEN NULL WHEN {} < count({}) THEN {} WHEN {} = count({}) THEN {} "
+                   "ELSE {} END)", v, numbers, v, strings, ints, v, as_int, as_real)
 
     def float_text(self, expr: str) -> str:
         """SQL text of a double that reads back as the same double."""

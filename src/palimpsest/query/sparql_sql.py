@@ -22,6 +22,7 @@ any other typed literal (datatype by name); ``jjson`` an ``rdf:JSON`` literal.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from ..storage.visibility import Chain, visible
 SEP = "\x1f"
 INT_RE = r"^[+-]?[0-9]+$"
 DOUBLE_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_PLAIN_KEY = re.compile(r"[^'\"\\()%?{}\x00-\x1f]{1,200}")
 DECIMAL_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
 
 
@@ -151,6 +153,17 @@ class Dialect:
     def array_only(self, branch: int) -> str:
         return "j.type <> 'array'" if branch == 0 else "j.type = 'array'"
 
+    def prop_by_key(self, key: str, branch: int) -> tuple[str, str, Element]:
+        """(FROM clause, test, element) reading property ``key`` (no quotes or backslashes)
+        of entity rows ``e``: its value when not a list (branch 0), else each element."""
+        doc, path = self.guarded("e.value"), quote(f'$."{key}"')
+        if branch == 0:
+            kind = f"json_type({doc}, {path})"
+            return ("", f"{kind} IS NOT NULL AND {kind} <> 'array'",
+                    Element(self, kind, f"json_extract({doc}, {path})", f"({doc} -> {path})"))
+        return (f", json_each({doc}, {path}) k", f"json_type({doc}, {path}) = 'array'",
+                Element(self, "k.type", "k.value", f"({doc} -> k.fullkey)"))
+
     def types_from(self) -> str:
         doc = self.guarded("e.value")
         return (f", json_each(CASE WHEN json_type({doc}, '$.\"@types\"') = 'array' "
@@ -201,6 +214,15 @@ class PostgresDialect(Dialect):
     def array_only(self, branch: int) -> str:
         return ("json_typeof(j.value) <> 'array'" if branch == 0
                 else "json_typeof(j.value) = 'array'")
+
+    def prop_by_key(self, key: str, branch: int) -> tuple[str, str, Element]:
+        node = f"({self.guarded('e.value')} -> {quote(key)})"
+        if branch == 0:
+            return ("", f"{node} IS NOT NULL AND json_typeof({node}) <> 'array'",
+                    PgElement(self, node))
+        return (f" CROSS JOIN LATERAL json_array_elements(CASE WHEN json_typeof({node}) = "
+                "'array' THEN " + node + " ELSE '[]'::json END) k",
+                f"json_typeof({node}) = 'array'", PgElement(self, "k.value"))
 
     def types_from(self) -> str:
         doc = self.guarded("e.value")
@@ -380,11 +402,16 @@ def _branch(d: Dialect, chain: Chain, source: str, s: Position, p: Position, o: 
         else:  # properties
             if p[0] in LITERALS or o[0] == "node":
                 return None
-            from_, key, element = d.prop_branches()[branch]
-            where.append(S(d.array_only(branch), f" AND substr({key}, 1, 1) <> '@'"))
-            if p[0] == "node":
-                where.append(S(key, " = ", P(p[1])))
+            if p[0] == "node" and _PLAIN_KEY.fullmatch(p[1]) and not p[1].startswith("@"):
+                # one known key: read it by path instead of walking every property
+                from_, test, element = d.prop_by_key(p[1], branch)
+                where.append(S(test))
+            elif p[0] == "node":
+                from_, key, element = d.prop_branches()[branch]
+                where.append(S(d.array_only(branch), f" AND {key} = ", P(p[1])))
             else:
+                from_, key, element = d.prop_branches()[branch]
+                where.append(S(d.array_only(branch), f" AND substr({key}, 1, 1) <> '@'"))
                 _bind(out, where, f"'<' || {key}", p, seen)
             if o[0] == "literal":
                 where.append(S(element.encode(), " = ", P(o[1])))
