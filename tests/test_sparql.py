@@ -370,3 +370,30 @@ def test_schemaorg_history() -> None:
     assert not isinstance(old, bool) and not isinstance(new, bool)
     assert len(new) >= len(old) > 0
     assert repo.sparql("ASK { ?s ?p ?o }", ref="v3.0") is True
+
+
+def test_aggregates(people: palimpsest.Repository) -> None:
+    people.put_entity("ex:cy", type="ex:Robot", props={"ex:born": 2001.5, "ex:name": "Cy"})
+    query = HEADER + ("SELECT ?t (COUNT(*) AS ?n) (SUM(?b) AS ?sum) (AVG(?b) AS ?avg) "
+                      "(MIN(?name) AS ?first) WHERE { ?s a ?t ; ex:born ?b ; ex:name ?name } "
+                      "GROUP BY ?t HAVING (COUNT(*) >= 1) ORDER BY DESC(?n)")
+    rows = people.sparql(query, prefixes=PREFIXES)
+    assert not isinstance(rows, bool)
+    got = [(r["t"].value, r["n"].value, r["sum"].value, float(r["avg"].value),
+            r["first"].value) for r in rows]
+    assert got == [(EX + "Person", "2", "3715", 1857.5, "Ada"),
+                   (EX + "Robot", "1", "2001.5", 2001.5, "Cy")]
+    assert rows[0]["avg"].datatype.value.endswith("#decimal")
+    assert rows[1]["sum"].datatype.value.endswith("#double")
+    total = people.sparql("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", ref="v1")
+    assert [r["n"].value for r in total] == ["3"]  # type: ignore[union-attr]
+
+
+def test_timeout(people: palimpsest.Repository) -> None:
+    from palimpsest.errors import QueryTimeout
+
+    for i in range(30):
+        people.put_entity(f"ex:n{i}", type="ex:Node", props={"ex:i": i})
+    heavy = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+    with pytest.raises(QueryTimeout):
+        people.sparql(heavy, timeout=0.05)
