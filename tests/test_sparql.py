@@ -397,3 +397,14 @@ def test_timeout(people: palimpsest.Repository) -> None:
     heavy = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
     with pytest.raises(QueryTimeout):
         people.sparql(heavy, timeout=0.05)
+
+
+def test_bare_names_need_a_default_namespace(repo: palimpsest.Repository) -> None:
+    repo.put_entity("ada", type="Person", props={"name": "Ada"})
+    with pytest.raises(QueryError, match="prefixes"):
+        repo.sparql("SELECT * WHERE { ?s ?p ?o }")
+    kg = {"": "http://example.org/kg/"}
+    rows = repo.sparql("SELECT ?n WHERE { :ada :name ?n }", prefixes=kg)
+    assert [r["n"].value for r in rows] == ["Ada"]  # type: ignore[union-attr]
+    with pytest.raises(QuerySyntaxError, match="foo"):
+        repo.sparql("SELECT * WHERE { foo:x ?p ?o }")

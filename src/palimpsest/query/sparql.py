@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pyoxigraph as ox
 
-from ..errors import QuerySyntaxError, UnsupportedQuery
+from ..errors import QueryError, QuerySyntaxError, UnsupportedQuery
 from ..storage.base import Database
 from ..storage.visibility import Chain
 from .rdfnames import Names
@@ -514,6 +514,9 @@ def run(db: Database, chain: Chain, text: str, prefixes: Mapping[str, str] | Non
         return bool(rows)
     index = {v: i for i, v in enumerate(compiled.variables)}
     out = Solutions(compiled.variables)
-    for row in rows:
-        out.append(Solution(index, tuple(decode(v, names) for v in row[:len(index)])))
+    try:
+        for row in rows:
+            out.append(Solution(index, tuple(decode(v, names) for v in row[:len(index)])))
+    except ValueError as exc:  # a name that does not map to an IRI (docs/rdf.md, Names)
+        raise QueryError(f"cannot answer as RDF: {exc}") from None
     return out
