@@ -320,4 +320,4 @@ class ExprCompiler:
             if flag != "i":
                 raise UnsupportedQuery(f"REGEX flag {flag!r} is not supported", "REGEX")
             text = "(?i)" + text
-        return Expr("bool", self.t.d.regex_param(a, P(text)))
+        return Expr("bool", self.t.d.regex_param(a, text))

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..storage import regex
 from ..storage.base import Database
 from ..storage.visibility import Chain, visible
 
@@ -118,8 +119,10 @@ class Dialect:
     def regex(self, expr: str, pattern: str) -> str:
         return f"({expr} REGEXP {quote(pattern)})"
 
-    def regex_param(self, expr: str | S, pattern: P) -> S:
-        return fmt("({} REGEXP {})", expr, pattern)
+    def regex_param(self, expr: str | S, pattern: str) -> S:
+        """SQL true when the user's ``pattern`` (RE2 syntax, checked) matches in ``expr``."""
+        regex.compile_pattern(pattern)
+        return fmt("({} REGEXP {})", expr, P(pattern))
 
     def pos(self, needle: str, haystack: str) -> str:
         return f"instr({haystack}, {needle})"
@@ -182,8 +185,9 @@ class PostgresDialect(Dialect):
     def regex(self, expr: str, pattern: str) -> str:
         return f"({expr} ~ {quote(pattern)})"
 
-    def regex_param(self, expr: str | S, pattern: P) -> S:
-        return fmt("({} ~ {})", expr, pattern)
+    def regex_param(self, expr: str | S, pattern: str) -> S:
+        regex.compile_pattern(pattern)
+        return fmt("({} ~ {})", expr, P(regex.to_postgres(pattern)))
 
     def pos(self, needle: str, haystack: str) -> str:
         return f"strpos({haystack}, {needle})"
