@@ -110,6 +110,11 @@ def random_query(rng: random.Random) -> str:
         body = body[:-1] + " OPTIONAL { " + random_bgp(rng) + " } }"
     if rng.random() < 0.5:
         body = body[:-1] + f" FILTER({random_filter(rng)}) }}"
+    if rng.random() < 0.15:
+        rows = " ".join(f"({rng.choice(['1', 'UNDEF', chr(34) + 'a' + chr(34), 'ex:e1', 'ex:A'])}"
+                        f" {rng.choice(['ex:e0', 'UNDEF', 'true', 'ex:p0'])})"
+                        for _ in range(rng.randint(0, 3)))
+        body = body[:-1] + f" VALUES (?{rng.choice('abo')} ?{rng.choice('pz')}) {{ {rows} }} }}"
     distinct = "DISTINCT " if rng.random() < 0.3 else ""
     if rng.random() < 0.15:
         return HEADER + "ASK " + body
@@ -324,6 +329,7 @@ def test_unsupported_constructs_are_named(people: palimpsest.Repository) -> None
         "SELECT * WHERE { ?s ?p ?o FILTER NOT EXISTS { ?s a ex:Person } }": "EXISTS",
         "SELECT (GROUP_CONCAT(?o) AS ?n) WHERE { ?s ?p ?o }": "GROUP_CONCAT",
         "SELECT * WHERE { ?s ?p ?o FILTER(?o + 1 > 2) }": "AdditiveExpression",
+        "SELECT * WHERE { { SELECT ?s WHERE { ?s ?p ?o } } }": "subquery",
     }
     for query, construct in cases.items():
         with pytest.raises(UnsupportedQuery) as info:

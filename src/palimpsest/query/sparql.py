@@ -258,6 +258,30 @@ class Compiler:
                        exprs.below(self.src(rel), self.cte)),
                    [*rel.vars, var], rel.nullable | {var})
 
+    def values(self, rows: list[dict[Any, Any]]) -> Rel:
+        """VALUES: one SELECT of parameters per row, UNDEF as NULL."""
+        vars_: list[str] = []
+        for row in rows:
+            vars_ += [str(v) for v in row if str(v) not in vars_]
+        nullable: set[str] = set()
+        selects: list[S] = []
+        for row in rows:
+            by_name = {str(k): v for k, v in row.items()}
+            cols: list[S] = []
+            for v in vars_:
+                value = by_name.get(v, "UNDEF")
+                if isinstance(value, str) and value == "UNDEF":
+                    nullable.add(v)
+                    cols.append(S(f"CAST(NULL AS TEXT) AS {self.col(v)}"))
+                else:
+                    encoded = encode_constant(value, self.names)
+                    cols.append(S("CAST(", P(encoded), f" AS TEXT) AS {self.col(v)}"))
+            selects.append(fmt("SELECT {}", self.select_list(cols)))
+        if not selects:
+            empty = [S(f"CAST(NULL AS TEXT) AS {self.col(v)}") for v in vars_]
+            return Rel(fmt("SELECT {} WHERE 1 = 0", self.select_list(empty)), vars_)
+        return Rel(join(" UNION ALL ", selects), vars_, nullable)
+
     def aggregate_join(self, node: Any) -> Rel:
         """GROUP BY variables (or one group) and the aggregates over each group."""
         from rdflib import Variable
@@ -357,7 +381,11 @@ class Compiler:
             return self.extend(self.graph_pattern(node.p), str(node.var), node.expr)
         if name == "AggregateJoin":
             return self.aggregate_join(node)
-        labels = {"Minus": "MINUS", "Graph": "GRAPH", "ToMultiSet": "VALUES or subquery",
+        if name == "ToMultiSet" and getattr(node.p, "name", None) == "values":
+            return self.values(node.p.res)
+        if name == "ToMultiSet" and isinstance(node.p, list) and not node.p:
+            return self.values([])  # VALUES with no rows
+        labels = {"Minus": "MINUS", "Graph": "GRAPH", "ToMultiSet": "subquery",
                   "values": "VALUES", "Group": "GROUP BY",
                   "Project": "subquery", "Distinct": "subquery", "Slice": "subquery",
                   "OrderBy": "subquery", "ServiceGraphPattern": "SERVICE"}
