@@ -223,3 +223,28 @@ class DatabaseUnavailable(StorageError):
     and the next call reconnects."""
 
     code = "database_unavailable"
+
+
+class UnsupportedQuery(QueryError):
+    """A valid query uses a construct palimpsest does not run yet; ``construct`` names it
+    (``MINUS``, ``CONSTRUCT``, ``property path``...)."""
+
+    code = "unsupported_query"
+
+    def __init__(self, message: str, construct: str) -> None:
+        super().__init__(message)
+        self.construct = construct
+
+
+class QuerySyntaxError(QueryError):
+    """A query does not parse; ``line`` and ``column`` (1-based) say where."""
+
+    code = "query_syntax"
+
+    def __init__(self, reason: str, *, line: int | None = None,
+                 column: int | None = None) -> None:
+        where = ":".join(str(x) for x in (line, column) if x is not None)
+        super().__init__(f"{where}: {reason}" if where else reason)
+        self.reason = reason
+        self.line = line
+        self.column = column

@@ -7,7 +7,7 @@ import os
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .codec import check_name, to_us
 from .errors import InvalidValue, NotFound
@@ -221,6 +221,10 @@ class Repository:
     def head(self) -> View:
         """The state at the head of the current branch."""
         return self.at(None)
+
+    def sparql(self, text: str, ref: Ref | None = None, **options: Any) -> Any:
+        """SPARQL SELECT / ASK at ``ref`` (default: the current branch): ``View.sparql``."""
+        return self.at(ref).sparql(text, **options)
 
     def at(self, ref: Ref | None) -> View:
         """The state at a branch, tag, commit id or prefix, ``REF~N``, ``REF^``, or a time."""

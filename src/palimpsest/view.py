@@ -130,6 +130,19 @@ class View:
         return query_views.read(self._db, self._chain, name, where=where, order_by=order_by,
                                 limit=limit, offset=offset)
 
+    def sparql(self, text: str, *, prefixes: Mapping[str, str] | None = None,
+               timeout: float | None = None) -> Any:
+        """Answer a SPARQL SELECT (``Solutions``: rows of pyoxigraph terms) or ASK (bool)
+        over the graph ``export`` writes as RDF at this commit, compiled to one SQL query
+        (docs/sparql.md). ``prefixes`` as for RDF export; needs ``palimpsest[sparql]``."""
+        from .query import sparql
+        return sparql.run(self._db, self._chain, text, prefixes, timeout)
+
+    def sparql_explain(self, text: str, *, prefixes: Mapping[str, str] | None = None) -> str:
+        """The SQL that :meth:`sparql` runs for this query (parameters inlined as ``?``)."""
+        from .query import sparql
+        return sparql.compile_query(self._db, self._chain, text, prefixes).sql
+
     @property
     def kv(self) -> KeyValue:
         """The key-value state at this commit (read-only)."""

@@ -42,6 +42,9 @@ from typing import TypeAlias
 import orjson
 import pyoxigraph as ox
 
+from ..query.rdfnames import WELL_KNOWN_PREFIXES
+from ..query.rdfnames import Names as _Names
+
 __all__ = ["JSON", "MAX_ID_BYTES", "PLACEHOLDER", "UNTYPED", "WELL_KNOWN_PREFIXES",
            "GraphData", "RDFSyntaxError", "parse_rdf", "serialize_rdf"]
 
@@ -50,25 +53,8 @@ JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | 
 MAX_ID_BYTES = 512
 UNTYPED = "@untyped"
 PLACEHOLDER = "@ref"
-WELL_KNOWN_PREFIXES: Mapping[str, str] = {
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "schema": "https://schema.org/",
-    "schema_http": "http://schema.org/",
-    "dc": "http://purl.org/dc/elements/1.1/",
-    "dcterms": "http://purl.org/dc/terms/",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "foaf": "http://xmlns.com/foaf/0.1/",
-    "prov": "http://www.w3.org/ns/prov#",
-    "dcat": "http://www.w3.org/ns/dcat#",
-    "sh": "http://www.w3.org/ns/shacl#",
-}
 _RDF, _XSD = WELL_KNOWN_PREFIXES["rdf"], WELL_KNOWN_PREFIXES["xsd"]
 _RDF_TYPE, _XSD_STRING = _RDF + "type", _XSD + "string"
-_PREFIX_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
-_BARE = re.compile(r"[A-Za-z0-9_][^\s:]*")
 _CTRL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LABEL = re.compile(rb"_:([^\s;,()\[\]{}<>\"']+)|nodeID\s*=\s*[\"']([^\"']+)")
 _LINE_FORMATS = (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS)
@@ -115,69 +101,6 @@ class GraphData:
     def relation_rows(self) -> Iterator[tuple[str, str, str, str, dict[str, JSON]]]:
         """``(id, type, source, target, props)`` tuples, as ``serialize_rdf`` takes them."""
         return ((rid, *rel) for rid, rel in self.relations.items())
-
-
-class _Names:
-    """Compaction of IRIs to names and expansion back (exact inverses)."""
-
-    def __init__(self, prefixes: Mapping[str, str] | None) -> None:
-        table = {**WELL_KNOWN_PREFIXES, **(prefixes or {})}
-        for name, ns in table.items():
-            if (name and not _PREFIX_NAME.fullmatch(name)) or not ns or _CTRL.search(ns):
-                raise ValueError(f"invalid prefix {name!r}: {ns!r}")
-        self.table = table
-        self.order = sorted(((ns, name) for name, ns in table.items()), key=lambda t: -len(t[0]))
-        self.cache: dict[str, str] = {}
-        self.terms: dict[str, ox.NamedNode | ox.BlankNode] = {}
-        self.used: set[str] = set()
-
-    def compact(self, iri: str) -> str:
-        name = self.cache.get(iri)
-        if name is None:
-            name = self.cache[iri] = self._compact(iri)
-        return name
-
-    def _compact(self, iri: str) -> str:
-        for ns, prefix in self.order:
-            if iri.startswith(ns):
-                local = iri[len(ns):]
-                if prefix:
-                    return f"{prefix}:{local}"
-                if _BARE.fullmatch(local):
-                    return local
-        scheme, colon, _ = iri.partition(":")
-        return f"<{iri}>" if not colon or scheme in self.table else iri
-
-    def expand(self, name: str) -> str:
-        if name.startswith("<") and name.endswith(">"):
-            return name[1:-1]
-        prefix, colon, local = name.partition(":")
-        if not colon and "" in self.table and _BARE.fullmatch(name):
-            prefix, local = "", name
-        elif not colon or prefix not in self.table:
-            if colon:
-                return name
-            raise ValueError(f"{name!r} is not an IRI, a prefixed name or a blank node; "
-                             "pass prefixes={'': namespace} to map bare names")
-        self.used.add(prefix)
-        return self.table[prefix] + local
-
-    def term(self, name: str) -> ox.NamedNode | ox.BlankNode:
-        term = self.terms.get(name)
-        if term is None:
-            try:
-                term = ox.BlankNode(name[2:]) if name.startswith("_:") else ox.NamedNode(
-                    self.expand(name))
-            except ValueError as exc:
-                raise ValueError(f"cannot map {name!r} to RDF: {exc}") from None
-            self.terms[name] = term
-        return term
-
-    def named(self, name: str) -> ox.NamedNode:
-        term = self.term(name)
-        if not isinstance(term, ox.NamedNode):
-            raise ValueError(f"{name!r} is a blank node; predicates must be IRIs")
-        return term
 
 
 def _digest(text: str) -> str:
