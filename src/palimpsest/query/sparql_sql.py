@@ -57,10 +57,10 @@ class S:
     def render(self) -> tuple[str, list[Any]]:
         text: list[str] = []
         params: list[Any] = []
-        self._into(text, params)
+        self.write_into(text, params)
         return "".join(text), params
 
-    def _into(self, text: list[str], params: list[Any]) -> None:
+    def write_into(self, text: list[str], params: list[Any]) -> None:
         for part in self.parts:
             if isinstance(part, str):
                 text.append(part)
@@ -68,7 +68,7 @@ class S:
                 text.append("?")
                 params.append(part.value)
             else:
-                part._into(text, params)
+                part.write_into(text, params)
 
 
 def fmt(template: str, *args: str | P | S) -> S:
