@@ -30,6 +30,15 @@ def test_readme_quickstart_matches_the_example_file() -> None:
     assert body in readme, "README quick start must be examples/quickstart.py verbatim"
 
 
+def test_sparql_example_runs_and_is_in_the_readme() -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "sparql.py")],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["v1 [('http://example.org/ada', '1815')]",
+                   "main [('http://example.org/ada', '1816')]", "True", "who,year"]
+    body = (ROOT / "examples" / "sparql.py").read_text().split('"""', 2)[2].strip()
+    assert body in (ROOT / "README.md").read_text()
+
+
 # -- examples/schemaorg_history.py: the README's main job -----------------------------------
 SCHEMAORG_EXAMPLE = ROOT / "examples" / "schemaorg_history.py"
 SCHEMAORG_DATA = ROOT.parent / "shared" / "data" / "schemaorg"
