@@ -25,6 +25,7 @@ from . import errors
 from .codec import check_document, check_name, check_props
 from .errors import InvalidValue, NotFound, PalimpsestError, QueryError
 from .query.aggregate import parse_aggregates
+from .query.engine import check_page
 from .query.filters import parse_order, to_filter
 from .remote_kv import RemoteKV
 from .remote_tx import RemoteTransaction
@@ -712,6 +713,9 @@ class RemoteView:
             return []
         if kind not in (None, "document", "entity"):
             raise QueryError(f"kind: must be 'document' or 'entity', not {kind!r}")
+        check_page(limit, offset)
+        if limit == 0:
+            return []
         body = {"target": collection_or_type, "where": _where(where),
                 "select": [select] if isinstance(select, str) else select, "order_by": _order(order_by), "limit": limit or 10_000,
                 "offset": offset, "kind": kind, "ref": self.commit.id}
