@@ -3,7 +3,9 @@ them (like the embedded :class:`palimpsest.transaction.Transaction`), and a clea
 the buffer to the server as one commit (``POST /api/transaction``).
 
 Reads outside the buffer go to the state of the branch when the transaction first read (one
-commit id, so they agree with each other); the server lands the commit on the branch's head.
+commit id, so they agree with each other); the server lands the commit on the branch's head,
+without checking what the transaction read (no ``ConcurrentCommit``). A block that wrote
+nothing sends nothing: ``commit`` stays None (the embedded one writes an empty commit).
 """
 
 from __future__ import annotations
