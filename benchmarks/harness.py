@@ -20,15 +20,28 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from benchmarks.systems import Handle, System, Unsupported, load
 from benchmarks.systems.base import dir_bytes
-from benchmarks.workload import COMMIT_INTERVAL, Props, Size, Workload, commit_time, generate
+from benchmarks.workload import (
+    AUTHOR,
+    COMMIT_INTERVAL,
+    CommitSpec,
+    CreateEntity,
+    Entity,
+    Props,
+    Size,
+    Workload,
+    commit_time,
+    generate,
+)
 
 CHECKED_SAMPLES = 20  # answers summed into a figure's check; never cut by the time budget
+# the same for figures that change the state (rollbacks, merges): always at least this many
+MIN_STATE_SAMPLES = 3
 DIFF_DISTANCE = 100
 ROLLBACK_DEPTH = 100
 
@@ -137,6 +150,17 @@ class Run:
             f"{key}: p50 {f['p50'] / 1e6:.3f} ms, p95 {f['p95'] / 1e6:.3f} ms, n={f['n']}",
         )
 
+    def _optional(self, method: str) -> Callable[..., Any]:
+        """A method only some systems have (the history-at-scale figures); n/a otherwise."""
+        fn = getattr(self.system, method, None)
+        if fn is not None:
+            return fn  # type: ignore[no-any-return]
+
+        def unsupported(*_: Any) -> Any:
+            raise Unsupported(f"no {method}")
+
+        return unsupported
+
     def _past(self, rng: random.Random) -> Handle:
         return self.handles[rng.randrange(len(self.handles))]
 
@@ -171,9 +195,10 @@ class Run:
             h = self.system.commit(spec)
             times.append(clock() - t0)
             self.handles.append(h)
-        _log(name, f"commits: {len(times)} in {(clock() - t_all) / 1e9:.2f} s")
+        all_s = (clock() - t_all) / 1e9
+        _log(name, f"commits: {len(times)} in {all_s:.2f} s")
         warm = min(len(times) // 10, 100)
-        self.figures["commit"] = latency_figure(times[warm:])
+        self.figures["commit"] = {**latency_figure(times[warm:]), "seconds": all_s}
 
         if size0 is not None:
             unchecked = dir_bytes(self.path)  # with the WAL as the commits left it
@@ -184,6 +209,9 @@ class Run:
                 "after_commits": size1,
                 "before_checkpoint": unchecked,
             }
+            gc_state = getattr(self.system, "gc", "")
+            if gc_state:
+                self.figures["storage"]["gc"] = gc_state
             _log(name, f"storage: {size0} B after import, {size1} B after commits")
         else:
             self.figures["storage"] = {"unsupported": "no storage figure"}
@@ -213,6 +241,10 @@ class Run:
             k = r.randrange(len(self.handles) - dist)
             return self.handles[k], self.handles[k + dist]
 
+        def random_pair(r: random.Random) -> tuple[Handle, Handle]:
+            a, b = sorted(r.sample(range(len(self.handles)), 2))
+            return self.handles[a], self.handles[b]
+
         def props_size(p: Props | None) -> int:
             return 0 if p is None else 1 + len(p)
 
@@ -223,6 +255,14 @@ class Run:
             _Query("neighbors2", at_entity, s.neighbors2_at, len),
             _Query("count_type", at_type, s.count_type_at, int),
             _Query("diff", pair, s.diff, int),
+            # history at scale (issue 14); n/a for systems without these methods
+            _Query("read_head", entity, self._optional("read_entity_head"), props_size),
+            _Query("neighbors2_head", entity, self._optional("neighbors2_head"), len),
+            _Query("count_type_head", lambda r: (r.choice(types),),
+                   self._optional("count_type_head"), int),
+            _Query("diff_random", random_pair, s.diff, int),
+            _Query("diff_stats", pair, self._optional("diff_stats"), int),
+            _Query("blame", entity, self._optional("blame"), int),
         ]
         for q in plan:
             self._guard(q.key, functools.partial(self._sample, q.key, q.draw, q.op, q.summarize))
@@ -240,6 +280,68 @@ class Run:
         )
 
     def rollbacks(self) -> None:
+        """Roll the branch back: one commit at a time, 100 at a time, to random commits.
+
+        Each sample makes the branch's state that of an earlier commit of the workload
+        (``rollback_to``); the check sums a count at the head after each, so systems must
+        land on the same states. Systems without ``rollback_to`` roll back by depth.
+        """
+        if getattr(self.system, "rollback_to", None) is None:
+            self._rollbacks_by_depth()
+            return
+        last = len(self.handles) - 1
+        pos = [last]
+        counter = self._optional("count_type_head")
+        types = sorted({e.type for e in self.wl.entities})
+
+        def step(depth: int) -> Callable[[random.Random], int]:
+            def target(_: random.Random) -> int:
+                pos[0] = max(0, pos[0] - depth)
+                return pos[0]
+
+            return target
+
+        def anywhere(r: random.Random) -> int:
+            return r.randrange(last)
+
+        plans: list[tuple[str, Callable[[random.Random], int], int]] = [
+            ("rollback_1", step(1), max(self.size.rollbacks, min(50, self.size.samples))),
+            ("rollback", step(ROLLBACK_DEPTH), self.size.rollbacks),
+            ("rollback_random", anywhere, self.size.rollbacks),
+        ]
+        for key, target, count in plans:
+
+            def body(key: str = key, target: Callable[[random.Random], int] = target,
+                     count: int = count) -> None:
+                rng = random.Random(f"{self.seed}:{key}")
+                pos[0] = last  # rollback_to sets a state, wherever the branch stands
+                times: list[int] = []
+                check = 0
+                deadline = time.perf_counter_ns() + int(self.size.budget_s * 1e9)
+                for i in range(count):
+                    handle = self.handles[target(rng)]
+                    gc.collect()
+                    t0 = time.perf_counter_ns()
+                    self.system.rollback_to(handle)  # type: ignore[attr-defined]
+                    t1 = time.perf_counter_ns()
+                    times.append(t1 - t0)
+                    if i < MIN_STATE_SAMPLES:
+                        with contextlib.suppress(Unsupported):
+                            check += counter(types[i % len(types)])
+                    if t1 > deadline and len(times) >= MIN_STATE_SAMPLES:
+                        break
+                self.figures[key] = latency_figure(times)
+                self.checks[key] = check
+                f = self.figures[key]
+                _log(self.system.name, f"{key}: p50 {f['p50'] / 1e6:.3f} ms, "
+                     f"p95 {f['p95'] / 1e6:.3f} ms, n={f['n']}")
+
+            self._guard(key, body)
+        # back to the last workload commit (untimed), so what follows starts from one state
+        with contextlib.suppress(Exception):
+            self.system.rollback_to(self.handles[last])  # type: ignore[attr-defined]
+
+    def _rollbacks_by_depth(self) -> None:
         """Roll back the last 100 commits, a few times in a row (this moves the head)."""
 
         def body() -> None:
@@ -257,6 +359,48 @@ class Run:
             _log(self.system.name, f"rollback: p50 {self.figures['rollback']['p50'] / 1e6:.3f} ms")
 
         self._guard("rollback", body)
+
+    def merges(self) -> None:
+        """Merge a small branch: 3 new entities on the branch, 1 on main meanwhile, so
+        every merge is a three-way merge; only the merge is timed."""
+        commit_on = self._optional("commit_on")
+        merge = self._optional("merge")
+        counter = self._optional("count_type_head")
+
+        def spec(tag: str, n: int) -> CommitSpec:
+            made = tuple(
+                CreateEntity(Entity(f"{tag}-{j}", "Person", {"name": f"{tag} {j}", "rank": j}))
+                for j in range(n)
+            )
+            # wall-clock time: merge commits are stamped now, and time may not go backwards
+            return CommitSpec(0, datetime.now(UTC), tag, AUTHOR, made)
+
+        def body() -> None:
+            times: list[int] = []
+            check = 0
+            count = max(self.size.rollbacks, min(30, self.size.samples))
+            deadline = time.perf_counter_ns() + int(self.size.budget_s * 1e9)
+            for i in range(count):
+                name = f"small-{i}"
+                self.system.create_branch(name)
+                commit_on(name, spec(f"b{i}", 3))
+                self.system.commit(spec(f"m{i}", 1))
+                gc.collect()
+                t0 = time.perf_counter_ns()
+                merge(name)
+                t1 = time.perf_counter_ns()
+                times.append(t1 - t0)
+                if i < MIN_STATE_SAMPLES:
+                    with contextlib.suppress(Unsupported):
+                        check += counter("Person")
+                if t1 > deadline and len(times) >= MIN_STATE_SAMPLES:
+                    break
+            self.figures["merge"] = latency_figure(times)
+            self.checks["merge"] = check
+            f = self.figures["merge"]
+            _log(self.system.name, f"merge: p50 {f['p50'] / 1e6:.3f} ms, n={f['n']}")
+
+        self._guard("merge", body)
 
 
 def run(name: str, size: Size, seed: int) -> dict[str, Any]:
@@ -280,6 +424,7 @@ def run(name: str, size: Size, seed: int) -> dict[str, Any]:
             r.queries()
             r.branches()
             r.rollbacks()
+            r.merges()
         finally:
             system.close()
     return {"figures": r.figures, "checks": r.checks}

@@ -24,7 +24,7 @@ class FigureSpec:
     key: str
     label: str
     kind: str  # "latency" (ns samples), "rate" (per second) or "bytes"
-    target: float  # ns for latency (on p95), elements/s for rate (minimum), bytes (maximum)
+    target: float | None  # ns for latency (on p95), elements/s for rate (minimum), bytes (maximum)
     target_text: str
 
 
@@ -46,6 +46,16 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("branch", "create a branch", "latency", 1 * MS, "p95 <= 1"),
     FigureSpec("rollback", "rollback of the last 100 commits", "latency", 20 * MS, "p95 <= 20"),
     FigureSpec("storage", "storage per commit of 5 mutations, bytes", "bytes", 2048, "<= 2,048"),
+    # history at scale (issue 14): no targets yet
+    FigureSpec("read_head", "read one entity at the head", "latency", None, ""),
+    FigureSpec("neighbors2_head", "neighbors depth 2 at the head", "latency", None, ""),
+    FigureSpec("count_type_head", "count one type at the head", "latency", None, ""),
+    FigureSpec("diff_random", "diff of two random commits", "latency", None, ""),
+    FigureSpec("diff_stats", "diff stats only, commits 100 apart", "latency", None, ""),
+    FigureSpec("blame", "blame of one entity", "latency", None, ""),
+    FigureSpec("rollback_1", "rollback of 1 commit", "latency", None, ""),
+    FigureSpec("rollback_random", "rollback to a random past commit", "latency", None, ""),
+    FigureSpec("merge", "merge a small branch (3 + 1 commits)", "latency", None, ""),
 )
 FLOOR_TARGET = 3.0
 
@@ -106,7 +116,9 @@ def _ratio(a: float, b: float) -> str:
     return f"{r:.3g}x"
 
 
-def _meets(fig: dict[str, Any], spec: FigureSpec) -> bool:
+def _meets(fig: dict[str, Any], spec: FigureSpec) -> bool | None:
+    if spec.target is None:
+        return None
     if spec.kind == "latency":
         return float(fig["p95"]) <= spec.target
     if spec.kind == "rate":
@@ -184,7 +196,8 @@ def _ratios(results: dict[str, dict[str, Any]], others: list[str]) -> list[str]:
                 else _ratio(_cost(mine, spec), _cost(theirs, spec))
             )
         row.append(spec.target_text)
-        row.append("n/a" if mine is None else ("ok" if _meets(mine, spec) else "MISSED"))
+        met = None if mine is None else _meets(mine, spec)
+        row.append("" if spec.target is None else "n/a" if met is None else "ok" if met else "MISSED")
         rows.append(row)
         if spec.key == "commit" and FLOOR in others:
             rows.append(_floor_row(mine, _figure(results[FLOOR], "commit"), others))
@@ -250,3 +263,53 @@ def print_figures(rows: Sequence[tuple[str, str, str]]) -> None:
     print(f"{'figure':<{width}}  {'value':>{vwidth}}  target")
     for name, value, target in rows:
         print(f"{name:<{width}}  {value:>{vwidth}}  {target}")
+
+
+def render_scale(by_size: dict[str, dict[str, dict[str, Any]]], peer: str = "doltlite") -> str:
+    """History at scale: each figure's p50 / p95 at every size that ran, palimpsest over
+    ``peer`` (p95) at each size, and the largest size over the smallest (p95) per system."""
+    sizes = list(by_size)
+    header = ["figure"]
+    for size in sizes:
+        header += [f"{OURS} {size}", f"{peer} {size}", f"÷ {peer}"]
+    if len(sizes) > 1:
+        header += [f"{OURS} {sizes[-1]}÷{sizes[0]}", f"{peer} {sizes[-1]}÷{sizes[0]}"]
+    rows = []
+    for spec in FIGURES:
+        row = [spec.label]
+        costs: dict[str, list[float | None]] = {OURS: [], peer: []}
+        for size in sizes:
+            results = by_size[size]
+            for system in (OURS, peer):
+                row.append(_cell(results.get(system), spec) if system in results else "-")
+                fig = _figure(results.get(system), spec.key)
+                costs[system].append(None if fig is None else _cost(fig, spec))
+            mine, theirs = costs[OURS][-1], costs[peer][-1]
+            row.append("n/a" if mine is None or theirs is None else _ratio(mine, theirs))
+        if len(sizes) > 1:
+            for system in (OURS, peer):
+                first, last = costs[system][0], costs[system][-1]
+                row.append("n/a" if first is None or last is None else _ratio(last, first))
+        rows.append(row)
+    build = ["build: bulk import + all commits, s"]
+    spent: dict[str, list[float | None]] = {OURS: [], peer: []}
+    for size in sizes:
+        for system in (OURS, peer):
+            imp = _figure(by_size[size].get(system), "import")
+            com = _figure(by_size[size].get(system), "commit")
+            t = None if imp is None or com is None or "seconds" not in com else (
+                float(imp["seconds"]) + float(com["seconds"]))
+            spent[system].append(t)
+            build.append("-" if t is None else f"{t:,.1f}")
+        mine, theirs = spent[OURS][-1], spent[peer][-1]
+        build.append("n/a" if mine is None or theirs is None else _ratio(mine, theirs))
+    if len(sizes) > 1:
+        for system in (OURS, peer):
+            first, last = spent[system][0], spent[system][-1]
+            build.append("n/a" if first is None or last is None else _ratio(last, first))
+    rows.insert(0, build)
+    return "\n".join([
+        f"history at scale: p50 / p95 in ms per size (rates in elements/s, storage in bytes "
+        f"per commit); ratios on p95, time per element or bytes; sizes: {', '.join(sizes)}",
+        _table(header, rows),
+    ])

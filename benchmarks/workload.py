@@ -95,7 +95,21 @@ class DeleteEntity:
     relations: tuple[str, ...]
 
 
-Mutation = CreateEntity | UpdateEntity | DeleteEntity
+@dataclass(frozen=True, slots=True)
+class CreateRelation:
+    """Insert a new relation between two existing entities."""
+
+    relation: Relation
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRelation:
+    """Delete one relation (its endpoints stay)."""
+
+    id: str
+
+
+Mutation = CreateEntity | UpdateEntity | DeleteEntity | CreateRelation | DeleteRelation
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +133,18 @@ class Size:
     samples: int
     budget_s: float  # stop sampling one figure after this long (at least 20 samples)
     rollbacks: int  # repetitions of the rollback figure (at least 1, within budget_s)
+    # Commits also create and delete relations (the history-at-scale sizes); small and full
+    # keep the original mix, so their figures stay comparable with earlier runs.
+    relation_mutations: bool = False
 
 
 SIZES: dict[str, Size] = {
     "small": Size("small", 1_000, 1_000, 200, 1.0, 3),
     "full": Size("full", 100_000, 10_000, 1_000, 60.0, 5),
+    # history at scale (issue 14): 3N relations, C commits of 5 mutations with relations
+    "tiny": Size("tiny", 200, 120, 20, 0.2, 3, relation_mutations=True),
+    "medium": Size("medium", 20_000, 10_000, 300, 3.0, 8, relation_mutations=True),
+    "large": Size("large", 100_000, 50_000, 300, 6.0, 8, relation_mutations=True),
 }
 
 
@@ -225,13 +246,43 @@ def generate(size: Size, seed: int = 42) -> Workload:
         endpoints[rid] = (src, dst)
 
     live = _LiveSet([e.id for e in entities])
+    live_relations = _LiveSet([r.id for r in relations]) if size.relation_mutations else None
     next_id = n
+    next_rid = 3 * n
     commits: list[CommitSpec] = []
     for ci in range(size.commits):
         mutations: list[Mutation] = []
         created: list[str] = []
+        created_relations: list[str] = []
         for _ in range(5):
             r = rng.random()
+            if live_relations is not None:
+                # history-at-scale mix: 75% updates, 8% entity creations, 5% entity
+                # deletions, 8% relation creations, 4% relation deletions
+                if r >= 0.88:
+                    if r < 0.96:
+                        a = live.pick(rng)
+                        b = live.pick(rng)
+                        if a == b:
+                            continue  # no self-loops: this commit has one mutation fewer
+                        rid = f"r{next_rid}"
+                        next_rid += 1
+                        rtype = RELATION_TYPES[rng.randrange(len(RELATION_TYPES))]
+                        rel = Relation(rid, rtype, a, b, {"weight": round(rng.random(), 6)})
+                        adjacency[a].add(rid)
+                        adjacency[b].add(rid)
+                        endpoints[rid] = (a, b)
+                        created_relations.append(rid)
+                        mutations.append(CreateRelation(rel))
+                    elif live_relations.items:
+                        rid = live_relations.pick(rng)
+                        live_relations.remove(rid)
+                        src, dst = endpoints.pop(rid)
+                        adjacency[src].discard(rid)
+                        adjacency[dst].discard(rid)
+                        mutations.append(DeleteRelation(rid))
+                    continue
+                r = 0.0 if r < 0.75 else (0.85 if r < 0.83 else 0.95)  # to the mix below
             if r < 0.8:
                 eid = live.pick(rng)
                 schema = schemas[types[eid]]
@@ -254,8 +305,14 @@ def generate(size: Size, seed: int = 42) -> Workload:
                     other = dst if src == eid else src
                     if other in adjacency:
                         adjacency[other].discard(rid)
+                    if live_relations is not None and rid in live_relations.pos:
+                        live_relations.remove(rid)
                 mutations.append(DeleteEntity(eid, tuple(gone)))
         for eid in created:  # new entities become mutable from the next commit on
             live.add(eid)
+        if live_relations is not None:
+            for rid in created_relations:
+                if rid in endpoints:  # not deleted with one of its entities meanwhile
+                    live_relations.add(rid)
         commits.append(CommitSpec(ci, commit_time(ci), f"commit {ci}", AUTHOR, tuple(mutations)))
     return Workload(size, seed, entities, relations, commits)

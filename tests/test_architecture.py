@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "palimpsest"
 
 # Lower number = lower layer. A module may import only from its own layer or below.
 LAYERS = {
-    "errors": 0, "types": 0, "codec": 0, "api": 0,
+    "errors": 0, "types": 0, "codec": 0, "wire": 0, "api": 0,
     "storage": 1,
     "versioning": 2,
     "models": 3,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jsonpatch
 
 import palimpsest
+from palimpsest import wire
 
 
 def _setup(repo: palimpsest.Repository) -> tuple[palimpsest.Commit, palimpsest.Commit]:
@@ -78,9 +79,9 @@ def test_diff_across_branches_and_three_dot(repo: palimpsest.Repository) -> None
         repo.at("feature").to_dict()
 
 
-def test_diff_to_dict_is_json_ready(repo: palimpsest.Repository) -> None:
+def test_diff_encoding_is_json_ready(repo: palimpsest.Repository) -> None:
     import json
     v1, v2 = _setup(repo)
-    data = repo.diff(v1.id, v2.id).to_dict()
+    data = wire.encode(repo.diff(v1.id, v2.id))
     assert data["from"] == v1.id and data["stats"]["entities_created"] == 1
     json.dumps(data)

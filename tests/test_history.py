@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 import palimpsest
+from palimpsest import wire
 
 
 def _edits(repo: palimpsest.Repository) -> list[palimpsest.Commit]:
@@ -84,7 +85,7 @@ def test_blame_credits_the_commit_that_set_each_property(repo: palimpsest.Reposi
 def test_commit_lookup_and_short_id(repo: palimpsest.Repository) -> None:
     commits = _edits(repo)
     assert repo.commit(commits[2].short_id) == commits[2]
-    assert commits[2].to_dict()["author"] == "alice"
+    assert wire.encode(commits[2])["author"] == "alice"
 
 
 # -- an entity's history is the history of its facts (its relations) -------------------------

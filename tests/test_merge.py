@@ -8,7 +8,7 @@ import json
 import pytest
 
 import palimpsest
-from palimpsest import MergeConflict, MergeResult, Resolved
+from palimpsest import MergeConflict, MergeResult, Resolved, wire
 
 Repo = palimpsest.Repository
 
@@ -134,7 +134,7 @@ def test_same_property_different_values_is_a_conflict_and_writes_nothing(repo: R
     assert (conflict.element, conflict.id, conflict.property) == ("entity", "a", "age")
     assert (conflict.base, conflict.ours, conflict.theirs) == (36, 50, 40)
     assert repo.resolve("main") == head and _count(repo) == before
-    json.dumps(result.to_dict())  # serialisable for the CLI and the server
+    json.dumps(wire.encode(result))  # serialisable for the CLI and the server
 
 
 @pytest.mark.parametrize(("how", "age"), [("ours", 50), ("theirs", 40)])
@@ -382,8 +382,8 @@ def test_merge_preview_writes_nothing(repo: Repo) -> None:
     dry = repo.merge("exp", strategy="theirs", dry_run=True)
     assert dry.status == "merged" and repo.resolve("main") == head
     real = repo.merge("exp", strategy="theirs")
-    assert [c.to_dict() for c in repo.changes(real.commit)] == \
-        [c.to_dict() for c in resolved.diff.changes]
+    assert [wire.encode(c) for c in repo.changes(real.commit)] == \
+        [wire.encode(c) for c in resolved.diff.changes]
 
 
 # -- cherry-pick -----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import palimpsest
-from palimpsest import InvalidKey, InvalidValue, KVEvent, RefNotFound
+from palimpsest import InvalidKey, InvalidValue, KVEvent, RefNotFound, wire
 
 pytestmark = pytest.mark.needs_embedded(
     "the remote watch is a server-sent event stream with its own parameters "
@@ -42,7 +42,7 @@ def test_kv_watch_reports_each_change_in_order(repo: palimpsest.Repository) -> N
         ("deleted", "/jobs/a", None, 0), ("created", "/jobs/b", b"b", 1)]
     seqs = [e.commit.seq for e in events]
     assert seqs == sorted(seqs) and events[2].commit == events[3].commit
-    assert events[0].to_dict()["value"] == "MQ=="
+    assert wire.encode(events[0])["value"] == "MQ=="
     assert watch.closed
 
 
@@ -199,7 +199,7 @@ def test_kv_watch_reports_a_merge_once_with_its_origins(repo: palimpsest.Reposit
                                     ("created", "/m/b", b"newer", 2)]
         assert {e.commit.id for e in events} == {merged.id}
         assert [e.origin for e in events] == [first.commit, third.commit]
-        assert events[0].to_dict()["origin"] == first.commit
+        assert wire.encode(events[0])["origin"] == first.commit
         assert watch.poll() == []
 
 

@@ -35,7 +35,9 @@ from benchmarks.systems.base import Handle, Unsupported, checkpoint, dir_bytes
 from benchmarks.workload import (
     CommitSpec,
     CreateEntity,
+    CreateRelation,
     DeleteEntity,
+    DeleteRelation,
     Entity,
     Props,
     Relation,
@@ -201,6 +203,15 @@ class ContinuumPeer:
                 for rel in rels:
                     s.delete(rel)
                 s.delete(s.get_one(m.entity, mut.id))
+            elif isinstance(mut, CreateRelation):
+                r = mut.relation
+                s.add(
+                    m.relation(
+                        id=r.id, type=r.type, source=r.source, target=r.target, props=r.props
+                    )
+                )
+            elif isinstance(mut, DeleteRelation):
+                s.delete(s.get_one(m.relation, mut.id))
             else:
                 row = s.get_one(m.entity, mut.id)
                 row.props = {**row.props, **mut.patch}

@@ -20,7 +20,9 @@ from benchmarks.workload import (
     AUTHOR,
     CommitSpec,
     CreateEntity,
+    CreateRelation,
     DeleteEntity,
+    DeleteRelation,
     Entity,
     Props,
     Relation,
@@ -50,16 +52,19 @@ class PalimpsestSystem:
 
     def bulk_import(self, entities: Sequence[Entity], relations: Sequence[Relation]) -> Handle:
         with self.repo.transaction("import", author=AUTHOR, timestamp=commit_time(-1)) as tx:
-            for e in entities:
-                tx.put_entity(e.id, type=e.type, props=e.props)
-            for r in relations:
-                tx.put_relation(r.id, type=r.type, source=r.source, target=r.target, props=r.props)
+            # the bulk forms: put_relations checks the endpoints in batches
+            tx.put_entities((e.id, e.type, e.props) for e in entities)
+            tx.put_relations((r.id, r.type, r.source, r.target, r.props) for r in relations)
         assert tx.commit is not None
         return tx.commit.id
 
     def commit(self, spec: CommitSpec) -> Handle:
+        return self.commit_on(None, spec)
+
+    def commit_on(self, branch: str | None, spec: CommitSpec) -> Handle:
+        """One commit of ``spec`` on ``branch`` (default: the current branch)."""
         with self.repo.transaction(
-            spec.message, author=spec.author, timestamp=spec.timestamp
+            spec.message, author=spec.author, timestamp=spec.timestamp, branch=branch
         ) as tx:
             for m in spec.mutations:
                 if isinstance(m, CreateEntity):
@@ -67,10 +72,47 @@ class PalimpsestSystem:
                     tx.put_entity(e.id, type=e.type, props=e.props)
                 elif isinstance(m, DeleteEntity):
                     tx.delete_entity(m.id)
+                elif isinstance(m, CreateRelation):
+                    r = m.relation
+                    tx.put_relation(r.id, type=r.type, source=r.source, target=r.target,
+                                    props=r.props)
+                elif isinstance(m, DeleteRelation):
+                    tx.delete_relation(m.id)
                 else:
                     tx.update_entity(m.id, m.patch)
         assert tx.commit is not None
         return tx.commit.id
+
+    def merge(self, branch: str) -> None:
+        result = self.repo.merge(branch, message=f"merge {branch}")
+        assert result.status == "merged", result.status
+
+    def read_entity_head(self, entity_id: str) -> Props | None:
+        e = self.repo.head().entity(entity_id)
+        return None if e is None else dict(e.props)
+
+    def count_type_head(self, type_: str) -> int:
+        return self.repo.head().count(type=type_)
+
+    def neighbors2_head(self, entity_id: str) -> set[str]:
+        found = {e.id for e in self.repo.head().neighbors(entity_id, depth=2)}
+        found.discard(entity_id)
+        return found
+
+    def diff_stats(self, a: Handle, b: Handle) -> int:
+        s = self.repo.diff(a, b).stats
+        return (s.entities_created + s.entities_modified + s.entities_deleted
+                + s.relations_created + s.relations_modified + s.relations_deleted)
+
+    def blame(self, entity_id: str) -> int:
+        try:
+            blamed = self.repo.blame(entity_id, element="entity")
+        except palimpsest.NotFound:
+            return 0
+        return 1 if blamed else 0
+
+    def rollback_to(self, handle: Handle) -> None:
+        self.repo.rollback(handle, message="bench rollback")
 
     def read_entity_at(self, handle: Handle, entity_id: str) -> Props | None:
         e = self.repo.at(handle).entity(entity_id)

@@ -51,6 +51,15 @@ class PlainSQLite:
             sql_common.apply_mutations(self.conn, spec)
         return None
 
+    def read_entity_head(self, entity_id: str) -> Props | None:
+        return sql_common.read_entity_head(self.conn, entity_id)
+
+    def count_type_head(self, type_: str) -> int:
+        return sql_common.count_type_head(self.conn, type_)
+
+    def neighbors2_head(self, entity_id: str) -> set[str]:
+        return sql_common.neighbors2_head(self.conn, entity_id)
+
     def read_entity_at(self, handle: Handle, entity_id: str) -> Props | None:
         raise Unsupported(_NO_HISTORY)
 

@@ -14,7 +14,16 @@ from typing import Any
 
 import orjson
 
-from benchmarks.workload import CommitSpec, CreateEntity, DeleteEntity, Entity, Relation
+from benchmarks.workload import (
+    CommitSpec,
+    CreateEntity,
+    CreateRelation,
+    DeleteEntity,
+    DeleteRelation,
+    Entity,
+    Props,
+    Relation,
+)
 
 SCHEMA = (
     "CREATE TABLE entities (id TEXT PRIMARY KEY, type TEXT NOT NULL, props TEXT NOT NULL)",
@@ -81,8 +90,44 @@ def apply_mutations(conn: sqlite3.Connection, spec: CommitSpec) -> None:
             conn.execute("DELETE FROM relations WHERE source = ?", (m.id,))
             conn.execute("DELETE FROM relations WHERE target = ?", (m.id,))
             conn.execute("DELETE FROM entities WHERE id = ?", (m.id,))
+        elif isinstance(m, CreateRelation):
+            r = m.relation
+            conn.execute(
+                "INSERT INTO relations (id, type, source, target, props) VALUES (?, ?, ?, ?, ?)",
+                (r.id, r.type, r.source, r.target, dumps(r.props)),
+            )
+        elif isinstance(m, DeleteRelation):
+            conn.execute("DELETE FROM relations WHERE id = ?", (m.id,))
         else:
             conn.execute(
                 "UPDATE entities SET props = json_patch(props, ?) WHERE id = ?",
                 (dumps(m.patch), m.id),
             )
+
+
+# Reads of the current state (the head), answered from the indexed tables.
+_NEIGHBORS2_HEAD = """
+WITH n1(id) AS (SELECT target FROM relations WHERE source = ?1
+                UNION SELECT source FROM relations WHERE target = ?1)
+SELECT id FROM n1
+UNION SELECT target FROM relations WHERE source IN n1
+UNION SELECT source FROM relations WHERE target IN n1
+"""
+
+
+def read_entity_head(conn: sqlite3.Connection, entity_id: str) -> Props | None:
+    """One entity's properties in the current state, or None."""
+    row = conn.execute("SELECT props FROM entities WHERE id = ?", (entity_id,)).fetchone()
+    return None if row is None else dict(orjson.loads(row[0]))
+
+
+def count_type_head(conn: sqlite3.Connection, type_: str) -> int:
+    """Entities of one type in the current state."""
+    return int(conn.execute("SELECT count(*) FROM entities WHERE type = ?", (type_,)).fetchone()[0])
+
+
+def neighbors2_head(conn: sqlite3.Connection, entity_id: str) -> set[str]:
+    """Ids within two hops (either direction) in the current state, start excluded."""
+    found = {r[0] for r in conn.execute(_NEIGHBORS2_HEAD, (entity_id,))}
+    found.discard(entity_id)
+    return found

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .errors import (
@@ -56,17 +57,17 @@ if TYPE_CHECKING:
         Commit,
         CommitStats,
         Conflict,
+        Diff,
         Document,
         Entity,
         Entry,
         KVEvent,
+        MergeResult,
         RefLogEntry,
         Relation,
         Tag,
         Version,
     )
-    from .versioning.diff import Diff
-    from .versioning.merge import MergeResult
     from .versioning.threeway import Resolved
     from .view import View
     from .watch import Watch
@@ -75,17 +76,21 @@ __version__ = "0.1.0"
 
 
 def open(target: str | os.PathLike[str] = "palimpsest.db", *, author: str = "anonymous",
-         durability: str = "normal") -> Repository:
+         durability: str = "normal", max_clock_skew: timedelta | None = None) -> Repository:
     """Open (creating if missing) a repository.
 
     ``target`` is a SQLite file path, ``":memory:"``, or a ``postgresql://`` URL.
     ``author`` is the default author of commits made through this handle. ``durability``
     (SQLite): ``"normal"`` survives a crash of the process (WAL, the default), ``"full"``
-    also a power loss, at some cost per commit.
+    also a power loss, at some cost per commit. ``max_clock_skew`` (default one day) is how
+    far in the future a commit's explicit ``timestamp=`` may lie; later ones are refused
+    with :class:`InvalidValue`, because commit times never decrease and one future commit
+    would hold back every later one.
     """
     from .repository import Repository
     from .storage import open_database
-    return Repository(open_database(target, durability=durability), author=author)
+    return Repository(open_database(target, durability=durability), author=author,
+                      max_clock_skew=max_clock_skew)
 
 
 def connect(url: str, token: str | None = None, *, timeout: float = 30.0) -> RemoteRepository:
@@ -96,13 +101,18 @@ def connect(url: str, token: str | None = None, *, timeout: float = 30.0) -> Rem
 
 
 def import_(path: str | os.PathLike[str], target: str | os.PathLike[str] = ":memory:", *,
-            author: str = "anonymous") -> Repository:
+            author: str = "anonymous", allow_legacy: bool = False) -> Repository:
     """Load a JSON Lines archive written by :meth:`Repository.export` into a new repository,
-    keeping every commit id and state hash."""
-    from .versioning.archive import import_archive
-    repo = open(target, author=author)
-    import_archive(repo.database, os.fspath(path))
-    return repo
+    keeping every commit id and state hash.
+
+    Every value hash, commit id, state hash and reference is verified, and the trailer
+    proves the file complete; a damaged archive raises :class:`CorruptObject` naming the
+    line, and ``target`` is left absent (or, if it existed, unchanged). An archive written
+    before the trailer existed (format version 1) needs ``allow_legacy=True``.
+    """
+    from .maintenance import import_archive_file
+    return import_archive_file(os.fspath(path), os.fspath(target), author=author,
+                               allow_legacy=allow_legacy)
 
 
 __all__ = [
@@ -177,11 +187,10 @@ __all__ = [
 _LAZY = {
     **dict.fromkeys(("Agg", "F", "Filter", "IndexInfo", "Query", "ViewInfo", "and_", "not_",
                      "or_"), "query"),
-    **dict.fromkeys(("Blame", "Branch", "Change", "Commit", "CommitStats", "Conflict",
-                     "Document", "Entity", "Entry", "KVEvent", "RefLogEntry", "Relation", "Tag",
-                     "Version"), "types"),
+    **dict.fromkeys(("Blame", "Branch", "Change", "Commit", "CommitStats", "Conflict", "Diff",
+                     "Document", "Entity", "Entry", "KVEvent", "MergeResult", "RefLogEntry",
+                     "Relation", "Tag", "Version"), "types"),
     "KeyValue": "models.kv", "Repository": "repository", "Transaction": "transaction",
-    "Diff": "versioning.diff", "MergeResult": "versioning.merge",
     "Resolved": "versioning.threeway", "View": "view", "Watch": "watch",
     "BackupInfo": "maintenance", "restore": "maintenance",
 }

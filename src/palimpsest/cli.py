@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from . import wire
 from .cli_common import (
     EXIT_USAGE,
     AuthorOpt,
@@ -160,7 +161,7 @@ def status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     view = repo.head()
     info: dict[str, Any] = {
         "repo": repo.url, "branch": repo.current_branch,
-        "head": view.commit.to_dict() if view.commit else None,
+        "head": wire.encode(view.commit) if view.commit else None,
         "entities": view.count(), "relations": view.count_relations(),
         "collections": view.collections(),
     }
@@ -233,7 +234,7 @@ def put(
         commit = repo.update_entity(id, values, type=type, message=message, author=author,
                                     branch=branch)
         entity = repo.at(commit.id).get_entity(id)
-        result = {"id": id, **entity.to_dict()}
+        result = wire.encode(entity)
     else:
         if type is None:
             fail("put needs --type for a new or replaced entity",
@@ -244,7 +245,7 @@ def put(
                                  branch=branch)
         result = {"id": id, "type": type, "props": values}
     if wants_json(ctx, json_out):
-        emit_json({"commit": commit.to_dict(), "element": result})
+        emit_json({"commit": wire.encode(commit), "element": result})
         return
     echo(f"[{repo.current_branch if branch is None else branch} "
          f"{paint(commit.short_id, 'yellow')}] {commit.message}")
@@ -278,7 +279,7 @@ def get(
         if doc is None:
             fail(f"no document {collection}/{id} at {ref or repo.current_branch}")
         if as_json:
-            emit_json(doc.to_dict())
+            emit_json(wire.encode(doc))
         else:
             emit_json(doc.value)
         return
@@ -287,7 +288,7 @@ def get(
         if rel is None:
             fail(f"no relation {id!r} at {ref or repo.current_branch}")
         if as_json:
-            emit_json({"id": rel.id, **rel.to_dict()})
+            emit_json(wire.encode(rel))
             return
         echo(f"{paint(rel.id, 'bold')}: {rel.source} -[{rel.type}]-> {rel.target}")
         for name, val in sorted(rel.props.items()):
@@ -300,9 +301,8 @@ def get(
     out_rels = list(view.relations(source=id))
     in_rels = list(view.relations(target=id))
     if as_json:
-        emit_json({"id": entity.id, **entity.to_dict(),
-                   "out": [{"id": r.id, **r.to_dict()} for r in out_rels],
-                   "in": [{"id": r.id, **r.to_dict()} for r in in_rels]})
+        emit_json({**wire.encode(entity), "out": [wire.encode(r) for r in out_rels],
+                   "in": [wire.encode(r) for r in in_rels]})
         return
     echo(f"{paint(entity.id, 'bold')} ({paint(entity.type, 'cyan')})")
     if entity.props:

@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 # the one output helper (cli_output), re-exported: commands import everything from here
+from . import wire
 from .cli_output import echo as echo
 from .cli_output import emit_json as emit_json
 from .cli_output import err as err
@@ -69,6 +70,7 @@ def _hint(exc: BaseException) -> str | None:
 # command line they name the options and commands that do the same.
 _CLI_WORDS = (
     (r"pass overwrite=True", "pass --overwrite"),
+    (r"Pass allow_legacy=True", "Pass --allow-legacy-archive"),
     (r"pass kind='document' or kind='entity'",
      "query without --type for the documents, with --type for the entities"),
     (r"format='(\w+)'", r"--format \1"),
@@ -367,7 +369,7 @@ def report_commit(ctx: typer.Context, commit: Commit, json_out: bool,
                   branch: str | None) -> None:
     """What a command that wrote one commit prints: its JSON, or ``[branch id] message``."""
     if wants_json(ctx, json_out):
-        emit_json(commit.to_dict())
+        emit_json(wire.encode(commit))
         return
     name = branch or open_repo(ctx).current_branch
     echo(f"[{name} {paint(commit.short_id, 'yellow')}] {commit.message}  "

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from . import wire
 from .cli_common import (
     EXIT_PORT_IN_USE,
     EXIT_USAGE,
@@ -36,6 +37,7 @@ from .cli_common import (
     wants_json,
     write_data,
 )
+from .types import Document, Entity
 
 FormatOpt = Annotated[str | None, typer.Option(
     "--format", "-f", help="archive, json, jsonl, csv, nt, nq, ttl, trig, n3, rdf (RDF/XML), "
@@ -55,6 +57,11 @@ def _prefixes(items: Sequence[str] | None) -> dict[str, str] | None:
             fail(f"--prefix {item!r}: expected NAME=IRI", code=EXIT_USAGE)
         out[name] = iri
     return out
+
+
+LegacyOpt = Annotated[bool, typer.Option(
+    "--allow-legacy-archive", help="Accept an archive without a trailer (written before "
+    "format version 2): its completeness cannot be checked; everything else is.")]
 
 
 @app.command("import")
@@ -78,6 +85,7 @@ def import_(
     prefix: PrefixOpt = None,
     base_iri: Annotated[str | None, typer.Option("--base-iri", help="RDF: base IRI for "
                                                                     "relative IRIs.")] = None,
+    allow_legacy: LegacyOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Import files as one commit that records only what changed (versioned import).
@@ -114,7 +122,8 @@ def import_(
         result = import_files(repo, files, format=format, mode=mode,  # type: ignore[arg-type]
                               branch=target, message=message, author=author, timestamp=date,
                               skip_invalid=skip_invalid, prefixes=_prefixes(prefix),
-                              base_iri=base_iri, progress=progress)
+                              base_iri=base_iri, progress=progress,
+                              allow_legacy=allow_legacy)
     if tag is not None and result.commit is not None:
         repo.tag(tag, result.commit.id)
     if as_json:
@@ -231,8 +240,7 @@ def query(
     if select:
         kwargs["select"] = select
     results = view.query(target, kind="entity" if entities else None, **kwargs)
-    items = [r.to_dict() | ({"id": r.id} if hasattr(r, "id") and not hasattr(r, "key")
-                            else {}) for r in results]
+    items = [wire.encode(r) if isinstance(r, Entity | Document) else r for r in results]
     if wants_json(ctx, json_out):
         emit_json(items)
         return
@@ -278,24 +286,31 @@ def fsck(
     ctx: typer.Context,
     last: Annotated[int | None, typer.Option("--last", help="Check only the newest N commits.")
                     ] = None,
-    repair_indexes: Annotated[bool, typer.Option("--repair-indexes", help="Rebuild derived "
-                                                 "data first (never history).")] = False,
+    repair_indexes: Annotated[bool, typer.Option("--repair-indexes", help="Rebuild damaged "
+                                                 "indexes and derived data first (never "
+                                                 "history).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Verify value hashes, commit ids, state hashes, refs and derived data (exit 1 when a
-    problem is found).
+    """Verify value hashes, commit ids, state hashes, refs, derived data and (with the
+    engine's own check: SQLite integrity_check, PostgreSQL amcheck) the indexes; exit 1 when
+    a problem is found.
 
     Examples:
 
       palimpsest fsck
 
       palimpsest fsck --last 100
+
+      palimpsest fsck --repair-indexes
     """
     repo = open_repo(ctx)
     report = repo.fsck(last=last, repair_indexes=repair_indexes)
     if wants_json(ctx, json_out):
         emit_json(report.to_dict())
     else:
+        if getattr(report, "repaired_indexes", None):
+            names = ", ".join(report.repaired_indexes).replace("*", "all indexes")
+            echo(f"rebuilt {names}")
         for problem in report.problems:
             err(f"problem: {problem}", "red")
         status = paint("ok", "green") if report.ok else paint(
@@ -365,6 +380,7 @@ def restore(
                                           "file or an archive).")],
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing "
                                             "repository at --repo.")] = False,
+    allow_legacy: LegacyOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Restore a backup into the repository location (--repo); verified before it is used.
@@ -376,7 +392,8 @@ def restore(
     import palimpsest
 
     st = state(ctx)
-    repo = palimpsest.restore(source, st.target, overwrite=overwrite, author=st.author)
+    repo = palimpsest.restore(source, st.target, overwrite=overwrite, author=st.author,
+                              allow_legacy=allow_legacy)
     st.opened.append(repo)
     head = repo.log(limit=1)
     data = {"restored": source, "into": st.target, "head": head[0].id if head else None}

@@ -38,7 +38,7 @@ terminal.
 
 **Key-value values are bytes.** `kv set KEY VALUE` stores VALUE's bytes (also bytes that are
 not UTF-8), `--file PATH` a file's bytes (`-`: standard input), `--base64` decodes VALUE
-first; `kv get --json` prints values that are not UTF-8 as `value_base64`.
+first; `kv get --json` prints values as base64 (`value`), as the HTTP API does.
 """
 
 

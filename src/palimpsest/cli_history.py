@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from . import wire
 from .cli_common import (
     CollectionOpt,
     JsonOpt,
@@ -82,7 +83,7 @@ def log(
                        touching=_element_ref(touching, collection) if touching else None,
                        first_parent=first_parent, relations=check_relations(relations))
     if wants_json(ctx, json_out):
-        emit_json([c.to_dict() for c in commits])
+        emit_json([wire.encode(c) for c in commits])
         return
     decor = decorations(repo)
     if graph:
@@ -225,10 +226,7 @@ def show(
     found = repo.resolve(commit)
     changes = repo.changes(found)
     if wants_json(ctx, json_out):
-        emit_json({**found.to_dict(), "changes": [
-            c.to_dict() | {"properties": {k: {"old": o, "new": n}
-                                          for k, (o, n) in c.property_changes().items()}}
-            for c in changes]})
+        emit_json({**wire.encode(found), "changes": [wire.encode(c) for c in changes]})
         return
     decor = decorations(repo).get(found.id)
     echo(paint(f"commit {found.id}", "yellow") +
@@ -282,7 +280,7 @@ def diff(
         emit_json(result.to_json_patch())
         return
     if wants_json(ctx, json_out):
-        emit_json(result.to_dict())
+        emit_json(wire.encode(result))
         return
     if stat:
         _stat_table(result.stats)
@@ -324,10 +322,7 @@ def history(
                          relations=check_relations(relations))
     versions = found if number is None else found[:number]
     if wants_json(ctx, json_out):
-        emit_json([{"commit": v.commit.to_dict(), "kind": v.kind, "origin": v.origin,
-                    "element": v.element, "id": v.id,
-                    "value": v.value.to_dict() if hasattr(v.value, "to_dict") else v.value}
-                   for v in versions])
+        emit_json([wire.encode(v) for v in versions])
         return
     if not versions:
         fail(f"no history for {id!r} at {ref or repo.current_branch}")
@@ -374,10 +369,7 @@ def blame(
     found = repo.blame(_element_ref(id, collection), ref,
                        relations=check_relations(relations))
     if wants_json(ctx, json_out):
-        emit_json({name: {"value": b.value, "commit": b.commit.id, "author": b.commit.author,
-                          "time": b.commit.timestamp.isoformat(), "origin": b.origin,
-                          "relation": b.relation}
-                   for name, b in found.items()})
+        emit_json({name: wire.encode(b) for name, b in found.items()})
         return
     # a value brought in by a merge or cherry-pick is credited to the commit that made it
     origins = {b.origin: repo.resolve(b.origin) for b in found.values()
@@ -411,8 +403,7 @@ def reflog(
     repo = open_repo(ctx)
     entries = repo.reflog(name, number)
     if wants_json(ctx, json_out):
-        emit_json([{"name": e.name, "old": e.old, "new": e.new, "time": e.timestamp.isoformat(),
-                    "author": e.author, "message": e.message} for e in entries])
+        emit_json([wire.encode(e) for e in entries])
         return
     table(["time", "from", "to", "author", "message"],
           [(e.timestamp.strftime("%Y-%m-%d %H:%M:%S"), (e.old or "")[:10], (e.new or "")[:10],

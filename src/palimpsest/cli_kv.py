@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from . import wire
 from .cli_common import (
     EXIT_USAGE,
     AuthorOpt,
@@ -39,27 +40,10 @@ def _kv(ctx: typer.Context, ref: str | None = None) -> Any:
     return repo.kv
 
 
-def _entry(entry: Any, raw: bool = False) -> dict[str, Any]:
-    import base64
-    value: bytes = entry.value
-    try:
-        text: str | None = value.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    out = {"key": entry.key, "version": entry.version,
-           "created_at": entry.created_at.isoformat(), "updated_at": entry.updated_at.isoformat(),
-           "commit": getattr(entry, "commit", None)}
-    if text is not None and not raw:
-        out["value"] = text
-    else:
-        out["value_base64"] = base64.b64encode(value).decode()
-    return out
-
-
 def _value_bytes(value: str | None, file: str | None, base64: bool = False) -> bytes:
     """The bytes to store: a file's or standard input's bytes as they are; VALUE as UTF-8
     (bytes that are not UTF-8 in the command line are kept as given), or decoded from base64
-    with --base64 (as ``kv get --json`` prints ``value_base64``)."""
+    with --base64 (as ``kv get --json`` prints ``value``)."""
     if file is not None:
         if value is not None:
             fail("give a VALUE or --file, not both", code=EXIT_USAGE)
@@ -82,8 +66,8 @@ def _value_bytes(value: str | None, file: str | None, base64: bool = False) -> b
 FileOpt = Annotated[str | None, typer.Option("--file", metavar="PATH", help="Read the value "
                                              "from a file ('-': standard input), as bytes.")]
 Base64Opt = Annotated[bool, typer.Option("--base64", help="The value is base64 (for bytes "
-                                         "that are not text; `kv get --json` prints "
-                                         "value_base64).")]
+                                         "that are not text, as `kv get --json` prints "
+                                         "them).")]
 
 
 @kv_app.command("get")
@@ -99,7 +83,7 @@ def kv_get(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key.
     if entry is None:
         fail(f"no key {key!r}")
     if wants_json(ctx, json_out):
-        emit_json(_entry(entry))
+        emit_json(wire.encode(entry))
         return
     write_data(entry.value + (b"" if entry.value.endswith(b"\n") else b"\n"))
 
@@ -126,7 +110,7 @@ def kv_set(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key.
 
 def _kv_done(ctx: typer.Context, entry: Any, json_out: bool) -> None:
     if wants_json(ctx, json_out):
-        emit_json(_entry(entry))
+        emit_json(wire.encode(entry))
     else:
         echo(f"{entry.key} = version {entry.version}")
 
@@ -182,7 +166,7 @@ def kv_list(ctx: typer.Context,
     """
     entries = _kv(ctx, ref).list(prefix, limit=limit)
     if wants_json(ctx, json_out):
-        emit_json([_entry(e) for e in entries])
+        emit_json([wire.encode(e) for e in entries])
         return
     table(["key", "version", "updated", "value"],
           [(e.key, e.version, e.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -214,7 +198,7 @@ def kv_watch(ctx: typer.Context,
     try:
         for event in events:
             if as_json:
-                emit_json(event.to_dict(), indent=False)
+                emit_json(wire.encode(event), indent=False)
             else:
                 value = "" if event.value is None else event.value.decode("utf-8", "replace")
                 echo(f"{event.commit.short_id} {event.type:<8} {event.key} v{event.version} "

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from . import wire
 from .cli_common import (
     EXIT_CONFLICT,
     EXIT_USAGE,
@@ -69,8 +70,7 @@ def branch(
     if name is not None:
         created = repo.create_branch(name, start)
         if as_json:
-            emit_json({"name": created.name,
-                       "head": created.head.id if created.head else None})
+            emit_json(wire.encode(created))
         else:
             at = created.head.short_id if created.head else "an empty state"
             echo(f"Created branch {paint(name, 'green')} at {at}")
@@ -78,8 +78,7 @@ def branch(
     branches = repo.branches(base=base if any(b.name == base for b in repo.branches(None))
                              else None)
     if as_json:
-        emit_json([{"name": b.name, "current": b.current, "ahead": b.ahead, "behind": b.behind,
-                    "head": b.head.to_dict() if b.head else None} for b in branches])
+        emit_json([wire.encode(b) for b in branches])
         return
     rows = []
     for b in branches:
@@ -159,14 +158,13 @@ def tag(
     if name is not None:
         made = repo.tag(name, ref, message=message, force=force)
         if as_json:
-            emit_json({"name": made.name, "commit": made.commit.id, "message": made.message})
+            emit_json(wire.encode(made))
         else:
             echo(f"Tagged {paint(made.commit.short_id, 'yellow')} as {paint(name, 'green')}")
         return
     tags = repo.tags()
     if as_json:
-        emit_json([{"name": t.name, "commit": t.commit.id, "message": t.message,
-                    "author": t.author} for t in tags])
+        emit_json([wire.encode(t) for t in tags])
         return
     table(["tag", "commit", "date", "message"],
           [(t.name, t.commit.short_id, when(t.commit), t.message or t.commit.message)
@@ -209,7 +207,7 @@ def _conflict_table(conflicts: Sequence[Any]) -> None:
 
 def _merge_outcome(ctx: typer.Context, result: Any, json_out: bool, verb: str) -> None:
     if wants_json(ctx, json_out):
-        emit_json(result.to_dict())
+        emit_json(wire.encode(result))
     elif result.status == "conflict":
         _conflict_table(result.conflicts)
     if result.status == "conflict":
@@ -244,7 +242,7 @@ def _run_merge(ctx: typer.Context, call: Any, json_out: bool, verb: str) -> None
     except MergeConflict as exc:
         if wants_json(ctx, json_out):
             emit_json({"status": "conflict", "error": str(exc),
-                       "conflicts": [c.to_dict() for c in exc.conflicts]})
+                       "conflicts": [wire.encode(c) for c in exc.conflicts]})
         else:
             _conflict_table(exc.conflicts)
         raise

@@ -15,13 +15,13 @@ server's ``error.code``. Needs ``httpx`` (the ``server`` extra).
 
 from __future__ import annotations
 
-import base64
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from . import errors
+from . import errors, wire
 from .codec import check_document, check_name, check_props
 from .errors import InvalidValue, NotFound, PalimpsestError, QueryError
 from .query.aggregate import parse_aggregates
@@ -35,7 +35,6 @@ from .types import (
     Branch,
     Change,
     Commit,
-    CommitStats,
     Conflict,
     Document,
     Entity,
@@ -77,47 +76,6 @@ def _ref(ref: Ref | None) -> str | None:
     return ref
 
 
-# -- decoding --------------------------------------------------------------------------------
-def commit_from(data: Mapping[str, Any]) -> Commit:
-    return Commit(id=data["id"], parents=tuple(data["parents"]), author=data["author"],
-                  message=data["message"], timestamp=datetime.fromisoformat(data["timestamp"]),
-                  metadata=dict(data["metadata"]), stats=CommitStats(**data["stats"]),
-                  state_hash=data["state_hash"], seq=int(data["seq"]), line=int(data["line"]))
-
-
-def entity_from(data: Mapping[str, Any]) -> Entity:
-    return Entity(data["id"], data["type"], dict(data.get("props") or {}))
-
-
-def relation_from(data: Mapping[str, Any]) -> Relation:
-    return Relation(data["id"], data["type"], data["source"], data["target"],
-                    dict(data.get("props") or {}))
-
-
-def _value(element: str, data: Any) -> Any:
-    if data is None:
-        return None
-    if element == "entity":
-        return entity_from(data)
-    if element == "relation":
-        return relation_from(data)
-    if element == "document":
-        return Document(data["collection"], data["key"], data["value"])
-    return base64.b64decode(data) if isinstance(data, str) else data
-
-
-def change_from(data: Mapping[str, Any]) -> Change:
-    element = data["element"]
-    return Change(data["kind"], element, data["id"], _value(element, data["old"]),
-                  _value(element, data["new"]), data.get("collection"))
-
-
-def _conflict(data: Mapping[str, Any]) -> Conflict:
-    return Conflict(data["element"], data["id"], data.get("property"), data.get("base"),
-                    data.get("ours"), data.get("theirs"), data.get("collection"),
-                    data.get("reason", "both sides changed it differently"))
-
-
 def error_from(status: int, body: Any) -> PalimpsestError:
     """The palimpsest error a server response stands for."""
     detail = body.get("error") if isinstance(body, dict) else None
@@ -126,7 +84,7 @@ def error_from(status: int, body: Any) -> PalimpsestError:
     code, message = str(detail.get("code", "error")), str(detail.get("message", ""))
     cls = _codes().get(code)
     if cls is not None and issubclass(cls, errors.MergeConflict):
-        return cls(message, [_conflict(c) for c in detail.get("conflicts", [])])
+        return cls(message, [wire.decode(Conflict, c) for c in detail.get("conflicts", [])])
     if cls is not None and issubclass(cls, errors.VersionConflict):
         return cls(message, key=detail.get("key"), expected=detail.get("expected"),
                    found=detail.get("found"))
@@ -188,8 +146,6 @@ class RemoteRepository:
             return None
         return response.json()
 
-    _commit = staticmethod(commit_from)
-
     def info(self) -> dict[str, Any]:
         """Server version, current branch, the caller and the server's features."""
         result: dict[str, Any] = self._call("GET", "/api")
@@ -240,7 +196,7 @@ class RemoteRepository:
         return {k: v for k, v in out.items() if v is not None}
 
     def _write(self, method: str, path: str, body: dict[str, Any]) -> Commit:
-        return commit_from(self._call(method, path, json=body))
+        return wire.decode(Commit, self._call(method, path, json=body))
 
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
                    message: str | None = None, author: str | None = None,
@@ -320,7 +276,7 @@ class RemoteRepository:
         name = _ref(ref)
         if name is None:
             name = self.current_branch
-        return commit_from(self._call("GET", f"/api/commits/{_p(name)}"))
+        return wire.decode(Commit, self._call("GET", f"/api/commits/{_p(name)}"))
 
     def commit(self, ref: Ref | None = None) -> Commit:
         return self.resolve(ref)
@@ -350,10 +306,10 @@ class RemoteRepository:
             "author": author, "since": _ref(since), "until": _ref(until),
             "touching": touching, "first_parent": first_parent or None,
             "relations": relations})
-        return [commit_from(r) for r in rows]
+        return [wire.decode(Commit, r) for r in rows]
 
     def changes(self, commit: Ref) -> list[Change]:
-        return [change_from(c) for c in self._call("GET", f"/api/changes/{_p(_ref(commit) or '')}")]
+        return [wire.decode(Change, c) for c in self._call("GET", f"/api/changes/{_p(_ref(commit) or '')}")]
 
     def _element_params(self, id: str | tuple[str, str], ref: Ref | None,
                         element: str | None) -> tuple[str, dict[str, Any]]:
@@ -369,26 +325,18 @@ class RemoteRepository:
         key, params = self._element_params(id, ref, element)
         rows = self._call("GET", f"/api/history/{_p(key)}",
                           params=params | {"limit": limit, "relations": relations})
-        return [Version(commit_from(r["commit"]), r["kind"],
-                        _value(r.get("element") or _kind_of(r["value"], element, id),
-                               r["value"]), r.get("origin"), r.get("element"), r.get("id"))
-                for r in rows]
+        return [wire.decode(Version, r) for r in rows]
 
     def blame(self, id: str | tuple[str, str], ref: Ref | None = None, *,
               element: str | None = None, relations: Relations = "out") -> dict[str, Blame]:
         key, params = self._element_params(id, ref, element)
         rows = self._call("GET", f"/api/blame/{_p(key)}",
                           params=params | {"relations": relations})
-        return {name: Blame(b["property"], b["value"], commit_from(b["commit"]), b.get("origin"),
-                            b.get("relation"))
-                for name, b in rows.items()}
+        return {name: wire.decode(Blame, b) for name, b in rows.items()}
 
     def diff(self, a: Ref, b: Ref | None = None) -> Diff:
-        data = self._call("GET", "/api/diff", params={"a": _ref(a), "b": _ref(b)})
-        return Diff(self._maybe_commit(data.get("from")), self._maybe_commit(data.get("to")),
-                    [change_from(c) for c in data["changes"]],
-                    {k: (bool(v[0]), bool(v[1]))
-                     for k, v in data.get("collection_presence", {}).items()})
+        return wire.decode(Diff, self._call("GET", "/api/diff",
+                                            params={"a": _ref(a), "b": _ref(b)}))
 
     def json_patch(self, a: Ref, b: Ref | None = None) -> list[dict[str, Any]]:
         """The RFC 6902 patch from ``a`` to ``b``, computed by the server."""
@@ -396,12 +344,9 @@ class RemoteRepository:
             "a": _ref(a), "b": _ref(b), "format": "json-patch"})
         return result
 
-    def _maybe_commit(self, cid: str | None) -> Commit | None:
-        return self.resolve(cid) if cid else None
-
     def merge_base(self, a: Ref, b: Ref) -> Commit | None:
         data = self._call("GET", "/api/merge-base", params={"a": _ref(a), "b": _ref(b)})
-        return commit_from(data) if data else None
+        return wire.decode(Commit, data) if data else None
 
     # -- restore -------------------------------------------------------------------------
     def rollback(self, ref: Ref, *, message: str | None = None, author: str | None = None,
@@ -417,13 +362,12 @@ class RemoteRepository:
     # -- branches and tags ---------------------------------------------------------------
     def branches(self, base: str | None = "main") -> list[Branch]:
         rows = self._call("GET", "/api/branches", params={"base": base or ""})
-        return [Branch(r["name"], commit_from(r["head"]) if r["head"] else None, r["current"],
-                       r["ahead"], r["behind"]) for r in rows]
+        return [wire.decode(Branch, r) for r in rows]
 
     def create_branch(self, name: str, from_: Ref | None = None, *,
                       author: str | None = None) -> Branch:
-        r = self._call("POST", "/api/branches", json={"name": name, "from": _ref(from_)})
-        return Branch(r["name"], commit_from(r["head"]) if r["head"] else None, r["current"])
+        return wire.decode(Branch, self._call("POST", "/api/branches",
+                                              json={"name": name, "from": _ref(from_)}))
 
     def delete_branch(self, name: str, *, author: str | None = None) -> None:
         self._call("DELETE", f"/api/branches/{_p(name)}")
@@ -433,11 +377,11 @@ class RemoteRepository:
 
     def tag(self, name: str, ref: Ref | None = None, *, message: str | None = None,
             author: str | None = None, force: bool = False) -> Tag:
-        return _tag(self._call("POST", "/api/tags", json={
+        return wire.decode(Tag, self._call("POST", "/api/tags", json={
             "name": name, "ref": _ref(ref), "message": message, "force": force}))
 
     def tags(self) -> list[Tag]:
-        return [_tag(t) for t in self._call("GET", "/api/tags")]
+        return [wire.decode(Tag, t) for t in self._call("GET", "/api/tags")]
 
     def delete_tag(self, name: str, *, author: str | None = None) -> None:
         self._call("DELETE", f"/api/tags/{_p(name)}")
@@ -462,8 +406,9 @@ class RemoteRepository:
         if strategy is not None or resolutions:
             return self.merge(source, into=into, strategy=strategy, resolutions=resolutions,
                               dry_run=True)
-        return _merge_result(self._call("GET", "/api/merge-preview", params={
-            "source": _ref(source), "into": into}), dry_run=True)
+        return dataclasses.replace(wire.decode(MergeResult, self._call(
+            "GET", "/api/merge-preview", params={"source": _ref(source), "into": into})),
+            dry_run=True)
 
     def cherry_pick(self, commit: Ref, *, onto: str | None = None, message: str | None = None,
                     author: str | None = None, strategy: str | None = None,
@@ -480,7 +425,7 @@ class RemoteRepository:
     def reflog(self, name: str | None = None, limit: int = 100) -> list[RefLogEntry]:
         """Creations, deletions and moves of branches and tags, newest first."""
         rows = self._call("GET", "/api/reflog", params={"name": name, "limit": limit})
-        return [_reflog_entry(r) for r in rows]
+        return [wire.decode(RefLogEntry, r) for r in rows]
 
     # -- key-value state -----------------------------------------------------------------
     @property
@@ -501,7 +446,7 @@ class RemoteRepository:
         params = {k: v for k, v in {"branch": branch, "limit": limit,
                                     "timeout": timeout}.items() if v is not None}
         for data in self._events("/api/watch", params, headers):
-            yield commit_from(data)
+            yield wire.decode(Commit, data)
 
     def _events(self, path: str, params: Mapping[str, Any],
                 headers: Mapping[str, str]) -> Iterator[dict[str, Any]]:
@@ -550,32 +495,11 @@ def _settled(call: Callable[[], Any], resolving: bool, dry_run: bool = False) ->
     ``status == "conflict"``, unless ``strategy`` / ``resolutions`` were meant to settle them
     (then MergeConflict is raised)."""
     try:
-        return _merge_result(call())
+        return wire.decode(MergeResult, call())
     except errors.MergeConflict as conflict:
         if resolving or type(conflict) is not errors.MergeConflict:
             raise
         return MergeResult("conflict", None, list(conflict.conflicts), dry_run=dry_run)
-
-
-def _merge_result(data: Mapping[str, Any], dry_run: bool | None = None) -> MergeResult:
-    changes = data.get("changes")
-    commit = commit_from(data["commit"]) if data.get("commit") else None
-    base = commit_from(data["base"]) if data.get("base") else None
-    return MergeResult(data["status"], commit, [_conflict(c) for c in data["conflicts"]],
-                       base=base, resolved=[_conflict(c) for c in data.get("resolved", [])],
-                       diff=Diff(None, None, [change_from(c) for c in changes])
-                       if changes is not None else None,
-                       dry_run=changes is not None if dry_run is None else dry_run)
-
-
-def _kind_of(value: Any, element: str | None, id: Any) -> str:
-    if element:
-        return element
-    if isinstance(id, tuple):
-        return "document"
-    if isinstance(value, dict) and "source" in value and "target" in value:
-        return "relation"
-    return "entity"
 
 
 def _where(where: Any) -> dict[str, Any] | None:
@@ -587,16 +511,6 @@ def _where(where: Any) -> dict[str, Any] | None:
 def _order(order_by: Any) -> list[list[str]] | None:
     return [[name, "desc" if desc else "asc"] for name, desc in parse_order(order_by)] \
         if order_by is not None else None
-
-
-def _reflog_entry(r: Mapping[str, Any]) -> RefLogEntry:
-    return RefLogEntry(r["name"], r.get("old"), r.get("new"),
-                       datetime.fromisoformat(r["timestamp"]), r["author"], r["message"])
-
-
-def _tag(r: Mapping[str, Any]) -> Tag:
-    return Tag(r["name"], commit_from(r["commit"]), r.get("message"), r.get("author"),
-               datetime.fromisoformat(r["timestamp"]) if r.get("timestamp") else None)
 
 
 class RemoteView:
@@ -623,7 +537,7 @@ class RemoteView:
 
     def entity(self, id: str) -> Entity | None:
         data = self._maybe(f"/api/entities/{_p(id)}")
-        return entity_from(data) if data else None
+        return wire.decode(Entity, data) if data else None
 
     def get_entity(self, id: str) -> Entity:
         found = self.entity(id)
@@ -645,7 +559,7 @@ class RemoteView:
             rows = self._get("/api/entities", type=type, where=where_text, limit=size,
                              offset=offset)
             for row in rows:
-                yield entity_from(row)
+                yield wire.decode(Entity, row)
             if len(rows) < size:
                 return
             offset += len(rows)
@@ -664,7 +578,7 @@ class RemoteView:
 
     def relation(self, id: str) -> Relation | None:
         data = self._maybe(f"/api/relations/{_p(id)}")
-        return relation_from(data) if data else None
+        return wire.decode(Relation, data) if data else None
 
     def relations(self, type: str | None = None, source: str | None = None,
                   target: str | None = None) -> Iterator[Relation]:
@@ -674,7 +588,7 @@ class RemoteView:
         while True:
             rows = self._get("/api/relations", type=type, source=source, target=target,
                              limit=10_000, offset=offset)
-            out += [relation_from(r) for r in rows]
+            out += [wire.decode(Relation, r) for r in rows]
             if len(rows) < 10_000:
                 return iter(out)
             offset += len(rows)
@@ -685,11 +599,11 @@ class RemoteView:
             return []
         rows = self._get(f"/api/neighbors/{_p(id)}", depth=depth, rel_type=rel_type,
                          direction=direction)
-        return [entity_from(r) for r in rows]
+        return [wire.decode(Entity, r) for r in rows]
 
     def document(self, collection: str, key: str) -> Document | None:
         data = self._maybe(f"/api/documents/{_p(collection)}/{_p(key)}")
-        return Document(data["collection"], data["key"], data["value"]) if data else None
+        return wire.decode(Document, data) if data else None
 
     def documents(self, collection: str, *, limit: int | None = None,
                   offset: int = 0) -> Iterator[Document]:
@@ -697,7 +611,7 @@ class RemoteView:
             return iter(())
         rows = self._get(f"/api/documents/{_p(collection)}",
                          limit=limit if limit is not None else 10_000, offset=offset)
-        return iter([Document(r["collection"], r["key"], r["value"]) for r in rows])
+        return iter([wire.decode(Document, r) for r in rows])
 
     def collections(self) -> list[str]:
         if self.commit is None:
@@ -721,8 +635,8 @@ class RemoteView:
                 "offset": offset, "kind": kind, "ref": self.commit.id}
         rows = self._repo._call("POST", "/api/query",
                                 json={k: v for k, v in body.items() if v is not None})
-        return [entity_from(r) if "props" in r else
-                Document(r["collection"], r["key"], r["value"]) for r in rows]
+        return [wire.decode(Entity, r) if "props" in r else wire.decode(Document, r)
+                for r in rows]
 
     def aggregate(self, collection_or_type: str, aggregates: Any = None, *,
                   where: Any = None, group_by: str | list[str] | None = None,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .errors import CorruptObject, InvalidValue, PalimpsestError, StorageError
 from .repository import Repository
-from .storage import open_database
+from .storage import is_file, open_database
 from .versioning.archive import import_archive
 
 if TYPE_CHECKING:
@@ -52,10 +52,6 @@ class BackupInfo:
                 "bytes": self.bytes, "verified": self.verified}
 
 
-def _is_remote(target: str) -> bool:
-    return target.startswith(("postgresql://", "postgres://"))
-
-
 def backup(repo: Repository, dest: str | os.PathLike[str], *, format: Format | None = None,
            verify: bool = True) -> BackupInfo:
     """Copy ``repo`` to the new file ``dest`` (see module doc); never overwrites a file."""
@@ -65,16 +61,15 @@ def backup(repo: Repository, dest: str | os.PathLike[str], *, format: Format | N
     if os.path.exists(path):
         raise InvalidValue(f"{path} already exists; back up to a new path")
     db = repo.database
-    chosen: Format = format or ("sqlite" if hasattr(db, "backup_to") else "archive")
+    chosen: Format = format or ("sqlite" if db.capabilities.file_backup else "archive")
     if chosen not in ("sqlite", "archive"):
         raise InvalidValue(f"backup format must be 'sqlite' or 'archive', not {format!r}")
-    backup_to = getattr(db, "backup_to", None)
-    if chosen == "sqlite" and backup_to is None:
+    if chosen == "sqlite" and not db.capabilities.file_backup:
         raise InvalidValue("format='sqlite' needs the SQLite backend; use "
                            "format='archive' (or pg_dump for PostgreSQL)")
     try:
-        if backup_to is not None and chosen == "sqlite":
-            backup_to(path)
+        if chosen == "sqlite":
+            db.backup_to(path)
         else:
             repo.export(path)
     except ValueError as exc:  # e.g. a path that is not valid Unicode text
@@ -101,7 +96,7 @@ def _verify(path: str, format: Format) -> FsckReport:
     if format == "archive":
         scratch = Repository(open_database(":memory:"))
         try:
-            import_archive(scratch.database, path)
+            import_archive(scratch.database, path)  # verifies hashes, ids, states, trailer
             return scratch.fsck()
         finally:
             scratch.close()
@@ -147,17 +142,19 @@ def detect_format(path: str) -> Format:
 
 
 def restore(source: str | os.PathLike[str], target: str | os.PathLike[str], *,
-            overwrite: bool = False, author: str = "anonymous") -> Repository:
+            overwrite: bool = False, author: str = "anonymous",
+            allow_legacy: bool = False) -> Repository:
     """A verified repository at ``target`` made from the backup ``source`` (either format).
 
-    A SQLite target is built next to its final path and moved into place only after fsck
-    passed, so a failed restore leaves ``target`` as it was. ``overwrite`` replaces an
+    A SQLite target is built next to its final path and moved into place only after it was
+    verified, so a failed restore leaves ``target`` as it was. ``overwrite`` replaces an
     existing SQLite file (stop every process using it first). An older backup is migrated
-    to the current schema on the way.
+    to the current schema on the way; an archive without a trailer (format version 1)
+    needs ``allow_legacy=True``.
     """
     src, dest = os.fspath(source), os.fspath(target)
     kind = detect_format(src)
-    local = not _is_remote(dest) and dest != ":memory:"
+    local = is_file(dest)
     if local and os.path.exists(dest) and not overwrite:
         raise InvalidValue(f"{dest} already exists; pass overwrite=True to replace it")
     if kind == "sqlite" and local:
@@ -186,19 +183,48 @@ def restore(source: str | os.PathLike[str], target: str | os.PathLike[str], *,
                 staged.export(archive)
             finally:
                 staged.close()
-        if local:
-            _remove(dest)
-        repo = Repository(open_database(dest), author=author)
+        return _load_archive(archive, dest, author=author, allow_legacy=allow_legacy,
+                             replace=True)
+
+
+def import_archive_file(path: str, target: str, *, author: str = "anonymous",
+                        allow_legacy: bool = False) -> Repository:
+    """:func:`palimpsest.import_`: an existing target (which must be empty) is loaded in one
+    transaction; a new one is built aside and appears only once verified."""
+    return _load_archive(path, target, author=author, allow_legacy=allow_legacy,
+                         replace=False)
+
+
+def _load_archive(archive: str, dest: str, *, author: str, allow_legacy: bool,
+                  replace: bool) -> Repository:
+    """Import ``archive`` into ``dest``. The import verifies everything in one transaction;
+    a local file that did not exist (or is to be replaced) is built at a scratch path and
+    moved into place after, and a PostgreSQL schema this call created is dropped on failure,
+    so a refused archive leaves the target absent or unchanged."""
+    local = is_file(dest)
+    aside = local and (replace or not os.path.exists(dest))
+    build = dest + ".restoring" if aside else dest
+    if aside:
+        _remove(build)
+    repo = Repository(open_database(build), author=author)
+    try:
+        import_archive(repo.database, archive, allow_legacy=allow_legacy)
+    except BaseException:
         try:
-            import_archive(repo.database, archive)
-            report = repo.fsck()
-        except BaseException:
+            if repo.database.created:
+                repo.database.drop()
+        finally:
             repo.close()
-            raise
-        if not report.ok:
-            repo.close()
-            raise CorruptObject(f"backup {src} failed verification: {report.problems[0]}")
+            if aside:
+                _remove(build)
+        raise
+    if not aside:
         return repo
+    repo.close()
+    _journal_delete(build)
+    _remove(dest)
+    os.replace(build, dest)
+    return Repository(open_database(dest), author=author)
 
 
 def _copy_sqlite(src: str, dest: str) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import base64
 import builtins
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any, Protocol
 
+from . import wire
 from .codec import check_json, decode, encode
 from .errors import InvalidValue, NotFound
 from .models import kv as kv_model
@@ -17,7 +17,7 @@ from .types import JSON, Commit, Entry, KVEvent
 
 
 class Server(Protocol):
-    """What RemoteKV needs of the client: requests, event streams, commit decoding."""
+    """What RemoteKV needs of the client: requests and event streams."""
 
     def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
               json: Any = None) -> Any: ...
@@ -25,7 +25,6 @@ class Server(Protocol):
     def _events(self, path: str, params: Mapping[str, Any],
                 headers: Mapping[str, str]) -> Iterator[dict[str, Any]]: ...
 
-    def _commit(self, data: Mapping[str, Any]) -> Commit: ...
 
 
 class RemoteKV:
@@ -49,7 +48,7 @@ class RemoteKV:
                                                                     "branch": self.branch})
         except NotFound:
             return None
-        return _entry(data)
+        return wire.decode(Entry, data)
 
     def get_json(self, key: str, default: JSON = None) -> JSON:
         """The value at ``key`` parsed as JSON, or ``default`` when missing."""
@@ -74,7 +73,7 @@ class RemoteKV:
         rows = self._repo._call("GET", "/api/kv", params={
             "prefix": prefix, "branch": self.branch, "limit": limit or 10_000,
             "start_after": start_after})
-        return [_entry(r) for r in rows]
+        return [wire.decode(Entry, r) for r in rows]
 
     def keys(self, prefix: str = "/", *, limit: int | None = None,
              start_after: str | None = None) -> builtins.list[str]:
@@ -89,7 +88,7 @@ class RemoteKV:
     def _set(self, key: str, value: bytes, **extra: Any) -> Entry:
         body = {"key": kv_model.check_key(key), "value": base64.b64encode(kv_model.to_bytes(value)).decode(),
                 "branch": self.branch, **extra}
-        return _entry(self._repo._call("PUT", "/api/kv/entry",
+        return wire.decode(Entry, self._repo._call("PUT", "/api/kv/entry",
                                        json={k: v for k, v in body.items() if v is not None}))
 
     def set(self, key: str, value: bytes, *, message: str | None = None,
@@ -141,7 +140,7 @@ class RemoteKV:
                     metadata: Mapping[str, JSON] | None = None) -> Commit | None:
         """All checks, then all writes, in one commit on the server, or nothing: a failed
         check raises VersionConflict naming it. None when the ops changed nothing."""
-        wire: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []
         for op in ops:
             if not isinstance(op, kv_model.KVOp):
                 raise InvalidValue(f"a kv transaction takes KVOp values (kv.op_set(...), "
@@ -151,12 +150,12 @@ class RemoteKV:
                 item["version"] = op.version
             if op.value is not None:
                 item["value"] = base64.b64encode(op.value).decode()
-            wire.append(item)
-        body = {"ops": wire, "branch": self.branch, "message": message, "author": author,
+            items.append(item)
+        body = {"ops": items, "branch": self.branch, "message": message, "author": author,
                 "metadata": dict(metadata) if metadata is not None else None}
         data = self._repo._call("POST", "/api/kv/transaction",
                                 json={k: v for k, v in body.items() if v is not None})
-        return self._repo._commit(data) if data else None
+        return wire.decode(Commit, data) if data else None
 
     def watch(self, pattern: str, *, since: int | None = None, limit: int | None = None,
               timeout: float | None = None) -> Iterator[KVEvent]:
@@ -166,16 +165,4 @@ class RemoteKV:
                                     "limit": limit, "timeout": timeout}.items()
                   if v is not None}
         for data in self._repo._events("/api/kv/watch", params, {}):
-            value = data.get("value")
-            yield KVEvent(data["type"], data["key"],
-                          None if value is None else base64.b64decode(value),
-                          int(data["version"]), self._repo._commit(data["commit"]),
-                          data.get("origin"))
-
-
-def _entry(data: Mapping[str, Any]) -> Entry:
-    return Entry(data["key"], base64.b64decode(data["value"]), int(data["version"]),
-                 datetime.fromisoformat(data["created_at"]),
-                 datetime.fromisoformat(data["updated_at"]), data.get("commit", ""))
-
-
+            yield wire.decode(KVEvent, data)

@@ -20,7 +20,7 @@ from .query import views as query_views
 from .query.indexes import IndexInfo
 from .query.views import ViewInfo
 from .storage.base import Database
-from .storage.schema import create_schema, rebuild_superseded
+from .storage.schema import create_schema
 from .storage.visibility import Chain
 from .transaction import Transaction
 from .types import JSON, Blame, Branch, Change, Commit, KVEvent, RefLogEntry, Tag, Version
@@ -29,7 +29,7 @@ from .versioning.commits import CommitStore
 from .versioning.diff import Diff
 from .versioning.diff import compute as compute_diff
 from .versioning.elements import doc_key
-from .versioning.fsck import FsckReport, fsck
+from .versioning.fsck import FsckReport, check_repository
 from .versioning.merge import (
     MergeResult,
     Plan,
@@ -62,10 +62,11 @@ class Repository:
     may open the same file (SQLite serialises their commits).
     """
 
-    def __init__(self, db: Database, *, author: str = "anonymous") -> None:
+    def __init__(self, db: Database, *, author: str = "anonymous",
+                 max_clock_skew: timedelta | None = None) -> None:
         create_schema(db)
         self._db = db
-        self._commits = CommitStore(db)
+        self._commits = CommitStore(db, max_clock_skew=max_clock_skew)
         self._refs = RefStore(self._commits)
         self.default_author = check_name(author, "author")
         self._listeners: list[Callable[[Commit], None]] = []
@@ -113,10 +114,9 @@ class Repository:
                     timestamp: datetime | str | None = None,
                     branch: str | None = None) -> Transaction:
         """Start a transaction: use it in a ``with`` block; a clean exit writes one commit,
-        an exception writes nothing.
-
-        ``timestamp`` sets the commit time (for importing history); it may not be earlier
-        than the parent commit's. Writes go to ``branch`` (default: the current branch).
+        an exception writes nothing. ``timestamp`` sets the commit time (importing history):
+        not before the parent's, not past ``max_clock_skew`` (:func:`palimpsest.open`) ahead
+        of now. Writes go to ``branch`` (default: the current branch).
         """
         return Transaction(self, branch=branch or self.current_branch, message=message,
                            author=author or self.default_author, metadata=metadata,
@@ -573,12 +573,12 @@ class Repository:
     def fsck(self, *, last: int | None = None, repair_indexes: bool = False) -> FsckReport:
         """Verify value hashes, commit ids, state hashes, refs, lines and derived data.
 
-        ``last=N`` checks only the newest N commits (and their rows); ``repair_indexes``
-        first rebuilds derived data (never history).
+        ``last=N`` checks only the newest N commits (and their rows) and skips the engine's
+        index check; ``repair_indexes`` first rebuilds damaged indexes and derived data
+        (never history).
         """
-        if repair_indexes:
-            rebuild_superseded(self._db)
-        return fsck(self._db, self._commits, last=last)
+        return check_repository(self._db, self._commits, last=last,
+                                repair_indexes=repair_indexes)
 
     def set_retention(self, branches: str, keep: str | timedelta | int | None = None, *,
                       keep_commits: int | None = None,
@@ -612,7 +612,7 @@ class Repository:
         pinned = [v.commit for v in list(self._views) if v.commit is not None]
         report = gc(self._commits, self._refs, pinned=pinned, dry_run=dry_run,
                     now=to_us(now) if now is not None else None)
-        if vacuum and not dry_run and self._db.dialect.name == "sqlite":
+        if vacuum and not dry_run and self._db.capabilities.vacuum:
             self._db.run("VACUUM")
             report.vacuumed = True
         return report
@@ -626,9 +626,7 @@ class Repository:
         """
         from .versioning.erase import erase_rows, link_commit, scrub
         who = check_name(author or self.default_author, "author")
-        sqlite = self._db.dialect.name == "sqlite"
-        if sqlite:  # overwrite freed pages instead of leaving old values in them
-            self._db.run("PRAGMA secure_delete=ON")
+        self._db.secure_delete(True)  # overwrite freed pages instead of leaving old values
         try:
             with self._db.write():
                 keys = self._element_keys(id, element)
@@ -644,8 +642,7 @@ class Repository:
                 assert tx.commit is not None
                 erasure = link_commit(self._db, erasure, tx.commit.seq, tx.commit.id)
         finally:
-            if sqlite:
-                self._db.run("PRAGMA secure_delete=OFF")
+            self._db.secure_delete(False)
         scrub(self._db)
         return erasure
 

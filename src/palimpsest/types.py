@@ -6,6 +6,7 @@ reference back, so they can be passed around, compared and serialised freely.
 
 from __future__ import annotations
 
+import base64
 import builtins
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,13 +126,6 @@ class Commit:
     def short_id(self) -> str:
         return self.id[:10]
 
-    def to_dict(self) -> dict[str, JSON]:
-        return {
-            "id": self.id, "parents": list(self.parents), "author": self.author,
-            "message": self.message, "timestamp": self.timestamp.isoformat(),
-            "metadata": self.metadata, "stats": self.stats.to_dict(),
-            "state_hash": self.state_hash,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +149,6 @@ class Change:
         """
         return property_changes(self.old, self.new)
 
-    def to_dict(self) -> dict[str, JSON]:
-        return {
-            "kind": self.kind, "element": self.element, "id": self.id,
-            "collection": self.collection,
-            "old": _element_json(self.old), "new": _element_json(self.new),
-        }
 
 
 SHAPE_FIELDS = ("@type", "@source", "@target")
@@ -205,13 +193,6 @@ def property_changes(old: Any, new: Any) -> dict[str, tuple[JSON, JSON]]:
             out[name] = (a, b)
     return out
 
-
-def _element_json(value: Any) -> JSON:
-    if value is None:
-        return None
-    if isinstance(value, Entity | Relation | Document):
-        return value.to_dict()
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,10 +288,6 @@ class Conflict:
         ident = f"{self.collection}/{self.id}" if self.collection else self.id
         return (self.element, ident, self.property)
 
-    def to_dict(self) -> dict[str, JSON]:
-        return {"element": self.element, "id": self.id, "collection": self.collection,
-                "property": self.property, "base": self.base, "ours": self.ours,
-                "theirs": self.theirs, "reason": self.reason}
 
 
 # -- key-value state (models/kv.py, docs/kv.md) ---------------------------------------------
@@ -331,11 +308,6 @@ class Entry:
     updated_at: datetime
     commit: str = ""
 
-    def to_dict(self) -> dict[str, JSON]:
-        import base64
-        return {"key": self.key, "value": base64.b64encode(self.value).decode(),
-                "version": self.version, "created_at": self.created_at.isoformat(),
-                "updated_at": self.updated_at.isoformat(), "commit": self.commit}
 
 
 KVEventType = Literal["created", "updated", "deleted", "resync"]
@@ -359,8 +331,173 @@ class KVEvent:
     or the head of a history the branch was moved to), the id of the commit that originally
     made it."""
 
-    def to_dict(self) -> dict[str, JSON]:
-        import base64
-        return {"type": self.type, "key": self.key,
-                "value": None if self.value is None else base64.b64encode(self.value).decode(),
-                "version": self.version, "commit": self.commit.id, "origin": self.origin}
+
+
+# -- diffs and merges (versioning/diff.py, versioning/merge.py) -----------------------------
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """What changed from state ``a`` to state ``b``: one :class:`Change` per element."""
+
+    a: Commit | None
+    b: Commit | None
+    changes: list[Change] = field(default_factory=list)
+
+    def _select(self, element: str, kind: ChangeKind) -> list[Change]:
+        return [c for c in self.changes if c.element == element and c.kind == kind]
+
+    @property
+    def entities_added(self) -> list[Change]:
+        return self._select("entity", "created")
+
+    @property
+    def entities_removed(self) -> list[Change]:
+        return self._select("entity", "deleted")
+
+    @property
+    def entities_modified(self) -> list[Change]:
+        return self._select("entity", "modified")
+
+    @property
+    def relations_added(self) -> list[Change]:
+        return self._select("relation", "created")
+
+    @property
+    def relations_removed(self) -> list[Change]:
+        return self._select("relation", "deleted")
+
+    @property
+    def relations_modified(self) -> list[Change]:
+        return self._select("relation", "modified")
+
+    @property
+    def documents_changed(self) -> list[Change]:
+        return [c for c in self.changes if c.element == "document"]
+
+    @property
+    def stats(self) -> CommitStats:
+        counts: dict[str, int] = {}
+        for change in self.changes:
+            if change.element == "kv":
+                name = "kv_changed"
+            else:
+                group = {"entity": "entities", "relation": "relations",
+                         "document": "documents"}[change.element]
+                name = f"{group}_{change.kind}"
+            counts[name] = counts.get(name, 0) + 1
+        return CommitStats(**counts)
+
+    def __len__(self) -> int:
+        return len(self.changes)
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+    def __iter__(self) -> Any:
+        return iter(self.changes)
+
+    def to_json_patch(self) -> list[dict[str, Any]]:
+        """RFC 6902 operations turning ``a``'s ``View.to_dict()`` into ``b``'s."""
+        ops: list[dict[str, Any]] = []
+        docs_by_collection: dict[str, list[Change]] = {}
+        for change in self.changes:
+            if change.element == "document":
+                docs_by_collection.setdefault(change.collection or "", []).append(change)
+            elif change.element in ("entity", "relation"):
+                root = "/entities" if change.element == "entity" else "/relations"
+                ops += _element_ops(root, change)
+            elif change.element == "kv":
+                ops += _kv_ops(change)
+        for collection, changes in docs_by_collection.items():
+            ops += _collection_ops(collection, changes, self.collection_presence)
+        return ops
+
+    collection_presence: dict[str, tuple[bool, bool]] = field(default_factory=dict)
+    """Whether each document collection the changes touch exists at ``a`` and at ``b``
+    (for :meth:`to_json_patch`)."""
+
+
+def _pointer(*parts: str) -> str:
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _element_ops(root: str, change: Change) -> list[dict[str, Any]]:
+    path = root + _pointer(change.id)
+    if change.kind == "created":
+        return [{"op": "add", "path": path, "value": change.new.to_dict()}]
+    if change.kind == "deleted":
+        return [{"op": "remove", "path": path}]
+    ops: list[dict[str, Any]] = []
+    old, new = change.old.to_dict(), change.new.to_dict()
+    for name in ("type", "source", "target"):
+        if name in new and not json_equal(old.get(name), new[name]):
+            ops.append({"op": "replace", "path": path + _pointer(name), "value": new[name]})
+    before, after = old["props"], new["props"]
+    for prop in sorted(before.keys() | after.keys()):
+        target = path + _pointer("props", prop)
+        if prop not in after:
+            ops.append({"op": "remove", "path": target})
+        elif prop not in before:
+            ops.append({"op": "add", "path": target, "value": after[prop]})
+        elif not json_equal(before[prop], after[prop]):  # 1 -> true is a change, at any depth
+            ops.append({"op": "replace", "path": target, "value": after[prop]})
+    return ops
+
+
+def _kv_ops(change: Change) -> list[dict[str, Any]]:
+    path = "/kv" + _pointer(change.id)
+    if change.kind == "deleted":
+        return [{"op": "remove", "path": path}]
+    value = base64.b64encode(change.new).decode()
+    return [{"op": "add" if change.kind == "created" else "replace", "path": path,
+             "value": value}]
+
+
+def _collection_ops(collection: str, changes: list[Change],
+                    presence: dict[str, tuple[bool, bool]]) -> list[dict[str, Any]]:
+    in_a, in_b = presence.get(collection, (True, True))
+    root = "/documents" + _pointer(collection)
+    if not in_a and in_b:
+        return [{"op": "add", "path": root,
+                 "value": {c.id: c.new.value for c in changes if c.new is not None}}]
+    if in_a and not in_b:
+        return [{"op": "remove", "path": root}]
+    ops: list[dict[str, Any]] = []
+    for change in changes:
+        path = root + _pointer(change.id)
+        if change.kind == "created":
+            ops.append({"op": "add", "path": path, "value": change.new.value})
+        elif change.kind == "deleted":
+            ops.append({"op": "remove", "path": path})
+        else:
+            ops.append({"op": "replace", "path": path, "value": change.new.value})
+    return ops
+
+
+MergeStatus = Literal["fast_forward", "merged", "conflict", "up_to_date"]
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    """What a merge, cherry-pick or combine did (or, for a preview, would do).
+
+    ``status`` is ``"merged"`` (a new commit was written), ``"fast_forward"`` (the branch now
+    points at their head), ``"up_to_date"`` (nothing to do) or ``"conflict"`` (nothing written;
+    see ``conflicts``). ``commit`` is where the target branch points afterwards (None for
+    conflicts and previews). ``resolved`` lists the conflicts a strategy or resolution settled.
+    ``diff`` (previews only) holds the changes the target branch would see.
+    """
+
+    status: MergeStatus
+    commit: Commit | None = None
+    conflicts: list[Conflict] = field(default_factory=list)
+    base: Commit | None = None
+    source: Commit | None = None
+    target: Commit | None = None
+    resolved: list[Conflict] = field(default_factory=list)
+    diff: Diff | None = None
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True unless the merge stopped on conflicts."""
+        return self.status != "conflict"

@@ -293,8 +293,8 @@ class CommitFollower:
 def parse_token(commits: CommitStore, token: str) -> list[Commit]:
     """The tips a :meth:`CommitFollower.token` names ("0": nothing delivered yet)."""
     parts = token.strip().split(",")
-    if not all(part.strip().isascii() and part.strip().isdigit() and len(part.strip()) <= 18
-               for part in parts):
+    if not all(part.strip().isascii() and part.strip().isdigit() and len(part.strip()) <= 19
+               and int(part) < 2**63 for part in parts):
         raise InvalidValue(f"a resume token is commit seqs separated by commas, not {token!r}")
     return [commits.by_seq(int(part)) for part in parts if int(part) != 0]
 

@@ -109,11 +109,11 @@ def read_csv(stream: IO[str], *, source: str | None = None, skip_invalid: bool =
             continue
         if relations:
             rid = cells.get("id") or f"{cells['source']} {cells['type']} {cells['target']}"
-            snap.relations[rid] = (cells["type"], cells["source"], cells["target"], props)
-            snap.where[("relation", rid)] = (source, line)
+            snap.add("relation", rid, (cells["type"], cells["source"], cells["target"], props),
+                     source, line, skip_invalid,
+                     "" if cells.get("id") else " (an id column tells parallel relations apart)")
         else:
-            snap.entities[cells["id"]] = (cells["type"], props)
-            snap.where[("entity", cells["id"])] = (source, line)
+            snap.add("entity", cells["id"], (cells["type"], props), source, line, skip_invalid)
     return snap
 
 

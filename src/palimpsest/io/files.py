@@ -156,9 +156,11 @@ def import_files(repo: Repository, paths: Sequence[str | os.PathLike[str]], *,
                  timestamp: datetime | str | None = None,
                  metadata: Mapping[str, JSON] | None = None, skip_invalid: bool = False,
                  prefixes: Mapping[str, str] | None = None, base_iri: str | None = None,
-                 progress: Progress | None = None) -> ImportResult:
+                 progress: Progress | None = None,
+                 allow_legacy: bool = False) -> ImportResult:
     """Import files as one commit (see :func:`import_graph`); an ``archive`` file loads a
-    whole history into an empty repository instead."""
+    whole history into an empty repository instead (verified; ``allow_legacy`` accepts an
+    archive without a trailer)."""
     if not paths:
         raise InvalidValue("give at least one file to import")
     fmt = normalize_format(format)
@@ -166,7 +168,7 @@ def import_files(repo: Repository, paths: Sequence[str | os.PathLike[str]], *,
     if "archive" in formats:
         if len(paths) != 1:
             raise InvalidValue("import one history archive at a time")
-        return _import_archive(repo, Path(paths[0]))
+        return _import_archive(repo, Path(paths[0]), allow_legacy)
     snap = Snapshot(source=", ".join(Path(p).name for p in paths))
     for path, each in zip(paths, formats, strict=True):
         if progress is not None:
@@ -184,12 +186,12 @@ def import_files(repo: Repository, paths: Sequence[str | os.PathLike[str]], *,
                         progress=progress)
 
 
-def _import_archive(repo: Repository, path: Path) -> ImportResult:
+def _import_archive(repo: Repository, path: Path, allow_legacy: bool) -> ImportResult:
     from ..versioning.archive import import_archive
     if not path.exists():
         raise InvalidInput("no such file", source=str(path))
     try:
-        records = import_archive(repo.database, os.fspath(path))
+        records = import_archive(repo.database, os.fspath(path), allow_legacy=allow_legacy)
     except InvalidValue as exc:
         if isinstance(exc, InvalidInput):
             raise

@@ -58,6 +58,10 @@ def _add(snap: Snapshot, record: Any, source: str | None, line: int | None) -> N
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     kind = record.get("kind")
+    if kind in ("entity", "relation"):
+        reason = snap.duplicate(kind, _text(record, "id", kind))
+        if reason is not None:
+            raise ValueError(reason)
     if kind == "entity":
         eid = _text(record, "id", "entity")
         snap.entities[eid] = (_text(record, "type", f"entity {eid!r}"),
@@ -76,6 +80,10 @@ def _add(snap: Snapshot, record: Any, source: str | None, line: int | None) -> N
             raise ValueError(f"document {collection}/{key}: 'value' is missing")
         if snap.documents is None:
             snap.documents = {}
+        if (collection, key) in snap.documents:
+            first = snap.where.get(("document", f"{collection}/{key}"), (None, None))[1]
+            raise ValueError(f"document {collection}/{key} appears twice"
+                             + (f" (first on line {first})" if first else ""))
         snap.documents[(collection, key)] = record["value"]
         snap.where[("document", f"{collection}/{key}")] = (source, line)
     elif kind == "header":

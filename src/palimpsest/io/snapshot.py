@@ -39,6 +39,9 @@ Where = tuple[str | None, int | None]
 
 MAX_KEPT_ERRORS = 100
 
+GRAPH_ATTRS = ("@graph", "attributes")
+"""The document (collection, key) holding graph-level attributes (NetworkX ``G.graph``)."""
+
 
 class GraphLike(Protocol):
     """Anything with ``entities`` and ``relations`` dicts shaped like :class:`Snapshot`'s
@@ -68,6 +71,9 @@ class Snapshot:
     errors: list[InvalidInput] = field(default_factory=list)
     where: dict[tuple[str, str], Where] = field(default_factory=dict)
     source: str | None = None
+    attrs: dict[str, JSON] | None = None
+    """Graph-level attributes (NetworkX ``G.graph``), stored as the document
+    :data:`GRAPH_ATTRS`; None leaves that document untouched."""
 
     def __len__(self) -> int:
         return len(self.entities) + len(self.relations) + len(self.documents or {})
@@ -78,9 +84,35 @@ class Snapshot:
         self.relations.update(other.relations)
         if other.documents is not None:
             self.documents = {**(self.documents or {}), **other.documents}
+        if other.attrs is not None:
+            self.attrs = {**(self.attrs or {}), **other.attrs}
         self.skipped += other.skipped
         self.errors += other.errors
         self.where.update(other.where)
+
+    def duplicate(self, kind: str, ident: str, hint: str = "") -> str | None:
+        """Why adding ``ident`` again would be wrong (None if it is new): two records of one
+        input must never silently become one element."""
+        table: Mapping[str, Any] = self.entities if kind == "entity" else \
+            self.relations if kind == "relation" else {}
+        if ident not in table:
+            return None
+        first = self.where.get((kind, ident), (None, None))[1]
+        at = f" (first on line {first})" if first else ""
+        return f"{kind} id {ident!r} is used twice{at}; every {kind} needs its own id{hint}"
+
+    def add(self, kind: str, ident: str, data: EntityData | RelationData, source: str | None,
+            line: int | None, skip_invalid: bool, hint: str = "") -> None:
+        """Add an entity or relation read from one input; a repeated id is rejected."""
+        reason = self.duplicate(kind, ident, hint)
+        if reason is not None:
+            self.reject(InvalidInput(reason, source=source, line=line), skip_invalid)
+            return
+        if kind == "entity":
+            self.entities[ident] = data  # type: ignore[assignment]
+        else:
+            self.relations[ident] = data  # type: ignore[assignment]
+        self.where[(kind, ident)] = (source, line)
 
     def reject(self, error: InvalidInput, skip_invalid: bool) -> None:
         """Record bad input: raise it, or (``skip_invalid``) count it and go on."""
@@ -273,6 +305,7 @@ def import_graph(repo: Repository, data: Snapshot | GraphLike, *, mode: Mode = "
                 rtype, source, target_id, props = snap.relations[rid]
                 tx.put_relation(rid, rtype, source, target_id, props)
                 tick()
+            _import_attrs(tx, view, snap, mode)
             unchanged += _import_documents(tx, view, snap, mode, skip_invalid, tick)
             if progress is not None:
                 progress("commit", 0, 1)
@@ -310,3 +343,23 @@ def _import_documents(tx: Transaction, view: View, snap: Snapshot, mode: Mode, s
             if (collection, key) not in kept:
                 tx.delete_document(collection, key)
     return unchanged
+
+
+def _import_attrs(tx: Transaction, view: View, snap: Snapshot, mode: Mode) -> None:
+    """Graph-level attributes: the document :data:`GRAPH_ATTRS` becomes ``snap.attrs``
+    (deleted when empty, in replace mode; merged into the old ones in merge mode)."""
+    if snap.attrs is None:
+        return
+    check_document(snap.attrs, "graph attributes")
+    if snap.documents is not None:  # they are imported with the other documents
+        if snap.attrs and GRAPH_ATTRS not in snap.documents:
+            snap.documents[GRAPH_ATTRS] = snap.attrs
+        return
+    old = view.document(*GRAPH_ATTRS)
+    before = old.value if old is not None and isinstance(old.value, dict) else None
+    value = snap.attrs if mode == "replace" else {**(before or {}), **snap.attrs}
+    if not value:
+        if before is not None:
+            tx.delete_document(*GRAPH_ATTRS)
+    elif before is None or encode(before) != encode(value):
+        tx.put_document(*GRAPH_ATTRS, value)

@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
+from .. import __version__, wire
 from ..codec import now_us
 from ..errors import (
     AmbiguousRef,
@@ -52,6 +52,7 @@ from ..errors import (
 )
 from ..repository import Repository
 from ..storage.base import lock_wait
+from ..types import Conflict
 from . import auth, inputs
 from .auth import Principal
 
@@ -128,7 +129,7 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 def palimpsest_error_body(error: PalimpsestError) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if isinstance(error, MergeConflict):
-        extra["conflicts"] = [c.to_dict() if hasattr(c, "to_dict") else str(c)
+        extra["conflicts"] = [wire.encode(c) if isinstance(c, Conflict) else str(c)
                               for c in error.conflicts]
     if isinstance(error, VersionConflict):
         extra.update(key=error.key, expected=_jsonable(error.expected),
@@ -292,16 +293,7 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> MutableMapping[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, inputs.replaying(body, receive), send)
 
     def _message(self) -> str:
         return (f"request body is larger than the server's limit of {self.limit} bytes; "

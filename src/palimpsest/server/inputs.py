@@ -134,16 +134,22 @@ class StrictInput:
             await _respond(send, 400, "malformed_json",
                            f"the request body is not valid JSON: {problem}")
             return
-        sent = False
+        await self.app(scope, replaying(body, receive), send)
 
-        async def replay() -> MutableMapping[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
-        await self.app(scope, replay, send)
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """An ASGI ``receive`` that hands the app ``body`` (already read by a middleware) first,
+    then whatever ``receive`` says next (a disconnect)."""
+    sent = False
+
+    async def replay() -> MutableMapping[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def body_error_message(cause: BaseException | None) -> str:

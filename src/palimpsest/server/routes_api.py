@@ -14,7 +14,7 @@ from typing import Any, Literal
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from .. import __version__
+from .. import __version__, wire
 from ..errors import Forbidden, InvalidValue, NotFound
 from ..repository import Repository
 from ..transaction import Transaction
@@ -23,7 +23,6 @@ from ..view import View
 from . import auth, schemas
 from .app import ApiError, Caller, RefParam, ServerConfig, get_config, get_repo
 from .auth import Principal
-from .schemas import commit_json, element_json
 
 router = APIRouter(prefix="/api")
 
@@ -127,7 +126,7 @@ def transaction(body: schemas.TransactionIn, request: Request,
         for op in body.ops:
             apply_op(tx, op)
 
-    return commit_json(commit_with(request, principal, body, f"{len(body.ops)} changes", apply))
+    return wire.encode(commit_with(request, principal, body, f"{len(body.ops)} changes", apply))
 
 
 def _delete_options(message: str | None, branch: str | None,
@@ -137,7 +136,7 @@ def _delete_options(message: str | None, branch: str | None,
 
 def _written(request: Request, principal: Principal, options: schemas.CommitOptions,
              default_message: str, apply: Callable[[Transaction], object]) -> Response:
-    return json_response(commit_json(commit_with(request, principal, options,
+    return json_response(wire.encode(commit_with(request, principal, options,
                                                  default_message, apply)))
 
 
@@ -242,7 +241,7 @@ def entities(request: Request, principal: Caller, ref: RefParam = None, type: st
     """Entities in id order, optionally of one type and with property values equal to
     ``where``; page with ``limit`` and ``offset``."""
     view = view_at(request, ref)
-    return [element_json(e) for e in view.entities(type=type, where=parse_where(where),
+    return [wire.encode(e) for e in view.entities(type=type, where=parse_where(where),
                                                    limit=limit, offset=offset)]
 
 
@@ -262,7 +261,7 @@ def relation(id: str, request: Request, principal: Caller,
     found = view_at(request, ref).relation(id)
     if found is None:
         raise NotFound(f"no relation {id!r} at {ref or 'the current branch'}")
-    return dict(element_json(found))
+    return dict(wire.encode(found))
 
 
 @router.get("/relations", response_model=list[schemas.RelationOut], operation_id="relations")
@@ -274,7 +273,7 @@ def relations(request: Request, principal: Caller, ref: RefParam = None, type: s
     """Relations, optionally filtered by type, source and target."""
     found = view_at(request, ref).relations(type=type, source=source, target=target)
     stop = min(offset + limit, sys.maxsize)  # islice refuses bounds past sys.maxsize
-    return [element_json(r) for r in itertools.islice(found, min(offset, stop), stop)]
+    return [wire.encode(r) for r in itertools.islice(found, min(offset, stop), stop)]
 
 
 @router.get("/neighbors/{id:path}", response_model=list[schemas.EntityOut],
@@ -284,7 +283,7 @@ def neighbors(id: str, request: Request, principal: Caller, ref: RefParam = None
               direction: Literal["out", "in", "both"] = "both") -> list[dict[str, Any]]:
     """Entities reachable from ``id`` within ``depth`` relations, nearest first."""
     view = view_at(request, ref)
-    return [element_json(e) for e in view.neighbors(id, depth=depth, rel_type=rel_type,
+    return [wire.encode(e) for e in view.neighbors(id, depth=depth, rel_type=rel_type,
                                                     direction=direction)]
 
 
@@ -300,7 +299,7 @@ def document(collection: str, key: str, request: Request, principal: Caller,
     found = view_at(request, ref).document(collection, key)
     if found is None:
         raise NotFound(f"no document {collection}/{key} at {ref or 'the current branch'}")
-    return found.to_dict()
+    return wire.encode(found)
 
 
 @router.get("/documents/{collection}", response_model=list[schemas.DocumentOut],
@@ -310,7 +309,7 @@ def documents(collection: str, request: Request, principal: Caller, ref: RefPara
              offset: int = Query(0, ge=0)
              ) -> list[dict[str, Any]]:
     view = view_at(request, ref)
-    return [d.to_dict() for d in view.documents(collection, limit=limit, offset=offset)]
+    return [wire.encode(d) for d in view.documents(collection, limit=limit, offset=offset)]
 
 
 @router.get("/state", operation_id="to_dict")

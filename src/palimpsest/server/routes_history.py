@@ -7,13 +7,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
+from .. import wire
 from ..errors import Forbidden, MergeConflict
-from ..types import Branch
-from ..versioning.merge import MergeResult
+from ..types import Branch, MergeResult
 from ..versioning.threeway import Resolved
 from . import auth, schemas
 from .app import Caller, RefParam, get_repo
-from .schemas import blame_json, branch_json, change_json, commit_json, tag_json, version_json
 
 router = APIRouter(prefix="/api")
 RelationsParam = Annotated[Literal["out", "in", "both", "none"], Query(
@@ -32,20 +31,20 @@ def log(request: Request, principal: Caller, ref: RefParam = None,
     commits = get_repo(request).log(ref, limit, author=author, since=since, until=until,
                                     touching=touching, first_parent=first_parent,
                                     relations=relations)
-    return [commit_json(c) for c in commits]
+    return [wire.encode(c) for c in commits]
 
 
 @router.get("/commits/{ref:path}", response_model=schemas.CommitOut, operation_id="commit")
 def commit(ref: str, request: Request, principal: Caller) -> dict[str, Any]:
     """The commit a ref names (branch, tag, id or prefix, ``REF~N``, time)."""
-    return commit_json(get_repo(request).resolve(ref))
+    return wire.encode(get_repo(request).resolve(ref))
 
 
 @router.get("/changes/{ref:path}", response_model=list[schemas.ChangeOut],
             operation_id="changes")
 def changes(ref: str, request: Request, principal: Caller) -> list[dict[str, Any]]:
     """Every element one commit changed, with old and new values."""
-    return [change_json(c) for c in get_repo(request).changes(ref)]
+    return [wire.encode(c) for c in get_repo(request).changes(ref)]
 
 
 @router.get("/history/{id:path}", response_model=list[schemas.VersionOut],
@@ -61,7 +60,7 @@ def history(id: str, request: Request, principal: Caller, ref: RefParam = None,
     target: str | tuple[str, str] = (collection, id) if collection else id
     versions = get_repo(request).history(target, ref, element=element, limit=limit,
                                          relations=relations)
-    return [version_json(v) for v in versions]
+    return [wire.encode(v) for v in versions]
 
 
 @router.get("/blame/{id:path}", response_model=dict[str, schemas.BlameOut],
@@ -73,7 +72,7 @@ def blame(id: str, request: Request, principal: Caller, ref: RefParam = None,
     entity also each current relation fact (key ``"@relation <id>"``)."""
     target: str | tuple[str, str] = (collection, id) if collection else id
     found = get_repo(request).blame(target, ref, element=element, relations=relations)
-    return {name: blame_json(b) for name, b in found.items()}
+    return {name: wire.encode(b) for name, b in found.items()}
 
 
 @router.get("/diff", operation_id="diff", responses={200: {"model": schemas.DiffOut}})
@@ -86,16 +85,13 @@ def diff(request: Request, principal: Caller,
     result = get_repo(request).diff(a, b)
     if format == "json-patch":
         return result.to_json_patch()
-    out = result.to_dict()
-    out["changes"] = [change_json(c) for c in result.changes]
-    out["collection_presence"] = {k: list(v) for k, v in result._collection_presence.items()}
-    return out
+    return wire.encode(result)
 
 
 @router.get("/merge-base", response_model=schemas.CommitOut | None, operation_id="merge_base")
 def merge_base(request: Request, principal: Caller, a: str, b: str) -> dict[str, Any] | None:
     found = get_repo(request).merge_base(a, b)
-    return commit_json(found) if found else None
+    return wire.encode(found) if found else None
 
 
 # -- restore ---------------------------------------------------------------------------------
@@ -105,7 +101,7 @@ def rollback(body: schemas.RollbackIn, request: Request, principal: Caller) -> d
     repo = get_repo(request)
     branch = body.branch or repo.current_branch
     auth.require_rollback(repo.database, principal, branch)
-    return commit_json(repo.rollback(body.ref, message=body.message, author=principal.user,
+    return wire.encode(repo.rollback(body.ref, message=body.message, author=principal.user,
                                      branch=branch))
 
 
@@ -116,7 +112,7 @@ def revert(body: schemas.RevertIn, request: Request, principal: Caller) -> dict[
     repo = get_repo(request)
     branch = body.branch or repo.current_branch
     auth.require_commit(repo.database, principal, branch, what="reverting")
-    return commit_json(repo.revert(body.commit, message=body.message, author=principal.user,
+    return wire.encode(repo.revert(body.commit, message=body.message, author=principal.user,
                                    branch=branch))
 
 
@@ -124,8 +120,12 @@ def revert(body: schemas.RevertIn, request: Request, principal: Caller) -> dict[
 def branches_json(request: Request, base: str | None) -> list[dict[str, Any]]:
     repo = get_repo(request)
     found: list[Branch] = repo.branches(base)
-    return [branch_json(b, auth.protection_for(repo.database, b.name) is not None)
-            for b in found]
+    return [branch_json(repo, b) for b in found]
+
+
+def branch_json(repo: Any, branch: Branch) -> dict[str, Any]:
+    protected = auth.protection_for(repo.database, branch.name) is not None
+    return {**wire.encode(branch), "protected": protected}
 
 
 @router.get("/branches", response_model=list[schemas.BranchOut], operation_id="branches")
@@ -145,7 +145,7 @@ def create_branch(body: schemas.CreateBranchIn, request: Request,
     repo = get_repo(request)
     auth.require_create_branch(repo.database, principal, body.name)
     branch = repo.create_branch(body.name, body.from_, author=principal.user)
-    return branch_json(branch, auth.protection_for(repo.database, branch.name) is not None)
+    return branch_json(repo, branch)
 
 
 @router.delete("/branches/{name:path}", status_code=204, operation_id="delete_branch")
@@ -168,7 +168,7 @@ def checkout(body: schemas.CheckoutIn, request: Request, principal: Caller) -> d
 
 @router.get("/tags", response_model=list[schemas.TagOut], operation_id="tags")
 def tags(request: Request, principal: Caller) -> list[dict[str, Any]]:
-    return [tag_json(t) for t in get_repo(request).tags()]
+    return [wire.encode(t) for t in get_repo(request).tags()]
 
 
 @router.post("/tags", response_model=schemas.TagOut, status_code=201, operation_id="tag")
@@ -176,7 +176,7 @@ def tag(body: schemas.TagIn, request: Request, principal: Caller) -> dict[str, A
     """Name a commit (writers; moving an existing tag with ``force``, or a name matching a
     protected branch pattern, needs admin)."""
     auth.require_tag(get_repo(request).database, principal, body.name, force=body.force)
-    return tag_json(get_repo(request).tag(body.name, body.ref, message=body.message,
+    return wire.encode(get_repo(request).tag(body.name, body.ref, message=body.message,
                                           author=principal.user, force=body.force))
 
 
@@ -190,21 +190,10 @@ def delete_tag(name: str, request: Request, principal: Caller) -> None:
 def reflog(request: Request, principal: Caller, name: str | None = None,
            limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
     """Movements of a branch or tag, newest first."""
-    return [{"name": e.name, "old": e.old, "new": e.new, "timestamp": e.timestamp.isoformat(),
-             "author": e.author, "message": e.message}
-            for e in get_repo(request).reflog(name, limit)]
+    return [wire.encode(e) for e in get_repo(request).reflog(name, limit)]
 
 
 # -- merge and cherry-pick ------------------------------------------------------------------
-def merge_result_json(result: MergeResult) -> dict[str, Any]:
-    return {"status": result.status,
-            "commit": commit_json(result.commit) if result.commit is not None else None,
-            "base": commit_json(result.base) if result.base is not None else None,
-            "conflicts": [c.to_dict() for c in result.conflicts],
-            "resolved": [c.to_dict() for c in result.resolved],
-            "changes": [change_json(c) for c in result.diff.changes] if result.diff else None}
-
-
 def resolutions(items: list[schemas.ResolutionIn] | None
                 ) -> dict[tuple[str, str, str | None], Any] | None:
     """``[{element, id, property, value}]`` → ``{(element, id, property): value}``; a value of
@@ -234,7 +223,7 @@ def merge(body: schemas.MergeIn, request: Request, principal: Caller) -> dict[st
                         dry_run=body.dry_run)
     if result.status == "conflict" and not body.dry_run:
         raise _conflict_error(result, f"merging {body.source!r} into {into!r}")
-    return merge_result_json(result)
+    return wire.encode(result)
 
 
 @router.get("/merge-preview", response_model=schemas.MergeOut, operation_id="merge_preview")
@@ -243,7 +232,7 @@ def merge_preview(request: Request, principal: Caller, source: str,
     """What merging ``source`` into ``into`` would do (status, conflicts, the changes ``into``
     would see), committing nothing."""
     repo = get_repo(request)
-    return merge_result_json(repo.merge_preview(source, into=into or repo.current_branch))
+    return wire.encode(repo.merge_preview(source, into=into or repo.current_branch))
 
 
 @router.post("/cherry-pick", response_model=schemas.MergeOut, operation_id="cherry_pick",
@@ -260,4 +249,4 @@ def cherry_pick(body: schemas.CherryPickIn, request: Request,
                               resolutions=resolutions(body.resolutions))
     if result.status == "conflict":
         raise _conflict_error(result, f"cherry-picking {body.commit!r} onto {onto!r}")
-    return merge_result_json(result)
+    return wire.encode(result)

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from .. import wire
 from ..codec import encode
 from ..errors import InvalidValue, NotFound
 from ..models.kv import (
@@ -30,19 +31,14 @@ from ..models.kv import (
     op_delete,
     op_set,
 )
-from ..types import Entry, KVEvent
+from ..types import Document, Entity, KVEvent
 from . import auth, schemas
 from .app import Caller, RefParam, StreamAuth, current_branch, get_config, get_repo
 from .auth import Principal
 from .inputs import resume_after
 from .routes_api import attribution
-from .schemas import commit_json
 
 router = APIRouter(prefix="/api")
-
-
-def entry_json(entry: Entry) -> dict[str, Any]:
-    return entry.to_dict()
 
 
 def _value(data: str | None, json_value: Any, has_json: bool) -> bytes:
@@ -77,7 +73,7 @@ def kv_get(request: Request, principal: Caller, key: str, ref: RefParam = None,
     found = _kv_at(request, ref, branch).get(key)
     if found is None:
         raise NotFound(f"no kv entry {key!r}")
-    return entry_json(found)
+    return wire.encode(found)
 
 
 @router.get("/kv", response_model=list[schemas.EntryOut], operation_id="kv_list")
@@ -86,7 +82,7 @@ def kv_list(request: Request, principal: Caller, prefix: str = "/", ref: RefPara
             start_after: str | None = None) -> list[dict[str, Any]]:
     """Entries under ``prefix`` in key order; page with ``limit`` and ``start_after``."""
     kv = _kv_at(request, ref, branch)
-    return [entry_json(e) for e in kv.list(prefix, limit=limit, start_after=start_after)]
+    return [wire.encode(e) for e in kv.list(prefix, limit=limit, start_after=start_after)]
 
 
 @router.put("/kv/entry", response_model=schemas.EntryOut, operation_id="kv_set")
@@ -104,7 +100,7 @@ def kv_set(body: schemas.KVSetIn, request: Request, principal: Caller) -> dict[s
         entry = kv.compare_and_set(body.key, body.expected_version, value, **common)
     else:
         entry = kv.set(body.key, value, **common)
-    return entry_json(entry)
+    return wire.encode(entry)
 
 
 @router.delete("/kv/entry", operation_id="kv_delete")
@@ -143,11 +139,11 @@ def kv_transaction(body: schemas.KVTransactionIn, request: Request,
     author, metadata = attribution(config, principal, body.author, body.metadata)
     commit = kv.transaction([_op(op) for op in body.ops], message=body.message,
                             author=author, metadata=metadata)
-    return commit_json(commit) if commit is not None else None
+    return wire.encode(commit) if commit is not None else None
 
 
 def _kv_event(event: KVEvent, with_id: bool) -> bytes:
-    data = orjson.dumps(event.to_dict() | {"commit": commit_json(event.commit)})
+    data = orjson.dumps(wire.encode(event))
     head = b"id: %d\n" % event.commit.seq if with_id else b""
     return head + b"event: kv\ndata: " + data + b"\n\n"
 
@@ -221,10 +217,7 @@ async def kv_watch(request: Request, principal: Caller,
 
 # -- queries ---------------------------------------------------------------------------------
 def _result_json(item: Any) -> Any:
-    to_dict = getattr(item, "to_dict", None)
-    if getattr(item, "props", None) is not None and hasattr(item, "type"):
-        return {"id": item.id, "type": item.type, "props": item.props}
-    return to_dict() if callable(to_dict) else item
+    return wire.encode(item) if isinstance(item, Entity | Document) else item
 
 
 @router.post("/query", operation_id="query")

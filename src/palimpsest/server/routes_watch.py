@@ -23,11 +23,12 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from .. import wire
+from ..errors import InvalidParameter, InvalidValue
 from ..repository import Repository
 from ..types import Commit
 from ..watch import CommitFollower, parse_token
 from .app import Caller, StreamAuth, current_branch, get_config, get_repo
-from .schemas import commit_json
 
 router = APIRouter(prefix="/api")
 
@@ -85,12 +86,15 @@ def notifier_for(request: Request) -> CommitNotifier:
 
 def follower(repo: Repository, branch: str, token: str | None) -> CommitFollower:
     """Follows ``branch`` from a resume token (None: from the current head)."""
-    since = None if token is None else parse_token(repo._commits, token)
+    try:
+        since = None if token is None else parse_token(repo._commits, token)
+    except InvalidValue as exc:  # a malformed id (one naming no commit is RefNotFound: 404)
+        raise InvalidParameter(str(exc)) from exc
     return CommitFollower(repo._commits, repo._refs, branch, since)
 
 
 def sse(commit: Commit, branch: str, token: str) -> bytes:
-    data = orjson.dumps(commit_json(commit) | {"branch": branch})
+    data = orjson.dumps(wire.encode(commit) | {"branch": branch})
     return b"id: %s\nevent: commit\ndata: %s\n\n" % (token.encode(), data)
 
 

@@ -1,7 +1,7 @@
 """Pydantic models of the HTTP API: request bodies and the JSON shapes of responses.
 
-Response shapes follow the ``to_dict()`` of the value types, plus what a remote client needs
-to rebuild them (a commit's ``seq`` and ``line``).
+Response shapes are those of :mod:`palimpsest.wire` (the one JSON encoding of each value
+type); these models describe them in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from ..types import Blame, Branch, Change, Commit, Document, Entity, Relation, Tag, Version
 
 JSONValue = Any
 
@@ -74,6 +72,8 @@ class DiffOut(BaseModel):
 
     from_: str | None = Field(alias="from")
     to: str | None
+    from_commit: CommitOut | None = None
+    to_commit: CommitOut | None = None
     stats: dict[str, int]
     changes: list[ChangeOut]
     collection_presence: dict[str, tuple[bool, bool]] = {}
@@ -128,9 +128,15 @@ class MergeOut(BaseModel):
     status: Literal["fast_forward", "merged", "conflict", "up_to_date"]
     commit: CommitOut | None = None
     base: CommitOut | None = None
+    source: CommitOut | None = None
+    target: CommitOut | None = None
     conflicts: list[ConflictOut] = []
     resolved: list[ConflictOut] = []
     changes: list[ChangeOut] | None = None
+    diff: dict[str, JSONValue] | None = Field(None, description="a preview's diff without its "
+                                              "changes (from, to, from_commit, to_commit, "
+                                              "collection_presence)")
+    dry_run: bool = False
 
 
 class ErrorDetail(BaseModel):
@@ -404,58 +410,3 @@ class TokenIn(_Model):
 
 class ProtectionIn(_Model):
     mergers: list[str] = []
-
-
-# -- converters ------------------------------------------------------------------------------
-def commit_json(commit: Commit) -> dict[str, Any]:
-    out = commit.to_dict()
-    out["short_id"] = commit.short_id
-    out["seq"] = commit.seq
-    out["line"] = commit.line
-    return out
-
-
-def element_json(value: Any) -> Any:
-    if isinstance(value, Entity):
-        return {"id": value.id, "type": value.type, "props": value.props}
-    if isinstance(value, Relation):
-        return {"id": value.id, "type": value.type, "source": value.source,
-                "target": value.target, "props": value.props}
-    if isinstance(value, Document):
-        return value.to_dict()
-    if isinstance(value, bytes):
-        import base64
-        return base64.b64encode(value).decode()
-    return value
-
-
-def change_json(change: Change) -> dict[str, Any]:
-    return {"kind": change.kind, "element": change.element, "id": change.id,
-            "collection": change.collection, "old": element_json(change.old),
-            "new": element_json(change.new),
-            "properties": {name: {"old": old, "new": new}
-                           for name, (old, new) in change.property_changes().items()}}
-
-
-def version_json(version: Version) -> dict[str, Any]:
-    return {"commit": commit_json(version.commit), "kind": version.kind,
-            "value": element_json(version.value), "origin": version.origin,
-            "element": version.element, "id": version.id}
-
-
-def blame_json(blame: Blame) -> dict[str, Any]:
-    return {"property": blame.property, "value": blame.value,
-            "commit": commit_json(blame.commit), "origin": blame.origin,
-            "relation": blame.relation}
-
-
-def branch_json(branch: Branch, protected: bool) -> dict[str, Any]:
-    return {"name": branch.name, "head": commit_json(branch.head) if branch.head else None,
-            "current": branch.current, "ahead": branch.ahead, "behind": branch.behind,
-            "protected": protected}
-
-
-def tag_json(tag: Tag) -> dict[str, Any]:
-    return {"name": tag.name, "commit": commit_json(tag.commit), "message": tag.message,
-            "author": tag.author,
-            "timestamp": tag.timestamp.isoformat() if tag.timestamp else None}

@@ -6,11 +6,13 @@ import os
 
 from .base import Database
 
+_URLS = ("postgresql://", "postgres://")
+
 
 def open_database(target: str | os.PathLike[str], *, durability: str = "normal") -> Database:
     """SQLite for a file path or ``:memory:``; PostgreSQL for ``postgresql://`` URLs."""
     text = os.fspath(target)
-    if text.startswith(("postgresql://", "postgres://")):
+    if text.startswith(_URLS):
         try:
             from .postgres import PostgresDatabase  # type: ignore[import-not-found,unused-ignore]
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -23,4 +25,10 @@ def open_database(target: str | os.PathLike[str], *, durability: str = "normal")
     return SQLiteDatabase(text, durability=durability)
 
 
-__all__ = ["Database", "open_database"]
+def is_file(target: str) -> bool:
+    """True when :func:`open_database` opens ``target`` as a SQLite file (not ``:memory:``,
+    not a PostgreSQL URL)."""
+    return not target.startswith(_URLS) and target != ":memory:"
+
+
+__all__ = ["Database", "is_file", "open_database"]

@@ -9,8 +9,9 @@ or interrupted commit leaves nothing behind.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 _LOCK_WAIT: ContextVar[float | None] = ContextVar("palimpsest_lock_wait", default=None)
@@ -36,6 +37,13 @@ def lock_wait(seconds: float | None) -> Iterator[None]:
 def current_lock_wait() -> float | None:
     """The limit set by the innermost :func:`lock_wait` (None: the backend's default)."""
     return _LOCK_WAIT.get()
+
+
+def bad_text(exc: UnicodeEncodeError) -> Exception:
+    """Text that is not valid Unicode (a lone surrogate) can be neither stored nor looked up."""
+    from ..errors import InvalidKey
+    return InvalidKey(f"{exc.object[max(exc.start - 20, 0):exc.end + 20]!r} is not valid "
+                      "Unicode text (it contains a lone surrogate)")
 
 
 Row = tuple[Any, ...]
@@ -107,10 +115,63 @@ class Dialect(Protocol):
         ``INDEXED BY``), or ``""`` where the planner picks well by itself."""
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do beyond the common contract; upper layers test these flags, never
+    the backend's name or class."""
+
+    file_backup: bool  # Database.backup_to writes a consistent copy as one SQLite file
+    vacuum: bool  # VACUUM gives freed pages back to the file system (PostgreSQL: autovacuum)
+
+
+class Nesting:
+    """The bookkeeping of one write transaction, shared by the backends: nested ``write()``
+    calls are savepoints (run through ``execute``, which raises the backend's typed errors);
+    after-commit callbacks wait for the outermost COMMIT, and a savepoint that rolls back drops
+    those registered inside it."""
+
+    __slots__ = ("_after", "_execute", "_marks")
+
+    def __init__(self, execute: Callable[[str], object]) -> None:
+        self._execute = execute
+        self._after: list[Callable[[], None]] = []
+        self._marks: list[int] = []  # len(_after) when each open savepoint began
+
+    def defer(self, callback: Callable[[], None]) -> None:
+        self._after.append(callback)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        name = f"sp{len(self._marks) + 1}"
+        self._execute(f"SAVEPOINT {name}")
+        self._marks.append(len(self._after))
+        try:
+            yield
+        except BaseException:
+            del self._after[self._marks.pop():]
+            # the engine may have rolled the whole transaction back already (SQLite after an
+            # I/O error, a dropped connection): the outermost level sees the error anyway
+            with suppress(Exception):
+                self._execute(f"ROLLBACK TO SAVEPOINT {name}")
+                self._execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        self._marks.pop()
+        self._execute(f"RELEASE SAVEPOINT {name}")
+
+    def committed(self) -> None:
+        """Run the callbacks (the outermost transaction committed and released its locks)."""
+        ready, self._after = self._after, []
+        for callback in ready:
+            callback()
+
+
 class Database(Protocol):
     """A connection (or pool) to one repository's tables."""
 
     dialect: Dialect
+    capabilities: Capabilities
+    created: bool
+    """Opening this handle created the repository (a new file or PostgreSQL schema)."""
     url: str
     tracer: Tracer | None
 
@@ -150,4 +211,19 @@ class Database(Protocol):
         the same name (``"seq"``, ``"branch:NAME"``) run one after another. A no-op where
         ``write()`` already excludes every other writer (SQLite)."""
 
+    def secure_delete(self, on: bool) -> None:
+        """While on, deleted values are overwritten in the engine's files rather than left in
+        freed pages (SQLite's ``secure_delete``; a no-op where the engine offers none)."""
+
+    def truncate_log(self) -> bool:
+        """Best effort to drop old page copies from the engine's log (SQLite: a TRUNCATE
+        checkpoint of the write-ahead log); True when the engine reported success."""
+
+    def backup_to(self, path: str) -> None:
+        """A consistent online copy of the whole database as one SQLite file at ``path``
+        (only where ``capabilities.file_backup``; elsewhere InvalidValue)."""
+
     def close(self) -> None: ...
+
+    def drop(self) -> None:
+        """Close and delete the repository (its file, or its PostgreSQL schema)."""

@@ -26,7 +26,7 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
@@ -41,7 +41,6 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..errors import (
     ConcurrentCommit,
     DatabaseUnavailable,
-    InvalidKey,
     InvalidValue,
     LockTimeout,
     QueryError,
@@ -50,7 +49,16 @@ from ..errors import (
     StorageError,
 )
 from . import regex
-from .base import Dialect, Params, Row, Tracer, current_lock_wait
+from .base import (
+    Capabilities,
+    Dialect,
+    Nesting,
+    Params,
+    Row,
+    Tracer,
+    bad_text,
+    current_lock_wait,
+)
 
 _OPTIONS = ("schema", "pool_size")
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -191,7 +199,6 @@ class Target:
     host: str
     port: str
     dbname: str
-    user: str
     password: str | None
     pool_size: int
     display: str = field(default="")
@@ -232,8 +239,7 @@ def parse_url(url: str) -> Target:
     display = urlunsplit((parts.scheme, netloc, parts.path, urlencode(shown, quote_via=quote),
                           ""))
     return Target(conninfo=conninfo, schema=schema, host=host, port=port, dbname=dbname,
-                  user=unquote(parts.username or ""), password=password, pool_size=pool_size,
-                  display=display)
+                  password=password, pool_size=pool_size, display=display)
 
 
 def _key(schema: str, name: str) -> int:
@@ -250,17 +256,14 @@ def channel_name(schema: str) -> str:
 class _Bound:
     """The connection a thread's transaction holds."""
 
-    __slots__ = ("after", "conn", "depth", "dirty", "marks", "mode", "seq", "xid")
+    __slots__ = ("conn", "dirty", "seq", "tx", "xid")
 
-    def __init__(self, conn: psycopg.Connection[Any], mode: str) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], tx: Nesting | None) -> None:
         self.conn = conn
-        self.mode = mode
-        self.depth = 0
+        self.tx = tx  # None in a read transaction
         self.dirty = False
         self.seq: int | None = None
         self.xid: str | None = None
-        self.after: list[Callable[[], None]] = []  # run after COMMIT (after_commit)
-        self.marks: list[int] = []  # len(after) at each open savepoint
 
 
 # -- the database ------------------------------------------------------------------------
@@ -272,10 +275,12 @@ class PostgresDatabase:
         self.url = self.target.display
         self.schema = self.target.schema
         self.dialect: Dialect = PostgresDialect()
+        self.capabilities = Capabilities(file_backup=False, vacuum=False)
         self.tracer: Tracer | None = None
         self.channel = channel_name(self.schema)
         self._local = threading.local()
         self._closed = False
+        self.created = False
         self._listener: _Listener | None = None
         self._listener_lock = threading.Lock()
         self._connect_timeout = connect_timeout
@@ -313,8 +318,9 @@ class PostgresDatabase:
         try:
             try:
                 # look first: opening an existing repository needs no CREATE privilege
-                if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
-                                (self.schema,)).fetchone() is None:
+                self.created = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                                            (self.schema,)).fetchone() is None
+                if self.created:
                     with suppress(pgerrors.UniqueViolation):  # another process was quicker
                         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
                 # held for the session: released when this connection closes, come what may
@@ -380,48 +386,34 @@ class PostgresDatabase:
             self.tracer(sql, params)
 
     def _execute(self, sql: str, params: Params, fetch: str) -> Any:
-        try:
-            return self._execute_text(sql, params, fetch)
-        except UnicodeEncodeError as exc:  # a lone surrogate can be neither stored nor found
-            raise InvalidKey(f"{exc.object[max(exc.start - 20, 0):exc.end + 20]!r} is not "
-                             "valid Unicode text (it contains a lone surrogate)") from None
-
-    def _execute_text(self, sql: str, params: Params, fetch: str) -> Any:
-        """Run one statement on the thread's transaction connection or a pooled one."""
+        """Run one statement on the thread's transaction connection or a pooled one;
+        ``fetch``: ``"one"``, ``"all"`` or ``"count"`` (rows changed)."""
         self._trace(sql, params)
         query = translate(sql)
         bound = self._bound()
         timeout = getattr(self._local, "timeout_ms", None)
+        limit = f"SET LOCAL statement_timeout = {timeout}"  # Database.deadline
         if bound is not None:
             try:
-                if timeout is not None:  # Database.deadline, for this transaction
-                    bound.conn.execute(f"SET LOCAL statement_timeout = {timeout}")
+                if timeout is not None:
+                    bound.conn.execute(limit)
                 cur = bound.conn.execute(query, params)
             except psycopg.Error as exc:
                 raise self._error(exc, "a query") from None
-            if fetch == "one":
-                return cur.fetchone()
-            if fetch == "all":
-                return cur.fetchall()
-            bound.dirty = True
-            return cur.rowcount
+            except UnicodeEncodeError as exc:
+                raise bad_text(exc) from None
+            bound.dirty = bound.dirty or fetch == "count"
+            return _fetch(cur, fetch)
         retry = fetch != "count"  # a read can be re-run on a fresh connection; a write can't
         while True:
             try:
-                with self._pool.connection() as conn:
+                with self._pool.connection() as conn, \
+                        conn.transaction() if timeout is not None else nullcontext():
                     if timeout is not None:
-                        with conn.transaction():
-                            conn.execute(f"SET LOCAL statement_timeout = {timeout}")
-                            cur = conn.execute(query, params)
-                            rows = cur.fetchone() if fetch == "one" else \
-                                cur.fetchall() if fetch == "all" else cur.rowcount
-                        return rows
-                    cur = conn.execute(query, params)
-                    if fetch == "one":
-                        return cur.fetchone()
-                    if fetch == "all":
-                        return cur.fetchall()
-                    return cur.rowcount
+                        conn.execute(limit)
+                    return _fetch(conn.execute(query, params), fetch)
+            except UnicodeEncodeError as exc:
+                raise bad_text(exc) from None
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 if retry and _broken(exc):
                     retry = False
@@ -462,6 +454,8 @@ class PostgresDatabase:
                 yield from rows
         except psycopg.Error as exc:
             raise self._error(exc, "a query") from None
+        except UnicodeEncodeError as exc:
+            raise bad_text(exc) from None
         finally:
             # Close only while the same transaction is open on this thread: the connection
             # may serve someone else by now, and a transaction's end closes cursors anyway.
@@ -498,6 +492,8 @@ class PostgresDatabase:
                     cur.executemany(query, batch)
         except psycopg.Error as exc:
             raise self._error(exc, "a batch write") from None
+        except UnicodeEncodeError as exc:
+            raise bad_text(exc) from None
         bound.dirty = True
 
     def script(self, sql: str) -> None:
@@ -514,13 +510,13 @@ class PostgresDatabase:
 
     def in_write(self) -> bool:
         bound = self._bound()
-        return bound is not None and bound.mode == "write"
+        return bound is not None and bound.tx is not None
 
     def lock(self, name: str) -> None:
         """Take the named lock (e.g. ``"seq"``, ``"branch:main"``) until the write transaction
         ends: writers holding the same name run one after another."""
         bound = self._bound()
-        if bound is None or bound.mode != "write":
+        if bound is None or bound.tx is None:
             raise ReadOnly("lock() needs a write transaction (db.write())")
         self._execute("SELECT pg_advisory_xact_lock(?)", (_key(self.schema, name),), "one")
 
@@ -528,31 +524,17 @@ class PostgresDatabase:
     def write(self) -> Iterator[None]:
         bound = self._bound()
         if bound is not None:
-            if bound.mode != "write":
+            if bound.tx is None:
                 raise ReadOnly("cannot write inside a read transaction")
-            bound.depth += 1
-            name = f"sp{bound.depth}"
-            self._savepoint(bound, f"SAVEPOINT {name}")
-            bound.marks.append(len(bound.after))
-            try:
+            with bound.tx.savepoint():
                 yield
-            except BaseException:
-                del bound.after[bound.marks.pop():]
-                if not bound.conn.broken:
-                    self._savepoint(bound, f"ROLLBACK TO SAVEPOINT {name}")
-                    self._savepoint(bound, f"RELEASE SAVEPOINT {name}")
-                raise
-            else:
-                bound.marks.pop()
-                self._savepoint(bound, f"RELEASE SAVEPOINT {name}")
-            finally:
-                bound.depth -= 1
             return
         wait = current_lock_wait()  # storage.base.lock_wait: bound waits for locks
         limit = "" if wait is None else f"; SET LOCAL lock_timeout = {max(int(wait * 1000), 1)}"
         conn, xid = self._begin("BEGIN ISOLATION LEVEL READ COMMITTED; "
                                 "SELECT txid_current()::text" + limit)
-        bound = _Bound(conn, "write")
+        tx = Nesting(lambda sql: self._savepoint(conn, sql))
+        bound = _Bound(conn, tx)
         bound.xid = xid
         self._local.bound = bound
         try:
@@ -567,8 +549,7 @@ class PostgresDatabase:
         finally:
             self._local.bound = None
             self._release(conn)
-        for callback in bound.after:
-            callback()
+        tx.committed()
 
     @contextmanager
     def deadline(self, seconds: float | None) -> Iterator[None]:
@@ -581,8 +562,8 @@ class PostgresDatabase:
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         bound = self._bound()
-        if bound is not None and bound.mode == "write":
-            bound.after.append(callback)
+        if bound is not None and bound.tx is not None:
+            bound.tx.defer(callback)
         else:
             callback()
 
@@ -592,7 +573,7 @@ class PostgresDatabase:
             yield
             return
         conn, _ = self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        bound = _Bound(conn, "read")
+        bound = _Bound(conn, None)
         self._local.bound = bound
         try:
             yield
@@ -625,9 +606,9 @@ class PostgresDatabase:
                 raise self._error(exc, "starting a transaction") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _savepoint(self, bound: _Bound, statement: str) -> None:
+    def _savepoint(self, conn: psycopg.Connection[Any], statement: str) -> None:
         try:
-            bound.conn.execute(statement)
+            conn.execute(statement)
         except psycopg.Error as exc:
             raise self._error(exc, "a savepoint") from None
 
@@ -675,6 +656,16 @@ class PostgresDatabase:
         except Exception:  # the pool was closed meanwhile
             conn.close()
 
+    def secure_delete(self, on: bool) -> None:
+        """PostgreSQL has no such setting."""
+
+    def truncate_log(self) -> bool:
+        return False
+
+    def backup_to(self, path: str) -> None:
+        raise InvalidValue("a file backup needs the SQLite backend; use format='archive' "
+                           "(or pg_dump for PostgreSQL)")
+
     # -- notifications -------------------------------------------------------------------
     def wait_for_notification(self, timeout: float) -> bool:
         """Block until a write transaction on this repository commits (in any process on any
@@ -717,14 +708,20 @@ class PostgresDatabase:
         self._pool.close()
 
     def drop(self) -> None:
-        """Delete this repository: drop its schema (tests and tools)."""
+        """Drop the repository's schema, then close."""
         with self._pool.connection() as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        self.close()
 
     @property
     def pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
         """The psycopg pool (tests and tools only)."""
         return self._pool
+
+
+def _fetch(cur: psycopg.Cursor[Any], fetch: str) -> Any:
+    return cur.fetchone() if fetch == "one" else cur.fetchall() if fetch == "all" else \
+        cur.rowcount
 
 
 def _broken(exc: BaseException) -> bool:

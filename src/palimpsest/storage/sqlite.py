@@ -8,6 +8,7 @@ deadlock-prone lock upgrades); nested ``write()`` calls become savepoints.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -17,9 +18,18 @@ from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import InvalidValue, QueryTimeout
+from ..errors import InvalidValue, LockTimeout, QueryTimeout, StorageError
 from . import regex
-from .base import Dialect, Params, Row, Tracer, current_lock_wait
+from .base import (
+    Capabilities,
+    Dialect,
+    Nesting,
+    Params,
+    Row,
+    Tracer,
+    bad_text,
+    current_lock_wait,
+)
 
 
 def _path_literal(path: Sequence[str]) -> str:
@@ -84,13 +94,6 @@ def _is_engine_failure(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
 
 
-def _bad_text(exc: UnicodeEncodeError) -> Exception:
-    """Text that is not valid Unicode (a lone surrogate) can be neither stored nor looked up."""
-    from ..errors import InvalidKey
-    return InvalidKey(f"{exc.object[max(exc.start - 20, 0):exc.end + 20]!r} is not valid "
-                      "Unicode text (it contains a lone surrogate)")
-
-
 def _is_busy(exc: BaseException) -> bool:
     """SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock past the busy timeout."""
     code = getattr(exc, "sqlite_errorcode", None)
@@ -99,20 +102,7 @@ def _is_busy(exc: BaseException) -> bool:
     return "database is locked" in str(exc)
 
 
-def _lock_timeout(url: str, wait: float) -> Exception:
-    from ..errors import LockTimeout
-    return LockTimeout.waited(url, wait)
-
-
-def _bad_number() -> Exception:
-    """A Python integer beyond SQLite's 64-bit INTEGER (a huge limit, offset or seq)."""
-    from ..errors import InvalidValue
-    return InvalidValue("a number in the request is outside the 64-bit integer range "
-                        "(-2**63 to 2**63 - 1) that the database stores")
-
-
 def _storage_error(exc: BaseException, url: str) -> Exception:
-    from ..errors import StorageError
     return StorageError(f"the database engine failed on {url}: {exc}; nothing was written "
                         "(free disk space, check the disk or retry when the lock is free)")
 
@@ -132,6 +122,7 @@ class SQLiteDatabase:
     def __init__(self, path: str, *, durability: str = "normal", timeout: float = 30.0) -> None:
         self.url = path
         self.dialect: Dialect = SQLiteDialect()
+        self.capabilities = Capabilities(file_backup=True, vacuum=True)
         self.tracer: Tracer | None = None
         sync = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}.get(durability)
         if sync is None:
@@ -139,11 +130,10 @@ class SQLiteDatabase:
         self._path = path
         self._timeout = timeout
         self._shared = path == ":memory:" or path.startswith("file::memory:")
+        self.created = self._shared or not os.path.exists(path)
         self._wlock = threading.RLock()  # the writer connection, one thread at a time
         self._owner: int | None = None  # the thread inside write()
-        self._depth = 0
-        self._after: list[Callable[[], None]] = []
-        self._marks: list[int] = []  # len(self._after) at each open savepoint
+        self._tx: Nesting | None = None  # the open write transaction's savepoints, callbacks
         self._local = _ThreadState()  # this thread's reader connection and deadline
         self._readers: weakref.WeakSet[_Connection] = weakref.WeakSet()  # to close them all
         self._readers_lock = threading.Lock()
@@ -194,8 +184,7 @@ class SQLiteDatabase:
         return conn
 
     def _read(self, sql: str, params: Params, fetch_all: bool) -> Any:
-        if self.tracer is not None:
-            self.tracer(sql, params)
+        self._trace(sql, params)
         conn = self._reader()
         if conn is None:
             with self._wlock:
@@ -204,45 +193,42 @@ class SQLiteDatabase:
 
     def _execute(self, conn: sqlite3.Connection, sql: str, params: Params,
                  fetch_all: bool) -> Any:
-        limited = self._local.limit is not None
-        if limited:  # Database.deadline
-            conn.set_progress_handler(self._past_deadline, 1000)
-        try:
+        with self._statement(conn):
             cursor = conn.execute(sql, params)
             return cursor.fetchall() if fetch_all else cursor.fetchone()
-        except UnicodeEncodeError as exc:
-            raise _bad_text(exc) from exc
-        except OverflowError as exc:
-            raise _bad_number() from exc
-        finally:
-            if limited:
-                conn.set_progress_handler(None, 0)
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
         """The writer connection for statements outside or inside write()."""
         if self._mine():
-            with self._limited(self._conn):
+            with self._statement(self._conn):
                 yield self._conn
             return
         self._acquire(self._wait_limit())
         try:
-            with self._limited(self._conn):
+            with self._statement(self._conn):
                 yield self._conn
         finally:
             self._wlock.release()
 
     @contextmanager
-    def _limited(self, conn: sqlite3.Connection) -> Iterator[None]:
-        """Install the deadline's progress handler on ``conn`` for one statement."""
-        if self._local.limit is None:
-            yield
-            return
-        conn.set_progress_handler(self._past_deadline, 1000)
+    def _statement(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """One statement on ``conn``: the deadline's progress handler installed, values the
+        engine cannot take (lone surrogates, integers past 64 bits) refused with typed errors."""
+        limited = self._local.limit is not None
+        if limited:  # Database.deadline
+            conn.set_progress_handler(self._past_deadline, 1000)
         try:
             yield
+        except UnicodeEncodeError as exc:
+            raise bad_text(exc) from exc
+        except OverflowError as exc:
+            # a Python integer beyond SQLite's 64-bit INTEGER (a huge limit, offset or seq)
+            raise InvalidValue("a number in the request is outside the 64-bit integer range "
+                               "(-2**63 to 2**63 - 1) that the database stores") from exc
         finally:
-            conn.set_progress_handler(None, 0)
+            if limited:
+                conn.set_progress_handler(None, 0)
 
     def _wait_limit(self) -> float:
         wait = current_lock_wait()
@@ -251,7 +237,7 @@ class SQLiteDatabase:
     def _acquire(self, wait: float) -> None:
         """Take the in-process write lock within ``wait`` seconds, or raise LockTimeout."""
         if not self._wlock.acquire(timeout=wait):
-            raise _lock_timeout(self.url, wait)
+            raise LockTimeout.waited(self.url, wait)
 
     # -- statements ----------------------------------------------------------------------
     def one(self, sql: str, params: Params = ()) -> Row | None:
@@ -270,22 +256,12 @@ class SQLiteDatabase:
     def run(self, sql: str, params: Params = ()) -> int:
         self._trace(sql, params)
         with self._writing() as conn:
-            try:
-                return conn.execute(sql, params).rowcount
-            except UnicodeEncodeError as exc:
-                raise _bad_text(exc) from exc
-            except OverflowError as exc:
-                raise _bad_number() from exc
+            return conn.execute(sql, params).rowcount
 
     def many(self, sql: str, rows: Iterable[Params]) -> None:
         self._trace(sql, ())
         with self._writing() as conn:
-            try:
-                conn.executemany(sql, rows)
-            except UnicodeEncodeError as exc:
-                raise _bad_text(exc) from exc
-            except OverflowError as exc:
-                raise _bad_number() from exc
+            conn.executemany(sql, rows)
 
     def script(self, sql: str) -> None:
         # executescript() would COMMIT first; run statements one by one inside write().
@@ -305,8 +281,9 @@ class SQLiteDatabase:
         # Engine failures (disk full, I/O error, damaged file) become StorageError after the
         # rollback, so callers see one clear, typed error; waiting longer than the lock wait
         # (storage.base.lock_wait, else the busy timeout) for another writer is LockTimeout.
-        if self._mine():
-            yield from self._savepoint()
+        if self._mine() and self._tx is not None:
+            with self._tx.savepoint():
+                yield
             return
         wait = self._wait_limit()
         started = time.monotonic()
@@ -321,26 +298,22 @@ class SQLiteDatabase:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 if _is_busy(exc):
-                    raise _lock_timeout(self.url, wait) from None
+                    raise LockTimeout.waited(self.url, wait) from None
                 raise _storage_error(exc, self.url) from exc
-            ready = yield from self._transaction()
+            tx = yield from self._transaction()
         finally:
             self._owner = None
             self._wlock.release()
-        for callback in ready:
-            callback()
+        tx.committed()
 
-    def _transaction(self) -> Generator[None, None, list[Callable[[], None]]]:
-        """The body of a top-level write() once BEGIN IMMEDIATE has run; returns the
-        after-commit callbacks to run once the lock is released."""
-        self._depth = 1
-        self._marks.append(len(self._after))
+    def _transaction(self) -> Generator[None, None, Nesting]:
+        """The body of a top-level write() once BEGIN IMMEDIATE has run; returns its
+        bookkeeping, whose callbacks run once the lock is released."""
+        tx = self._tx = Nesting(self._in_transaction)
         try:
             yield
         except BaseException as exc:
-            self._depth = 0
-            self._marks.clear()
-            self._after.clear()
+            self._tx = None
             try:
                 self._conn.execute("ROLLBACK")
             except sqlite3.Error:
@@ -349,46 +322,24 @@ class SQLiteDatabase:
                 # SQLite already rolled back by itself (e.g. after an I/O error)
             if _is_engine_failure(exc):
                 if _is_busy(exc):
-                    raise _lock_timeout(self.url, self._wait_limit()) from exc
+                    raise LockTimeout.waited(self.url, self._wait_limit()) from exc
                 raise _storage_error(exc, self.url) from exc
             raise
-        self._depth = 0
-        self._marks.clear()
+        self._tx = None
         try:
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._after.clear()
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise _storage_error(exc, self.url) from exc
         if self._checkpointer is not None:
             self._checkpointer.dirty.set()
-        ready, self._after = self._after, []
-        return ready
+        return tx
 
-    def _savepoint(self) -> Iterator[None]:
-        """A nested write() on the thread that holds the write lock."""
+    def _in_transaction(self, sql: str) -> None:
+        """A statement of the open write transaction (savepoints)."""
         try:
-            self._conn.execute(f"SAVEPOINT sp{self._depth}")
-        except sqlite3.Error as exc:
-            raise _storage_error(exc, self.url) from exc
-        self._depth += 1
-        self._marks.append(len(self._after))
-        try:
-            yield
-        except BaseException:
-            self._depth -= 1
-            del self._after[self._marks.pop():]
-            try:
-                self._conn.execute(f"ROLLBACK TO sp{self._depth}")
-                self._conn.execute(f"RELEASE sp{self._depth}")
-            except sqlite3.Error:
-                pass  # SQLite already rolled the whole transaction back; the outer level sees
-            raise
-        self._depth -= 1
-        self._marks.pop()
-        try:
-            self._conn.execute(f"RELEASE sp{self._depth}")
+            self._conn.execute(sql)
         except sqlite3.Error as exc:
             raise _storage_error(exc, self.url) from exc
 
@@ -414,34 +365,35 @@ class SQLiteDatabase:
         return 1 if limit is not None and time.monotonic() > limit else 0
 
     def after_commit(self, callback: Callable[[], None]) -> None:
-        if self._mine() and self._depth > 0:
-            self._after.append(callback)
+        tx = self._tx
+        if tx is not None and self._mine():
+            tx.defer(callback)
             return
         callback()
 
     @contextmanager
     def read(self) -> Iterator[None]:
-        if self._shared:
-            with self._wlock:
-                if self._depth > 0 or self._conn.in_transaction:
-                    yield
-                    return
-                self._conn.execute("BEGIN")
-                try:
-                    yield
-                finally:
-                    self._conn.execute("COMMIT")
-            return
-        conn = self._reader()
-        if conn is None or conn.in_transaction:  # inside write(), or a nested read()
-            yield
-            return
-        conn.execute("BEGIN")
+        with self._wlock if self._shared else contextlib.nullcontext():
+            conn = self._conn if self._shared else self._reader()
+            if conn is None or conn.in_transaction:  # inside write(), or a nested read()
+                yield
+                return
+            conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("COMMIT")
+
+    def secure_delete(self, on: bool) -> None:
+        self.run(f"PRAGMA secure_delete={'ON' if on else 'OFF'}")
+
+    def truncate_log(self) -> bool:
         try:
-            yield
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("COMMIT")
+            row = self.one("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception:  # another connection holds a read transaction: try again later
+            return False
+        return bool(row is not None and row[0] == 0)
 
     def backup_to(self, path: str) -> None:
         """A consistent online copy of the whole database (SQLite's backup API)."""
@@ -451,6 +403,13 @@ class SQLiteDatabase:
                 conn.backup(target)
             finally:
                 target.close()
+
+    def drop(self) -> None:
+        """Close, then delete the file (and its WAL)."""
+        self.close()
+        for suffix in ("", "-wal", "-shm") if not self._shared else ():
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._path + suffix)
 
     def close(self) -> None:
         if self._checkpointer is not None:
@@ -463,11 +422,6 @@ class SQLiteDatabase:
                 conn.close()
         with self._wlock:
             self._conn.close()
-
-    @property
-    def raw(self) -> Any:
-        """The underlying writer sqlite3 connection (tests and tools only)."""
-        return self._conn
 
 
 class _Connection(sqlite3.Connection):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from ..codec import (
@@ -37,12 +38,31 @@ _UNKNOWN: Any = object()
 
 _STAT_NAMES = {"e": "entities", "r": "relations", "d": "documents"}
 
+DEFAULT_MAX_CLOCK_SKEW_US = 86_400_000_000
+"""How far in the future a given commit time may lie (one day): commit times never decrease
+along first parents, so one commit dated in the future would clamp every later one."""
+
+
+def _duration(us: int) -> str:
+    seconds = us // 1_000_000
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{us / 1_000_000:g} seconds"
+
 
 class CommitStore:
     """Reads commits and lines, with caches for what never changes."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, max_clock_skew: timedelta | None = None) -> None:
         self.db = db
+        self.max_clock_skew_us = DEFAULT_MAX_CLOCK_SKEW_US
+        if max_clock_skew is not None:
+            if not isinstance(max_clock_skew, timedelta) or max_clock_skew < timedelta(0):
+                raise InvalidValue(f"max_clock_skew must be a timedelta of zero or more, not "
+                                   f"{max_clock_skew!r}")
+            self.max_clock_skew_us = max_clock_skew // timedelta(microseconds=1)
         self._lines: dict[int, tuple[int | None, int | None]] = {}
         self._commits: OrderedDict[int, Commit] = OrderedDict()
         self._ids: dict[str, int] = {}  # commit id -> seq, for the cached commits
@@ -177,8 +197,16 @@ class CommitStore:
         head_chain = self.chain(line, head) if head is not None else ((line, 0),)
         parent = self.by_seq(head) if head is not None else None  # cached: commits never change
         parent_time = to_us(parent.timestamp) if parent is not None else None
+        now = now_us()
         if time_us is None:
-            time_us = max(now_us(), parent_time or 0)
+            time_us = max(now, parent_time or 0)
+        elif time_us > now + self.max_clock_skew_us:
+            raise InvalidValue(
+                f"commit time {from_us(time_us).isoformat()} is more than "
+                f"{_duration(self.max_clock_skew_us)} in the future (now "
+                f"{from_us(now).isoformat()}); commit times never decrease, so it would hold "
+                "back every later commit. Fix the timestamp or the clock, or open the "
+                "repository with a larger max_clock_skew")
         elif parent_time is not None and time_us < parent_time:
             raise InvalidValue(
                 f"commit time {from_us(time_us).isoformat()} is earlier than its parent's "

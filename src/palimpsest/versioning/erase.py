@@ -96,10 +96,4 @@ def erasures(db: Database) -> list[Erasure]:
 def scrub(db: Database) -> bool:
     """Best effort to drop old copies of erased values from the engine's files (SQLite: the
     write-ahead log); returns True when the engine reported success."""
-    if db.dialect.name != "sqlite":
-        return False
-    try:
-        row = db.one("PRAGMA wal_checkpoint(TRUNCATE)")
-    except Exception:  # another connection holds a read transaction: try again later
-        return False
-    return bool(row is not None and row[0] == 0)
+    return db.truncate_log()

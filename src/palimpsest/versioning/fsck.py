@@ -28,7 +28,9 @@ from ..codec import (
     state_add,
     state_combine,
 )
+from ..storage import integrity
 from ..storage.base import Database
+from ..storage.schema import rebuild_superseded
 from ..storage.visibility import Chain, read_row, scan
 from .commits import CommitStore
 from .elements import ERASED, is_erased
@@ -40,7 +42,7 @@ class Problem:
 
     check: str
     """row-hash, erasure, orphan-row, row-shape, commit-id, state-hash, parent, line, ref,
-    head, pruned or superseded."""
+    head, pruned, superseded, or index (the engine's own check of indexes and pages)."""
     message: str
     rid: int | None = None
     seq: int | None = None
@@ -65,6 +67,11 @@ class FsckReport:
     erased_rows: int = 0
     problems: list[str] = field(default_factory=list)
     details: list[Problem] = field(default_factory=list)
+    engine_check: str | None = None
+    """How the engine checked indexes (``integrity_check``, ``amcheck``, ``index-scan
+    comparison``), or None when it did not run (``last=N``)."""
+    unchecked_indexes: list[str] = field(default_factory=list)
+    repaired_indexes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -88,12 +95,42 @@ class FsckReport:
     def to_dict(self) -> dict[str, object]:
         return {"ok": self.ok, "rows": self.rows, "commits": self.commits, "refs": self.refs,
                 "pruned_commits": self.pruned_commits, "erased_rows": self.erased_rows,
-                "problems": self.problems, "details": [p.to_dict() for p in self.details]}
+                "problems": self.problems, "details": [p.to_dict() for p in self.details],
+                "engine_check": self.engine_check, "unchecked_indexes": self.unchecked_indexes,
+                "repaired_indexes": self.repaired_indexes}
 
 
-def fsck(db: Database, commits: CommitStore, *, last: int | None = None) -> FsckReport:
-    """Check the repository (or, with ``last=N``, the newest N commits and their rows)."""
+def check_repository(db: Database, commits: CommitStore, *, last: int | None = None,
+                     repair_indexes: bool = False) -> FsckReport:
+    """:meth:`Repository.fsck`: with ``repair_indexes``, first rebuild every index the
+    engine finds damaged (all of them when it cannot tell which) and the ``superseded``
+    column; then the full check, including the engine's (unless ``last=N``)."""
+    repaired: list[str] = []
+    if repair_indexes:
+        found = integrity.check(db)
+        if found.problems:
+            names = sorted({name for name, _ in found.problems if name is not None})
+            whole = any(name is None for name, _ in found.problems)
+            integrity.reindex(db, None if whole else names)
+            repaired = ["*"] if whole else names
+        rebuild_superseded(db)
+    report = fsck(db, commits, last=last, engine=last is None)
+    report.repaired_indexes = repaired
+    return report
+
+
+def fsck(db: Database, commits: CommitStore, *, last: int | None = None,
+         engine: bool = False) -> FsckReport:
+    """Check the repository (or, with ``last=N``, the newest N commits and their rows);
+    ``engine`` adds the engine's own check of indexes and pages (run before the snapshot,
+    since it must not share its transaction)."""
     report = FsckReport()
+    if engine:
+        found = integrity.check(db)
+        report.engine_check = found.method
+        report.unchecked_indexes = found.unchecked
+        for name, message in found.problems:
+            report.add("index", f"{message}; run fsck with repair_indexes=True", name=name)
     with db.read():
         min_seq = 0
         if last is not None:

@@ -25,15 +25,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from ..codec import decode
 from ..errors import InvalidValue
 from ..storage.base import Database
 from ..storage.visibility import Chain, StoredRow, adjacent, changed_keys, read_row
-from ..types import JSON, Change, Commit, Conflict
+from ..types import Change, Commit, Conflict, MergeStatus
+from ..types import MergeResult as MergeResult  # its home before types.py
 from .commits import CommitStore
-from .diff import Diff, change_between
+from .diff import change_between
 from .elements import DELETE, PUT, Write, deletion, element_name, public_id, write_from_row
 from .log import is_ancestor, merge_bases
 from .retention import check_readable
@@ -47,52 +48,11 @@ from .threeway import (
     whole_value,
 )
 
-MergeStatus = Literal["fast_forward", "merged", "conflict", "up_to_date"]
 Ident = tuple[str, str]
 ResolutionKey = tuple[str, str, "str | None"]
 
 _ELEMENTS = ("entity", "relation", "document", "kv")
 _MISSING: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class MergeResult:
-    """What a merge, cherry-pick or combine did (or, for a preview, would do).
-
-    ``status`` is ``"merged"`` (a new commit was written), ``"fast_forward"`` (the branch now
-    points at their head), ``"up_to_date"`` (nothing to do) or ``"conflict"`` (nothing written;
-    see ``conflicts``). ``commit`` is where the target branch points afterwards (None for
-    conflicts and previews). ``resolved`` lists the conflicts a strategy or resolution settled.
-    ``diff`` (previews only) holds the changes the target branch would see.
-    """
-
-    status: MergeStatus
-    commit: Commit | None = None
-    conflicts: list[Conflict] = field(default_factory=list)
-    base: Commit | None = None
-    source: Commit | None = None
-    target: Commit | None = None
-    resolved: list[Conflict] = field(default_factory=list)
-    diff: Diff | None = None
-    dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True unless the merge stopped on conflicts."""
-        return self.status != "conflict"
-
-    def to_dict(self) -> dict[str, JSON]:
-        return {
-            "status": self.status,
-            "commit": self.commit.id if self.commit else None,
-            "base": self.base.id if self.base else None,
-            "source": self.source.id if self.source else None,
-            "target": self.target.id if self.target else None,
-            "conflicts": [c.to_dict() for c in self.conflicts],
-            "resolved": [c.to_dict() for c in self.resolved],
-            "changes": [c.to_dict() for c in self.diff.changes] if self.diff else None,
-            "dry_run": self.dry_run,
-        }
 
 
 @dataclass(slots=True)
