@@ -197,7 +197,6 @@ def test_type_change_is_a_field_change_even_next_to_legacy_names(
 
 
 # -- whole-state documents and patches ------------------------------------------------------
-@pytest.mark.needs_embedded("server bug: GET /api/diff answers 500 on binary kv values (the wire format, issue 13.2)")
 def test_to_dict_holds_kv_and_patches_cover_it(repo: palimpsest.Repository) -> None:
     first = repo.put_entity("a", "T")
     repo.kv.set("/config/x", b"\x00\xff")

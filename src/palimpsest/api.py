@@ -7,7 +7,7 @@ These are :class:`typing.Protocol` classes: the embedded classes (``repository.R
 (``client.RemoteRepository``, ``RemoteView``, ``RemoteTransaction``, ``RemoteKV``) implement
 them with the same parameter names, kinds and defaults; ``tests/test_contract.py`` checks it,
 with the short list of what is embedded-only and why. Result types that live above this layer
-(``Diff``, ``MergeResult``, reports) are annotated ``Any`` here and named in the docstrings.
+(reports, index and view descriptions) are annotated ``Any`` here.
 
 This module sits with the values (layer 0): it imports only ``types``.
 """
@@ -26,9 +26,11 @@ from .types import (
     Branch,
     Change,
     Commit,
+    Diff,
     Document,
     Entity,
     Entry,
+    MergeResult,
     RefLogEntry,
     Relation,
     Relations,
@@ -171,7 +173,7 @@ class Repository(Protocol):
         entity also each current relation fact (key ``"@relation <id>"``, docs/history.md)."""
         ...
 
-    def diff(self, a: Ref, b: Ref | None = None) -> Any:
+    def diff(self, a: Ref, b: Ref | None = None) -> Diff:
         """What changed from ``a`` to ``b`` (default: the current head)."""
         ...
 
@@ -193,13 +195,13 @@ class Repository(Protocol):
     def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
                   author: str | None = None, strategy: str | None = None,
                   resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
-                  dry_run: bool = False) -> Any:
+                  dry_run: bool = False) -> MergeResult:
         """Merge ``source`` (a branch, tag or commit) into branch ``into`` (default: current)."""
         ...
 
     def merge_preview(self, source: Ref, *, into: str | None = None,
                           strategy: str | None = None, resolutions: Mapping[tuple[str, str,
-                          str | None], JSON] | None = None) -> Any:
+                          str | None], JSON] | None = None) -> MergeResult:
         """What :meth:`merge` would do, without writing: status, conflicts, and in ``diff``
         the changes ``into`` would see."""
         ...
@@ -207,7 +209,7 @@ class Repository(Protocol):
     def cherry_pick(self, commit: Ref, *, onto: str | None = None, message: str | None = None,
                         author: str | None = None, strategy: str | None = None,
                         resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
-                        dry_run: bool = False) -> Any:
+                        dry_run: bool = False) -> MergeResult:
         """Apply what one commit changed (against its first parent) to branch ``onto``, as a
         new one-parent commit; same conflict rules as :meth:`merge`. The rows written credit
         the picked commit (see ``Version.origin``)."""
@@ -217,7 +219,7 @@ class Repository(Protocol):
                     into: str | None = None, message: str | None = None,
                     author: str | None = None, strategy: str | None = None,
                     resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
-                    dry_run: bool = False) -> Any:
+                    dry_run: bool = False) -> MergeResult:
         """Set-merge of versions: one commit on ``into`` whose entities, relations and
         documents are those present in any (``mode="union"``) or all (``"intersection"``) of
         ``refs``. An element whose content differs between refs is a conflict; resolve with
