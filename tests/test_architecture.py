@@ -10,13 +10,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "palimpsest"
 
 # Lower number = lower layer. A module may import only from its own layer or below.
 LAYERS = {
-    "errors": 0, "types": 0, "codec": 0, "wire": 0,
+    "errors": 0, "types": 0, "codec": 0, "wire": 0, "api": 0,
     "storage": 1,
     "versioning": 2,
     "models": 3,
     "query": 4,
     "transaction": 5, "view": 5, "repository": 5, "watch": 5, "maintenance": 5,
-    "__init__": 6, "io": 6, "cli": 6, "server": 6, "client": 6,
+    "__init__": 6, "io": 6, "cli": 6, "server": 6, "client": 6, "remote_tx": 6, "remote_kv": 6,
 }
 FACES = {"cli", "server"}
 

@@ -8,6 +8,9 @@ import pytest
 
 import palimpsest
 
+pytestmark = pytest.mark.needs_embedded(
+    "export / import of the raw archive are files on the server's host")
+
 
 def _history(repo: palimpsest.Repository) -> None:
     repo.put_entity("a", "T", {"x": 1}, timestamp="2026-01-01")

@@ -204,6 +204,7 @@ def test_duplicated_and_unknown_records_are_refused(archive: list[bytes],
     _refused(tmp_path, [b"\n", *archive], line=len(archive) + 1, match="digest")
 
 
+@pytest.mark.needs_embedded("imports an archive into repo.database")
 def test_a_refused_archive_leaves_an_existing_target_unchanged(
         archive: list[bytes], tmp_path: Path, repo: palimpsest.Repository) -> None:
     bad = tmp_path / "bad.jsonl"

@@ -11,6 +11,9 @@ import pytest
 import palimpsest
 from palimpsest import CorruptObject, InvalidValue, Repository
 
+pytestmark = pytest.mark.needs_embedded(
+    "backup writes a file on the server's host")
+
 
 def _fill(repo: Repository, n: int = 10) -> None:
     for i in range(n):

@@ -13,6 +13,9 @@ import palimpsest
 from conftest import POSTGRES_URL, drop_postgres_schema
 from palimpsest import InvalidValue
 
+pytestmark = pytest.mark.needs_embedded(
+    "copy_to writes another database from the server's process")
+
 
 def _history(repo: palimpsest.Repository) -> None:
     """A small history with every kind of element, branches, a merge, a tag and a rollback."""

@@ -7,6 +7,9 @@ import pytest
 import palimpsest
 from palimpsest import F, QueryTimeout
 
+pytestmark = pytest.mark.needs_embedded(
+    "query deadlines are set on the embedded database")
+
 
 def test_a_query_past_its_deadline_stops(repo: palimpsest.Repository) -> None:
     with repo.transaction() as tx:

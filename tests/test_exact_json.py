@@ -184,6 +184,7 @@ def test_field_merge_keeps_rdf_properties(repo: palimpsest.Repository) -> None:
         "@iri": "https://example.org/a", "@types": ["T", "U"], "x": 1, "y": 1}
 
 
+@pytest.mark.needs_embedded("writes raw rows (Transaction.write_raw)")
 def test_type_change_is_a_field_change_even_next_to_legacy_names(
         repo: palimpsest.Repository) -> None:
     """A row written before names were checked may hold an ``@type`` property: the real type
@@ -215,6 +216,7 @@ def _assert_patch_exact(repo: palimpsest.Repository, a: str, b: str) -> None:
     assert canonical(patched) == canonical(repo.at(b).to_dict())
 
 
+@pytest.mark.needs_embedded("writes raw rows (Transaction.write_raw)")
 def test_updates_keep_properties_stored_before_the_name_rule(
         repo: palimpsest.Repository) -> None:
     """Rows written before names were checked stay readable and updatable: only the patch is

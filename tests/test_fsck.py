@@ -8,6 +8,9 @@ import pytest
 
 from palimpsest import CorruptObject, Repository
 
+pytestmark = pytest.mark.needs_embedded(
+    "fsck reads the storage directly")
+
 
 def _build(repo: Repository) -> None:
     with repo.transaction("base") as tx:

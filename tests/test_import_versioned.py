@@ -9,6 +9,9 @@ import pytest
 import palimpsest
 from palimpsest.io import Snapshot, import_files, import_graph
 
+pytestmark = pytest.mark.needs_embedded(
+    "the importers write through an embedded repository")
+
 
 def _rows_of(repo: palimpsest.Repository, commit: palimpsest.Commit) -> list[tuple[str, str]]:
     rows = repo.database.all("SELECT kind, key FROM rows WHERE line = ? AND seq = ? "

@@ -20,6 +20,9 @@ from palimpsest.io import (
 )
 from palimpsest.io.csv import entities_csv, relations_csv
 
+pytestmark = pytest.mark.needs_embedded(
+    "the import/export formats read and write through an embedded repository")
+
 ODD_VALUES = {
     "text": "plain", "number_text": "42", "empty": "", "quoted": '"q"', "int": 7,
     "float": 2.5, "bool": False, "null": None, "list": [1, "two", {"three": 3}],

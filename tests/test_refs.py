@@ -75,6 +75,7 @@ def test_writes_to_a_branch_do_not_leak(repo: palimpsest.Repository) -> None:
     assert repo.at("b").entity("e").props == {"n": 1}  # type: ignore[union-attr]
 
 
+@pytest.mark.needs_embedded("over HTTP a tag's author is the token's user")
 def test_tags_lightweight_and_annotated(repo: palimpsest.Repository) -> None:
     commits = _history(repo, 3)
     light = repo.tag("v1", "main~2")
@@ -114,6 +115,7 @@ def test_ref_syntax(repo: palimpsest.Repository) -> None:
         repo.resolve("abcdef" if not any(c.id.startswith("abcdef") for c in commits) else "fffff0")
 
 
+@pytest.mark.needs_embedded("uses repo.database")
 def test_ambiguous_prefix_lists_candidates(repo: palimpsest.Repository) -> None:
     ids = [c.id for c in _history(repo, 40)]
     by_prefix: dict[str, list[str]] = {}
@@ -191,6 +193,7 @@ def test_names_the_ref_syntax_would_misread_are_refused(repo: palimpsest.Reposit
     assert [c.id for c in repo.log(limit=1)] == [commits[1].id]  # nothing else moved
 
 
+@pytest.mark.needs_embedded("uses repo.database")
 def test_a_full_commit_id_wins_over_any_name(repo: palimpsest.Repository) -> None:
     """Repositories from before the rule may hold such names: they stay readable, but a full
     commit id always means the commit."""

@@ -13,6 +13,9 @@ import palimpsest
 from palimpsest import F, QueryError, QueryTimeout
 from palimpsest.storage.regex import to_postgres
 
+pytestmark = pytest.mark.needs_embedded(
+    "the tests bound queries with the embedded database's deadline")
+
 
 def _query_in_thread(fn: Any, limit: float) -> tuple[bool, Any]:
     """Run ``fn`` in a daemon thread; (finished within ``limit`` s, its result or error)."""

@@ -7,6 +7,7 @@ import pytest
 import palimpsest
 
 
+@pytest.mark.needs_embedded("checks the result with fsck")
 def test_rollback_restores_state_and_keeps_history(repo: palimpsest.Repository) -> None:
     good = repo.put_entity("a", "T", {"v": 1})
     repo.put_entity("b", "T")

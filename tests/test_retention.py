@@ -10,6 +10,9 @@ import pytest
 import palimpsest
 from palimpsest import InvalidKey, InvalidValue, Repository, RetentionExpired
 
+pytestmark = pytest.mark.needs_embedded(
+    "retention and gc run on the server's host (no routes)")
+
 
 def _history(repo: Repository, n: int = 20, *, keys: int = 5) -> list[palimpsest.Commit]:
     """n commits on main, one a day from 2024-01-01, each updating one of ``keys`` entities."""

@@ -138,6 +138,7 @@ def test_relation_needs_existing_endpoints(repo: palimpsest.Repository) -> None:
     assert len(repo.log()) == 1
 
 
+@pytest.mark.needs_embedded("remote transactions are not checked against what they read")
 def test_relation_to_entity_deleted_meanwhile_fails(repo: palimpsest.Repository) -> None:
     repo.put_entity("a", "T")
     repo.put_entity("b", "T")
@@ -158,6 +159,7 @@ def test_concurrent_commit_on_other_elements_is_rebased(repo: palimpsest.Reposit
     assert repo.head().entity("b") is not None
 
 
+@pytest.mark.needs_embedded("remote transactions are not checked against what they read")
 def test_concurrent_commit_on_same_element_conflicts(repo: palimpsest.Repository) -> None:
     repo.put_entity("a", "T", {"x": 1})
     with pytest.raises(palimpsest.ConcurrentCommit), repo.transaction() as tx:
@@ -207,6 +209,7 @@ def test_documents_put_and_delete(repo: palimpsest.Repository) -> None:
         repo.delete_document("notes", "n1")
 
 
+@pytest.mark.needs_embedded("uses repo.database")
 def test_commit_rolled_back_by_an_outer_transaction_leaves_no_trace(
         open_repo, repo_url: str) -> None:  # type: ignore[no-untyped-def]
     if repo_url == ":memory:":

@@ -20,6 +20,8 @@ HUGE = 10**5000  # int() and repr() refuse more than 4,300 digits
 OVER = 2**63  # one past what SQL integers hold
 
 
+@pytest.mark.needs_embedded("includes fsck; the client pages entities() itself "
+                             "and does not refuse limits past 64 bits")
 def test_counts_beyond_64_bits_are_typed_errors(repo: palimpsest.Repository) -> None:
     repo.put_entity("e", "T", {"n": 1})
     repo.put_document("docs", "d", {"a": 1})
@@ -59,6 +61,7 @@ def test_huge_integers_in_values_are_typed_errors(repo: palimpsest.Repository) -
     assert repo.log() == []
 
 
+@pytest.mark.needs_embedded("uses repo.database")
 def test_the_sql_layer_turns_overflow_into_a_typed_error(repo: palimpsest.Repository) -> None:
     """The last line of defence: an integer no check caught still never escapes as
     OverflowError (SQLite) or a driver error (PostgreSQL)."""

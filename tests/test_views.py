@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import palimpsest
 from palimpsest import Entity
 
@@ -98,6 +100,7 @@ def test_get_entity_raises_not_found(repo: palimpsest.Repository) -> None:
         repo.head().get_entity("missing")
 
 
+@pytest.mark.needs_embedded("corrupts rows through repo.database")
 def test_corrupt_value_is_detected_on_read(repo: palimpsest.Repository) -> None:
     import pytest
     repo.put_entity("a", "T", {"secret": 1})

@@ -15,6 +15,10 @@ import pytest
 import palimpsest
 from palimpsest import InvalidKey, InvalidValue, KVEvent, RefNotFound, wire
 
+pytestmark = pytest.mark.needs_embedded(
+    "the remote watch is a server-sent event stream with its own parameters "
+    "(tests/server/test_client.py covers it)")
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
@@ -201,6 +205,7 @@ def test_kv_watch_reports_a_merge_once_with_its_origins(repo: palimpsest.Reposit
 
 _WRITER = """
 import sys, time, palimpsest
+
 repo = palimpsest.open(sys.argv[1], author="writer@example.com")
 for burst in range(20):
     for i in range(50):

@@ -6,24 +6,29 @@ embedded API for the common operations, so code moves from embedded to shared un
         tx.put_entity("users", type="Endpoint", props={"path": "GET /users"})
     repo.head().entity("users")
 
-Differences from the embedded API: a remote transaction buffers its writes and sends them as
-one request when the block ends (reads inside it see the server's state, not the buffered
-writes); the commit's author is the token's user. Errors are the same classes, rebuilt from the
+Both implement the Protocols of :mod:`palimpsest.api` (``tests/test_contract.py`` lists what is
+embedded-only and why). Differences: a remote transaction buffers its writes and sends them as
+one request when the block ends (reads inside it see its writes, like the embedded one); the
+commit's author is the token's user. Errors are the same classes, rebuilt from the
 server's ``error.code``. Needs ``httpx`` (the ``server`` extra).
 """
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Iterator, Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 from . import errors, wire
-from .errors import InvalidValue, NotFound, PalimpsestError
-from .models import kv as kv_model
+from .codec import check_document, check_name, check_props
+from .errors import InvalidValue, NotFound, PalimpsestError, QueryError
+from .query.aggregate import parse_aggregates
+from .query.engine import check_page
+from .query.filters import parse_order, to_filter
+from .remote_kv import RemoteKV
+from .remote_tx import RemoteTransaction
 from .types import (
     JSON,
     Blame,
@@ -33,8 +38,7 @@ from .types import (
     Conflict,
     Document,
     Entity,
-    Entry,
-    KVEvent,
+    RefLogEntry,
     Relation,
     Relations,
     Tag,
@@ -111,15 +115,20 @@ class RemoteRepository:
                  http_client: Any = None) -> None:
         import httpx
 
-        self.url = url.rstrip("/")
+        self._url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._own = http_client is None
         self._http: Any = http_client if http_client is not None else httpx.Client(
-            base_url=self.url, timeout=timeout)
+            base_url=self._url, timeout=timeout)
         self._headers = headers
 
     def __repr__(self) -> str:
         return f"<RemoteRepository {self.url}>"
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return self._url
 
     def __enter__(self) -> RemoteRepository:
         return self
@@ -172,8 +181,30 @@ class RemoteRepository:
                     timestamp: datetime | str | None = None,
                     branch: str | None = None) -> RemoteTransaction:
         """Buffer writes in a ``with`` block; a clean exit sends them as one commit."""
-        return RemoteTransaction(self, message=message, author=author, metadata=metadata,
-                                 timestamp=timestamp, branch=branch)
+        options = _options(message, author, metadata, timestamp, branch)
+        return RemoteTransaction(
+            lambda: self.at(branch),
+            lambda ops: self._write("POST", "/api/transaction", options | {"ops": ops}))
+
+    def run_transaction(self, fn: Callable[[RemoteTransaction], object], message: str = "", *,
+                        retries: int = 5, author: str | None = None,
+                        metadata: Mapping[str, JSON] | None = None,
+                        timestamp: datetime | str | None = None,
+                        branch: str | None = None) -> Commit:
+        """Run ``fn(tx)`` in a transaction and commit; on ConcurrentCommit run it again on
+        the new head, up to ``retries`` times. Returns the commit (the head when nothing
+        changed)."""
+        for attempt in range(retries + 1):
+            try:
+                with self.transaction(message, author=author, metadata=metadata,
+                                      timestamp=timestamp, branch=branch) as tx:
+                    fn(tx)
+            except errors.ConcurrentCommit:
+                if attempt == retries:
+                    raise
+                continue
+            return tx.commit if tx.commit is not None else self.resolve(branch)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _write(self, method: str, path: str, body: dict[str, Any]) -> Commit:
         return wire.decode(Commit, self._call(method, path, json=body))
@@ -182,52 +213,73 @@ class RemoteRepository:
                    message: str | None = None, author: str | None = None,
                    metadata: Mapping[str, JSON] | None = None,
                    timestamp: datetime | str | None = None, branch: str | None = None) -> Commit:
+        check_name(id, "entity id")
+        check_name(type, f"type of entity {id!r}")
+        values = check_props(props, f"properties of entity {id!r}")
         body = _options(message, author, metadata, timestamp, branch)
         return self._write("PUT", f"/api/entities/{_p(id)}",
-                           body | {"type": type, "props": dict(props or {})})
+                           body | {"type": type, "props": values})
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
                       type: str | None = None, message: str | None = None,
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
                       branch: str | None = None) -> Commit:
+        check_name(id, "entity id")
+        values = check_props(props, f"properties of entity {id!r}")
         body = _options(message, author, metadata, timestamp, branch)
         return self._write("PATCH", f"/api/entities/{_p(id)}",
-                           body | {"props": dict(props or {}), "type": type})
+                           body | {"props": values, "type": type})
 
-    def delete_entity(self, id: str, *, message: str | None = None, author: str | None = None,
+    def delete_entity(self, id: str, *, message: str | None = None,
+                      author: str | None = None, metadata: Mapping[str, JSON] | None = None,
+                      timestamp: datetime | str | None = None,
                       branch: str | None = None) -> Commit:
-        return wire.decode(Commit, self._call("DELETE", f"/api/entities/{_p(id)}", params={
-            "message": message, "author": author, "branch": branch}))
+        body = _options(message or f"Delete entity {id}", author, metadata, timestamp,
+                             branch)
+        return self._write("POST", "/api/transaction", body | {"ops": [{"op": "delete_entity", "id": id}]})
 
     def put_relation(self, id: str, type: str, source: str, target: str,
                      props: Mapping[str, JSON] | None = None, *, message: str | None = None,
                      author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
                      branch: str | None = None) -> Commit:
+        for name, what in ((id, "relation id"), (type, f"type of relation {id!r}"),
+                           (source, f"source of relation {id!r}"),
+                           (target, f"target of relation {id!r}")):
+            check_name(name, what)
+        values = check_props(props, f"properties of relation {id!r}")
         body = _options(message, author, metadata, timestamp, branch)
         return self._write("PUT", f"/api/relations/{_p(id)}", body | {
-            "type": type, "source": source, "target": target, "props": dict(props or {})})
+            "type": type, "source": source, "target": target, "props": values})
 
     def delete_relation(self, id: str, *, message: str | None = None,
-                        author: str | None = None, branch: str | None = None) -> Commit:
-        return wire.decode(Commit, self._call("DELETE", f"/api/relations/{_p(id)}", params={
-            "message": message, "author": author, "branch": branch}))
+                        author: str | None = None, metadata: Mapping[str, JSON] | None = None,
+                        timestamp: datetime | str | None = None,
+                        branch: str | None = None) -> Commit:
+        body = _options(message or f"Delete relation {id}", author, metadata, timestamp,
+                             branch)
+        return self._write("POST", "/api/transaction", body | {"ops": [{"op": "delete_relation", "id": id}]})
 
     def put_document(self, collection: str, key: str, value: JSON, *,
                      message: str | None = None, author: str | None = None,
                      metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
                      branch: str | None = None) -> Commit:
+        check_name(collection, "collection")
+        check_name(key, f"document key in {collection!r}")
+        check_document(value, f"document {collection}/{key}")
         body = _options(message, author, metadata, timestamp, branch)
         return self._write("PUT", f"/api/documents/{_p(collection)}/{_p(key)}",
                            body | {"value": value})
 
     def delete_document(self, collection: str, key: str, *, message: str | None = None,
-                        author: str | None = None, branch: str | None = None) -> Commit:
-        return wire.decode(Commit, self._call(
-            "DELETE", f"/api/documents/{_p(collection)}/{_p(key)}",
-            params={"message": message, "author": author, "branch": branch}))
+                        author: str | None = None, metadata: Mapping[str, JSON] | None = None,
+                        timestamp: datetime | str | None = None,
+                        branch: str | None = None) -> Commit:
+        body = _options(message or f"Delete document {collection}/{key}", author,
+                             metadata, timestamp, branch)
+        return self._write("POST", "/api/transaction", body | {"ops": [{"op": "delete_document", "collection": collection, "key": key}]})
 
     # -- reading -------------------------------------------------------------------------
     def resolve(self, ref: Ref | None = None) -> Commit:
@@ -347,27 +399,44 @@ class RemoteRepository:
 
     # -- merge ---------------------------------------------------------------------------
     def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
-              strategy: str | None = None,
-              resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None
-              ) -> MergeResult:
-        """Merge on the server. Unlike the embedded call, conflicts raise MergeConflict (the
-        server answers 409); ``strategy`` / ``resolutions`` settle them."""
-        return wire.decode(MergeResult, self._call("POST", "/api/merge", json={
+              author: str | None = None, strategy: str | None = None,
+              resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
+              dry_run: bool = False) -> MergeResult:
+        """Merge on the server; conflicts come back as ``status == "conflict"`` with nothing
+        committed, like the embedded call. The author is the token's user."""
+        return _settled(lambda: self._call("POST", "/api/merge", json={
             "source": _ref(source), "into": into, "strategy": strategy, "message": message,
-            "resolutions": _resolutions(resolutions)}))
+            "resolutions": _resolutions(resolutions), "dry_run": dry_run}),
+            bool(strategy or resolutions), dry_run)
 
-    def merge_preview(self, source: Ref, *, into: str | None = None) -> MergeResult:
+    def merge_preview(self, source: Ref, *, into: str | None = None,
+                      strategy: str | None = None,
+                      resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None
+                      ) -> MergeResult:
         """What a merge would do: status, conflicts, and in ``diff`` the incoming changes."""
-        return wire.decode(MergeResult, self._call("GET", "/api/merge-preview", params={
-            "source": _ref(source), "into": into}))
+        if strategy is not None or resolutions:
+            return self.merge(source, into=into, strategy=strategy, resolutions=resolutions,
+                              dry_run=True)
+        return dataclasses.replace(wire.decode(MergeResult, self._call(
+            "GET", "/api/merge-preview", params={"source": _ref(source), "into": into})),
+            dry_run=True)
 
     def cherry_pick(self, commit: Ref, *, onto: str | None = None, message: str | None = None,
-                    strategy: str | None = None,
-                    resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None
-                    ) -> MergeResult:
-        return wire.decode(MergeResult, self._call("POST", "/api/cherry-pick", json={
+                    author: str | None = None, strategy: str | None = None,
+                    resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
+                    dry_run: bool = False) -> MergeResult:
+        """Cherry-pick on the server; conflicts come back as values, as from :meth:`merge`.
+        ``dry_run`` is not offered over HTTP (InvalidValue)."""
+        if dry_run:
+            raise InvalidValue("a remote cherry-pick has no dry run")
+        return _settled(lambda: self._call("POST", "/api/cherry-pick", json={
             "commit": _ref(commit), "onto": onto, "strategy": strategy, "message": message,
-            "resolutions": _resolutions(resolutions)}))
+            "resolutions": _resolutions(resolutions)}), bool(strategy or resolutions))
+
+    def reflog(self, name: str | None = None, limit: int = 100) -> list[RefLogEntry]:
+        """Creations, deletions and moves of branches and tags, newest first."""
+        rows = self._call("GET", "/api/reflog", params={"name": name, "limit": limit})
+        return [wire.decode(RefLogEntry, r) for r in rows]
 
     # -- key-value state -----------------------------------------------------------------
     @property
@@ -421,149 +490,38 @@ def _resolutions(given: Mapping[tuple[str, str, str | None], JSON] | None
     if not given:
         return None
     out = []
-    for (element, ident, prop), value in given.items():
+    for key, value in given.items():
+        if not (isinstance(key, tuple) and len(key) == 3):
+            raise InvalidValue(f"resolution keys are (element, id, property) tuples as in "
+                               f"Conflict.key, e.g. ('entity', 'users', 'name'); got {key!r}")
+        element, ident, prop = key
         literal = isinstance(value, Resolved) or value not in ("ours", "theirs")
         out.append({"element": element, "id": ident, "property": prop, "literal": literal,
                     "value": value.value if isinstance(value, Resolved) else value})
     return out
 
 
-class RemoteTransaction:
-    """Writes buffered on the client and sent as one commit when the block ends cleanly."""
-
-    def __init__(self, repo: RemoteRepository, *, message: str, author: str | None,
-                 metadata: Mapping[str, JSON] | None, timestamp: datetime | str | None,
-                 branch: str | None) -> None:
-        self._repo = repo
-        self._options = _options(message, author, metadata, timestamp, branch)
-        self.ops: list[dict[str, Any]] = []
-        self.commit: Commit | None = None
-
-    def __enter__(self) -> RemoteTransaction:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if exc_type is None and self.ops:
-            self.commit = wire.decode(Commit, self._repo.request(
-                "POST", "/api/transaction", json=self._options | {"ops": self.ops}))
-
-    def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None) -> Entity:
-        self.ops.append({"op": "put_entity", "id": id, "type": type, "props": dict(props or {})})
-        return Entity(id, type, dict(props or {}))
-
-    def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
-                      type: str | None = None) -> None:
-        self.ops.append({"op": "update_entity", "id": id, "props": dict(props or {}),
-                         "type": type})
-
-    def delete_entity(self, id: str) -> None:
-        self.ops.append({"op": "delete_entity", "id": id})
-
-    def put_relation(self, id: str, type: str, source: str, target: str,
-                     props: Mapping[str, JSON] | None = None) -> Relation:
-        self.ops.append({"op": "put_relation", "id": id, "type": type, "source": source,
-                         "target": target, "props": dict(props or {})})
-        return Relation(id, type, source, target, dict(props or {}))
-
-    def update_relation(self, id: str, props: Mapping[str, JSON] | None = None) -> None:
-        self.ops.append({"op": "update_relation", "id": id, "props": dict(props or {})})
-
-    def delete_relation(self, id: str) -> None:
-        self.ops.append({"op": "delete_relation", "id": id})
-
-    def put_document(self, collection: str, key: str, value: JSON) -> Document:
-        self.ops.append({"op": "put_document", "collection": collection, "key": key,
-                         "value": value})
-        return Document(collection, key, value)
-
-    def delete_document(self, collection: str, key: str) -> None:
-        self.ops.append({"op": "delete_document", "collection": collection, "key": key})
+def _settled(call: Callable[[], Any], resolving: bool, dry_run: bool = False) -> MergeResult:
+    """A merge's result: as in the embedded API, conflicts (the server's 409) are a value,
+    ``status == "conflict"``, unless ``strategy`` / ``resolutions`` were meant to settle them
+    (then MergeConflict is raised)."""
+    try:
+        return wire.decode(MergeResult, call())
+    except errors.MergeConflict as conflict:
+        if resolving or type(conflict) is not errors.MergeConflict:
+            raise
+        return MergeResult("conflict", None, list(conflict.conflicts), dry_run=dry_run)
 
 
-class RemoteKV:
-    """The common key-value operations of :class:`palimpsest.models.kv.KeyValue` over HTTP."""
+def _where(where: Any) -> dict[str, Any] | None:
+    """A filter in its wire form (``Filter.to_dict()``)."""
+    found = to_filter(where)
+    return None if found is None else found.to_dict()
 
-    def __init__(self, repo: RemoteRepository, branch: str | None) -> None:
-        self._repo = repo
-        self.branch = branch
 
-    def on(self, branch: str) -> RemoteKV:
-        return RemoteKV(self._repo, branch)
-
-    def get(self, key: str) -> Entry | None:
-        try:
-            data = self._repo.request("GET", "/api/kv/entry", params={"key": key,
-                                                                    "branch": self.branch})
-        except NotFound:
-            return None
-        return wire.decode(Entry, data)
-
-    def list(self, prefix: str = "/", *, limit: int | None = None,
-             start_after: str | None = None) -> list[Entry]:
-        rows = self._repo.request("GET", "/api/kv", params={
-            "prefix": prefix, "branch": self.branch, "limit": limit or 10_000,
-            "start_after": start_after})
-        return [wire.decode(Entry, r) for r in rows]
-
-    def _set(self, key: str, value: bytes, **extra: Any) -> Entry:
-        body = {"key": key, "value": base64.b64encode(bytes(value)).decode(),
-                "branch": self.branch, **extra}
-        return wire.decode(Entry, self._repo.request("PUT", "/api/kv/entry",
-                                       json={k: v for k, v in body.items() if v is not None}))
-
-    def set(self, key: str, value: bytes, *, message: str | None = None) -> Entry:
-        return self._set(key, value, message=message)
-
-    def compare_and_set(self, key: str, expected_version: int, value: bytes, *,
-                        message: str | None = None) -> Entry:
-        """Raises VersionConflict (expected, found) when the key moved."""
-        return self._set(key, value, expected_version=expected_version, message=message)
-
-    def create_if_not_exists(self, key: str, value: bytes, *,
-                             message: str | None = None) -> Entry:
-        return self._set(key, value, create_only=True, message=message)
-
-    def delete(self, key: str, *, expected_version: int | None = None,
-               message: str | None = None) -> bool:
-        data = self._repo.request("DELETE", "/api/kv/entry", params={
-            "key": key, "branch": self.branch, "expected_version": expected_version,
-            "message": message})
-        return bool(data["deleted"])
-
-    # The same op builders as the embedded KeyValue, so transactions move over unchanged.
-    check_version = staticmethod(kv_model.check_version)
-    check_exists = staticmethod(kv_model.check_exists)
-    check_missing = staticmethod(kv_model.check_missing)
-    op_set = staticmethod(kv_model.op_set)
-    op_delete = staticmethod(kv_model.op_delete)
-
-    def transaction(self, ops: Sequence[kv_model.KVOp], *,
-                    message: str | None = None) -> Commit | None:
-        """All checks, then all writes, in one commit on the server, or nothing: a failed
-        check raises VersionConflict naming it. None when the ops changed nothing."""
-        items: list[dict[str, Any]] = []
-        for op in ops:
-            item: dict[str, Any] = {"op": op.op, "key": op.key}
-            if op.version is not None:
-                item["version"] = op.version
-            if op.value is not None:
-                item["value"] = base64.b64encode(op.value).decode()
-            items.append(item)
-        body = {"ops": items, "branch": self.branch, "message": message}
-        data = self._repo.request("POST", "/api/kv/transaction",
-                                json={k: v for k, v in body.items() if v is not None})
-        return wire.decode(Commit, data) if data else None
-
-    def watch(self, pattern: str, *, since: int | None = None, limit: int | None = None,
-              timeout: float | None = None) -> Iterator[KVEvent]:
-        """Changes to keys matching ``pattern`` (``/a/b`` or ``/a/*``) as server-sent events,
-        in commit order; ``since`` (a commit seq, 0 for the beginning) replays first."""
-        params = {k: v for k, v in {"pattern": pattern, "branch": self.branch, "since": since,
-                                    "limit": limit, "timeout": timeout}.items()
-                  if v is not None}
-        for data in self._repo.events("/api/kv/watch", params):
-            yield wire.decode(KVEvent, data)
+def _order(order_by: Any) -> list[list[str]] | None:
+    return [[name, "desc" if desc else "asc"] for name, desc in parse_order(order_by)] \
+        if order_by is not None else None
 
 
 class RemoteView:
@@ -599,9 +557,9 @@ class RemoteView:
         return found
 
     def entities(self, type: str | None = None, where: Mapping[str, JSON] | None = None, *,
-                 limit: int | None = None, offset: int = 0, page: int = 1000
-                 ) -> Iterator[Entity]:
+                 limit: int | None = None, offset: int = 0) -> Iterator[Entity]:
         """Entities in id order, fetched a page at a time."""
+        page = 1000
         if self.commit is None:
             return
         import orjson
@@ -678,13 +636,32 @@ class RemoteView:
         """Like View.query; ``where`` in the dict form (``Filter.to_dict()``)."""
         if self.commit is None:
             return []
-        body = {"target": collection_or_type, "where": dict(where) if where else None,
-                "select": select, "order_by": order_by, "limit": limit or 10_000,
+        if kind not in (None, "document", "entity"):
+            raise QueryError(f"kind: must be 'document' or 'entity', not {kind!r}")
+        check_page(limit, offset)
+        if limit == 0:
+            return []
+        body = {"target": collection_or_type, "where": _where(where),
+                "select": [select] if isinstance(select, str) else select, "order_by": _order(order_by), "limit": limit or 10_000,
                 "offset": offset, "kind": kind, "ref": self.commit.id}
         rows = self._repo.request("POST", "/api/query",
                                 json={k: v for k, v in body.items() if v is not None})
         return [wire.decode(Entity, r) if "props" in r else wire.decode(Document, r)
                 for r in rows]
+
+    def aggregate(self, collection_or_type: str, aggregates: Any = None, *,
+                  where: Any = None, group_by: str | list[str] | None = None,
+                  kind: str | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+        """Like View.aggregate; ``where`` in the dict form (``Filter.to_dict()``)."""
+        if self.commit is None:
+            return [] if group_by else {}
+        body = {"target": collection_or_type, "aggregates": {
+                    name: agg.to_dict() for name, agg in parse_aggregates(aggregates).items()},
+                "where": _where(where), "group_by": group_by, "kind": kind,
+                "ref": self.commit.id}
+        result: dict[str, Any] | list[dict[str, Any]] = self._repo.request(
+            "POST", "/api/aggregate", json={k: v for k, v in body.items() if v is not None})
+        return result
 
     def to_dict(self) -> dict[str, Any]:
         if self.commit is None:

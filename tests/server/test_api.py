@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 import palimpsest
 from palimpsest.server import ServerConfig
 
@@ -441,6 +443,7 @@ def test_fsck_and_unknown_routes(seeded: Server) -> None:
     assert wrong.status_code == 405
 
 
+@pytest.mark.needs_embedded("serves the embedded repository itself")
 def test_every_backend_serves(repo: palimpsest.Repository) -> None:
     """The server works over any backend the `repo` fixture provides."""
     server = make_server(repo, config=ServerConfig())

@@ -92,9 +92,9 @@ def test_remote_merge_conflict_and_watch(server: Server) -> None:
     repo.create_branch("topic")
     repo.update_entity("a", {"v": 1}, branch="topic")
     repo.update_entity("a", {"v": 2})
-    with pytest.raises(palimpsest.MergeConflict) as caught:
-        repo.merge("topic")
-    conflict = caught.value.conflicts[0]
+    conflicted = repo.merge("topic")  # conflicts are a value, as in the embedded API
+    assert conflicted.status == "conflict" and conflicted.commit is None
+    conflict = conflicted.conflicts[0]
     assert (conflict.id, conflict.ours, conflict.theirs) == ("a", 2, 1)
     result = repo.merge("topic", strategy="theirs")
     assert result.status == "merged" and result.commit is not None

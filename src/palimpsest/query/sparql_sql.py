@@ -238,7 +238,7 @@ class PostgresDialect(Dialect):
 
 
 def dialect_of(db: Database) -> Dialect:
-    return PostgresDialect() if db.dialect.name.startswith("postgres") else Dialect()
+    return PostgresDialect() if db.capabilities.postgres_json else Dialect()
 
 
 class Element:

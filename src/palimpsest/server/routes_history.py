@@ -213,13 +213,15 @@ def _conflict_error(result: MergeResult, what: str) -> MergeConflict:
              responses={409: {"model": schemas.ErrorOut}})
 def merge(body: schemas.MergeIn, request: Request, principal: Caller) -> dict[str, Any]:
     """Merge ``source`` into branch ``into`` (default: the current branch). Conflicts: 409
-    with ``error.conflicts``; nothing is committed."""
+    with ``error.conflicts``; nothing is committed. ``dry_run``: what the merge would do
+    (the changes in ``changes``), committing nothing."""
     repo = get_repo(request)
     into = body.into or repo.current_branch
     auth.require_merge(repo.database, principal, into)
     result = repo.merge(body.source, into=into, message=body.message, author=principal.user,
-                        strategy=body.strategy, resolutions=resolutions(body.resolutions))
-    if result.status == "conflict":
+                        strategy=body.strategy, resolutions=resolutions(body.resolutions),
+                        dry_run=body.dry_run)
+    if result.status == "conflict" and not body.dry_run:
         raise _conflict_error(result, f"merging {body.source!r} into {into!r}")
     return wire.encode(result)
 

@@ -325,6 +325,7 @@ class MergeIn(_Model):
     strategy: Literal["ours", "theirs"] | None = None
     message: str | None = None
     resolutions: list[ResolutionIn] | None = None
+    dry_run: bool = False
 
 
 class CherryPickIn(_Model):

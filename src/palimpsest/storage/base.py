@@ -122,6 +122,7 @@ class Capabilities:
 
     file_backup: bool  # Database.backup_to writes a consistent copy as one SQLite file
     vacuum: bool  # VACUUM gives freed pages back to the file system (PostgreSQL: autovacuum)
+    postgres_json: bool  # JSON in SQL is PostgreSQL's (json_each/->/#>>), else SQLite's JSON1
 
 
 class Nesting:

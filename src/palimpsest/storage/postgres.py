@@ -275,7 +275,8 @@ class PostgresDatabase:
         self.url = self.target.display
         self.schema = self.target.schema
         self.dialect: Dialect = PostgresDialect()
-        self.capabilities = Capabilities(file_backup=False, vacuum=False)
+        self.capabilities = Capabilities(file_backup=False, vacuum=False,
+                                         postgres_json=True)
         self.tracer: Tracer | None = None
         self.channel = channel_name(self.schema)
         self._local = threading.local()

@@ -122,7 +122,8 @@ class SQLiteDatabase:
     def __init__(self, path: str, *, durability: str = "normal", timeout: float = 30.0) -> None:
         self.url = path
         self.dialect: Dialect = SQLiteDialect()
-        self.capabilities = Capabilities(file_backup=True, vacuum=True)
+        self.capabilities = Capabilities(file_backup=True, vacuum=True,
+                                         postgres_json=False)
         self.tracer: Tracer | None = None
         sync = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}.get(durability)
         if sync is None:

@@ -1,0 +1,660 @@
+"""The public API, declared once: what a repository, a view of one state, a transaction and
+the key-value state offer, whether embedded (:func:`palimpsest.open`) or over HTTP
+(:func:`palimpsest.connect`).
+
+These are :class:`typing.Protocol` classes: the embedded classes (``repository.Repository``,
+``view.View``, ``transaction.Transaction``, ``models.kv.KeyValue``) and the HTTP client's
+(``client.RemoteRepository``, ``RemoteView``, ``RemoteTransaction``, ``RemoteKV``) implement
+them with the same parameter names, kinds and defaults; ``tests/test_contract.py`` checks it,
+with the short list of what is embedded-only and why. Result types that live above this layer
+(reports, index and view descriptions) are annotated ``Any`` here.
+
+This module sits with the values (layer 0): it imports only ``types``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from .types import (
+    JSON,
+    Blame,
+    Branch,
+    Change,
+    Commit,
+    Diff,
+    Document,
+    Entity,
+    Entry,
+    MergeResult,
+    RefLogEntry,
+    Relation,
+    Relations,
+    Tag,
+    Version,
+)
+
+Ref = str | datetime | Commit
+"""A branch or tag name, a commit id (or unique prefix), ``name~N`` / ``name^``, a
+:class:`datetime` (the state at that time), or a :class:`Commit`."""
+ElementRef = str | tuple[str, str]
+"""An entity or relation id, or a document's ``(collection, key)``."""
+Direction = Literal["out", "in", "both"]
+
+
+class Repository(Protocol):
+    """A versioned graph and document store in one SQLite file or PostgreSQL schema."""
+
+    def close(self) -> None:
+        ...
+
+    @property
+    def url(self) -> str:
+        ...
+
+    @property
+    def database(self) -> Any:
+        """The storage backend (for tools and tests; prefer the methods below)."""
+        ...
+
+    def on_commit(self, listener: Callable[[Commit], None]) -> Callable[[], None]:
+        """Call ``listener(commit)`` after each commit made through this handle; returns a
+        function that unsubscribes."""
+        ...
+
+    def transaction(self, message: str = "", *, author: str | None = None,
+                        metadata: Mapping[str, JSON] | None = None,
+                        timestamp: datetime | str | None = None,
+                        branch: str | None = None) -> Transaction:
+        """Start a transaction: use it in a ``with`` block; a clean exit writes one commit,
+        an exception writes nothing."""
+        ...
+
+    def run_transaction(self, fn: Callable[[Transaction], object], message: str = "", *,
+                            retries: int = 5, author: str | None = None,
+                            metadata: Mapping[str, JSON] | None = None,
+                            timestamp: datetime | str | None = None,
+                            branch: str | None = None) -> Commit:
+        """Run ``fn(tx)`` in a transaction and commit; when another writer changed what it read
+        or wrote meanwhile (:class:`ConcurrentCommit`), run ``fn`` again on the new head, up to
+        ``retries`` more times. ``fn`` may therefore run several times: keep its effects inside
+        ``tx``. Returns the commit written; after the last retry the conflict is raised."""
+        ...
+
+    def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
+                       message: str | None = None, author: str | None = None,
+                       metadata: Mapping[str, JSON] | None = None,
+                       timestamp: datetime | str | None = None,
+                       branch: str | None = None) -> Commit:
+        """Create or replace one entity in its own commit."""
+        ...
+
+    def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
+                          type: str | None = None, message: str | None = None,
+                          author: str | None = None, metadata: Mapping[str,
+                          JSON] | None = None, timestamp: datetime | str | None = None,
+                          branch: str | None = None) -> Commit:
+        """Patch one entity's properties (None removes a property) in its own commit."""
+        ...
+
+    def delete_entity(self, id: str, *, message: str | None = None, author: str | None = None,
+                          metadata: Mapping[str, JSON] | None = None,
+                          timestamp: datetime | str | None = None,
+                          branch: str | None = None) -> Commit:
+        """Delete one entity and its relations in one commit."""
+        ...
+
+    def put_relation(self, id: str, type: str, source: str, target: str, props: Mapping[str,
+                         JSON] | None = None, *, message: str | None = None,
+                         author: str | None = None, metadata: Mapping[str,
+                         JSON] | None = None, timestamp: datetime | str | None = None,
+                         branch: str | None = None) -> Commit:
+        ...
+
+    def delete_relation(self, id: str, *, message: str | None = None,
+                            author: str | None = None, metadata: Mapping[str,
+                            JSON] | None = None, timestamp: datetime | str | None = None,
+                            branch: str | None = None) -> Commit:
+        ...
+
+    def put_document(self, collection: str, key: str, value: JSON, *,
+                         message: str | None = None, author: str | None = None,
+                         metadata: Mapping[str, JSON] | None = None,
+                         timestamp: datetime | str | None = None,
+                         branch: str | None = None) -> Commit:
+        ...
+
+    def delete_document(self, collection: str, key: str, *, message: str | None = None,
+                            author: str | None = None, metadata: Mapping[str,
+                            JSON] | None = None, timestamp: datetime | str | None = None,
+                            branch: str | None = None) -> Commit:
+        ...
+
+    def resolve(self, ref: Ref | None = None) -> Commit:
+        """The commit a ref names (see docs for the syntax); raises RefNotFound."""
+        ...
+
+    def head(self) -> View:
+        """The state at the head of the current branch."""
+        ...
+
+    def at(self, ref: Ref | None) -> View:
+        """The state at a branch, tag, commit id or prefix, ``REF~N``, ``REF^``, or a time."""
+        ...
+
+    def log(self, ref: Ref | None = None, limit: int | None = 50, *,
+                author: str | None = None, since: datetime | str | None = None,
+                until: datetime | str | None = None, touching: ElementRef | None = None,
+                first_parent: bool = False, relations: Relations = 'out') -> list[Commit]:
+        """Commits reachable from ``ref``, newest first, optionally filtered; ``touching`` an
+        entity also matches changes to its ``relations`` (as in :meth:`history`)."""
+        ...
+
+    def commit(self, ref: Ref | None = None) -> Commit:
+        """The Commit a ref names, also when gc pruned its state (metadata is kept)."""
+        ...
+
+    def changes(self, commit: Ref) -> list[Change]:
+        """Every element one commit changed, with old and new values."""
+        ...
+
+    def history(self, id: ElementRef, ref: Ref | None = None, *, element: str | None = None,
+                    limit: int | None = None, relations: Relations = 'out') -> list[Version]:
+        """Every version of one element along ``ref``'s history, newest first."""
+        ...
+
+    def blame(self, id: ElementRef, ref: Ref | None = None, *, element: str | None = None,
+                  relations: Relations = 'out') -> dict[str, Blame]:
+        """For each property of the element's current value, the commit that set it; for an
+        entity also each current relation fact (key ``"@relation <id>"``, docs/history.md)."""
+        ...
+
+    def diff(self, a: Ref, b: Ref | None = None) -> Diff:
+        """What changed from ``a`` to ``b`` (default: the current head)."""
+        ...
+
+    def merge_base(self, a: Ref, b: Ref) -> Commit | None:
+        """The best common ancestor of two commits (the newest one in criss-cross cases)."""
+        ...
+
+    def rollback(self, ref: Ref, *, message: str | None = None, author: str | None = None,
+                     branch: str | None = None) -> Commit:
+        """A new commit on ``branch`` whose state equals ``ref``'s (history is kept)."""
+        ...
+
+    def revert(self, commit: Ref, *, message: str | None = None, author: str | None = None,
+                   branch: str | None = None) -> Commit:
+        """A new commit undoing one commit; fails (changing nothing) with RevertConflict when
+        later commits changed the same properties."""
+        ...
+
+    def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
+                  author: str | None = None, strategy: str | None = None,
+                  resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
+                  dry_run: bool = False) -> MergeResult:
+        """Merge ``source`` (a branch, tag or commit) into branch ``into`` (default: current)."""
+        ...
+
+    def merge_preview(self, source: Ref, *, into: str | None = None,
+                          strategy: str | None = None, resolutions: Mapping[tuple[str, str,
+                          str | None], JSON] | None = None) -> MergeResult:
+        """What :meth:`merge` would do, without writing: status, conflicts, and in ``diff``
+        the changes ``into`` would see."""
+        ...
+
+    def cherry_pick(self, commit: Ref, *, onto: str | None = None, message: str | None = None,
+                        author: str | None = None, strategy: str | None = None,
+                        resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
+                        dry_run: bool = False) -> MergeResult:
+        """Apply what one commit changed (against its first parent) to branch ``onto``, as a
+        new one-parent commit; same conflict rules as :meth:`merge`. The rows written credit
+        the picked commit (see ``Version.origin``)."""
+        ...
+
+    def combine(self, refs: list[Ref] | tuple[Ref, ...], *, mode: str = 'union',
+                    into: str | None = None, message: str | None = None,
+                    author: str | None = None, strategy: str | None = None,
+                    resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
+                    dry_run: bool = False) -> MergeResult:
+        """Set-merge of versions: one commit on ``into`` whose entities, relations and
+        documents are those present in any (``mode="union"``) or all (``"intersection"``) of
+        ``refs``. An element whose content differs between refs is a conflict; resolve with
+        ``strategy="first"`` / ``"last"`` (order of ``refs``) or ``resolutions={key: ref}``."""
+        ...
+
+    @property
+    def current_branch(self) -> str:
+        ...
+
+    def create_branch(self, name: str, from_: Ref | None = None, *,
+                          author: str | None = None) -> Branch:
+        """A new branch at ``from_`` (default: the current head). O(1): nothing is copied."""
+        ...
+
+    def branches(self, base: str | None = 'main') -> list[Branch]:
+        """All branches with their heads and, when ``base`` exists, commits ahead / behind it."""
+        ...
+
+    def delete_branch(self, name: str, *, author: str | None = None) -> None:
+        ...
+
+    def checkout(self, name: str) -> None:
+        """Make ``name`` the branch that writes go to (stored in the repository, like git's
+        HEAD)."""
+        ...
+
+    def tag(self, name: str, ref: Ref | None = None, *, message: str | None = None,
+                author: str | None = None, force: bool = False) -> Tag:
+        """Name a commit; with ``message`` the tag is annotated (message, author, time)."""
+        ...
+
+    def tags(self) -> list[Tag]:
+        ...
+
+    def delete_tag(self, name: str, *, author: str | None = None) -> None:
+        ...
+
+    def reflog(self, name: str | None = None, limit: int = 100) -> list[RefLogEntry]:
+        """Movements of a branch or tag (creation, deletion, resets), newest first."""
+        ...
+
+    def export(self, path: str | os.PathLike[str], ref: Ref | None = None) -> int:
+        """Write a JSON Lines archive of the full history (or of what ``ref`` reaches);
+        returns the number of records."""
+        ...
+
+    def fsck(self, *, last: int | None = None, repair_indexes: bool = False) -> Any:
+        """Verify value hashes, commit ids, state hashes, refs, lines and derived data."""
+        ...
+
+    def set_retention(self, branches: str, keep: str | timedelta | int | None = None, *,
+                          keep_commits: int | None = None,
+                          author: str | None = None) -> Any | None:
+        """Keep the last ``keep`` of time ("365d", "12h", "2w", a timedelta) and/or the last
+        ``keep_commits`` commits of the branches matching the glob ``branches`` readable;
+        :meth:`gc` compacts what is older. Neither argument removes the policy."""
+        ...
+
+    def retention(self) -> list[Any]:
+        """The retention policies, by pattern."""
+        ...
+
+    def horizon(self, branch: str | None = None) -> Commit | None:
+        """The oldest commit of ``branch`` whose state the policies keep (None: all of it)."""
+        ...
+
+    def gc(self, *, dry_run: bool = False, vacuum: bool = False,
+               now: datetime | str | None = None) -> Any:
+        """Apply the retention policies: delete rows no readable state needs, mark older
+        commits pruned (their metadata stays). Commits reachable from a branch within its
+        horizon, tagged commits and states of this handle's open Views stay readable.
+        ``vacuum`` (SQLite) gives the freed pages back to the file system afterwards."""
+        ...
+
+    def erase(self, id: ElementRef, *, reason: str, author: str | None = None,
+                  element: str | None = None, message: str | None = None) -> Any:
+        """Remove every stored value of one element (GDPR erasure), keeping the hashes, so
+        commit ids, state hashes and fsck stay valid; reads return a tombstone
+        ``{"@erased": {"by", "at", "reason", "erasure"}}``. Records an empty commit on the
+        current branch whose metadata names the erasure."""
+        ...
+
+    def erasures(self) -> list[Any]:
+        """Every erasure made in this repository, oldest first (the audit record)."""
+        ...
+
+    def backup(self, dest: str | os.PathLike[str], *, format: str | None = None,
+                   verify: bool = True) -> Any:
+        """A consistent online copy at the new path ``dest``: a SQLite file (SQLite online
+        backup API) or, with ``format="archive"`` and on PostgreSQL, a JSON Lines archive.
+        ``verify`` runs fsck on the copy. Restore with :func:`palimpsest.restore`."""
+        ...
+
+    @property
+    def kv(self) -> KeyValue:
+        """The key-value state of the current branch (``repo.kv.on("b")`` for another)."""
+        ...
+
+    def watch(self, branch: str | None = None, *, since: Ref | int | None = None,
+                  timeout: float | None = None, interval: float = 0.02) -> Any:
+        """Each commit that becomes reachable from ``branch`` (default: current), from any
+        process, once, after its parents: new commits and those a merge brings in. ``since``
+        (a commit or ref, or 0 for the beginning) first replays those not reachable from it.
+        Iterate it, or ``async for`` it; close it (or use ``with``) to stop."""
+        ...
+
+    def create_index(self, type: str | None = None, field: str | None = None, *,
+                         collection: str | None = None) -> Any:
+        """Declare an index on ``field`` of entity ``type`` (``create_index("Person",
+        "email")``) or of a ``collection`` of documents; equality and range queries on it
+        then use the index, at the head and in the past. Idempotent."""
+        ...
+
+    def drop_index(self, type: str | None = None, field: str | None = None, *,
+                       collection: str | None = None) -> None:
+        ...
+
+    def indexes(self) -> list[Any]:
+        """The declared indexes."""
+        ...
+
+    def create_view(self, name: str, collection_or_type: str, query: object = None, *,
+                        kind: str | None = None) -> Any:
+        """Declare a materialized view: the elements of a collection / entity type matching
+        ``query`` (a Filter, or ``{"where", "select", "order_by"}``). Read it with
+        ``repo.at(ref).materialized(name)`` at any commit; it is kept current as commits
+        land (the work is done on the next read, or by :meth:`refresh_views`)."""
+        ...
+
+    def drop_view(self, name: str) -> None:
+        ...
+
+    def views(self) -> list[Any]:
+        """The declared materialized views."""
+        ...
+
+    def refresh_views(self, name: str | None = None) -> int:
+        """Bring materialized views up to the newest commit now; returns rows written."""
+        ...
+
+    def copy_to(self, target: str | os.PathLike[str], *, verify: bool = True) -> Any:
+        """Copy this repository — full history, branches, tags, reflog — into a new, empty
+        repository at ``target`` (a SQLite path or a ``postgresql://`` URL), keeping every seq,
+        commit id and state hash. The copy lands whole or not at all; with ``verify`` the
+        destination is fsck'ed before it commits."""
+        ...
+
+class View(Protocol):
+    """Read-only access to the state at :attr:`commit` (None: the empty state)."""
+
+    @property
+    def chain(self) -> Any:
+        """The (line, seq) chain this view reads (see docs/architecture.md)."""
+        ...
+
+    def entity(self, id: str) -> Entity | None:
+        """The entity with this id, or None."""
+        ...
+
+    def get_entity(self, id: str) -> Entity:
+        """Like :meth:`entity` but raises :class:`palimpsest.NotFound` when missing."""
+        ...
+
+    def entities(self, type: str | None = None, where: Mapping[str, JSON] | None = None, *,
+                     limit: int | None = None, offset: int = 0) -> Iterator[Entity]:
+        """Entities in id order, optionally of one type and with property values equal to
+        ``where``."""
+        ...
+
+    def count(self, type: str | None = None) -> int:
+        """Number of entities (of one type) in this state, counted in SQL."""
+        ...
+
+    def relation(self, id: str) -> Relation | None:
+        ...
+
+    def relations(self, type: str | None = None, source: str | None = None,
+                      target: str | None = None) -> Iterator[Relation]:
+        """Relations, optionally filtered by type, source and target."""
+        ...
+
+    def count_relations(self, type: str | None = None) -> int:
+        ...
+
+    def neighbors(self, id: str, depth: int = 1, rel_type: str | None = None,
+                      direction: Direction = 'both') -> list[Entity]:
+        """Entities reachable from ``id`` within ``depth`` relations, nearest first."""
+        ...
+
+    def document(self, collection: str, key: str) -> Document | None:
+        ...
+
+    def documents(self, collection: str, *, limit: int | None = None,
+                      offset: int = 0) -> Iterator[Document]:
+        ...
+
+    def collections(self) -> list[str]:
+        ...
+
+    def query(self, collection_or_type: str, where: Any = None, *, select: Any = None,
+                  order_by: Any = None, limit: int | None = None, offset: int = 0,
+                  kind: str | None = None) -> list[Document | Entity]:
+        """Documents of a collection (or entities of a type) matching ``where`` (a Filter
+        such as ``F("age") > 30``, or its dict form), sorted by ``order_by`` (``"-age"`` for
+        descending; default: by key), paged by ``limit`` / ``offset``; ``select`` keeps only
+        the named fields. Runs in SQL at this view's commit; raises QueryError on a bad query
+        or an unknown collection (``kind="document"`` / ``"entity"`` settles a name used for
+        both)."""
+        ...
+
+    def aggregate(self, collection_or_type: str, aggregates: Any = None, *, where: Any = None,
+                      group_by: str | list[str] | None = None,
+                      kind: str | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+        """Aggregates (``{"n": Agg.count(), "total": Agg.sum("amount")}``; default: count)
+        over the matching elements: one dict, or with ``group_by`` one dict per group."""
+        ...
+
+    def materialized(self, name: str, *, where: Any = None, order_by: Any = None,
+                         limit: int | None = None, offset: int = 0) -> list[Document | Entity]:
+        """The members of materialized view ``name`` (``Repository.create_view``) at this
+        view's commit."""
+        ...
+
+    @property
+    def kv(self) -> KeyValue:
+        """The key-value state at this commit (read-only)."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole state as one JSON object: ``entities`` and ``relations`` by id,
+        ``documents`` by collection then key, and ``kv`` (key-value entries: key → value as
+        base64 text). ``Repository.diff(a, b).to_json_patch()`` turns ``a``'s into ``b``'s
+        exactly."""
+        ...
+
+class Transaction(Protocol):
+    """One commit in the making; use it as a context manager from
+:meth:`Repository.transaction`. After the block, :attr:`commit` is the commit written."""
+
+    def entity(self, id: str) -> Entity | None:
+        ...
+
+    def relation(self, id: str) -> Relation | None:
+        ...
+
+    def document(self, collection: str, key: str) -> Document | None:
+        ...
+
+    def relations(self, type: str | None = None, source: str | None = None,
+                      target: str | None = None) -> list[Relation]:
+        """Relations (of one type, from ``source``, to ``target``), including this
+        transaction's, by id."""
+        ...
+
+    def entities(self, type: str | None = None, where: Mapping[str,
+                     JSON] | None = None) -> Iterator[Entity]:
+        """Entities (of one type, with property values equal to ``where``) at the
+        transaction's base with its own writes applied, by id."""
+        ...
+
+    def count(self, type: str | None = None) -> int:
+        """Number of entities (of one type), this transaction's writes included."""
+        ...
+
+    def count_relations(self, type: str | None = None) -> int:
+        ...
+
+    def neighbors(self, id: str, depth: int = 1, rel_type: str | None = None,
+                      direction: Direction = 'both') -> list[Entity]:
+        """Entities reachable from ``id`` within ``depth`` relations, nearest first (like
+        :meth:`View.neighbors`), this transaction's writes included."""
+        ...
+
+    def documents(self, collection: str, *, limit: int | None = None,
+                      offset: int = 0) -> list[Document]:
+        """The documents of ``collection`` by key, this transaction's writes included."""
+        ...
+
+    def query(self, collection_or_type: str, where: Any = None, *, select: Any = None,
+                  order_by: Any = None, limit: int | None = None, offset: int = 0,
+                  kind: str | None = None) -> list[Document | Entity]:
+        """Like :meth:`View.query` at the transaction's base state; the collection (or entity
+        type) joins the read set. Refused after this transaction wrote to it."""
+        ...
+
+    def aggregate(self, collection_or_type: str, aggregates: Any = None, *, where: Any = None,
+                      group_by: str | list[str] | None = None,
+                      kind: str | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+        """Like :meth:`View.aggregate` at the transaction's base state (see :meth:`query`)."""
+        ...
+
+    @property
+    def kv(self) -> Any:
+        """The key-value state inside this transaction: reads see its writes and join its
+        read set; ``set`` / ``delete`` become part of its commit."""
+        ...
+
+    def put_entity(self, id: str, type: str, props: Mapping[str,
+                       JSON] | None = None) -> Entity:
+        """Create or replace an entity (type and all properties)."""
+        ...
+
+    def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
+                          type: str | None = None) -> Entity:
+        """Patch an entity's properties: given keys are set, keys given as None removed."""
+        ...
+
+    def delete_entity(self, id: str) -> None:
+        """Delete an entity and every relation that starts or ends at it."""
+        ...
+
+    def delete_entities(self, ids: Iterable[str]) -> None:
+        """Delete many entities and their relations, like :meth:`delete_entity` on each, but
+        with one batched lookup of their relations (a versioned import deletes thousands;
+        ``delete_entity`` queries the stored relations once per entity)."""
+        ...
+
+    def put_relation(self, id: str, type: str, source: str, target: str, props: Mapping[str,
+                         JSON] | None = None) -> Relation:
+        """Create or replace a relation; both endpoints must exist."""
+        ...
+
+    def put_entities(self, entities: Iterable[tuple[str, str, Mapping[str,
+                         JSON] | None]]) -> int:
+        """Bulk :meth:`put_entity` of ``(id, type, props)`` tuples; returns how many."""
+        ...
+
+    def put_relations(self, relations: Iterable[tuple[str, str, str, str, Mapping[str,
+                          JSON] | None]]) -> int:
+        """Bulk :meth:`put_relation` of ``(id, type, source, target, props)`` tuples; endpoint
+        checks are batched. Returns how many."""
+        ...
+
+    def update_relation(self, id: str, props: Mapping[str, JSON] | None = None) -> Relation:
+        """Patch a relation's properties (None removes a property)."""
+        ...
+
+    def delete_relation(self, id: str) -> None:
+        ...
+
+    def put_document(self, collection: str, key: str, value: JSON) -> Document:
+        """Create or replace the JSON document ``key`` in ``collection``."""
+        ...
+
+    def delete_document(self, collection: str, key: str) -> None:
+        ...
+
+    def write_raw(self, write: Any) -> None:
+        """Queue a prepared row write (used by rollback, revert, merge and the kv API)."""
+        ...
+
+class KeyValue(Protocol):
+    """The key-value state of one branch (``repo.kv``), or of one past state (``view.kv``,
+read-only)."""
+
+    @property
+    def read_only(self) -> bool:
+        ...
+
+    def on(self, branch: str) -> KeyValue:
+        """The same API on another branch."""
+        ...
+
+    def get(self, key: str) -> Entry | None:
+        """The entry at ``key``, or None."""
+        ...
+
+    def get_json(self, key: str, default: JSON = None) -> JSON:
+        """The value at ``key`` decoded as JSON (``default`` when missing)."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        ...
+
+    def version(self, key: str) -> int:
+        """The key's version: 0 when missing, 1 after creation, +1 per write."""
+        ...
+
+    def list(self, prefix: str = '/', *, limit: int | None = None,
+                 start_after: str | None = None) -> builtins.list[Entry]:
+        """Entries whose key starts with ``prefix``, in key order; page with ``limit`` and
+        ``start_after`` (the last key of the previous page)."""
+        ...
+
+    def keys(self, prefix: str = '/', *, limit: int | None = None,
+                 start_after: str | None = None) -> builtins.list[str]:
+        ...
+
+    def count(self, prefix: str = '/') -> int:
+        ...
+
+    def set(self, key: str, value: bytes, *, message: str | None = None,
+                author: str | None = None, metadata: Mapping[str,
+                JSON] | None = None) -> Entry:
+        """Write ``value`` at ``key`` (one commit); returns the new entry."""
+        ...
+
+    def set_json(self, key: str, value: JSON, **kwargs: Any) -> Entry:
+        """Write a JSON value (canonical encoding) at ``key``."""
+        ...
+
+    def compare_and_set(self, key: str, expected_version: int, value: bytes, *,
+                            message: str | None = None, author: str | None = None,
+                            metadata: Mapping[str, JSON] | None = None) -> Entry:
+        """Write ``value`` only if ``key`` is at ``expected_version`` (0: missing); otherwise
+        raise VersionConflict(key, expected, found) and change nothing."""
+        ...
+
+    def create_if_not_exists(self, key: str, value: bytes, *, message: str | None = None,
+                                 author: str | None = None, metadata: Mapping[str,
+                                 JSON] | None = None) -> Entry:
+        """Create ``key``; raise VersionConflict (expected 0) if it exists."""
+        ...
+
+    def delete(self, key: str, *, expected_version: int | None = None,
+                   message: str | None = None, author: str | None = None,
+                   metadata: Mapping[str, JSON] | None = None) -> bool:
+        """Delete ``key`` (one commit); False (and no commit) when it was missing. With
+        ``expected_version``, raise VersionConflict unless the key is at that version."""
+        ...
+
+    def transaction(self, ops: Sequence[Any], *, message: str | None = None,
+                        author: str | None = None, metadata: Mapping[str,
+                        JSON] | None = None) -> Commit | None:
+        """Check every ``check_*`` op against the current state, then apply every ``op_*`` in
+        one commit; if a check fails, raise VersionConflict naming it and change nothing.
+        Returns the commit (None when the ops changed nothing)."""
+        ...
+
+    def watch(self, pattern: str, *, since: Any = None, timeout: float | None = None,
+                  interval: float = 0.02) -> Any:
+        """Events (:class:`palimpsest.KVEvent`) for every commit on this branch that
+        touches a key matching ``pattern`` (``/a/b`` exact, ``/a/*`` every key under
+        ``/a/``), in commit order; see :class:`palimpsest.watch.Watch`. ``since`` (a commit,
+        ref or ``0`` for the beginning) replays the commits after it first."""
+        ...
+
