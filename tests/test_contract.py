@@ -52,6 +52,22 @@ NOT_REMOTE: dict[str, str] = {
     "View.materialized": "no route yet (materialized views are declared on the host)",
     "View.kv": "no route yet (the kv routes read a branch's head, not a commit)",
     "Transaction.kv": "no route yet (POST /api/transaction carries graph and document ops)",
+    "Repository.sparql": "no route yet (issue 16: the SPARQL 1.1 protocol at /sparql)",
+    "View.sparql": "no route yet (issue 16: the SPARQL 1.1 protocol at /sparql)",
+    "View.sparql_explain": "no route yet (goes with View.sparql)",
+}
+
+# Public names of the embedded classes that are plumbing between palimpsest's own layers
+# (ruff's SLF001 made them public), not part of the user-facing contract.
+PLUMBING: dict[str, str] = {
+    "Repository.commit_by_seq": "the server's watch routes resolve SSE resume ids",
+    "Repository.commit_follower": "the server's watch routes follow a branch",
+    "Repository.kv_chain": "repo.kv reads a branch's state",
+    "Repository.kv_commit": "repo.kv commits its writes",
+    "Repository.kv_watch": "repo.kv.watch follows a branch",
+    **{f"Transaction.{name}": "tx.kv, merge and restore work inside one transaction"
+       for name in ("assume_read", "base_rows", "chain", "check_open", "database",
+                    "own_writes", "pending", "reads", "row")},
 }
 
 # Implemented on both sides, with parameters that differ on purpose.
@@ -104,8 +120,9 @@ def test_implements_the_contract(proto: type, side: int, name: str) -> None:
 def test_the_contract_covers_the_embedded_api(proto: type) -> None:
     embedded = PAIRS[proto][0]
     public = {n for n in dir(embedded) if not n.startswith("_")}
-    extra = public - set(_members(proto)) - {"check_version", "check_exists", "check_missing",
-                                             "op_set", "op_delete"}
+    plumbing = {key.split(".")[1] for key in PLUMBING if key.startswith(f"{proto.__name__}.")}
+    extra = public - set(_members(proto)) - plumbing - {
+        "check_version", "check_exists", "check_missing", "op_set", "op_delete"}
     assert not extra, f"declare these in api.{proto.__name__}: {sorted(extra)}"
 
 

@@ -142,6 +142,10 @@ class Repository(Protocol):
         """The state at the head of the current branch."""
         ...
 
+    def sparql(self, text: str, ref: Ref | None = None, **options: Any) -> Any:
+        """SPARQL SELECT / ASK at ``ref`` (default: the current branch): ``View.sparql``."""
+        ...
+
     def at(self, ref: Ref | None) -> View:
         """The state at a branch, tag, commit id or prefix, ``REF~N``, ``REF^``, or a time."""
         ...
@@ -447,6 +451,17 @@ class View(Protocol):
     @property
     def kv(self) -> KeyValue:
         """The key-value state at this commit (read-only)."""
+        ...
+
+    def sparql(self, text: str, *, prefixes: Mapping[str, str] | None = None,
+               timeout: float | None = None) -> Any:
+        """Answer a SPARQL SELECT (``Solutions``: rows of pyoxigraph terms) or ASK (bool) over
+        the graph ``export`` writes as RDF at this commit, compiled to one SQL query
+        (docs/sparql.md)."""
+        ...
+
+    def sparql_explain(self, text: str, *, prefixes: Mapping[str, str] | None = None) -> str:
+        """The SQL that :meth:`sparql` runs for this query."""
         ...
 
     def to_dict(self) -> dict[str, Any]:
