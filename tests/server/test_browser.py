@@ -185,9 +185,10 @@ def test_compare_two_versions(page: Any) -> None:
     shot(page, "compare")
     page.keyboard.press("n")
     page.keyboard.press("n")
-    assert page.url.endswith("#change-1")
+    # page.url follows same-document navigations asynchronously: wait for it (5 s at most)
+    page.wait_for_url("**#change-1", timeout=5000)
     page.click("#change-1 a.next")
-    assert page.url.endswith("#change-2")
+    page.wait_for_url("**#change-2", timeout=5000)
 
 
 def test_entity_history_and_neighborhood(page: Any) -> None:
