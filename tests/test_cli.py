@@ -367,7 +367,7 @@ def test_global_json_flag(people: Run) -> None:
 
 # -- the reference docs ---------------------------------------------------------------------
 def test_every_command_is_documented() -> None:
-    from palimpsest.cli_docs import commands, generate
+    from palimpsest.cli.docs import commands, generate
     text = DOCS.read_text(encoding="utf-8")
     names = [name for name, _ in commands()]
     assert {"init", "put", "get", "rm", "relate", "unrelate", "log", "show", "diff", "history",
@@ -376,11 +376,11 @@ def test_every_command_is_documented() -> None:
             "copy", "fsck", "gc", "serve"} <= set(names)
     for name in names:
         assert f"## palimpsest {name}\n" in text, f"{name} is missing from docs/cli.md"
-    assert text == generate(), "docs/cli.md is stale: python -m palimpsest.cli_docs > docs/cli.md"
+    assert text == generate(), "docs/cli.md is stale: python -m palimpsest.cli.docs > docs/cli.md"
 
 
 def test_every_command_has_an_example() -> None:
-    from palimpsest.cli_docs import commands
+    from palimpsest.cli.docs import commands
     for name, command in commands():
         if hasattr(command, "list_commands"):
             continue

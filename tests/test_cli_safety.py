@@ -20,9 +20,9 @@ import pytest
 from typer.testing import CliRunner
 
 import palimpsest
-from palimpsest import cli_output
 from palimpsest.cli import app
-from palimpsest.cli_common import cli_words
+from palimpsest.cli import output as cli_output
+from palimpsest.cli.common import cli_words
 from test_cli import Result, Run, _script
 
 # ESC-based sequences (CSI colour, OSC title, bell-terminated), backspace, CR, C1 CSI,
@@ -233,7 +233,7 @@ def test_api_error_messages_are_translated_for_the_cli() -> None:
     leaks = [m for m in _raised_messages()
              if PYTHON_SPEAK.search(cli_words(m))
              and not any(k in m for k in NOT_FROM_THE_CLI)]
-    assert not leaks, "add a translation to cli_common._CLI_WORDS: " + repr(leaks)
+    assert not leaks, "add a translation to cli/common.py _CLI_WORDS: " + repr(leaks)
 
 
 def test_errors_name_options_and_commands(cli: Run, tmp_path: Path) -> None:

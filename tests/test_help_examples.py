@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import palimpsest
 from palimpsest.cli import app
-from palimpsest.cli_docs import commands
+from palimpsest.cli.docs import commands
 
 # Examples that are not run, and why (keep this list short).
 NOT_RUN = {

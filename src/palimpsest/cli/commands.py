@@ -1,10 +1,10 @@
 """The ``palimpsest`` command line: git for a knowledge graph.
 
 Each command mirrors a :class:`palimpsest.Repository` method of the same name. The commands
-live in ``cli.py`` (elements), ``cli_history.py`` (log, show, diff, history, blame),
-``cli_refs.py`` (branches, tags, merge, restore), ``cli_data.py`` (import, export, query,
-maintenance, server) and ``cli_kv.py`` (key-value); ``cli_common.py`` holds the shared
-machinery and ``cli_output.py`` the one way output reaches the terminal. Reference:
+live in ``cli/commands.py`` (elements), ``cli/history.py`` (log, show, diff, history, blame),
+``cli/refs.py`` (branches, tags, merge, restore), ``cli/data.py`` (import, export, query,
+maintenance, server) and ``cli/kv.py`` (key-value); ``cli/common.py`` holds the shared
+machinery and ``cli/output.py`` the one way output reaches the terminal. Reference:
 ``docs/cli.md`` (generated from the ``--help`` texts).
 """
 
@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
-from . import wire
-from .cli_common import (
+from .. import wire
+from .common import (
     EXIT_USAGE,
     AuthorOpt,
     CliError,
@@ -39,7 +39,7 @@ from .cli_common import (
     table,
     wants_json,
 )
-from .cli_common import BranchOpt as BranchOpt
+from .common import BranchOpt as BranchOpt
 
 __all__ = ["app", "main"]
 
@@ -139,7 +139,7 @@ def init(
         st.repo_arg = path
     from pathlib import Path
 
-    from .cli_common import is_local
+    from .common import is_local
     existed = is_local(st.target) and Path(st.target).exists()
     repo = st.repo(create=True)
     if wants_json(ctx, json_out):
@@ -423,8 +423,8 @@ def unrelate(
 def _register() -> None:
     """Import the other command modules so that ``app`` knows every command (also when
     this module is imported by tests or the docs generator, not only through main)."""
-    from . import cli_kv  # noqa: F401, I001  (first: kv is listed before token)
-    from . import cli_data, cli_history, cli_refs  # noqa: F401
+    from . import kv  # noqa: F401, I001  (first: kv is listed before token)
+    from . import data, history, refs  # noqa: F401
 
 
 _register()

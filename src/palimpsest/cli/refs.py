@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from . import wire
-from .cli_common import (
+from .. import wire
+from .common import (
     EXIT_CONFLICT,
     EXIT_USAGE,
     AuthorOpt,
@@ -182,7 +182,7 @@ def _resolutions(repo: Any, items: Sequence[str] | None) -> dict[tuple[str, str,
                                                                  Any] | None:
     if not items:
         return None
-    from .cli_common import parse_value
+    from .common import parse_value
     out: dict[tuple[str, str, str | None], Any] = {}
     for item in items:
         target, sep, value = item.partition("=")
@@ -212,7 +212,7 @@ def _merge_outcome(ctx: typer.Context, result: Any, json_out: bool, verb: str) -
         _conflict_table(result.conflicts)
     if result.status == "conflict":
         if not wants_json(ctx, json_out):
-            from .cli_common import err
+            from .common import err
             err(f"{verb} stopped: {len(result.conflicts)} conflict(s); nothing was written", "red")
             err("hint: rerun with --strategy ours|theirs or --resolve ID.PROP=VALUE", "dim")
         raise typer.Exit(EXIT_CONFLICT)
@@ -221,7 +221,7 @@ def _merge_outcome(ctx: typer.Context, result: Any, json_out: bool, verb: str) -
     if result.dry_run:
         echo(f"{verb} preview: {result.status}")
         if result.diff is not None:
-            from .cli_history import _print_changes
+            from .history import _print_changes
             _print_changes(result.diff.changes, 200)
         return
     if result.status == "up_to_date":
@@ -236,7 +236,7 @@ def _merge_outcome(ctx: typer.Context, result: Any, json_out: bool, verb: str) -
 
 
 def _run_merge(ctx: typer.Context, call: Any, json_out: bool, verb: str) -> None:
-    from .errors import MergeConflict
+    from ..errors import MergeConflict
     try:
         result = call()
     except MergeConflict as exc:

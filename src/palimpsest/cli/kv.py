@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from . import wire
-from .cli_common import (
+from .. import wire
+from .common import (
     EXIT_USAGE,
     AuthorOpt,
     JsonOpt,

@@ -1,6 +1,6 @@
 """Generate ``docs/cli.md`` (the CLI reference) from the commands' ``--help`` texts.
 
-    python -m palimpsest.cli_docs > docs/cli.md
+    python -m palimpsest.cli.docs > docs/cli.md
 
 A test checks that the file is current and names every command.
 """
@@ -14,7 +14,7 @@ from typing import Any
 HEADER = """# CLI reference
 
 Generated from `palimpsest --help` and each command's `--help` by
-`python -m palimpsest.cli_docs > docs/cli.md`; do not edit by hand (a test checks that this
+`python -m palimpsest.cli.docs > docs/cli.md`; do not edit by hand (a test checks that this
 file is current). See the README for a walk-through and `docs/import-export.md` for the file
 formats.
 
@@ -46,7 +46,7 @@ def commands() -> list[tuple[str, Any]]:
     """(full name, click command) for every command and sub-command, in help order."""
     import typer
 
-    from .cli import app
+    from .commands import app
     root = typer.main.get_command(app)
     out: list[tuple[str, Any]] = []
 
@@ -65,7 +65,7 @@ def commands() -> list[tuple[str, Any]]:
 def _help(args: list[str]) -> str:
     from typer.testing import CliRunner
 
-    from .cli import app
+    from .commands import app
     result = CliRunner().invoke(app, [*args, "--help"], prog_name="palimpsest",
                                 env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"})
     if result.exit_code != 0:

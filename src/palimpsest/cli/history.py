@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from . import wire
-from .cli_common import (
+from .. import wire
+from ..versioning.log import check_relations
+from .common import (
     CollectionOpt,
     JsonOpt,
     RefOpt,
@@ -26,10 +27,9 @@ from .cli_common import (
     wants_json,
     when,
 )
-from .versioning.log import check_relations
 
 if TYPE_CHECKING:
-    from .types import Change, Commit
+    from ..types import Change, Commit
 
 
 RelationsOpt = Annotated[str, typer.Option(
@@ -326,7 +326,7 @@ def history(
         return
     if not versions:
         fail(f"no history for {id!r} at {ref or repo.current_branch}")
-    from .types import property_changes
+    from ..types import property_changes
     previous: dict[tuple[Any, Any], Any] = {}  # element -> its value in the older version
     olders = []
     for version in reversed(found):

@@ -18,19 +18,19 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-# the one output helper (cli_output), re-exported: commands import everything from here
-from . import wire
-from .cli_output import echo as echo
-from .cli_output import emit_json as emit_json
-from .cli_output import err as err
-from .cli_output import paint as paint
-from .cli_output import progress_bar as progress_bar
-from .cli_output import table as table
-from .cli_output import write_data as write_data
+# the one output helper (cli/output.py), re-exported: commands import everything from here
+from .. import wire
+from .output import echo as echo
+from .output import emit_json as emit_json
+from .output import err as err
+from .output import paint as paint
+from .output import progress_bar as progress_bar
+from .output import table as table
+from .output import write_data as write_data
 
 if TYPE_CHECKING:
-    from .repository import Repository
-    from .types import Commit, CommitStats
+    from ..repository import Repository
+    from ..types import Commit, CommitStats
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CONFLICT, EXIT_PORT_IN_USE = 0, 1, 2, 3, 4
 ENV_REPO, ENV_AUTHOR = "PALIMPSEST_REPO", "PALIMPSEST_AUTHOR"
@@ -48,7 +48,7 @@ class CliError(Exception):
 
 
 def _hint(exc: BaseException) -> str | None:
-    from . import errors
+    from .. import errors
     if isinstance(exc, errors.InvalidInput):
         return "fix that input, or pass --skip-invalid to leave bad records out"
     if isinstance(exc, errors.RefNotFound):
@@ -99,7 +99,7 @@ def cli_words(message: str) -> str:
 
 def _report(exc: BaseException) -> int:
     """Print one clear line (and a hint) for an exception; return the exit code."""
-    from . import errors
+    from .. import errors
     if isinstance(exc, CliError):
         message, hint, code = str(exc), exc.hint, exc.code
     elif isinstance(exc, errors.PalimpsestError):

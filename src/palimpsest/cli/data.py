@@ -1,5 +1,5 @@
 """Data and maintenance commands: import, export, query, copy, fsck, gc, backup, restore,
-erase, retention, serve, token (the kv commands are in ``cli_kv.py``)."""
+erase, retention, serve, token (the kv commands are in ``cli/kv.py``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from . import wire
-from .cli_common import (
+from .. import wire
+from ..types import Document, Entity
+from .common import (
     EXIT_PORT_IN_USE,
     EXIT_USAGE,
     AuthorOpt,
@@ -37,7 +38,6 @@ from .cli_common import (
     wants_json,
     write_data,
 )
-from .types import Document, Entity
 
 FormatOpt = Annotated[str | None, typer.Option(
     "--format", "-f", help="archive, json, jsonl, csv, nt, nq, ttl, trig, n3, rdf (RDF/XML), "
@@ -109,7 +109,7 @@ def import_(
     """
     if mode not in ("replace", "merge"):
         fail(f"--mode must be replace or merge, not {mode!r}", code=EXIT_USAGE)
-    from .io.files import import_files, normalize_format
+    from ..io.files import import_files, normalize_format
     # a history archive loads into an empty repository: create it when it is missing
     repo = open_repo(ctx, create=normalize_format(format) == "archive")
     as_json = wants_json(ctx, json_out)
@@ -172,7 +172,7 @@ def export(
       palimpsest export - --ref v28.0 --format nt | head
     """
     repo = open_repo(ctx)
-    from .io.files import export_files, normalize_format, render
+    from ..io.files import export_files, normalize_format, render
     if path == "-":
         fmt = normalize_format(format) or "jsonl"
         if fmt in ("csv", "archive"):
@@ -497,7 +497,7 @@ def copy(
 # -- server ---------------------------------------------------------------------------------
 def _server() -> Any:
     try:
-        from . import server
+        from .. import server
     except ImportError:
         missing_feature("the server")
     return server
@@ -529,7 +529,7 @@ def serve(
     url = repo.url
     st.close()
     _check_port(host, port)
-    from .server.app import ServerConfig
+    from ..server.app import ServerConfig
     server.serve(url, host=host, port=port, no_auth=no_auth,
                  config=ServerConfig(lock_wait_seconds=lock_wait))
 
@@ -565,7 +565,7 @@ app.add_typer(token_app, name="token")
 
 def _auth() -> Any:
     try:
-        from .server import auth
+        from ..server import auth
     except ImportError:
         missing_feature("token management")
     return auth

@@ -1,0 +1,7 @@
+"""``python -m palimpsest.cli``: the command line."""
+
+import sys
+
+from .commands import main
+
+main(sys.argv[1:])
