@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from . import wire
-from .codec import check_json, decode, encode
+from .codec import check_json, encode
 from .errors import InvalidValue, NotFound
 from .models import kv as kv_model
 from .types import JSON, Commit, Entry, KVEvent
@@ -50,13 +50,7 @@ class RemoteKV:
 
     def get_json(self, key: str, default: JSON = None) -> JSON:
         """The value at ``key`` parsed as JSON, or ``default`` when missing."""
-        entry = self.get(key)
-        if entry is None:
-            return default
-        try:
-            return decode(entry.value)
-        except ValueError as exc:
-            raise InvalidValue(f"the value at {key!r} is not JSON: {exc}") from exc
+        return kv_model.json_value(self.get(key), key, default)
 
     def exists(self, key: str) -> bool:
         return self.get(key) is not None

@@ -170,6 +170,16 @@ def entries(db: Database, rows: Sequence[StoredRow]) -> list[Entry]:
     return [to_entry(row, *times.get(row.seq, ("", 0))) for row in rows]
 
 
+def json_value(entry: Entry | None, key: str, default: JSON) -> JSON:
+    """``entry``'s value decoded as JSON (``default`` when there is no entry)."""
+    if entry is None:
+        return default
+    try:
+        return decode(entry.value)
+    except ValueError as exc:
+        raise InvalidValue(f"the value at {key!r} is not JSON: {exc}") from exc
+
+
 def read_entry(db: Database, chain: Chain, key: str) -> Entry | None:
     """The entry at ``key`` in the chain's state, in one query: :func:`read_row` (the latest
     row of the key inside the chain) joined to the commit that wrote it."""
@@ -319,13 +329,7 @@ class KeyValue:
 
     def get_json(self, key: str, default: JSON = None) -> JSON:
         """The value at ``key`` decoded as JSON (``default`` when missing)."""
-        entry = self.get(key)
-        if entry is None:
-            return default
-        try:
-            return decode(entry.value)
-        except ValueError as exc:
-            raise InvalidValue(f"the value at {key!r} is not JSON: {exc}") from exc
+        return json_value(self.get(key), key, default)
 
     def exists(self, key: str) -> bool:
         return self._row(key) is not None
