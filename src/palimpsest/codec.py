@@ -117,6 +117,12 @@ def check_property_name(name: str, where: str) -> None:
                            f"@target); rename it, e.g. to {name.lstrip('@')[:80] or 'value'!r}")
 
 
+def patched(props: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """``props`` with a validated ``patch`` applied: given keys set, keys given as None removed."""
+    merged = {**props, **patch}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
 def check_props(props: Any, where: str) -> dict[str, Any]:
     """Validate a properties mapping and return it as a new dict: JSON values, and names that
     are non-empty, without NUL and not reserved (:func:`check_property_name`)."""

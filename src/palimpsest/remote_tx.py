@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
-from .codec import check_document, check_name, check_props
+from .codec import check_document, check_name, check_props, patched
 from .errors import InvalidValue, NotFound, QueryError, ReadOnly
 from .types import JSON, Commit, Document, Entity, Relation
 
@@ -190,7 +190,7 @@ class RemoteTransaction:
             raise NotFound(f"cannot update entity {id!r}: it does not exist "
                            "(use put_entity to create it)")
         patch = check_props(props, f"properties of entity {id!r}")
-        merged = {k: v for k, v in {**current.props, **patch}.items() if v is not None}
+        merged = patched(current.props, patch)
         new_type = current.type if type is None else check_name(type, f"type of entity {id!r}")
         self._op({"op": "update_entity", "id": id, "props": patch, "type": type})
         made = Entity(id, new_type, merged)
@@ -240,7 +240,7 @@ class RemoteTransaction:
         if current is None:
             raise NotFound(f"cannot update relation {id!r}: it does not exist")
         patch = check_props(props, f"properties of relation {id!r}")
-        merged = {k: v for k, v in {**current.props, **patch}.items() if v is not None}
+        merged = patched(current.props, patch)
         self._op({"op": "update_relation", "id": id, "props": patch})
         made = Relation(id, current.type, current.source, current.target,
                                        merged)

@@ -18,7 +18,16 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from .codec import check_document, check_json, check_name, check_props, encode, from_us, to_us
+from .codec import (
+    check_document,
+    check_json,
+    check_name,
+    check_props,
+    encode,
+    from_us,
+    patched,
+    to_us,
+)
 from .errors import (
     ConcurrentCommit,
     IntegrityError,
@@ -379,12 +388,7 @@ class Transaction:
             raise NotFound(f"cannot update entity {id!r}: it does not exist "
                            "(use put_entity to create it)")
         patch = check_props(props, f"properties of entity {id!r}")
-        merged = dict(current.props)
-        for name, value in patch.items():
-            if value is None:
-                merged.pop(name, None)
-            else:
-                merged[name] = value
+        merged = patched(current.props, patch)
         new_type = current.type if type is None else check_name(type, f"type of entity {id!r}")
         # stored props and the patch are both validated: the merge needs no second check
         self._put(Write("e", id, PUT, new_type, value=encode(merged)))
@@ -467,8 +471,7 @@ class Transaction:
             raise NotFound(f"cannot update relation {id!r}: it does not exist")
         patch = check_props(props,
                             f"properties of relation {id!r}")
-        merged = {**current.props, **patch}
-        merged = {k: v for k, v in merged.items() if v is not None}
+        merged = patched(current.props, patch)
         # like update_entity: the patch is checked, stored properties are kept as they are
         return self._put_relation(id, current.type, current.source, current.target, merged)
 
