@@ -31,8 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import palimpsest
-from palimpsest.codec import canonical
-from palimpsest.codec import json_equal
+from palimpsest.codec import canonical, json_equal
 from palimpsest.types import property_changes
 from palimpsest.versioning.log import merge_bases
 

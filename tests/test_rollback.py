@@ -160,10 +160,9 @@ def test_a_transaction_open_across_a_rollback(repo: palimpsest.Repository) -> No
     target = repo.put_entity("a", "T", {"v": 1})
     repo.update_entity("a", {"v": 2})
     repo.put_entity("b", "T")
-    with pytest.raises(ConcurrentCommit):
-        with repo.transaction() as tx:
-            tx.update_entity("a", {"w": 1})  # read a at v=2, which the rollback undoes
-            repo.rollback(target.id)
+    with pytest.raises(ConcurrentCommit), repo.transaction() as tx:
+        tx.update_entity("a", {"w": 1})  # read a at v=2, which the rollback undoes
+        repo.rollback(target.id)
     with repo.transaction() as tx:
         tx.put_entity("z", "T")  # reads nothing the rollback changed: lands on top of it
         rolled = repo.rollback(target.id)
