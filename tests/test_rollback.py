@@ -40,6 +40,9 @@ def test_rollback_copies_no_rows(repo: palimpsest.Repository) -> None:
     assert repo.database.one("SELECT count(*) FROM rows") == rows  # nothing copied
     assert rolled.parents == (head.id,) and rolled.state_hash == target.state_hash
     assert repo.head().to_dict() == repo.at(target.id).to_dict()
+    moved = repo.reflog("main")[0]
+    assert (moved.old, moved.new, moved.message) == (head.id, rolled.id,
+                                                     f"rollback: to {target.short_id}")
     # what the rollback changed is the diff from its first parent
     changes = repo.changes(rolled.id)
     assert len(changes) == 301 and {c.id for c in changes} >= {"new", "e0", "e299"}

@@ -85,6 +85,8 @@ def rollback(refs: RefStore, ref: Ref, *, branch: str, message: str | None, auth
             author=author, message=message or f"Roll back to {target.short_id}",
             metadata={"rollback_to": target.id}, time_us=max(times), head_seq=target.seq)
         assert written is not None
+        refs.log_move(branch, head.seq if head is not None else None, written.seq, author,
+                      f"rollback: to {target.short_id}")  # the branch moved to a new line
     if notify is not None:
         notify(written)
     return written
