@@ -178,6 +178,10 @@ def test_retention_and_gc_across_rollbacks(repo: palimpsest.Repository) -> None:
     commits = _ten_versions(repo)
     rolled = repo.rollback(commits[2].id)
     later = repo.update_entity("a", {"w": 1})
+    # keep= a time: the horizon is main's state at that time, before the rollback (not the
+    # target's history, which the chain would give)
+    repo.set_retention("main", keep="30d")
+    assert repo.gc(dry_run=True).horizons["main"] == commits[9].id
     repo.set_retention("main", keep_commits=3)
     report = repo.gc()
     assert report.horizons["main"] == commits[9].id  # later, rolled, then the old head
