@@ -52,8 +52,9 @@ def rollback_parent(commits: CommitStore, commit: Commit) -> Commit | None:
     parent = commits.by_id(commit.parents[0])
     if parent is None or parent.line == commit.line:
         return None
-    if (parent.line, parent.seq) == commits.line_origin(commit.line):
-        return None
+    fork_line, fork_seq = commits.line_origin(commit.line)
+    if fork_seq is None or (parent.line, parent.seq) == (fork_line, fork_seq):
+        return None  # a rollback line always forks at its target
     return parent
 
 
