@@ -117,6 +117,12 @@ def test_log_touching_lists_a_rollback_only_for_what_it_changed(
     rolled = repo.rollback(repo.resolve("main~1").id)  # undoes b's update only
     assert rolled.id in [c.id for c in repo.log(touching="b", relations="none")]
     assert [c.id for c in repo.log(touching="a", relations="none")] == [target.id]
+    # an entity's relation facts: the rollback removes a's outgoing relation, not a itself
+    linked = repo.put_relation("ab", "R", "a", "b")
+    undone = repo.rollback(rolled.id)
+    assert [c.id for c in repo.log(touching="a")] == [undone.id, linked.id, target.id]
+    assert [c.id for c in repo.log(touching="a", relations="none")] == [target.id]
+    assert [c.id for c in repo.log(touching="b", relations="in")][:2] == [undone.id, linked.id]
 
 
 def test_diff_merge_cherry_pick_and_revert_across_a_rollback(

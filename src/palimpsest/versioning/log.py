@@ -109,6 +109,7 @@ class Touching:
         self.keys = keys
         self.relations = relations
         self.seqs: set[int] = set()
+        self._relation_keys: dict[str, list[str]] = {}
         for kind, key in keys:
             rows = commits.db.all("SELECT seq FROM rows WHERE kind = ? AND key = ?", (kind, key))
             self.seqs.update(int(r[0]) for r in rows)
@@ -133,7 +134,10 @@ class Touching:
                 return True
             if kind == "e" and self.relations != "none":
                 ends = ENDS[self.relations]
-                rels = relation_keys(self.commits, None, key, self.relations)
+                rels = self._relation_keys.get(key)
+                if rels is None:
+                    rels = relation_keys(self.commits, None, key, self.relations)
+                    self._relation_keys[key] = rels
                 olds, news = (read_rows(db, chain, "r", rels) for chain in chains)
                 for rel in rels:
                     a, b = olds.get(rel), news.get(rel)
