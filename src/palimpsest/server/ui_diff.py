@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,14 +147,42 @@ def summarize(changes: Sequence[Change]) -> DiffSummary:
 
 
 def page_of(changes: Sequence[Change], filt: DiffFilter, offset: int, limit: int, *,
-            a: Commit | None = None, b: Commit | None = None) -> DiffPage:
-    """The page at ``offset`` of the changes ``filt`` selects, in review order."""
+            a: Commit | None = None, b: Commit | None = None,
+            prepared: tuple[list[Change], DiffSummary] | None = None) -> DiffPage:
+    """The page at ``offset`` of the changes ``filt`` selects, in review order
+    (``prepared``: the changes already sorted in review order, and their summary)."""
     limit = min(max(limit, 1), MAX_PER_PAGE)
-    selected = sorted((c for c in changes if filt.matches(c)), key=review_order)
+    ordered, summary = prepared or prepare(changes)
+    selected = [c for c in ordered if filt.matches(c)] if filt.active else ordered
     offset = max(min(offset, max(len(selected) - 1, 0)), 0)
     offset -= offset % limit
-    return DiffPage(summarize(changes), len(selected), offset, limit,
-                    selected[offset:offset + limit], a, b)
+    return DiffPage(summary, len(selected), offset, limit, selected[offset:offset + limit],
+                    a, b)
+
+
+def prepare(changes: Sequence[Change]) -> tuple[list[Change], DiffSummary]:
+    return sorted(changes, key=review_order), summarize(changes)
+
+
+_CACHE: OrderedDict[tuple[int, str | None, str | None],
+                    tuple[list[Change], DiffSummary]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHED_DIFFS = 4
+"""Diffs between two commits (immutable) kept sorted, so paging does not recompute them."""
+
+
+def _endpoints(repo: Repository, a: str | None, b: str | None
+               ) -> tuple[Commit | None, Commit | None]:
+    if a is None:
+        commit = repo.resolve(b)
+        return (repo.resolve(commit.parents[0]) if commit.parents else None), commit
+    if b is None and "..." in a:
+        left, right = a.split("...", 1)
+        return repo.merge_base(left or "HEAD", right or "HEAD"), repo.resolve(right or None)
+    if b is None and ".." in a:
+        left, right = a.split("..", 1)
+        return repo.resolve(left or None), repo.resolve(right or None)
+    return repo.resolve(a), repo.resolve(b)
 
 
 def diff_page(repo: Repository, a: str | None, b: str | None, filt: DiffFilter,
@@ -164,12 +193,27 @@ def diff_page(repo: Repository, a: str | None, b: str | None, filt: DiffFilter,
     a range (``A..B``, ``A...B``), else to the current head. This is the only place the UI
     reads a diff for a page; a paged diff API can replace its body without touching pages.
     """
-    if a is None:
-        commit = repo.resolve(b)
-        parent = repo.resolve(commit.parents[0]) if commit.parents else None
-        return page_of(repo.changes(commit), filt, offset, limit, a=parent, b=commit)
-    diff = repo.diff(a, b)
-    return page_of(diff.changes, filt, offset, limit, a=diff.a, b=diff.b)
+    if a is not None and b is None and ".." not in a:
+        b = "HEAD"
+    ca, cb = _endpoints(repo, a, b)
+    key = (id(repo.database), ca.id if ca else None, cb.id if cb else None)
+    with _CACHE_LOCK:
+        prepared = _CACHE.get(key)
+        if prepared is not None:
+            _CACHE.move_to_end(key)
+    if prepared is None:
+        if a is None:
+            changes = repo.changes(cb.id) if cb is not None else []
+        elif ca is not None and cb is not None:
+            changes = repo.diff(ca.id, cb.id).changes
+        else:  # an empty side (a range of unrelated histories)
+            changes = repo.diff(a, b if ".." not in a else None).changes
+        prepared = prepare(changes)
+        with _CACHE_LOCK:
+            _CACHE[key] = prepared
+            while len(_CACHE) > CACHED_DIFFS:
+                _CACHE.popitem(last=False)
+    return page_of(prepared[0], filt, offset, limit, a=ca, b=cb, prepared=prepared)
 
 
 # -- rendering model -------------------------------------------------------------------------
