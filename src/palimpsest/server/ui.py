@@ -320,7 +320,9 @@ def history_page(request: Request, branch: str | None = None, page: int = 1, q: 
     if text:
         commits = [c for c in commits if text in c.message.lower() or text in c.author.lower()]
     shown = commits[(page - 1) * LOG_PER_PAGE: page * LOG_PER_PAGE]
+    head = repo.log(name, 1)
     return render(request, "history.html", branch=name, commits=shown, page=page,
+                  head_id=head[0].id if head else None,
                   has_next=len(commits) > page * LOG_PER_PAGE, q=q, since=since, until=until,
                   tags=_tags_by_commit(repo), branches=[b.name for b in repo.branches(None)],
                   can_restore=auth.may_rollback(repo.database, principal, name),
