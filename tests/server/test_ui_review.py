@@ -306,3 +306,33 @@ def test_every_change_of_schemaorg_9_is_reachable(server: Server) -> None:
         shown = server.client.get(html.unescape(href)).text
         assert f"of {count}<" in shown or f"of {count} " in shown
 
+
+
+def test_merge_request_storage_on_every_backend(repo_url: str) -> None:
+    """The tables are created when missing and hold requests and reviews, on SQLite and
+    PostgreSQL alike; numbers count up from 1."""
+    from palimpsest.server import merge_requests as mr
+    from palimpsest.server.auth import Principal
+
+    bob, alice = Principal("bob", "writer"), Principal("alice", "admin")
+    with palimpsest.open(repo_url) as repo:
+        repo.put_entity("a", "T", {"v": 1})
+        repo.create_branch("topic")
+        repo.update_entity("a", {"v": 2}, branch="topic")
+        first = mr.create(repo, bob, source="topic", target="main", title=" One ")
+        second = mr.create(repo, bob, source="main", target="topic", title="Two")
+        assert (first.number, second.number, first.title) == (1, 2, "One")
+        with pytest.raises(palimpsest.errors.InvalidValue):
+            mr.create(repo, bob, source="topic", target="topic", title="x")
+        mr.comment(repo, alice, 1, "fine")
+        mr.set_rule(repo, "ma*", 1)
+        assert mr.required_approvals(repo, "main") == 1
+        with pytest.raises(mr.MergeBlocked):
+            mr.merge(repo, bob, 1, mr.Checks())
+        mr.approve(repo, alice, 1)
+        done, result = mr.merge(repo, bob, 1, mr.Checks())
+        assert done.state == "merged" and result.status == "fast_forward"
+        assert repo.head().entity("a").props["v"] == 2
+        assert [r.number for r in mr.list_requests(repo, "open")] == [2]
+        assert mr.close(repo, bob, 2).state == "closed"
+        assert [r.kind for r in mr.get(repo, 1).reviews] == ["comment", "approval"]
