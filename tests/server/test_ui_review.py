@@ -336,3 +336,10 @@ def test_merge_request_storage_on_every_backend(repo_url: str) -> None:
         assert [r.number for r in mr.list_requests(repo, "open")] == [2]
         assert mr.close(repo, bob, 2).state == "closed"
         assert [r.kind for r in mr.get(repo, 1).reviews] == ["comment", "approval"]
+
+
+def test_favicon(server: Server) -> None:
+    icon = server.client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.text.startswith("<svg")
+    login(server)
+    assert 'rel="icon" href="/ui/static/favicon.svg"' in server.client.get("/ui/log").text

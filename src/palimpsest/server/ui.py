@@ -440,6 +440,10 @@ def install(app: FastAPI) -> None:
     async def _login(request: Request, exc: LoginRequired) -> Response:
         return login_redirect(request)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def _favicon() -> Response:
+        return RedirectResponse("/ui/static/favicon.svg", 301)
+
     @app.get("/", include_in_schema=False)
     def _root() -> Response:
         return RedirectResponse("/ui/log", 303)
