@@ -358,3 +358,9 @@ class DiffLinks:
     def next_page(self) -> str | None:
         after = self.page.offset + self.page.limit
         return self.to(after) if after < self.page.matched else None
+
+
+def clear_cache() -> None:
+    """Forget the cached diffs (benchmarks time first screens with it)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
