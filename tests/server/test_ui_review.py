@@ -343,3 +343,39 @@ def test_favicon(server: Server) -> None:
     assert icon.status_code == 200 and icon.text.startswith("<svg")
     login(server)
     assert 'rel="icon" href="/ui/static/favicon.svg"' in server.client.get("/ui/log").text
+
+
+def test_merge_requests_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from palimpsest.cli import app
+    from palimpsest.server import merge_requests as mr
+
+    path = tmp_path / "cli.db"
+    with palimpsest.open(str(path)) as repo:
+        repo.put_entity("ada", "Person", {"name": "Ada"})
+        repo.create_branch("feature")
+        repo.update_entity("ada", {"name": "Ada Lovelace"}, branch="feature")
+        mr.set_rule(repo, "main", 1)
+    monkeypatch.setenv("PALIMPSEST_REPO", str(path))
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, list(args), catch_exceptions=False)
+        assert result.exit_code == code, (args, result.stdout, result.stderr)
+        return result.stdout
+
+    assert "opened merge request #1" in run("mr", "create", "feature", "main", "-t", "Rename",
+                                            "--author", "bob")
+    shown = json.loads(run("mr", "show", "1", "--json"))
+    assert shown["status"] == "fast_forward" and shown["required_approvals"] == 1
+    run("mr", "merge", "1", code=3)  # no approval yet
+    run("mr", "approve", "1", "--author", "bob", code=1)  # its author
+    run("mr", "approve", "1", "--author", "alice", "--comment", "ok")
+    assert "fast forward" in run("mr", "merge", "1")
+    listed = json.loads(run("mr", "list", "--state", "merged", "--json"))
+    assert [r["number"] for r in listed] == [1] and listed[0]["approvals"] == ["alice"]
+    with palimpsest.open(str(path)) as repo:
+        assert repo.head().entity("ada").props["name"] == "Ada Lovelace"

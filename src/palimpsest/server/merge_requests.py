@@ -250,7 +250,13 @@ def list_requests(repo: Repository, state: str | None = None) -> list[MergeReque
     sql = f"SELECT {_COLUMNS} FROM server_merge_requests"
     rows = (db.all(sql + " WHERE state = ? ORDER BY number DESC", (state,)) if state else
             db.all(sql + " ORDER BY number DESC"))
-    return [_request(r) for r in rows]
+    reviews: dict[int, list[Review]] = {}
+    for number, kind, author, body, created in db.all(
+            "SELECT number, kind, author, body, created_us FROM server_merge_reviews "
+            "ORDER BY id"):
+        reviews.setdefault(int(number), []).append(
+            Review(kind, str(author), str(body), from_us(int(created))))
+    return [_request(r, tuple(reviews.get(int(r[0]), ()))) for r in rows]
 
 
 def _review(repo: Repository, number: int, kind: str, author: str, body: str) -> None:
