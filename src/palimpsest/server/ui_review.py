@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, FastAPI, Form, Request
@@ -60,10 +61,11 @@ def parse_resolutions(form: dict[str, str], conflicts: list[Conflict]
     (validated: an error is kept on its conflict, not raised)."""
     out: dict[tuple[str, str, str | None], Any] = {}
     rows = []
+    # the form names each conflict by its key, so a conflict list that changed since the
+    # page was shown (the branches moved) never takes another conflict's choice
+    fields = {value: name[4:] for name, value in form.items() if name.startswith("key-")}
     for i, conflict in enumerate(conflicts):
-        key = orjson.dumps(list(conflict.key)).decode()
-        index = next((n for n in range(len(conflicts) + 50)
-                      if form.get(f"key-{n}") == key), None)
+        index = fields.get(orjson.dumps(list(conflict.key)).decode())
         choice = form.get(f"choice-{index}", "") if index is not None else ""
         text = form.get(f"value-{index}") if index is not None else None
         row = Resolution(i, conflict, choice, text)
@@ -90,7 +92,7 @@ def merge_context(repo: Repository, source: str, into: str, filt: DiffFilter, of
     if resolutions:
         try:
             result = repo.merge_preview(source, into=into, resolutions=resolutions)
-        except MergeConflict:
+        except PalimpsestError:  # resolutions that no longer fit: show the plain preview
             result = plain
     shown = result
     if result.status == "conflict":
@@ -145,7 +147,7 @@ def _merge_action(request: Request, form: dict[str, str]) -> Response:
             problem = str(exc)
         else:
             if result.status != "conflict" and result.commit is not None:
-                return _redirect(f"/ui/commit/{result.commit.id}?branch={into}")
+                return _redirect(f"/ui/commit/{result.commit.id}?branch={_quote(into)}")
             problem = "conflicts are left; choose a value for each"
     filt = DiffFilter()
     _, context = merge_context(repo, source, into, filt, 0, PER_PAGE, "/ui/merge",
@@ -197,8 +199,6 @@ def create_branch(request: Request, name: str = Form(""), start: str = Form(""),
 
 
 def _quote(value: str) -> str:
-    from urllib.parse import quote
-
     return quote(value, safe="")
 
 
