@@ -141,7 +141,7 @@ def test_summary_filters_search_and_pages(page: Any) -> None:
     assert count_text(page).startswith("Changes: 1–50 of 97")
     row = page.locator("tr.type-row[data-type='Class']")
     assert "+40" in row.inner_text() and "−5" in row.inner_text()
-    shot(page, "commit-summary")
+    shot(page, "commit-summary", full=False)
     # modified first: the first change on the page is a modification
     assert page.locator("article.change").first.get_attribute("class") == "change modified"
     # a count is a filter
@@ -236,7 +236,7 @@ def test_branch_created_and_deleted(page: Any) -> None:
     page.click("#create-branch button[type=submit]")
     page.wait_for_selector("p.notice")
     assert "Created branch exp/try" in page.inner_text("p.notice")
-    shot(page, "branches")
+    shot(page, "branches-created")
     page.locator("tr[data-branch='exp/try'] a.delete").click()
     page.wait_for_selector("#confirm-delete")
     assert "Delete branch exp/try?" in page.inner_text("h1")

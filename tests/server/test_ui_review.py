@@ -89,6 +89,7 @@ def test_word_diff_and_folded_values(server: Server) -> None:
     login(server)
     text = server.client.get("/ui/commit/main", params={"q": "e001"}).text
     assert "<del>brown</del><ins>red</ins>" in text.replace("<del>brown </del>", "<del>brown</del>")
+    assert '<summary>1 unchanged property</summary>' in text  # @type, folded away
     created = server.client.get("/ui/commit/main", params={"q": "new01"}).text
     assert '<details class="fold">' in created and "(502 characters)" in created
 
