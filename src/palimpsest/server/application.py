@@ -15,18 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import InvalidValue, PalimpsestError
 from ..repository import Repository
-from . import (
-    auth,
-    inputs,
-    routes_admin,
-    routes_api,
-    routes_history,
-    routes_kv,
-    routes_mr,
-    routes_watch,
-    ui,
-    ui_review,
-)
+from . import auth, inputs, routes_admin, routes_api, routes_history, routes_kv, routes_watch, ui
 from .app import (
     ApiError,
     BodyLimit,
@@ -38,6 +27,8 @@ from .app import (
     palimpsest_error_body,
     status_for,
 )
+from .routes_mr import router as merge_requests_router
+from .ui_review import install as install_review_pages
 
 
 def create_app(repo: Repository, *, no_auth: bool = False,
@@ -104,8 +95,8 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.include_router(routes_admin.router)
     app.include_router(routes_kv.router)
     app.include_router(routes_watch.router)
-    app.include_router(routes_mr.router)
-    ui_review.install(app)
+    app.include_router(merge_requests_router)
+    install_review_pages(app)
     ui.install(app)
     return app
 
