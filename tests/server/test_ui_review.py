@@ -380,3 +380,17 @@ def test_merge_requests_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert [r["number"] for r in listed] == [1] and listed[0]["approvals"] == ["alice"]
     with palimpsest.open(str(path)) as repo:
         assert repo.head().entity("ada").props["name"] == "Ada Lovelace"
+
+
+def test_bad_merge_request_input_is_refused_with_422(server: Server) -> None:
+    server.repo.put_entity("a", "T", {})
+    server.repo.create_branch("topic")
+    w, a = server.h("writer"), server.h("admin")
+    for body in ({"source": "topic", "target": "main", "title": "   "},
+                 {"source": "topic", "target": "main", "title": "nul \u0000"},
+                 {"source": "topic", "target": "main", "title": "t", "description": "\u0000"}):
+        answer = server.client.post("/api/merge-requests", json=body, headers=w)
+        assert answer.status_code == 422, (body, answer.text)
+    assert server.client.put("/api/merge-rules/a%01b", json={"approvals": 1},
+                             headers=a).status_code == 422
+    assert server.client.get("/api/merge-requests/7", headers=w).status_code == 404

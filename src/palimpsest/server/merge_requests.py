@@ -199,6 +199,8 @@ def _text(value: str, what: str, limit: int, *, required: bool = False) -> str:
         raise InvalidValue(f"a merge request needs a {what}")
     if len(value) > limit:
         raise InvalidValue(f"the {what} is longer than {limit} characters; shorten it")
+    if "\x00" in value:
+        raise InvalidValue(f"the {what} contains a NUL character (U+0000); remove it")
     return value
 
 
@@ -315,8 +317,10 @@ def _set_state(repo: Repository, number: int, state: State, commit: str | None) 
 def set_rule(repo: Repository, pattern: str, approvals: int) -> None:
     """Branches matching ``pattern`` merge a merge request only with ``approvals`` approvals
     (0 removes the rule)."""
-    if not pattern or approvals < 0 or approvals > 100:
-        raise InvalidValue("a merge rule needs a branch pattern and 0 to 100 approvals")
+    if not pattern or len(pattern) > 200 or any(ord(ch) < 32 for ch in pattern) or \
+            approvals < 0 or approvals > 100:
+        raise InvalidValue("a merge rule needs a branch pattern (at most 200 characters, no "
+                           "control characters) and 0 to 100 approvals")
     db = repo.database
     ensure_tables(db)
     with db.write():
