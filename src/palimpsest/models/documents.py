@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+from ..codec import decode
 from ..storage.base import Database
+from ..storage.cache import copy_json, read_through
 from ..storage.visibility import Chain, read_row, scan
 from ..types import Document
-from ..versioning.elements import doc_key, to_value
+from ..versioning.elements import doc_key, is_erased, to_value
 
 
 def document(db: Database, chain: Chain, collection: str, key: str) -> Document | None:
-    value = to_value(read_row(db, chain, "d", doc_key(collection, key)))
+    """The document at the chain's state (served by the read cache when it holds it)."""
+    stored = doc_key(collection, key)
+
+    def load() -> tuple[Any, int]:
+        row = read_row(db, chain, "d", stored)
+        value = to_value(row)  # hash-checked
+        if row is None or value is None:
+            return None, 0
+        return (value, None if is_erased(row.value) else row.value), len(row.value or "")
+
+    value = read_through(db, "d", stored, chain, load, _copy)
     return value if isinstance(value, Document) else None
+
+
+def _copy(cached: Any) -> Document | None:
+    if cached is None:
+        return None
+    value, text = cached
+    return Document(value.collection, value.key,
+                    copy_json(value.value) if text is None else decode(text))
 
 
 def documents(db: Database, chain: Chain, collection: str, *, limit: int | None = None,

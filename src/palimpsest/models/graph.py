@@ -9,23 +9,51 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-from ..codec import check_json
+from ..codec import check_json, decode
 from ..errors import InvalidValue
 from ..storage.base import Database
+from ..storage.cache import copy_json, read_through
 from ..storage.visibility import Chain, adjacent, count, read_row, read_rows, scan
 from ..types import JSON, Entity, Relation
-from ..versioning.elements import to_value
+from ..versioning.elements import is_erased, to_value
 
 Direction = Literal["out", "in", "both"]
 
 
+def _load(db: Database, chain: Chain, kind: str, key: str) -> tuple[Any, int]:
+    """(value, its canonical text or None when erased), as the read cache keeps it."""
+    row = read_row(db, chain, kind, key)
+    value = to_value(row)  # hash-checked
+    if row is None or value is None:
+        return None, 0
+    return (value, None if is_erased(row.value) else row.value), len(row.value or "")
+
+
+def _copy_entity(cached: Any) -> Entity | None:
+    if cached is None:
+        return None
+    value, text = cached
+    return Entity(value.id, value.type, copy_json(value.props) if text is None else
+                  decode(text))
+
+
+def _copy_relation(cached: Any) -> Relation | None:
+    if cached is None:
+        return None
+    value, text = cached
+    return Relation(value.id, value.type, value.source, value.target,
+                    copy_json(value.props) if text is None else decode(text))
+
+
 def entity(db: Database, chain: Chain, id: str) -> Entity | None:
-    value = to_value(read_row(db, chain, "e", id))
+    """The entity ``id`` at the chain's state (served by the read cache when it holds it)."""
+    value = read_through(db, "e", id, chain, lambda: _load(db, chain, "e", id), _copy_entity)
     return value if isinstance(value, Entity) else None
 
 
 def relation(db: Database, chain: Chain, id: str) -> Relation | None:
-    value = to_value(read_row(db, chain, "r", id))
+    value = read_through(db, "r", id, chain, lambda: _load(db, chain, "r", id),
+                         _copy_relation)
     return value if isinstance(value, Relation) else None
 
 

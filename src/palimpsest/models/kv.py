@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from ..codec import MAX_VALUE_BYTES, check_count, decode, encode, from_us
 from ..errors import InvalidKey, InvalidValue, ReadOnly, VersionConflict
 from ..storage.base import Database
+from ..storage.cache import MISS, cache_of
 from ..storage.visibility import (
     COLUMNS,
     Chain,
@@ -362,6 +363,7 @@ class KeyValue:
         self._fixed = chain
         self._host = host
         self._group = group
+        self._cache = cache_of(db)
         self.branch = branch
 
     def __repr__(self) -> str:
@@ -396,14 +398,30 @@ class KeyValue:
         return row if row is not None and row.op == PUT else None
 
     def get(self, key: str) -> Entry | None:
-        """The entry at ``key``, or None."""
-        return read_entry(self._db, self._chain(), check_key(key))
+        """The entry at ``key``, or None (from the read cache while nothing changed)."""
+        cache = self._cache
+        generation = cache.fresh(self._db) if type(key) is str else None
+        if generation is None:
+            return read_entry(self._db, self._chain(), check_key(key))
+        chain = self._fixed
+        if chain is None:
+            assert self._host is not None
+            host, branch = self._host, self.branch
+            chain = cache.head(generation, branch, lambda: host.kv_chain(branch))
+        found = cache.get(KIND, key, chain)
+        if found is MISS:
+            found = read_entry(self._db, chain, check_key(key))
+            cache.put(generation, KIND, key, chain, found,
+                      len(found.value) if found is not None else 0)
+        return found  # type: ignore[no-any-return]
 
     def get_json(self, key: str, default: JSON = None) -> JSON:
         """The value at ``key`` decoded as JSON (``default`` when missing)."""
         return json_value(self.get(key), key, default)
 
     def exists(self, key: str) -> bool:
+        if self._cache.enabled:
+            return self.get(key) is not None
         return self._row(key) is not None
 
     def __contains__(self, key: object) -> bool:
@@ -411,6 +429,9 @@ class KeyValue:
 
     def version(self, key: str) -> int:
         """The key's version: 0 when missing, 1 after creation, +1 per write."""
+        if self._cache.enabled:
+            entry = self.get(key)
+            return entry.version if entry is not None else 0
         return current_version(self._row(key))
 
     def _scan(self, prefix: str, limit: int | None, start_after: str | None

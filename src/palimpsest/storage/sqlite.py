@@ -133,6 +133,7 @@ class SQLiteDatabase:
         self._shared = path == ":memory:" or path.startswith("file::memory:")
         self.created = self._shared or not os.path.exists(path)
         self._wlock = threading.RLock()  # the writer connection, one thread at a time
+        self._committed = 0  # write transactions committed through this handle
         self._owner: int | None = None  # the thread inside write()
         self._tx: Nesting | None = None  # the open write transaction's savepoints, callbacks
         self._local = _ThreadState()  # this thread's reader connection and deadline
@@ -274,6 +275,22 @@ class SQLiteDatabase:
     def in_write(self) -> bool:
         return self._mine()
 
+    def change_token(self) -> object | None:
+        # PRAGMA data_version changes when another connection commits; this handle's own
+        # commits (the writer connection, or the one shared in-memory connection) count too.
+        if self._owner == threading.get_ident():
+            return None
+        local = self._local
+        cursor = local.version_cursor
+        if cursor is None:
+            conn = self._reader()
+            if conn is None:  # the one shared in-memory connection
+                with self._wlock:
+                    row = self._conn.execute("PRAGMA data_version").fetchone()
+                return (self._committed, row[0])
+            cursor = local.version_cursor = conn.cursor()
+        return (self._committed, cursor.execute("PRAGMA data_version").fetchone()[0])
+
     def lock(self, name: str) -> None:
         """BEGIN IMMEDIATE already holds the one write lock."""
 
@@ -329,6 +346,7 @@ class SQLiteDatabase:
         self._tx = None
         try:
             self._conn.execute("COMMIT")
+            self._committed += 1
         except sqlite3.Error as exc:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
@@ -434,6 +452,7 @@ class _ThreadState(threading.local):
 
     conn: _Connection | None = None
     limit: float | None = None
+    version_cursor: sqlite3.Cursor | None = None  # PRAGMA data_version (change_token)
 
 
 class _Checkpointer:
