@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import palimpsest
 from palimpsest import InvalidKey, InvalidValue, VersionConflict
+
 OpenRepo = Any
 
 

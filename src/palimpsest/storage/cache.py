@@ -82,6 +82,10 @@ class ReadCache:
         with self._lock:
             self._forget()
 
+    def size(self) -> int:
+        """How many elements the cache holds."""
+        return len(self._rows)
+
     def fresh(self, db: Database) -> int | None:
         """Check for commits since this thread last looked; the generation to store under,
         or None when the cache must not be used now (off, inside a write, no cheap check)."""
@@ -182,7 +186,7 @@ def read_through(db: Database, kind: str, key: object, chain: Chain,
     cache = cache_of(db)
     generation = cache.fresh(db) if type(key) is str else None
     if generation is None:
-        return load()[0]
+        return copy(load()[0])
     assert isinstance(key, str)
     value = cache.get(kind, key, chain)
     if value is MISS:
