@@ -22,6 +22,7 @@ from .query.indexes import IndexInfo
 from .query.target import Target, resolve_target
 from .query.views import ViewInfo
 from .storage.base import Database
+from .storage.cache import cache_of
 from .storage.schema import create_schema
 from .storage.visibility import Chain, StoredRow
 from .transaction import Transaction
@@ -232,8 +233,15 @@ class Repository:
 
     def at(self, ref: Ref | None) -> View:
         """The state at a branch, tag, commit id or prefix, ``REF~N``, ``REF^``, or a time."""
-        position = (self._commits.branch_position(ref or self.current_branch)
-                    if not is_commit_id(ref) and (ref is None or isinstance(ref, str)) else None)
+        position = None
+        if not is_commit_id(ref) and (ref is None or isinstance(ref, str)):
+            cache = cache_of(self._db)  # a branch's head, once per change of the database
+            generation = cache.fresh(self._db)
+            if generation is None:
+                position = self._commits.branch_position(ref or self.current_branch)
+            else:
+                position = cache.head(generation, ("at", ref), lambda: self._commits.
+                                      branch_position(ref or self.current_branch))
         if position is not None:  # a branch (not a full commit id): its head, in one query
             line, seq = position
             commit = self._commits.by_seq(seq) if seq is not None else None

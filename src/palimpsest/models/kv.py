@@ -407,7 +407,7 @@ class KeyValue:
         if chain is None:
             assert self._host is not None
             host, branch = self._host, self.branch
-            chain = cache.head(generation, branch, lambda: host.kv_chain(branch))
+            chain = cache.head(generation, ("kv", branch), lambda: host.kv_chain(branch))
         found = cache.get(KIND, key, chain)
         if found is MISS:
             found = read_entry(self._db, chain, check_key(key))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from .base import Database
@@ -54,7 +54,7 @@ class ReadCache:
         self.max_bytes = max_bytes
         self._rows: dict[tuple[str, str, Chain], tuple[Any, int]] = {}
         self._bytes = 0
-        self._heads: dict[str | None, Chain] = {}
+        self._heads: dict[Hashable, Any] = {}
         self._epoch: object = MISS
         self._generation = 0
         self._lock = threading.Lock()
@@ -139,17 +139,17 @@ class ReadCache:
                 for gone in list(self._rows)[:drop]:
                     self._bytes -= self._rows.pop(gone)[1]
 
-    # -- branch heads --------------------------------------------------------------------
-    def head(self, generation: int, branch: str | None, resolve: Callable[[], Chain]) -> Chain:
-        """The chain of ``branch``'s head (None: the current branch), resolved once per
-        change of the database."""
-        chain = self._heads.get(branch)
-        if chain is None:
-            chain = resolve()
+    # -- what names resolve to (branch heads) --------------------------------------------
+    def head(self, generation: int, name: Hashable, resolve: Callable[[], Any]) -> Any:
+        """What ``name`` resolves to now (a branch's head chain or position; None: the
+        current branch), resolved once per change of the database."""
+        found = self._heads.get(name, MISS)
+        if found is MISS:
+            found = resolve()
             with self._lock:
                 if generation == self._generation:
-                    self._heads[branch] = chain
-        return chain
+                    self._heads[name] = found
+        return found
 
 
 _CACHES: dict[int, ReadCache] = {}
