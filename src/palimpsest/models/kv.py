@@ -180,9 +180,11 @@ def to_bytes(value: object) -> bytes:
 
 
 def encode_value(value: bytes) -> str:
+    """The stored value: the canonical JSON string of the base64 text (the base64 alphabet
+    needs no escaping, so the quotes are all JSON adds)."""
     if len(value) * 4 // 3 > MAX_VALUE_BYTES:
         raise InvalidValue(f"kv value of {len(value)} bytes is too large")
-    return encode(base64.b64encode(value).decode())
+    return '"' + base64.b64encode(value).decode("ascii") + '"'
 
 
 def put_write(db: Database, key: str, value: bytes, current: StoredRow | None
@@ -204,8 +206,9 @@ def write_over(read: Reader, key: str, value: bytes) -> tuple[Write, int, int | 
     current = read(key)
     if current is None or current.op == DELETE:
         return Write(KIND, key, PUT, "1", value=encode_value(value)), 1, None
-    old = parse_tag(current)[0]
-    created = read.created_us(current)
+    old, created = parse_tag(current)
+    if created is None:
+        created = read.created_us(current)
     return (Write(KIND, key, PUT, version_tag(old + 1, created), value=encode_value(value)),
             old + 1, created)
 
