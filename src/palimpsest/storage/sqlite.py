@@ -102,6 +102,15 @@ def _is_busy(exc: BaseException) -> bool:
     return "database is locked" in str(exc)
 
 
+def _refused(exc: UnicodeEncodeError | OverflowError) -> Exception:
+    """The typed error for a value the engine cannot take."""
+    if isinstance(exc, UnicodeEncodeError):
+        return bad_text(exc)
+    # a Python integer beyond SQLite's 64-bit INTEGER (a huge limit, offset or seq)
+    return InvalidValue("a number in the request is outside the 64-bit integer range "
+                        "(-2**63 to 2**63 - 1) that the database stores")
+
+
 def _storage_error(exc: BaseException, url: str) -> Exception:
     return StorageError(f"the database engine failed on {url}: {exc}; nothing was written "
                         "(free disk space, check the disk or retry when the lock is free)")
@@ -195,6 +204,12 @@ class SQLiteDatabase:
 
     def _execute(self, conn: sqlite3.Connection, sql: str, params: Params,
                  fetch_all: bool) -> Any:
+        if self._local.limit is None:  # no deadline: the short path of _statement
+            try:
+                cursor = conn.execute(sql, params)
+                return cursor.fetchall() if fetch_all else cursor.fetchone()
+            except (UnicodeEncodeError, OverflowError) as exc:
+                raise _refused(exc) from exc
         with self._statement(conn):
             cursor = conn.execute(sql, params)
             return cursor.fetchall() if fetch_all else cursor.fetchone()
@@ -222,12 +237,8 @@ class SQLiteDatabase:
             conn.set_progress_handler(self._past_deadline, 1000)
         try:
             yield
-        except UnicodeEncodeError as exc:
-            raise bad_text(exc) from exc
-        except OverflowError as exc:
-            # a Python integer beyond SQLite's 64-bit INTEGER (a huge limit, offset or seq)
-            raise InvalidValue("a number in the request is outside the 64-bit integer range "
-                               "(-2**63 to 2**63 - 1) that the database stores") from exc
+        except (UnicodeEncodeError, OverflowError) as exc:
+            raise _refused(exc) from exc
         finally:
             if limited:
                 conn.set_progress_handler(None, 0)
@@ -257,11 +268,22 @@ class SQLiteDatabase:
 
     def run(self, sql: str, params: Params = ()) -> int:
         self._trace(sql, params)
+        if self._owner == threading.get_ident() and self._local.limit is None:
+            try:  # inside write(), no deadline: the short path of _writing
+                return self._conn.execute(sql, params).rowcount
+            except (UnicodeEncodeError, OverflowError) as exc:
+                raise _refused(exc) from exc
         with self._writing() as conn:
             return conn.execute(sql, params).rowcount
 
     def many(self, sql: str, rows: Iterable[Params]) -> None:
         self._trace(sql, ())
+        if self._owner == threading.get_ident() and self._local.limit is None:
+            try:
+                self._conn.executemany(sql, rows)
+                return
+            except (UnicodeEncodeError, OverflowError) as exc:
+                raise _refused(exc) from exc
         with self._writing() as conn:
             conn.executemany(sql, rows)
 
