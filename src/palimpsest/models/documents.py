@@ -17,12 +17,14 @@ def document(db: Database, chain: Chain, collection: str, key: str) -> Document 
     """The document at the chain's state (served by the read cache when it holds it)."""
     stored = doc_key(collection, key)
 
-    def load() -> tuple[Any, int]:
+    def load() -> tuple[Any, int, Any]:  # see graph._load
         row = read_row(db, chain, "d", stored)
         value = to_value(row)  # hash-checked
         if row is None or value is None:
-            return None, 0
-        return (value, None if is_erased(row.value) else row.value), len(row.value or "")
+            return None, 0, None
+        if is_erased(row.value):
+            return (value,), len(row.value or ""), to_value(row)
+        return (value.collection, value.key, row.value), len(row.value or ""), value
 
     value = read_through(db, "d", stored, chain, load, _copy)
     return value if isinstance(value, Document) else None
@@ -31,9 +33,10 @@ def document(db: Database, chain: Chain, collection: str, key: str) -> Document 
 def _copy(cached: Any) -> Document | None:
     if cached is None:
         return None
-    value, text = cached
-    return Document(value.collection, value.key,
-                    copy_json(value.value) if text is None else decode(text))
+    if len(cached) == 1:
+        old = cached[0]
+        return Document(old.collection, old.key, copy_json(old.value))
+    return Document(cached[0], cached[1], decode(cached[2]))
 
 
 def documents(db: Database, chain: Chain, collection: str, *, limit: int | None = None,

@@ -20,29 +20,37 @@ from ..versioning.elements import is_erased, to_value
 Direction = Literal["out", "in", "both"]
 
 
-def _load(db: Database, chain: Chain, kind: str, key: str) -> tuple[Any, int]:
-    """(value, its canonical text or None when erased), as the read cache keeps it."""
+def _load(db: Database, chain: Chain, kind: str, key: str) -> tuple[Any, int, Any]:
+    """For the read cache: the form it keeps — the fields and canonical text as a tuple of
+    strings (cheap to keep: the garbage collector skips it), or ``(value,)`` for an erased
+    row —, the text's size, and the value for this caller (hits decode the text again)."""
     row = read_row(db, chain, kind, key)
     value = to_value(row)  # hash-checked
     if row is None or value is None:
-        return None, 0
-    return (value, None if is_erased(row.value) else row.value), len(row.value or "")
+        return None, 0, None
+    size = len(row.value or "")
+    if is_erased(row.value):
+        return (value,), size, to_value(row)
+    if isinstance(value, Relation):
+        return (value.id, value.type, value.source, value.target, row.value), size, value
+    return (value.id, value.type, row.value), size, value
 
 
 def _copy_entity(cached: Any) -> Entity | None:
     if cached is None:
         return None
-    value, text = cached
-    return Entity(value.id, value.type, copy_json(value.props) if text is None else
-                  decode(text))
+    if len(cached) == 1:
+        return Entity(cached[0].id, cached[0].type, copy_json(cached[0].props))
+    return Entity(cached[0], cached[1], decode(cached[2]))
 
 
 def _copy_relation(cached: Any) -> Relation | None:
     if cached is None:
         return None
-    value, text = cached
-    return Relation(value.id, value.type, value.source, value.target,
-                    copy_json(value.props) if text is None else decode(text))
+    if len(cached) == 1:
+        old = cached[0]
+        return Relation(old.id, old.type, old.source, old.target, copy_json(old.props))
+    return Relation(cached[0], cached[1], cached[2], cached[3], decode(cached[4]))
 
 
 def entity(db: Database, chain: Chain, id: str) -> Entity | None:

@@ -180,16 +180,18 @@ def bump_rewrites(db: Database) -> None:
 
 
 def read_through(db: Database, kind: str, key: object, chain: Chain,
-                 load: Callable[[], tuple[Any, int]], copy: Callable[[Any], Any]) -> Any:
-    """The element ``load()`` reads (value, size of its stored text), from the cache when it
-    holds it; ``copy`` makes what the caller gets (a fresh copy of mutable parts)."""
+                 load: Callable[[], tuple[Any, int, Any]], copy: Callable[[Any], Any]) -> Any:
+    """The element ``load()`` reads — (the form to cache, the size of its stored text, what
+    this caller gets: a value no later reader shares) — or, when the cache holds it,
+    ``copy`` of the cached form (a fresh copy of mutable parts)."""
     cache = cache_of(db)
     generation = cache.fresh(db) if type(key) is str else None
     if generation is None:
-        return copy(load()[0])
+        return load()[2]
     assert isinstance(key, str)
-    value = cache.get(kind, key, chain)
-    if value is MISS:
-        value, size = load()
-        cache.put(generation, kind, key, chain, value, size)
-    return copy(value)
+    cached = cache.get(kind, key, chain)
+    if cached is MISS:
+        cached, size, value = load()
+        cache.put(generation, kind, key, chain, cached, size)
+        return value
+    return copy(cached)
