@@ -153,3 +153,16 @@ def test_cli_set_many(tmp_path: Path) -> None:
     assert repo.kv.count("/") == 4 and len(repo.log()) == 1
     bad = CliRunner().invoke(app, ["--repo", path, "kv", "set-many", "novalue"])
     assert bad.exit_code != 0
+
+
+@pytest.mark.needs_embedded("group commit is an option of palimpsest.open")
+def test_group_commit_inside_a_write_commits_directly(open_repo: OpenRepo) -> None:
+    repo = open_repo(kv_group_commit=0.01)
+    done: list[Any] = []
+    with repo.database.write():  # this thread holds the write lock
+        helper = threading.Thread(target=lambda: done.append(repo.kv.set("/other", b"1")))
+        helper.start()  # queues, and leads a group that waits for the lock
+        entry = repo.kv.set("/mine", b"1")  # must not wait for that group
+    helper.join()
+    assert entry.version == 1 and done and done[0].version == 1
+    assert repo.kv.get("/mine") is not None and repo.kv.get("/other") is not None

@@ -468,7 +468,8 @@ class KeyValue:
     def _commit(self, message: str, author: str | None, metadata: Mapping[str, JSON] | None,
                 keys: Iterable[str], build: Builder) -> Commit | None:
         host = self._writer()
-        if self._group is not None:
+        if self._group is not None and not self._db.in_write():
+            # (inside a write this thread holds the lock a leader would wait for: no group)
             return self._group.submit(host, self.branch, message, author, metadata,
                                       frozenset(keys), build)
         return host.kv_commit(self.branch, message, author, metadata, build)
