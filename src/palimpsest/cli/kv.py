@@ -119,11 +119,9 @@ def kv_set_many(ctx: typer.Context,
                 author: AuthorOpt = None, json_out: JsonOpt = False) -> None:
     """Write many keys in one commit (batched: much faster than one `kv set` each).
 
-    Examples:
+    Example:
 
       palimpsest kv set-many /config/a=1 /config/b=2
-
-      palimpsest kv set-many --file settings.json
     """
     items: dict[str, bytes] = {}
     if file is not None:
