@@ -106,6 +106,30 @@ def read_rows(db: Database, chain: Chain, kind: str, keys: Sequence[str]) -> dic
     return out
 
 
+def read_latest(db: Database, chain: Chain, kind: str, keys: Sequence[str]
+                ) -> dict[str, StoredRow]:
+    """Like :func:`read_rows`, reading only each key's latest row on each chain line
+    (``seq <= bound < superseded``) instead of every version: batch point reads whose cost
+    does not grow with a key's history (the kv batch writes)."""
+    out: dict[str, StoredRow] = {}
+    parts, bounds = [], []
+    for line, bound in chain:
+        parts.append("(r.line = ? AND r.seq <= ? AND (r.superseded IS NULL OR "
+                     "r.superseded > ?))")
+        bounds += [line, bound, bound]
+    where = "(" + " OR ".join(parts) + ")"
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in db.all(f"SELECT {COLUMNS} FROM rows r WHERE r.kind = ? AND r.key IN "
+                          f"({marks}) AND {where}", [kind, *chunk, *bounds]):
+            found = out.get(row[2])
+            if found is None or row[4] > found.seq:  # the nearest line has the highest seq
+                out[row[2]] = StoredRow(*row)
+    return out
+
+
 def scan(db: Database, chain: Chain, kind: str, *, type_: str | None = None,
          extra: str = "", extra_params: Sequence[Any] = (), order: str = "r.key",
          limit: int | None = None, offset: int = 0, hint: str = "") -> Iterator[StoredRow]:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from ..codec import now_us
 from ..errors import InvalidKey, InvalidValue
 from ..storage.base import Database
+from ..storage.cache import bump_rewrites
 from ..types import Commit
 from .commits import CommitStore
 from .firstparent import at_time, path
@@ -254,6 +255,7 @@ def gc(commits: CommitStore, refs: RefStore, *, pinned: Iterable[Commit] = (),
             db.run("DELETE FROM gc_bounds")
             return report
         db.run("DELETE FROM rows WHERE " + _UNNEEDED)
+        bump_rewrites(db)  # read caches in every process forget what gc removed
         db.run("DELETE FROM gc_bounds")
         _record_pruned(db, commits, newly, report, at)
     return report
