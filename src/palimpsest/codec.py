@@ -119,8 +119,13 @@ def check_property_name(name: str, where: str) -> None:
 
 def patched(props: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
     """``props`` with a validated ``patch`` applied: given keys set, keys given as None removed."""
-    merged = {**props, **patch}
-    return {k: v for k, v in merged.items() if v is not None}
+    merged = dict(props)
+    for name, value in patch.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
 
 
 def check_props(props: Any, where: str) -> dict[str, Any]:
