@@ -26,6 +26,7 @@ from ..errors import InvalidKey, InvalidValue, ReadOnly, VersionConflict
 from ..storage.base import Database
 from ..storage.visibility import COLUMNS, Chain, StoredRow, in_chain, read_row, scan
 from ..types import JSON, Commit, Entry
+from ..versioning.commits import id_text
 from ..versioning.elements import DELETE, PUT, Write, to_value
 
 MAX_KEY_BYTES = 1024
@@ -153,7 +154,7 @@ def commit_times(db: Database, seqs: Iterable[int]) -> dict[int, tuple[str, int]
         marks = ", ".join("?" * len(chunk))
         for seq, cid, time_us in db.all(
                 f"SELECT seq, id, time_us FROM commits WHERE seq IN ({marks})", chunk):
-            out[int(seq)] = (str(cid), int(time_us))
+            out[int(seq)] = (id_text(cid), int(time_us))
     return out
 
 
@@ -189,7 +190,7 @@ def read_entry(db: Database, chain: Chain, key: str) -> Entry | None:
                  [KIND, key, *params])
     if row is None or row[5] != PUT:
         return None
-    return to_entry(StoredRow(*row[:12]), str(row[12]), int(row[13]))
+    return to_entry(StoredRow(*row[:12]), id_text(row[12]), int(row[13]))
 
 
 # -- operations for transactions ------------------------------------------------------------
