@@ -410,8 +410,9 @@ class Transaction:
         with one batched lookup of their relations (a versioned import deletes thousands;
         ``delete_entity`` queries the stored relations once per entity)."""
         wanted: list[str] = []
+        ids = [check_name(id, "entity id") for id in ids]
+        self._prefetch("e", ids)  # one batched read, not one query per id
         for id in ids:
-            check_name(id, "entity id")
             if self.entity(id) is None:
                 raise NotFound(f"cannot delete entity {id!r}: it does not exist")
             wanted.append(id)
