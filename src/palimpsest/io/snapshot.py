@@ -218,10 +218,16 @@ class _Texts:
 
     def relation(self, rid: str, rtype: str, source: str, target: str, props: Any) -> str:
         check_name(rid, "relation id")
-        self.name(rtype, f"type of relation {rid!r}")
-        self.name(source, f"source of relation {rid!r}")
-        self.name(target, f"target of relation {rid!r}")
-        return self.props(props, f"properties of relation {rid!r}")
+        names = self.names
+        if rtype.__class__ is not str or rtype not in names:
+            self.name(rtype, f"type of relation {rid!r}")
+        if source.__class__ is not str or source not in names:
+            self.name(source, f"source of relation {rid!r}")
+        if target.__class__ is not str or target not in names:
+            self.name(target, f"target of relation {rid!r}")
+        if props.__class__ is dict and not props:
+            return "{}"
+        return encode(check_props(props, f"properties of relation {rid!r}"))
 
 
 class _Tick:
@@ -291,11 +297,12 @@ def import_graph(repo: Repository, data: Snapshot | GraphLike, *, mode: Mode = "
                 tick()
                 try:
                     new_text = texts.relation(rid, rtype, source, target_id, props)
-                    for end, name in ((source, "source"), (target_id, "target")):
-                        if end not in alive:
-                            where = "import" if mode == "replace" else "import or the branch"
-                            raise NotFound(f"relation {rid!r}: {name} entity {end!r} is not "
-                                           f"in the {where}")
+                    if source not in alive or target_id not in alive:
+                        name, end = (("source", source) if source not in alive
+                                     else ("target", target_id))
+                        where = "import" if mode == "replace" else "import or the branch"
+                        raise NotFound(f"relation {rid!r}: {name} entity {end!r} is not "
+                                       f"in the {where}")
                 except PalimpsestError as exc:
                     snap.reject(snap.locate("relation", rid, str(exc)), skip_invalid)
                     continue
