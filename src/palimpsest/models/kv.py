@@ -36,6 +36,7 @@ from ..storage.visibility import (
     scan,
 )
 from ..types import JSON, Commit, Entry
+from ..versioning.commits import id_text
 from ..versioning.elements import DELETE, PUT, Write, to_value
 from .kvgroup import GroupCommit
 
@@ -228,7 +229,7 @@ def commit_times(db: Database, seqs: Iterable[int]) -> dict[int, tuple[str, int]
         marks = ", ".join("?" * len(chunk))
         for seq, cid, time_us in db.all(
                 f"SELECT seq, id, time_us FROM commits WHERE seq IN ({marks})", chunk):
-            out[int(seq)] = (str(cid), int(time_us))
+            out[int(seq)] = (id_text(cid), int(time_us))
     return out
 
 
@@ -264,7 +265,7 @@ def read_entry(db: Database, chain: Chain, key: str) -> Entry | None:
                  [KIND, key, *params])
     if row is None or row[5] != PUT:
         return None
-    return to_entry(StoredRow(*row[:12]), str(row[12]), int(row[13]))
+    return to_entry(StoredRow(*row[:12]), id_text(row[12]), int(row[13]))
 
 
 # -- operations for transactions ------------------------------------------------------------

@@ -155,6 +155,20 @@ def scan(db: Database, chain: Chain, kind: str, *, type_: str | None = None,
         yield StoredRow(*row)
 
 
+def scan_hashes(db: Database, chain: Chain, kind: str) -> dict[str, bytes | None]:
+    """``{key: hash}`` of the live rows of ``kind`` at the chain's commit.
+
+    What a versioned import compares a new release against: the hash covers kind, type,
+    endpoints and value, so equal hashes mean an unchanged element and the stored values need
+    not be read, decoded or re-hashed. An erased row (its value starts with ``!``, which
+    canonical JSON never does) maps to None: it equals nothing, so a re-import rewrites it."""
+    where, params = visible(chain, kind)
+    rows = db.iterate(
+        "SELECT r.key, CASE WHEN substr(r.value, 1, 1) = '!' THEN NULL ELSE r.hash END "
+        f"FROM rows r WHERE r.kind = ? AND r.op = 1 AND {where}", [kind, *params])
+    return {key: (bytes(hash_) if hash_ is not None else None) for key, hash_ in rows}
+
+
 def count(db: Database, chain: Chain, kind: str, *, type_: str | None = None) -> int:
     where, params = visible(chain, kind)
     sql = f"SELECT count(*) FROM rows r WHERE r.kind = ? AND r.op = 1 AND {where}"

@@ -21,6 +21,7 @@ from ..codec import from_us, now_us
 from ..errors import InvalidValue, NotFound
 from ..storage.base import Database
 from ..storage.cache import bump_rewrites
+from .commits import id_text
 from .elements import ERASED, PUT, element_name, erased_value, public_id
 
 
@@ -95,7 +96,7 @@ def erasures(db: Database) -> list[Erasure]:
         cid = None
         if seq is not None:
             found = db.one("SELECT id FROM commits WHERE seq = ?", (seq,))
-            cid = str(found[0]) if found else None
+            cid = id_text(found[0]) if found else None
         out.append(Erasure(int(number), element_name(kind), ident, collection, reason, author,
                            from_us(time_us), int(count), cid))
     return out
