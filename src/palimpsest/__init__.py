@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from .client import RemoteRepository
     from .maintenance import BackupInfo, restore
     from .models.kv import KeyValue
-    from .query import Agg, F, Filter, IndexInfo, Query, ViewInfo, and_, not_, or_
+    from .query import Agg, F, Filter, Query, and_, not_, or_
     from .repository import Repository
     from .transaction import Transaction
     from .types import (
@@ -61,12 +61,16 @@ if TYPE_CHECKING:
         Document,
         Entity,
         Entry,
+        Erasure,
+        IndexInfo,
         KVEvent,
         MergeResult,
         RefLogEntry,
         Relation,
+        RetentionPolicy,
         Tag,
         Version,
+        ViewInfo,
     )
     from .versioning.threeway import Resolved
     from .view import View
@@ -134,6 +138,7 @@ __all__ = [
     "Document",
     "Entity",
     "Entry",
+    "Erasure",
     "F",
     "Filter",
     "Forbidden",
@@ -161,6 +166,7 @@ __all__ = [
     "Repository",
     "Resolved",
     "RetentionExpired",
+    "RetentionPolicy",
     "RevertConflict",
     "SchemaVersionError",
     "StorageError",
@@ -185,11 +191,11 @@ __all__ = [
 # Everything but the errors loads on first use, so that `import palimpsest` (and with it
 # `palimpsest --help`) stays fast: name -> module that defines it.
 _LAZY = {
-    **dict.fromkeys(("Agg", "F", "Filter", "IndexInfo", "Query", "ViewInfo", "and_", "not_",
-                     "or_"), "query"),
+    **dict.fromkeys(("Agg", "F", "Filter", "Query", "and_", "not_", "or_"), "query"),
     **dict.fromkeys(("Blame", "Branch", "Change", "Commit", "CommitStats", "Conflict", "Diff",
-                     "Document", "Entity", "Entry", "KVEvent", "MergeResult", "RefLogEntry",
-                     "Relation", "Tag", "Version"), "types"),
+                     "Document", "Entity", "Entry", "Erasure", "IndexInfo", "KVEvent",
+                     "MergeResult", "RefLogEntry", "Relation", "RetentionPolicy", "Tag",
+                     "Version", "ViewInfo"), "types"),
     "KeyValue": "models.kv", "Repository": "repository", "Transaction": "transaction",
     "Resolved": "versioning.threeway", "View": "view", "Watch": "watch",
     "BackupInfo": "maintenance", "restore": "maintenance",

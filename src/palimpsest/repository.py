@@ -16,14 +16,26 @@ from .models.kv import KeyValue
 from .query import engine as query_engine
 from .query import indexes as query_indexes
 from .query import views as query_views
-from .query.indexes import IndexInfo
 from .query.target import Target, resolve_target
-from .query.views import ViewInfo
 from .storage.base import Database
 from .storage.schema import create_schema
 from .storage.visibility import Chain, StoredRow
 from .transaction import Transaction
-from .types import JSON, Blame, Branch, Change, Commit, KVEvent, RefLogEntry, Tag, Version
+from .types import (
+    JSON,
+    Blame,
+    Branch,
+    Change,
+    Commit,
+    Erasure,
+    IndexInfo,
+    KVEvent,
+    RefLogEntry,
+    RetentionPolicy,
+    Tag,
+    Version,
+    ViewInfo,
+)
 from .versioning import log as history_log
 from .versioning import merge as merge_ops
 from .versioning import restore
@@ -41,8 +53,7 @@ from .watch import CommitFollower, Follower, Watch, commit_poller, kv_poller, pa
 if TYPE_CHECKING:
     from .versioning.backup import BackupInfo
     from .versioning.copy import CopyReport
-    from .versioning.erase import Erasure
-    from .versioning.retention import GcReport, RetentionPolicy
+    from .versioning.retention import GcReport
 
 ElementRef = str | tuple[str, str]
 

@@ -37,12 +37,16 @@ from .types import (
     Document,
     Entity,
     Entry,
+    Erasure,
+    IndexInfo,
     KVEvent,
     MergeResult,
     RefLogEntry,
     Relation,
+    RetentionPolicy,
     Tag,
     Version,
+    ViewInfo,
 )
 
 T = TypeVar("T")
@@ -206,7 +210,8 @@ _CUSTOM: dict[type[Any], _Codec] = {
 _CODECS: dict[type[Any], _Codec] = {
     cls: _CUSTOM.get(cls) or (_plain(cls), _plain_from(cls))
     for cls in (Entity, Relation, Document, CommitStats, Commit, Branch, Tag, RefLogEntry,
-                Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent)
+                Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent,
+                IndexInfo, ViewInfo, Erasure, RetentionPolicy)
 }
 
 TYPES: tuple[type[Any], ...] = tuple(_CODECS)
