@@ -27,6 +27,7 @@ from .app import (
     palimpsest_error_body,
     status_for,
 )
+from .routes_manage import router as manage_router
 
 
 def create_app(repo: Repository, *, no_auth: bool = False,
@@ -93,6 +94,7 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.include_router(routes_admin.router)
     app.include_router(routes_kv.router)
     app.include_router(routes_watch.router)
+    app.include_router(manage_router)
     ui.install(app)
     return app
 
