@@ -464,6 +464,7 @@ class RemoteRepository:
                               "ref": _ref(ref)})
         return wire.decode(MergeResult, self._call("POST", "/api/combine", json={
             "refs": [_ref(r) for r in refs], "mode": mode, "into": into, "message": message,
+            "author": author,
             "strategy": strategy, "resolutions": items, "dry_run": dry_run}))
 
     def erase(self, id: str | tuple[str, str], *, reason: str, author: str | None = None,
@@ -472,7 +473,8 @@ class RemoteRepository:
         user."""
         where = {"collection": id[0], "key": id[1]} if isinstance(id, tuple) else {"id": id}
         return wire.decode(Erasure, self._call("POST", "/api/erase", json={
-            **where, "reason": reason, "element": element, "message": message}))
+            **where, "reason": reason, "element": element, "message": message,
+            "author": author}))
 
     def erasures(self) -> list[Erasure]:
         return [wire.decode(Erasure, e) for e in self._call("GET", "/api/erasures")]
@@ -481,11 +483,10 @@ class RemoteRepository:
                       keep_commits: int | None = None,
                       author: str | None = None) -> RetentionPolicy | None:
         """Set the retention policy of branches matching a glob (admins)."""
-        seconds = keep.total_seconds() if isinstance(keep, timedelta) else keep
-        if isinstance(seconds, float) and seconds.is_integer():
-            seconds = int(seconds)
+        given = {"keep_seconds": keep.total_seconds()} if isinstance(keep, timedelta) else {
+            "keep": keep}
         data = self._call("PUT", "/api/retention", json={
-            "branches": branches, "keep": seconds, "keep_commits": keep_commits})
+            "branches": branches, **given, "keep_commits": keep_commits, "author": author})
         return None if data is None else wire.decode(RetentionPolicy, data)
 
     def retention(self) -> list[RetentionPolicy]:

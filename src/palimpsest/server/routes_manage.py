@@ -19,6 +19,7 @@ from ..errors import InvalidValue
 from ..types import Document, Entity
 from . import auth
 from .app import Caller, get_config, get_repo
+from .routes_api import attribution
 
 router = APIRouter(prefix="/api")
 
@@ -41,6 +42,7 @@ class CombineResolutionIn(_In):
 
 class CombineIn(_In):
     refs: list[str]
+    author: str | None = None
     mode: str = "union"
     into: str | None = None
     message: str | None = None
@@ -58,12 +60,16 @@ class EraseIn(_In):
     element: Literal["entity", "relation", "document"] | None = None
     reason: str
     message: str | None = None
+    author: str | None = None
 
 
 class RetentionIn(_In):
     branches: str
+    author: str | None = None
     keep: JSONValue = Field(None, description="a duration ('365d', '12h', '2w') or seconds")
-    keep_commits: int | None = None
+    keep_seconds: float | None = Field(None, description="instead of keep: seconds, "
+                                                         "fractions allowed")
+    keep_commits: JSONValue = None
 
 
 class IndexIn(_In):
@@ -104,8 +110,9 @@ def combine(body: CombineIn, request: Request, principal: Caller) -> dict[str, A
         auth.require_commit(repo.database, principal, into, what="combining versions")
     resolutions: dict[tuple[str, str, str | None], Any] | None = None if not body.resolutions \
         else {(r.element, r.id, r.property): r.ref for r in body.resolutions}
+    author, _ = attribution(get_config(request), principal, body.author, None)
     result = repo.combine(list[Any](body.refs), mode=body.mode, into=into, message=body.message,
-                          author=principal.user, strategy=body.strategy,
+                          author=author, strategy=body.strategy,
                           resolutions=resolutions, dry_run=body.dry_run)
     return wire.encode(result)
 
@@ -120,7 +127,8 @@ def erase(body: EraseIn, request: Request, principal: Caller) -> dict[str, Any]:
                            "and 'key' (a document)")
     ident: str | tuple[str, str] = body.id if body.id is not None else (
         str(body.collection), str(body.key))
-    return wire.encode(get_repo(request).erase(ident, reason=body.reason, author=principal.user,
+    author, _ = attribution(get_config(request), principal, body.author, None)
+    return wire.encode(get_repo(request).erase(ident, reason=body.reason, author=author,
                                                element=body.element, message=body.message))
 
 
@@ -137,10 +145,10 @@ def set_retention(body: RetentionIn, request: Request,
     """Set (or, with neither ``keep`` nor ``keep_commits``, remove) the retention policy of
     the branches matching a glob (admins); null when removed."""
     auth.require_role(principal, "admin", "setting retention")
-    keep = timedelta(seconds=body.keep) if isinstance(body.keep, float) else body.keep
+    keep = body.keep if body.keep_seconds is None else timedelta(seconds=body.keep_seconds)
+    author, _ = attribution(get_config(request), principal, body.author, None)
     policy = get_repo(request).set_retention(body.branches, keep,
-                                             keep_commits=body.keep_commits,
-                                             author=principal.user)
+                                             keep_commits=body.keep_commits, author=author)
     return None if policy is None else wire.encode(policy)
 
 
