@@ -17,7 +17,6 @@ NO_ROUTE = "- no route yet (see NOT_REMOTE in tests/test_contract.py)"
 READ_CLI = "- the CLI reads with get / query / export; this read has no command of its own"
 TX_CLI = "- the CLI writes one element per command (put, rm, relate, unrelate)"
 TX_HTTP = "transaction"  # a transaction's writes are the ops of POST /api/transaction
-KV_TX = "- key-value reads and writes inside a transaction: no command, no route yet"
 SPARQL = "- not yet: issue 16 adds `palimpsest sparql` and the SPARQL 1.1 protocol at /sparql"
 NO_HELPER = "- a convenience over another method; the faces offer that one"
 
@@ -111,7 +110,8 @@ FACES: dict[str, tuple[str, str]] = {
                                "- a remote transaction reads through the View routes")
        for name in ("entity", "relation", "document", "relations", "entities", "count",
                     "count_relations", "neighbors", "documents", "query", "aggregate")},
-    "Transaction.kv": (KV_TX, KV_TX),
+    "Transaction.kv": ("- key-value reads and writes inside a transaction: no command yet",
+                       TX_HTTP),
     "Transaction.write_raw": (INTERNAL, INTERNAL),
     # -- KeyValue -------------------------------------------------------------------------
     "KeyValue.read_only": ("- a property of the Python object", "- a property of the "

@@ -36,7 +36,6 @@ NOT_REMOTE: dict[str, str] = {
     "Repository.export": "writes a file on the server's disk",
     "Repository.fsck": "reads the whole database; the admin route POST /api/fsck covers it",
     # not offered over HTTP yet: each needs a route (issue 13 follow-up)
-    "Transaction.kv": "no route yet (POST /api/transaction carries graph and document ops)",
     "Repository.sparql": "no route yet (issue 16: the SPARQL 1.1 protocol at /sparql)",
     "View.sparql": "no route yet (issue 16: the SPARQL 1.1 protocol at /sparql)",
     "View.sparql_explain": "no route yet (goes with View.sparql)",
@@ -53,6 +52,7 @@ PLUMBING: dict[str, str] = {
     **{f"Transaction.{name}": "tx.kv, merge and restore work inside one transaction"
        for name in ("assume_read", "base_rows", "chain", "check_open", "database",
                     "own_writes", "pending", "reads", "row")},
+    "Transaction.start_at": "the server runs a remote transaction from the client's base",
 }
 
 # Implemented on both sides, with parameters that differ on purpose.

@@ -8,8 +8,8 @@ embedded API for the common operations, so code moves from embedded to shared un
 
 Both implement the Protocols of :mod:`palimpsest.api` (``tests/test_contract.py`` lists what is
 embedded-only and why). Differences: a remote transaction buffers its writes and sends them as
-one request when the block ends (reads inside it see its writes, like the embedded one); the
-commit's author is the token's user. Errors are the same classes, rebuilt from the
+one request when the block ends, with what it read (reads inside it see its writes and are
+checked at commit, like the embedded one's); the commit's author is the token's user. Errors are the same classes, rebuilt from the
 server's ``error.code``. Needs ``httpx`` (the ``server`` extra).
 """
 
@@ -188,7 +188,7 @@ class RemoteRepository:
         options = _options(message, author, metadata, timestamp, branch)
         return RemoteTransaction(
             lambda: self.at(branch),
-            lambda ops: self._write("POST", "/api/transaction", options | {"ops": ops}))
+            lambda body: self._write("POST", "/api/transaction", options | body))
 
     def run_transaction(self, fn: Callable[[RemoteTransaction], object], message: str = "", *,
                         retries: int = 5, author: str | None = None,
