@@ -10,7 +10,6 @@ import palimpsest
 from palimpsest import InvalidValue, NotFound, Repository
 
 
-
 def _alice(repo: Repository) -> list[palimpsest.Commit]:
     out = [repo.put_entity("alice", "Person", {"email": "alice@example.com", "age": 30}),
            repo.put_entity("bob", "Person", {"email": "bob@example.com"})]

@@ -10,7 +10,6 @@ import palimpsest
 from palimpsest.io import Snapshot, import_files, import_graph
 
 
-
 def _rows_of(repo: palimpsest.Repository, commit: palimpsest.Commit) -> list[tuple[str, str]]:
     rows = repo.database.all("SELECT kind, key FROM rows WHERE line = ? AND seq = ? "
                              "ORDER BY kind, key", (commit.line, commit.seq))

@@ -20,7 +20,6 @@ from palimpsest.io import (
 )
 from palimpsest.io.csv import entities_csv, relations_csv
 
-
 ODD_VALUES = {
     "text": "plain", "number_text": "42", "empty": "", "quoted": '"q"', "int": 7,
     "float": 2.5, "bool": False, "null": None, "list": [1, "two", {"three": 3}],

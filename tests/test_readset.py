@@ -15,7 +15,6 @@ import pytest
 import palimpsest
 from palimpsest import ConcurrentCommit, F, QueryError, Transaction
 
-
 Step = Callable[[Transaction], object]
 
 

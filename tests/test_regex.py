@@ -14,7 +14,6 @@ from palimpsest import F, QueryError, QueryTimeout
 from palimpsest.storage.regex import to_postgres
 
 
-
 def _query_in_thread(fn: Any, limit: float) -> tuple[bool, Any]:
     """Run ``fn`` in a daemon thread; (finished within ``limit`` s, its result or error)."""
     box: list[Any] = []

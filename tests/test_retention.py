@@ -11,7 +11,6 @@ import palimpsest
 from palimpsest import InvalidKey, InvalidValue, Repository, RetentionExpired
 
 
-
 def _history(repo: Repository, n: int = 20, *, keys: int = 5) -> list[palimpsest.Commit]:
     """n commits on main, one a day from 2024-01-01, each updating one of ``keys`` entities."""
     out = []
