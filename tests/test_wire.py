@@ -16,12 +16,14 @@ import palimpsest
 from palimpsest import types, wire
 from palimpsest.codec import canonical
 from palimpsest.types import (
+    BackupInfo,
     Blame,
     Branch,
     Change,
     Commit,
     CommitStats,
     Conflict,
+    CopyReport,
     Diff,
     Document,
     Entity,
@@ -125,6 +127,10 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
                        st.none() | hashes),
     RetentionPolicy: st.builds(RetentionPolicy, names, st.none() | counts,
                                st.none() | counts),
+    BackupInfo: st.builds(BackupInfo, text, st.sampled_from(["sqlite", "archive"]), counts,
+                          counts, st.booleans()),
+    CopyReport: st.builds(CopyReport, text, counts, counts, counts,
+                          st.dictionaries(names, st.none() | hashes, max_size=3)),
 }
 
 
@@ -229,7 +235,6 @@ def test_every_public_value_type_has_an_encoding() -> None:
     """A new frozen value type in types.py, or a public dataclass of the package, needs an
     encoding in palimpsest.wire (or a reason here why it has none)."""
     no_encoding = {
-        "BackupInfo": "a local backup's summary; never crosses the HTTP API",
         "Resolved": "a merge resolution input, not a result",
         "Filter": "query input; has its own dict form (Filter.to_dict)",
         "Query": "query input",

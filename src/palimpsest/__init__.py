@@ -45,18 +45,20 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .client import RemoteRepository
-    from .maintenance import BackupInfo, restore
+    from .maintenance import restore
     from .models.kv import KeyValue
     from .query import Agg, F, Filter, Query, and_, not_, or_
     from .repository import Repository
     from .transaction import Transaction
     from .types import (
+        BackupInfo,
         Blame,
         Branch,
         Change,
         Commit,
         CommitStats,
         Conflict,
+        CopyReport,
         Diff,
         Document,
         Entity,
@@ -132,6 +134,7 @@ __all__ = [
     "CommitStats",
     "ConcurrentCommit",
     "Conflict",
+    "CopyReport",
     "CorruptObject",
     "DatabaseUnavailable",
     "Diff",
@@ -192,13 +195,13 @@ __all__ = [
 # `palimpsest --help`) stays fast: name -> module that defines it.
 _LAZY = {
     **dict.fromkeys(("Agg", "F", "Filter", "Query", "and_", "not_", "or_"), "query"),
-    **dict.fromkeys(("Blame", "Branch", "Change", "Commit", "CommitStats", "Conflict", "Diff",
+    **dict.fromkeys(("BackupInfo", "Blame", "Branch", "Change", "Commit", "CommitStats", "Conflict", "CopyReport", "Diff",
                      "Document", "Entity", "Entry", "Erasure", "IndexInfo", "KVEvent",
                      "MergeResult", "RefLogEntry", "Relation", "RetentionPolicy", "Tag",
                      "Version", "ViewInfo"), "types"),
     "KeyValue": "models.kv", "Repository": "repository", "Transaction": "transaction",
     "Resolved": "versioning.threeway", "View": "view", "Watch": "watch",
-    "BackupInfo": "maintenance", "restore": "maintenance",
+    "restore": "maintenance",
 }
 
 

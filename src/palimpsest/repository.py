@@ -23,10 +23,12 @@ from .storage.visibility import Chain, StoredRow
 from .transaction import Transaction
 from .types import (
     JSON,
+    BackupInfo,
     Blame,
     Branch,
     Change,
     Commit,
+    CopyReport,
     Erasure,
     IndexInfo,
     KVEvent,
@@ -51,8 +53,6 @@ from .view import View
 from .watch import CommitFollower, Follower, Watch, commit_poller, kv_poller, parse_token
 
 if TYPE_CHECKING:
-    from .versioning.backup import BackupInfo
-    from .versioning.copy import CopyReport
     from .versioning.retention import GcReport
 
 ElementRef = str | tuple[str, str]

@@ -575,3 +575,37 @@ class RetentionPolicy:
         return {"pattern": self.pattern, "keep_seconds": (self.keep_us // 1_000_000
                                                           if self.keep_us is not None else None),
                 "keep_commits": self.keep_commits}
+
+
+BackupFormat = Literal["sqlite", "archive"]
+
+
+@dataclass(frozen=True, slots=True)
+class BackupInfo:
+    """Where a backup went, in which format, how big it is and whether fsck passed on it."""
+
+    path: str
+    format: BackupFormat
+    commits: int
+    bytes: int
+    verified: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "format": self.format, "commits": self.commits,
+                "bytes": self.bytes, "verified": self.verified}
+
+
+@dataclass(frozen=True, slots=True)
+class CopyReport:
+    """What a copy wrote: counts, and the head commit id of every branch (equal on both
+    sides)."""
+
+    url: str
+    commits: int
+    rows: int
+    records: int
+    heads: dict[str, str | None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "commits": self.commits, "rows": self.rows,
+                "records": self.records, "heads": dict(self.heads)}

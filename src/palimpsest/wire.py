@@ -27,12 +27,14 @@ from typing import Any, TypeVar, cast, get_args, get_origin, get_type_hints
 from .errors import InvalidValue
 from .types import (
     JSON,
+    BackupInfo,
     Blame,
     Branch,
     Change,
     Commit,
     CommitStats,
     Conflict,
+    CopyReport,
     Diff,
     Document,
     Entity,
@@ -211,7 +213,7 @@ _CODECS: dict[type[Any], _Codec] = {
     cls: _CUSTOM.get(cls) or (_plain(cls), _plain_from(cls))
     for cls in (Entity, Relation, Document, CommitStats, Commit, Branch, Tag, RefLogEntry,
                 Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent,
-                IndexInfo, ViewInfo, Erasure, RetentionPolicy)
+                IndexInfo, ViewInfo, Erasure, RetentionPolicy, BackupInfo, CopyReport)
 }
 
 TYPES: tuple[type[Any], ...] = tuple(_CODECS)
