@@ -217,13 +217,22 @@ class RemoteTransaction:
                 self.reads.kind(element, collection_or_type)
         docs = kind in (None, "document") and any(
             c == collection_or_type for c, _ in self._documents)
-        ents = kind in (None, "entity") and any(
+        ents = not docs and kind in (None, "entity") and (any(
             e is not None and e.type == collection_or_type for e in self._entities.values())
+            or any(e is not None and e.type == collection_or_type  # replaced or deleted
+                   for e in (self._base_entity(key) for key in list(self._entities))))
         if docs or ents:
             raise QueryError(
-                f"this transaction wrote to {collection_or_type!r}: queries and aggregates in "
-                "a transaction read its base state, so run them before writing (or use "
-                "documents() / entities(), which include the transaction's writes)")
+                f"this transaction wrote {'document' if docs else 'entity'}s of "
+                f"{collection_or_type!r}: queries and aggregates in a transaction read its "
+                "base state, so run them before writing (or use documents() / entities(), "
+                "which include the transaction's writes)")
+
+    def _base_entity(self, id: str) -> Entity | None:
+        """An entity at the base, ignoring this transaction's writes (a read)."""
+        self.reads.key("entities", id)
+        found: Entity | None = self._view.entity(id)
+        return found
 
     def query(self, collection_or_type: str, where: Any = None, *, select: Any = None,
               order_by: Any = None, limit: int | None = None, offset: int = 0,
