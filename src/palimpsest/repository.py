@@ -341,7 +341,7 @@ class Repository:
         """A new commit on ``branch`` whose state equals ``ref``'s (history is kept)."""
         return restore.rollback(self._refs, ref, branch=branch or self.current_branch,
                                 message=message, author=author or self.default_author,
-                                write=self._write_plan)
+                                notify=self._notify)
 
     def revert(self, commit: Ref, *, message: str | None = None, author: str | None = None,
                branch: str | None = None) -> Commit:

@@ -46,7 +46,7 @@ def _records(db: Database, commits: CommitStore, refs: RefStore, ref: Any) -> It
         head = refs.resolve(ref)
         if head is None:
             raise InvalidValue(f"{ref!r} has no commits to export")
-        seqs = {c.seq for c in walk(commits, [head])}
+        seqs = {c.seq for c in walk(commits, [head], state_bases=True)}
         found: dict[int, int] = {}
         for seq in seqs:
             commit = commits.by_seq(seq)
