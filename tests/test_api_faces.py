@@ -17,7 +17,6 @@ NO_ROUTE = "- no route yet (see NOT_REMOTE in tests/test_contract.py)"
 READ_CLI = "- the CLI reads with get / query / export; this read has no command of its own"
 TX_CLI = "- the CLI writes one element per command (put, rm, relate, unrelate)"
 TX_HTTP = "transaction"  # a transaction's writes are the ops of POST /api/transaction
-KV_TX = "- key-value reads and writes inside a transaction: no command, no route yet"
 SPARQL = "- not yet: issue 16 adds `palimpsest sparql` and the SPARQL 1.1 protocol at /sparql"
 NO_HELPER = "- a convenience over another method; the faces offer that one"
 
@@ -52,7 +51,7 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.merge": ("merge", "merge"),
     "Repository.merge_preview": ("merge", "merge_preview"),
     "Repository.cherry_pick": ("cherry-pick", "cherry_pick"),
-    "Repository.combine": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.combine": ("combine", "combine"),
     "Repository.current_branch": ("status", "info"),
     "Repository.create_branch": ("branch", "create_branch"),
     "Repository.branches": ("branch", "branches"),
@@ -64,23 +63,23 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.reflog": ("reflog", "reflog"),
     "Repository.export": ("export", HOST),
     "Repository.fsck": ("fsck", "fsck"),
-    "Repository.set_retention": ("retention", NO_ROUTE),
-    "Repository.retention": ("retention", NO_ROUTE),
-    "Repository.horizon": ("retention", NO_ROUTE),
+    "Repository.set_retention": ("retention", "set_retention"),
+    "Repository.retention": ("retention", "retention"),
+    "Repository.horizon": ("retention", "horizon"),
     "Repository.gc": ("gc", HOST),
-    "Repository.erase": ("erase", NO_ROUTE),
-    "Repository.erasures": ("erase", NO_ROUTE),
+    "Repository.erase": ("erase", "erase"),
+    "Repository.erasures": ("erase", "erasures"),
     "Repository.backup": ("backup", HOST),
     "Repository.kv": ("kv", "kv_get"),
     "Repository.watch": ("- no command yet (kv watch follows keys)", "watch"),
-    "Repository.create_index": ("- no command yet (Python API only)", NO_ROUTE),
-    "Repository.drop_index": ("- no command yet (Python API only)", NO_ROUTE),
-    "Repository.indexes": ("- no command yet (Python API only)", NO_ROUTE),
-    "Repository.create_view": ("- no command yet (Python API only)", NO_ROUTE),
-    "Repository.drop_view": ("- no command yet (Python API only)", NO_ROUTE),
-    "Repository.views": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.create_index": ("index create", "create_index"),
+    "Repository.drop_index": ("index drop", "drop_index"),
+    "Repository.indexes": ("index list", "indexes"),
+    "Repository.create_view": ("view create", "create_view"),
+    "Repository.drop_view": ("view drop", "drop_view"),
+    "Repository.views": ("view list", "views"),
     "Repository.sparql": (SPARQL, SPARQL),
-    "Repository.refresh_views": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.refresh_views": ("view refresh", "refresh_views"),
     "Repository.copy_to": ("copy", HOST),
     # -- View ---------------------------------------------------------------------------
     "View.chain": (INTERNAL, INTERNAL),
@@ -97,8 +96,8 @@ FACES: dict[str, tuple[str, str]] = {
     "View.collections": (READ_CLI, "collections"),
     "View.query": ("query", "query"),
     "View.aggregate": ("- no command yet", "aggregate"),
-    "View.materialized": ("- no command yet (Python API only)", NO_ROUTE),
-    "View.kv": ("kv", NO_ROUTE),
+    "View.materialized": ("view show", "materialized"),
+    "View.kv": ("kv get", "kv_get"),
     "View.to_dict": ("export", "to_dict"),
     "View.sparql": (SPARQL, SPARQL),
     "View.sparql_explain": (SPARQL, SPARQL),
@@ -111,7 +110,8 @@ FACES: dict[str, tuple[str, str]] = {
                                "- a remote transaction reads through the View routes")
        for name in ("entity", "relation", "document", "relations", "entities", "count",
                     "count_relations", "neighbors", "documents", "query", "aggregate")},
-    "Transaction.kv": (KV_TX, KV_TX),
+    "Transaction.kv": ("- key-value reads and writes inside a transaction: no command yet",
+                       TX_HTTP),
     "Transaction.write_raw": (INTERNAL, INTERNAL),
     # -- KeyValue -------------------------------------------------------------------------
     "KeyValue.read_only": ("- a property of the Python object", "- a property of the "

@@ -34,24 +34,8 @@ NOT_REMOTE: dict[str, str] = {
     "Repository.backup": "writes a file on the server's disk",
     "Repository.copy_to": "writes another database reachable from the server",
     "Repository.export": "writes a file on the server's disk",
-    "Repository.combine": "no route yet (its resolutions name refs, not values)",
     "Repository.fsck": "reads the whole database; the admin route POST /api/fsck covers it",
     # not offered over HTTP yet: each needs a route (issue 13 follow-up)
-    "Repository.erase": "no route yet (an admin operation: erasure of personal data)",
-    "Repository.erasures": "no route yet (goes with erase)",
-    "Repository.set_retention": "no route yet (retention is configured on the host)",
-    "Repository.retention": "no route yet (goes with set_retention)",
-    "Repository.horizon": "no route yet (goes with set_retention)",
-    "Repository.create_index": "no route yet (schema administration on the host)",
-    "Repository.drop_index": "no route yet (schema administration on the host)",
-    "Repository.indexes": "no route yet (schema administration on the host)",
-    "Repository.create_view": "no route yet (schema administration on the host)",
-    "Repository.drop_view": "no route yet (schema administration on the host)",
-    "Repository.views": "no route yet (schema administration on the host)",
-    "Repository.refresh_views": "no route yet (schema administration on the host)",
-    "View.materialized": "no route yet (materialized views are declared on the host)",
-    "View.kv": "no route yet (the kv routes read a branch's head, not a commit)",
-    "Transaction.kv": "no route yet (POST /api/transaction carries graph and document ops)",
     "Repository.sparql": "no route yet (issue 16: the SPARQL 1.1 protocol at /sparql)",
     "View.sparql": "no route yet (issue 16: the SPARQL 1.1 protocol at /sparql)",
     "View.sparql_explain": "no route yet (goes with View.sparql)",
@@ -68,6 +52,7 @@ PLUMBING: dict[str, str] = {
     **{f"Transaction.{name}": "tx.kv, merge and restore work inside one transaction"
        for name in ("assume_read", "base_rows", "chain", "check_open", "database",
                     "own_writes", "pending", "reads", "row")},
+    "Transaction.start_at": "the server runs a remote transaction from the client's base",
 }
 
 # Implemented on both sides, with parameters that differ on purpose.

@@ -9,9 +9,6 @@ import pytest
 import palimpsest
 from palimpsest.io import Snapshot, import_files, import_graph
 
-pytestmark = pytest.mark.needs_embedded(
-    "the importers write through an embedded repository")
-
 
 def _rows_of(repo: palimpsest.Repository, commit: palimpsest.Commit) -> list[tuple[str, str]]:
     rows = repo.database.all("SELECT kind, key FROM rows WHERE line = ? AND seq = ? "
@@ -27,6 +24,7 @@ def release(n: int) -> Snapshot:
     return Snapshot(entities, relations)
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_first_import_creates_everything(repo: palimpsest.Repository) -> None:
     result = import_graph(repo, release(0), message="r0")
     assert result.commit is not None
@@ -37,6 +35,7 @@ def test_first_import_creates_everything(repo: palimpsest.Repository) -> None:
                                                         "props": {"n": 3, "label": "thing 3"}}
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_second_release_records_only_the_difference(repo: palimpsest.Repository) -> None:
     import_graph(repo, release(0), message="r0")
     result = import_graph(repo, release(2), message="r2")
@@ -55,6 +54,7 @@ def test_second_release_records_only_the_difference(repo: palimpsest.Repository)
     assert ("created", "hub->e6") in changes and len(changes) == stats.total
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_state_equals_each_release(repo: palimpsest.Repository) -> None:
     for n in range(4):
         import_graph(repo, release(n), message=f"r{n}")
@@ -66,6 +66,7 @@ def test_state_equals_each_release(repo: palimpsest.Repository) -> None:
         assert state["relations"] == expected["relations"]
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_same_release_twice_is_an_empty_commit(repo: palimpsest.Repository) -> None:
     import_graph(repo, release(1), message="first")
     result = import_graph(repo, release(1), message="again")
@@ -74,6 +75,7 @@ def test_same_release_twice_is_an_empty_commit(repo: palimpsest.Repository) -> N
     assert _rows_of(repo, result.commit) == []
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_type_and_endpoint_changes_count_as_changes(repo: palimpsest.Repository) -> None:
     import_graph(repo, Snapshot({"a": ("T", {}), "b": ("T", {}), "c": ("T", {})},
                                 {"r": ("R", "a", "b", {})}))
@@ -83,6 +85,7 @@ def test_type_and_endpoint_changes_count_as_changes(repo: palimpsest.Repository)
     assert repo.head().relation("r").target == "c"  # type: ignore[union-attr]
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_int_and_bool_are_different_values(repo: palimpsest.Repository) -> None:
     import_graph(repo, Snapshot({"a": ("T", {"x": 1})}))
     result = import_graph(repo, Snapshot({"a": ("T", {"x": True})}))
@@ -90,6 +93,7 @@ def test_int_and_bool_are_different_values(repo: palimpsest.Repository) -> None:
     assert repo.head().entity("a").props == {"x": True}  # type: ignore[union-attr]
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_merge_mode_adds_and_updates_only(repo: palimpsest.Repository) -> None:
     import_graph(repo, release(0))
     result = import_graph(repo, Snapshot({"e0": ("Thing", {"n": 100}), "new": ("Thing", {})},
@@ -101,6 +105,7 @@ def test_merge_mode_adds_and_updates_only(repo: palimpsest.Repository) -> None:
     assert view.relation("x") is not None  # endpoint e4 exists on the branch
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_deleting_entities_deletes_their_relations(repo: palimpsest.Repository) -> None:
     import_graph(repo, release(0))
     result = import_graph(repo, Snapshot({"e0": ("Thing", {"n": 0, "label": "thing 0"})}))
@@ -108,6 +113,7 @@ def test_deleting_entities_deletes_their_relations(repo: palimpsest.Repository) 
     assert result.stats.entities_deleted == 5 and result.stats.relations_deleted == 5
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_relation_to_missing_entity_fails_and_commits_nothing(
         repo: palimpsest.Repository) -> None:
     import_graph(repo, release(0))
@@ -122,6 +128,7 @@ def test_relation_to_missing_entity_fails_and_commits_nothing(
     assert repo.log(limit=None) == before
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_skip_invalid_leaves_bad_elements_out(repo: palimpsest.Repository) -> None:
     snap = release(0)
     snap.relations["oops"] = ("R", "hub", "ghost", {})
@@ -133,6 +140,7 @@ def test_skip_invalid_leaves_bad_elements_out(repo: palimpsest.Repository) -> No
     assert repo.head().entity("nan") is None
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_documents_are_versioned_too(repo: palimpsest.Repository) -> None:
     import_graph(repo, Snapshot(documents={("notes", "a"): {"t": 1}, ("notes", "b"): 2}))
     result = import_graph(repo, Snapshot(documents={("notes", "a"): {"t": 2}}))
@@ -142,6 +150,7 @@ def test_documents_are_versioned_too(repo: palimpsest.Repository) -> None:
     assert repo.head().document("notes", "a") is not None
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_import_to_another_branch_with_time_and_metadata(repo: palimpsest.Repository) -> None:
     import_graph(repo, release(0), timestamp="2020-01-01T00:00:00Z")
     repo.create_branch("next")
@@ -160,12 +169,14 @@ def test_bad_mode_is_refused(repo: palimpsest.Repository) -> None:
         import_graph(repo, release(0), mode="upsert")  # type: ignore[arg-type]
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_progress_is_reported(repo: palimpsest.Repository) -> None:
     seen: list[str] = []
     import_graph(repo, release(0), progress=lambda stage, done, total: seen.append(stage))
     assert {"compare", "write", "commit"} <= set(seen)
 
 
+@pytest.mark.needs_embedded("the importers write through an embedded repository")
 def test_rdf_releases_from_files(repo: palimpsest.Repository, tmp_path: Path) -> None:
     v1 = tmp_path / "v1.nt"
     v1.write_text('<http://ex.org/a> <http://www.w3.org/2000/01/rdf-schema#label> "A" .\n'

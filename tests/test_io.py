@@ -20,9 +20,6 @@ from palimpsest.io import (
 )
 from palimpsest.io.csv import entities_csv, relations_csv
 
-pytestmark = pytest.mark.needs_embedded(
-    "the import/export formats read and write through an embedded repository")
-
 ODD_VALUES = {
     "text": "plain", "number_text": "42", "empty": "", "quoted": '"q"', "int": 7,
     "float": 2.5, "bool": False, "null": None, "list": [1, "two", {"three": 3}],
@@ -145,6 +142,7 @@ def test_to_networkx_refuses_a_type_property(repo: palimpsest.Repository) -> Non
         to_networkx(repo.head())
 
 
+@pytest.mark.needs_embedded("exports an archive, which is written on the host")
 def test_history_archive_round_trip(repo: palimpsest.Repository, tmp_path: Path) -> None:
     sample(repo)
     repo.put_entity("carl", "Person", message="more")
@@ -160,6 +158,7 @@ def test_history_archive_round_trip(repo: palimpsest.Repository, tmp_path: Path)
     assert other.resolve("v1").id == repo.resolve("v1").id
 
 
+@pytest.mark.needs_embedded("exports an archive, which is written on the host")
 def test_archive_needs_an_empty_repository(repo: palimpsest.Repository, tmp_path: Path) -> None:
     sample(repo)
     path = tmp_path / "h.jsonl"
@@ -204,6 +203,7 @@ def test_bad_csv_row_names_file_and_line(tmp_path: Path) -> None:
     assert snap.skipped == 2 and list(snap.entities) == ["a"]
 
 
+@pytest.mark.needs_embedded("import_files writes through an embedded repository")
 def test_bad_ntriples_line_and_nothing_committed(repo: palimpsest.Repository,
                                                  tmp_path: Path) -> None:
     path = tmp_path / "x.nt.gz"
@@ -225,6 +225,7 @@ def test_bad_json_reports_line(tmp_path: Path) -> None:
     assert info.value.line == 3
 
 
+@pytest.mark.needs_embedded("import_files writes through an embedded repository")
 def test_several_files_make_one_commit(repo: palimpsest.Repository, tmp_path: Path) -> None:
     ents, rels = tmp_path / "entities.csv", tmp_path / "relations.csv"
     ents.write_text("id,type,name\na,T,A\nb,T,B\n")

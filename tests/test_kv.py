@@ -163,7 +163,6 @@ def test_transaction_all_or_nothing(repo: palimpsest.Repository) -> None:
     assert kv.transaction([kv.check_exists("/t/a")]) is None  # only checks: no commit
 
 
-@pytest.mark.needs_embedded("View.kv has no route yet")
 def test_past_states_and_branches_are_readable(repo: palimpsest.Repository) -> None:
     kv = repo.kv
     kv.set("/cfg", b"v1")

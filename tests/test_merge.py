@@ -499,7 +499,6 @@ def _versions(repo: Repo) -> None:
     repo.create_branch("out", "v1")
 
 
-@pytest.mark.needs_embedded("combine has no route yet")
 def test_combine_union(repo: Repo) -> None:
     _versions(repo)
     result = repo.combine(["v1", "v2"], mode="union", into="out", message="all")
@@ -512,7 +511,6 @@ def test_combine_union(repo: Repo) -> None:
     assert repo.combine(["v1", "v2"], into="out").status == "up_to_date"
 
 
-@pytest.mark.needs_embedded("combine has no route yet")
 def test_combine_intersection_keeps_no_dangling_relation(repo: Repo) -> None:
     _versions(repo)
     repo.put_entity("x", "T", {}, branch="out")  # not in either version: removed
@@ -523,7 +521,6 @@ def test_combine_intersection_keeps_no_dangling_relation(repo: Repo) -> None:
     assert state["documents"] == {}
 
 
-@pytest.mark.needs_embedded("combine has no route yet")
 def test_combine_reports_differing_content(repo: Repo) -> None:
     _versions(repo)
     repo.update_entity("b", {"v": 2})
@@ -542,7 +539,6 @@ def test_combine_reports_differing_content(repo: Repo) -> None:
     assert repo.at("out").entity("b").props == {"v": 1}
 
 
-@pytest.mark.needs_embedded("combine has no route yet")
 def test_combine_needs_two_known_refs(repo: Repo) -> None:
     _versions(repo)
     with pytest.raises(palimpsest.InvalidValue, match="at least two"):

@@ -220,7 +220,7 @@ def _plan(repo: palimpsest.Repository, run: Any) -> tuple[Any, list[str]]:
     return result, [str(row[-1]) for row in db.all("EXPLAIN QUERY PLAN " + sql, params)]
 
 
-@pytest.mark.needs_embedded("index administration has no route yet")
+@pytest.mark.needs_embedded("reads the SQL plan through repo.database")
 def test_declared_index_is_used_at_head_and_in_the_past(repo: palimpsest.Repository,
                                                        backend: str) -> None:
     with repo.transaction("load") as tx:
@@ -260,7 +260,6 @@ def test_declared_index_is_used_at_head_and_in_the_past(repo: palimpsest.Reposit
         repo.create_index(collection="notes", field="@key")
 
 
-@pytest.mark.needs_embedded("materialized views have no route yet")
 def test_materialized_view(repo: palimpsest.Repository) -> None:
     repo.put_document("tasks", "t1", {"state": "open", "prio": 2, "title": "one"})
     repo.put_document("tasks", "t2", {"state": "done", "prio": 1, "title": "two"})
@@ -295,7 +294,6 @@ def test_materialized_view(repo: palimpsest.Repository) -> None:
         repo.head().materialized("open_tasks")
 
 
-@pytest.mark.needs_embedded("materialized views have no route yet")
 def test_entity_view_follows_type_changes(repo: palimpsest.Repository) -> None:
     repo.put_entity("a", type="Person", props={"vip": True})
     repo.put_entity("b", type="Person", props={"vip": False})

@@ -15,9 +15,6 @@ import pytest
 import palimpsest
 from palimpsest import ConcurrentCommit, F, QueryError, Transaction
 
-pytestmark = pytest.mark.needs_embedded(
-    "remote transactions are not checked against what they read")
-
 Step = Callable[[Transaction], object]
 
 

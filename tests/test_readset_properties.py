@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -163,4 +164,55 @@ def test_two_concurrent_transactions_are_serializable(
         assert state(repo) == state(serial)
     finally:
         repo.close()
+        serial.close()
+
+
+@pytest.mark.slow  # a server per example: about a second each
+@settings(max_examples=int(os.environ.get("PALIMPSEST_HYPOTHESIS_EXAMPLES", "60")),
+          deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.lists(WRITES, max_size=10), first=OPS, second=OPS, split=st.integers(0, 8))
+def test_remote_transactions_are_serializable(
+        seed: list[tuple[Any, ...]], first: list[tuple[Any, ...]],
+        second: list[tuple[Any, ...]], split: int) -> None:
+    """The same property through the HTTP client: a remote transaction sends its read set
+    with its writes and the server checks it like an embedded one. (A remote transaction that
+    wrote nothing sends nothing: it read one snapshot, so it is serializable before the
+    first.)"""
+    pytest.importorskip("fastapi")
+    import warnings
+
+    from palimpsest.client import connect
+    from palimpsest.server import create_app
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    local = palimpsest.open(":memory:")
+    serial = palimpsest.open(":memory:")
+    try:
+        repo = connect("http://testserver",
+                       http_client=TestClient(create_app(local, no_auth=True)))
+        base = [("put", "e0", "A", 0), ("put", "e1", "B", 1), ("put", "e2", "A", 1),
+                ("rel", "r0", "e0", "e1", "K")]
+        for target in (repo, serial):
+            run(target, base + seed)  # type: ignore[arg-type]
+            target.put_document("c0", "base", {"n": 1})
+        one, two = repo.transaction("one"), repo.transaction("two")
+        seen_two = [apply(two, op) for op in second[:split]]  # type: ignore[arg-type]
+        with one:
+            seen_one = [apply(one, op) for op in first]  # type: ignore[arg-type]
+        seen_two += [apply(two, op) for op in second[split:]]  # type: ignore[arg-type]
+        try:
+            with two:
+                pass
+            landed = True
+        except palimpsest.ConcurrentCommit:
+            landed = False
+        event("the second landed" if landed else "the second conflicted")
+        assert run(serial, first) == seen_one
+        if landed and two.ops:
+            assert run(serial, second) == seen_two, "the second read what no serial order gives"
+        assert state(repo) == state(serial)  # type: ignore[arg-type]
+    finally:
+        local.close()
         serial.close()

@@ -13,9 +13,6 @@ import palimpsest
 from palimpsest import F, QueryError, QueryTimeout
 from palimpsest.storage.regex import to_postgres
 
-pytestmark = pytest.mark.needs_embedded(
-    "the tests bound queries with the embedded database's deadline")
-
 
 def _query_in_thread(fn: Any, limit: float) -> tuple[bool, Any]:
     """Run ``fn`` in a daemon thread; (finished within ``limit`` s, its result or error)."""
@@ -33,6 +30,7 @@ def _query_in_thread(fn: Any, limit: float) -> tuple[bool, Any]:
     return (not thread.is_alive()), (box[0] if box else None)
 
 
+@pytest.mark.needs_embedded("bounds the query with the embedded database's deadline")
 def test_a_pathological_pattern_cannot_outlive_the_deadline(repo: palimpsest.Repository) -> None:
     with repo.transaction() as tx:
         for i in range(50):
@@ -109,6 +107,7 @@ def test_postgres_spelling() -> None:
     assert to_postgres("[]b]") == "(?s)[]b]"
 
 
+@pytest.mark.needs_embedded("asks repo.database which backend answers")
 def test_flags_inside_a_pattern_are_re2_only(repo: palimpsest.Repository) -> None:
     """A documented difference: PostgreSQL takes flags only at the start of a pattern; there
     a flag group further in is a QueryError (never a raw driver error)."""

@@ -10,9 +10,6 @@ import pytest
 import palimpsest
 from palimpsest import InvalidKey, InvalidValue, Repository, RetentionExpired
 
-pytestmark = pytest.mark.needs_embedded(
-    "retention and gc run on the server's host (no routes)")
-
 
 def _history(repo: Repository, n: int = 20, *, keys: int = 5) -> list[palimpsest.Commit]:
     """n commits on main, one a day from 2024-01-01, each updating one of ``keys`` entities."""
@@ -48,6 +45,7 @@ def test_policy_validation_and_listing(repo: Repository) -> None:
         repo.set_retention("", "1d")
 
 
+@pytest.mark.needs_embedded("runs gc, which only the host runs (no route)")
 def test_gc_keeps_horizon_state_and_prunes_older(repo: Repository) -> None:
     commits = _history(repo)
     before = {c.id: _state(repo.at(c.id)) for c in commits}
@@ -72,6 +70,7 @@ def test_gc_keeps_horizon_state_and_prunes_older(repo: Repository) -> None:
     assert report.pruned_commits == 15
 
 
+@pytest.mark.needs_embedded("runs gc, which only the host runs (no route)")
 def test_time_travel_before_horizon_names_it(repo: Repository) -> None:
     commits = _history(repo)
     repo.set_retention("main", "7d")
@@ -86,6 +85,7 @@ def test_time_travel_before_horizon_names_it(repo: Repository) -> None:
     assert repo.fsck().ok
 
 
+@pytest.mark.needs_embedded("runs gc, which only the host runs (no route)")
 def test_tags_pin_states_and_branches_keep_their_fork(repo: Repository) -> None:
     commits = _history(repo)
     repo.tag("pinned", commits[4].id)
@@ -108,6 +108,7 @@ def test_tags_pin_states_and_branches_keep_their_fork(repo: Repository) -> None:
     assert repo.fsck().ok
 
 
+@pytest.mark.needs_embedded("runs gc, which only the host runs (no route)")
 def test_gc_removes_rows_of_deleted_branches(repo: Repository) -> None:
     _history(repo, 3)
     repo.create_branch("tmp")
@@ -125,6 +126,7 @@ def test_gc_removes_rows_of_deleted_branches(repo: Repository) -> None:
     assert repo.fsck().ok
 
 
+@pytest.mark.needs_embedded("runs gc, which only the host runs (no route)")
 def test_gc_without_policies_keeps_everything_reachable(repo: Repository) -> None:
     commits = _history(repo, 8)
     states = {c.id: _state(repo.at(c.id)) for c in commits}
@@ -133,6 +135,7 @@ def test_gc_without_policies_keeps_everything_reachable(repo: Repository) -> Non
     assert {c.id: _state(repo.at(c.id)) for c in commits} == states
 
 
+@pytest.mark.needs_embedded("runs gc, which only the host runs (no route)")
 def test_dry_run_changes_nothing(repo: Repository) -> None:
     commits = _history(repo, 10)
     repo.set_retention("main", keep_commits=2)
@@ -143,6 +146,7 @@ def test_dry_run_changes_nothing(repo: Repository) -> None:
     assert (real.commits_pruned, real.rows_deleted) == (dry.commits_pruned, dry.rows_deleted)
 
 
+@pytest.mark.needs_embedded("runs gc, which only the host runs (no route)")
 def test_gc_is_repeatable_and_writes_continue(repo: Repository) -> None:
     commits = _history(repo, 10)
     repo.set_retention("main", keep_commits=3)
@@ -161,6 +165,7 @@ def test_gc_is_repeatable_and_writes_continue(repo: Repository) -> None:
     assert repo.fsck(repair_indexes=True).ok  # rebuilding derived data keeps it consistent
 
 
+@pytest.mark.needs_embedded("runs gc, which only the host runs (no route)")
 def test_open_views_survive_gc(repo: Repository) -> None:
     commits = _history(repo, 10)
     old = repo.at(commits[1].id)
@@ -173,6 +178,7 @@ def test_open_views_survive_gc(repo: Repository) -> None:
     assert repo.fsck().ok
 
 
+@pytest.mark.needs_embedded("runs gc, which only the host runs (no route)")
 def test_diff_rollback_and_history_after_gc(repo: Repository) -> None:
     commits = _history(repo, 12)
     repo.set_retention("main", keep_commits=4)
@@ -187,6 +193,7 @@ def test_diff_rollback_and_history_after_gc(repo: Repository) -> None:
     assert repo.fsck().ok
 
 
+@pytest.mark.needs_embedded("runs gc, which only the host runs (no route)")
 def test_policy_patterns_match_branches(repo: Repository) -> None:
     _history(repo, 4)
     repo.create_branch("release/1")
@@ -200,6 +207,7 @@ def test_policy_patterns_match_branches(repo: Repository) -> None:
     assert repo.at("main").count() == 4
 
 
+@pytest.mark.needs_embedded("runs gc, which only the host runs (no route)")
 def test_watch_from_before_the_horizon_resyncs_instead_of_skipping(
         repo: palimpsest.Repository) -> None:
     commits = [repo.resolve(repo.kv.set("/a", b"%d" % i).commit) for i in range(8)]
@@ -223,6 +231,7 @@ def test_watch_from_before_the_horizon_resyncs_instead_of_skipping(
     assert [c.id for c in delivered] == [c.id for c in commits[1:]] + [later.id]
 
 
+@pytest.mark.needs_embedded("runs gc, which only the host runs (no route)")
 def test_merge_whose_base_was_compacted_is_refused(repo: palimpsest.Repository) -> None:
     repo.put_entity("a", "T", {"v": 0})
     repo.create_branch("feature")

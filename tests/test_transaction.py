@@ -138,7 +138,6 @@ def test_relation_needs_existing_endpoints(repo: palimpsest.Repository) -> None:
     assert len(repo.log()) == 1
 
 
-@pytest.mark.needs_embedded("remote transactions are not checked against what they read")
 def test_relation_to_entity_deleted_meanwhile_fails(repo: palimpsest.Repository) -> None:
     repo.put_entity("a", "T")
     repo.put_entity("b", "T")
@@ -159,7 +158,6 @@ def test_concurrent_commit_on_other_elements_is_rebased(repo: palimpsest.Reposit
     assert repo.head().entity("b") is not None
 
 
-@pytest.mark.needs_embedded("remote transactions are not checked against what they read")
 def test_concurrent_commit_on_same_element_conflicts(repo: palimpsest.Repository) -> None:
     repo.put_entity("a", "T", {"x": 1})
     with pytest.raises(palimpsest.ConcurrentCommit), repo.transaction() as tx:

@@ -16,22 +16,28 @@ import palimpsest
 from palimpsest import types, wire
 from palimpsest.codec import canonical
 from palimpsest.types import (
+    BackupInfo,
     Blame,
     Branch,
     Change,
     Commit,
     CommitStats,
     Conflict,
+    CopyReport,
     Diff,
     Document,
     Entity,
     Entry,
+    Erasure,
+    IndexInfo,
     KVEvent,
     MergeResult,
     RefLogEntry,
     Relation,
+    RetentionPolicy,
     Tag,
     Version,
+    ViewInfo,
 )
 
 # -- strategies ------------------------------------------------------------------------------
@@ -112,6 +118,19 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     Entry: st.builds(Entry, names, blobs, counts, times, times, hashes | st.just("")),
     KVEvent: st.builds(KVEvent, st.sampled_from(["created", "updated", "deleted", "resync"]),
                        names, st.none() | blobs, counts, commits, st.none() | hashes),
+    IndexInfo: st.builds(IndexInfo, names, st.sampled_from(["entity", "document"]), names,
+                         names),
+    ViewInfo: st.builds(ViewInfo, names, st.sampled_from(["entity", "document"]), names,
+                        json_objects, counts),
+    Erasure: st.builds(Erasure, counts, st.sampled_from(["entity", "relation", "document"]),
+                       names, st.none() | names, text, names, times, counts,
+                       st.none() | hashes),
+    RetentionPolicy: st.builds(RetentionPolicy, names, st.none() | counts,
+                               st.none() | counts),
+    BackupInfo: st.builds(BackupInfo, text, st.sampled_from(["sqlite", "archive"]), counts,
+                          counts, st.booleans()),
+    CopyReport: st.builds(CopyReport, text, counts, counts, counts,
+                          st.dictionaries(names, st.none() | hashes, max_size=3)),
 }
 
 
@@ -216,9 +235,6 @@ def test_every_public_value_type_has_an_encoding() -> None:
     """A new frozen value type in types.py, or a public dataclass of the package, needs an
     encoding in palimpsest.wire (or a reason here why it has none)."""
     no_encoding = {
-        "BackupInfo": "a local backup's summary; never crosses the HTTP API",
-        "IndexInfo": "a declared index (docs/query.md); local administration",
-        "ViewInfo": "a materialized view (docs/query.md); local administration",
         "Resolved": "a merge resolution input, not a result",
         "Filter": "query input; has its own dict form (Filter.to_dict)",
         "Query": "query input",

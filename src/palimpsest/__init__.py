@@ -45,28 +45,34 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .client import RemoteRepository
-    from .maintenance import BackupInfo, restore
+    from .maintenance import restore
     from .models.kv import KeyValue
-    from .query import Agg, F, Filter, IndexInfo, Query, ViewInfo, and_, not_, or_
+    from .query import Agg, F, Filter, Query, and_, not_, or_
     from .repository import Repository
     from .transaction import Transaction
     from .types import (
+        BackupInfo,
         Blame,
         Branch,
         Change,
         Commit,
         CommitStats,
         Conflict,
+        CopyReport,
         Diff,
         Document,
         Entity,
         Entry,
+        Erasure,
+        IndexInfo,
         KVEvent,
         MergeResult,
         RefLogEntry,
         Relation,
+        RetentionPolicy,
         Tag,
         Version,
+        ViewInfo,
     )
     from .versioning.threeway import Resolved
     from .view import View
@@ -130,12 +136,14 @@ __all__ = [
     "CommitStats",
     "ConcurrentCommit",
     "Conflict",
+    "CopyReport",
     "CorruptObject",
     "DatabaseUnavailable",
     "Diff",
     "Document",
     "Entity",
     "Entry",
+    "Erasure",
     "F",
     "Filter",
     "Forbidden",
@@ -163,6 +171,7 @@ __all__ = [
     "Repository",
     "Resolved",
     "RetentionExpired",
+    "RetentionPolicy",
     "RevertConflict",
     "SchemaVersionError",
     "StorageError",
@@ -187,14 +196,14 @@ __all__ = [
 # Everything but the errors loads on first use, so that `import palimpsest` (and with it
 # `palimpsest --help`) stays fast: name -> module that defines it.
 _LAZY = {
-    **dict.fromkeys(("Agg", "F", "Filter", "IndexInfo", "Query", "ViewInfo", "and_", "not_",
-                     "or_"), "query"),
-    **dict.fromkeys(("Blame", "Branch", "Change", "Commit", "CommitStats", "Conflict", "Diff",
-                     "Document", "Entity", "Entry", "KVEvent", "MergeResult", "RefLogEntry",
-                     "Relation", "Tag", "Version"), "types"),
+    **dict.fromkeys(("Agg", "F", "Filter", "Query", "and_", "not_", "or_"), "query"),
+    **dict.fromkeys(("BackupInfo", "Blame", "Branch", "Change", "Commit", "CommitStats", "Conflict", "CopyReport", "Diff",
+                     "Document", "Entity", "Entry", "Erasure", "IndexInfo", "KVEvent",
+                     "MergeResult", "RefLogEntry", "Relation", "RetentionPolicy", "Tag",
+                     "Version", "ViewInfo"), "types"),
     "KeyValue": "models.kv", "Repository": "repository", "Transaction": "transaction",
     "Resolved": "versioning.threeway", "View": "view", "Watch": "watch",
-    "BackupInfo": "maintenance", "restore": "maintenance",
+    "restore": "maintenance",
 }
 
 

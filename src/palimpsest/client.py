@@ -8,8 +8,8 @@ embedded API for the common operations, so code moves from embedded to shared un
 
 Both implement the Protocols of :mod:`palimpsest.api` (``tests/test_contract.py`` lists what is
 embedded-only and why). Differences: a remote transaction buffers its writes and sends them as
-one request when the block ends (reads inside it see its writes, like the embedded one); the
-commit's author is the token's user. Errors are the same classes, rebuilt from the
+one request when the block ends, with what it read (reads inside it see its writes and are
+checked at commit, like the embedded one's); the commit's author is the token's user. Errors are the same classes, rebuilt from the
 server's ``error.code``. Needs ``httpx`` (the ``server`` extra).
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +25,7 @@ from . import errors, wire
 from .codec import check_document, check_name, check_props
 from .errors import InvalidValue, NotFound, PalimpsestError, QueryError
 from .query.aggregate import parse_aggregates
-from .query.engine import check_page
+from .query.engine import Query, check_page
 from .query.filters import parse_order, to_filter
 from .remote_kv import RemoteKV
 from .remote_tx import RemoteTransaction
@@ -38,11 +38,15 @@ from .types import (
     Conflict,
     Document,
     Entity,
+    Erasure,
+    IndexInfo,
     RefLogEntry,
     Relation,
     Relations,
+    RetentionPolicy,
     Tag,
     Version,
+    ViewInfo,
 )
 from .versioning.diff import Diff
 from .versioning.merge import MergeResult
@@ -184,7 +188,7 @@ class RemoteRepository:
         options = _options(message, author, metadata, timestamp, branch)
         return RemoteTransaction(
             lambda: self.at(branch),
-            lambda ops: self._write("POST", "/api/transaction", options | {"ops": ops}))
+            lambda body: self._write("POST", "/api/transaction", options | body))
 
     def run_transaction(self, fn: Callable[[RemoteTransaction], object], message: str = "", *,
                         retries: int = 5, author: str | None = None,
@@ -438,6 +442,91 @@ class RemoteRepository:
         rows = self._call("GET", "/api/reflog", params={"name": name, "limit": limit})
         return [wire.decode(RefLogEntry, r) for r in rows]
 
+    # -- combine, erasure, retention, indexes, views (server/routes_manage.py) -------------
+    def combine(self, refs: list[Ref] | tuple[Ref, ...], *, mode: str = "union",
+                into: str | None = None, message: str | None = None, author: str | None = None,
+                strategy: str | None = None,
+                resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
+                dry_run: bool = False) -> MergeResult:
+        """Set-merge of versions on the server (see the embedded ``combine``); conflicts come
+        back as ``status == "conflict"``. The author is the token's user."""
+        if isinstance(refs, str) or not isinstance(refs, list | tuple) or len(refs) < 2:
+            raise InvalidValue("combine needs a list of at least two refs, e.g. "
+                               "repo.combine(['v1', 'v2'], mode='union')")
+        items = None
+        if resolutions:
+            items = []
+            for key, ref in resolutions.items():
+                if not (isinstance(key, tuple) and len(key) == 3):
+                    raise InvalidValue(f"resolution keys are (element, id, property) tuples as "
+                                       f"in Conflict.key; got {key!r}")
+                items.append({"element": key[0], "id": key[1], "property": key[2],
+                              "ref": _ref(ref)})
+        return wire.decode(MergeResult, self._call("POST", "/api/combine", json={
+            "refs": [_ref(r) for r in refs], "mode": mode, "into": into, "message": message,
+            "author": author,
+            "strategy": strategy, "resolutions": items, "dry_run": dry_run}))
+
+    def erase(self, id: str | tuple[str, str], *, reason: str, author: str | None = None,
+              element: str | None = None, message: str | None = None) -> Erasure:
+        """Erase one element's values on the server (admins); the author is the token's
+        user."""
+        where = {"collection": id[0], "key": id[1]} if isinstance(id, tuple) else {"id": id}
+        return wire.decode(Erasure, self._call("POST", "/api/erase", json={
+            **where, "reason": reason, "element": element, "message": message,
+            "author": author}))
+
+    def erasures(self) -> list[Erasure]:
+        return [wire.decode(Erasure, e) for e in self._call("GET", "/api/erasures")]
+
+    def set_retention(self, branches: str, keep: str | timedelta | int | None = None, *,
+                      keep_commits: int | None = None,
+                      author: str | None = None) -> RetentionPolicy | None:
+        """Set the retention policy of branches matching a glob (admins)."""
+        given = {"keep_seconds": keep.total_seconds()} if isinstance(keep, timedelta) else {
+            "keep": keep}
+        data = self._call("PUT", "/api/retention", json={
+            "branches": branches, **given, "keep_commits": keep_commits, "author": author})
+        return None if data is None else wire.decode(RetentionPolicy, data)
+
+    def retention(self) -> list[RetentionPolicy]:
+        return [wire.decode(RetentionPolicy, p) for p in self._call("GET", "/api/retention")]
+
+    def horizon(self, branch: str | None = None) -> Commit | None:
+        data = self._call("GET", "/api/horizon", params={"branch": branch})
+        return None if data is None else wire.decode(Commit, data)
+
+    def create_index(self, type: str | None = None, field: str | None = None, *,
+                     collection: str | None = None) -> IndexInfo:
+        """Declare an index on the server (admins)."""
+        return wire.decode(IndexInfo, self._call("POST", "/api/indexes", json={
+            "type": type, "field": field or "", "collection": collection}))
+
+    def drop_index(self, type: str | None = None, field: str | None = None, *,
+                   collection: str | None = None) -> None:
+        self._call("DELETE", "/api/indexes", params={"type": type, "field": field or "",
+                                                     "collection": collection})
+
+    def indexes(self) -> list[IndexInfo]:
+        return [wire.decode(IndexInfo, i) for i in self._call("GET", "/api/indexes")]
+
+    def create_view(self, name: str, collection_or_type: str, query: object = None, *,
+                    kind: str | None = None) -> ViewInfo:
+        """Declare a materialized view on the server (admins); ``query`` as embedded (a
+        Filter, a Query or its dict form)."""
+        spec = None if query is None else Query.of(query).to_dict()
+        return wire.decode(ViewInfo, self._call("POST", "/api/views", json={
+            "name": name, "target": collection_or_type, "query": spec, "kind": kind}))
+
+    def drop_view(self, name: str) -> None:
+        self._call("DELETE", f"/api/views/{_p(name)}")
+
+    def views(self) -> list[ViewInfo]:
+        return [wire.decode(ViewInfo, v) for v in self._call("GET", "/api/views")]
+
+    def refresh_views(self, name: str | None = None) -> int:
+        return int(self._call("POST", "/api/views/refresh", json={"name": name})["rows"])
+
     # -- key-value state -----------------------------------------------------------------
     @property
     def kv(self) -> RemoteKV:
@@ -662,6 +751,29 @@ class RemoteView:
         result: dict[str, Any] | list[dict[str, Any]] = self._repo.request(
             "POST", "/api/aggregate", json={k: v for k, v in body.items() if v is not None})
         return result
+
+    def materialized(self, name: str, *, where: Any = None, order_by: Any = None,
+                     limit: int | None = None, offset: int = 0) -> list[Document | Entity]:
+        """The members of materialized view ``name`` at this view's commit."""
+        check_page(limit, offset)
+        body = {"ref": self.commit.id if self.commit is not None else None,
+                "where": _where(where), "order_by": _order(order_by), "limit": limit,
+                "offset": offset}
+        if self.commit is None:  # the empty state: no members, but the view must exist
+            if name not in {v.name for v in self._repo.views()}:
+                raise NotFound(f"no materialized view {name!r}; create it with "
+                               "repo.create_view")
+            return []
+        rows = self._repo.request("POST", f"/api/views/{_p(name)}/members",
+                                  json={k: v for k, v in body.items() if v is not None})
+        return [wire.decode(Entity, r) if isinstance(r, dict) and "props" in r and "type" in r
+                else wire.decode(Document, r) if isinstance(r, dict) and "collection" in r
+                else r for r in rows]
+
+    @property
+    def kv(self) -> RemoteKV:
+        """The key-value state at this commit (read-only)."""
+        return RemoteKV(self._repo, None, at=self.commit.id if self.commit else "")
 
     def to_dict(self) -> dict[str, Any]:
         if self.commit is None:

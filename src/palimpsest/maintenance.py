@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 from .errors import CorruptObject, InvalidValue, PalimpsestError
 from .repository import Repository
 from .storage import is_file, open_database
+from .types import BackupInfo
 from .versioning.archive import import_archive
-from .versioning.backup import BackupInfo, Format, fsck_file, journal_delete, remove_files
+from .versioning.backup import Format, fsck_file, journal_delete, remove_files
 
 if TYPE_CHECKING:
     pass

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from . import wire
 from .codec import check_json, encode
-from .errors import InvalidValue, NotFound
+from .errors import InvalidValue, NotFound, ReadOnly
 from .models import kv as kv_model
 from .types import JSON, Commit, Entry, KVEvent
 
@@ -26,24 +26,39 @@ class Server(Protocol):
 
 
 class RemoteKV:
-    """The common key-value operations of :class:`palimpsest.models.kv.KeyValue` over HTTP."""
+    """The common key-value operations of :class:`palimpsest.models.kv.KeyValue` over HTTP:
+    a branch's state (``repo.kv``), or with ``at`` one commit's, read-only (``view.kv``; the
+    empty string: the empty state)."""
 
-    def __init__(self, repo: Server, branch: str | None) -> None:
+    def __init__(self, repo: Server, branch: str | None, *, at: str | None = None) -> None:
         self._repo = repo
         self.branch = branch
+        self._at = at
 
     def on(self, branch: str) -> RemoteKV:
+        if self._at is not None:
+            raise ReadOnly("a past state's kv is read-only; use repo.kv.on(branch)")
         return RemoteKV(self._repo, branch)
 
     @property
     def read_only(self) -> bool:
-        """False: a remote key-value state is a branch's, and writable with a writer token."""
-        return False
+        """True for a past state (``view.kv``); a branch's is writable with a writer token."""
+        return self._at is not None
+
+    def _where(self) -> dict[str, Any]:
+        return {"ref": self._at} if self._at is not None else {"branch": self.branch}
+
+    def _writable(self) -> None:
+        if self._at is not None:
+            raise ReadOnly("this kv is a past state and read-only; write through repo.kv")
 
     def get(self, key: str) -> Entry | None:
+        if self._at == "":
+            kv_model.check_key(key)
+            return None
         try:
             data = self._repo.request("GET", "/api/kv/entry", params={"key": key,
-                                                                    "branch": self.branch})
+                                                                    **self._where()})
         except NotFound:
             return None
         return wire.decode(Entry, data)
@@ -62,8 +77,11 @@ class RemoteKV:
 
     def list(self, prefix: str = "/", *, limit: int | None = None,
              start_after: str | None = None) -> builtins.list[Entry]:
+        if self._at == "":
+            kv_model.check_prefix(prefix)
+            return []
         rows = self._repo.request("GET", "/api/kv", params={
-            "prefix": prefix, "branch": self.branch, "limit": limit or 10_000,
+            "prefix": prefix, **self._where(), "limit": limit or 10_000,
             "start_after": start_after})
         return [wire.decode(Entry, r) for r in rows]
 
@@ -78,6 +96,7 @@ class RemoteKV:
         return self.exists(key)
 
     def _set(self, key: str, value: bytes, **extra: Any) -> Entry:
+        self._writable()
         body = {"key": kv_model.check_key(key), "value": base64.b64encode(kv_model.to_bytes(value)).decode(),
                 "branch": self.branch, **extra}
         return wire.decode(Entry, self._repo.request("PUT", "/api/kv/entry",
@@ -125,6 +144,7 @@ class RemoteKV:
     def delete(self, key: str, *, expected_version: int | None = None,
                message: str | None = None, author: str | None = None,
                metadata: Mapping[str, JSON] | None = None) -> bool:
+        self._writable()
         if author is not None or metadata is not None:
             checks = [] if expected_version is None else [
                 kv_model.check_version(key, expected_version)]
@@ -149,6 +169,7 @@ class RemoteKV:
                     metadata: Mapping[str, JSON] | None = None) -> Commit | None:
         """All checks, then all writes, in one commit on the server, or nothing: a failed
         check raises VersionConflict naming it. None when the ops changed nothing."""
+        self._writable()
         items: list[dict[str, Any]] = []
         for op in ops:
             if not isinstance(op, kv_model.KVOp):

@@ -18,15 +18,29 @@ from .models.kvgroup import GroupCommit
 from .query import engine as query_engine
 from .query import indexes as query_indexes
 from .query import views as query_views
-from .query.indexes import IndexInfo
 from .query.target import Target, resolve_target
-from .query.views import ViewInfo
 from .storage.base import Database
 from .storage.cache import cache_of
 from .storage.schema import create_schema
 from .storage.visibility import Chain, StoredRow
 from .transaction import Transaction
-from .types import JSON, Blame, Branch, Change, Commit, KVEvent, RefLogEntry, Tag, Version
+from .types import (
+    JSON,
+    BackupInfo,
+    Blame,
+    Branch,
+    Change,
+    Commit,
+    CopyReport,
+    Erasure,
+    IndexInfo,
+    KVEvent,
+    RefLogEntry,
+    RetentionPolicy,
+    Tag,
+    Version,
+    ViewInfo,
+)
 from .versioning import log as history_log
 from .versioning import merge as merge_ops
 from .versioning import restore
@@ -42,10 +56,7 @@ from .view import View
 from .watch import CommitFollower, Follower, Watch, commit_poller, kv_poller, parse_token
 
 if TYPE_CHECKING:
-    from .versioning.backup import BackupInfo
-    from .versioning.copy import CopyReport
-    from .versioning.erase import Erasure
-    from .versioning.retention import GcReport, RetentionPolicy
+    from .versioning.retention import GcReport
 
 ElementRef = str | tuple[str, str]
 

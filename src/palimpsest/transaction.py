@@ -141,6 +141,19 @@ class Transaction:
         them again (they join the read set)."""
         self._known.update(rows)
 
+    def start_at(self, commit: Commit | None) -> None:
+        """Read from ``commit``'s state (None: the empty state) instead of the branch head, as
+        if the transaction had been opened then: when it commits, what changed on the branch
+        since is checked against its read set. Only before its first read or write (the
+        server runs a remote transaction from the client's base this way)."""
+        if self._known or self._pending or self._reads:
+            raise InvalidValue("start_at must come before the transaction's first read or "
+                               "write")
+        if commit is not None:
+            self._line = commit.line
+        self._head_seq = None if commit is None else commit.seq
+        self._chain = self._commits.commit_chain(commit)
+
     # -- reads (see own writes; every read joins the read set, see versioning/readset.py) -----
     def row(self, kind: str, key: str) -> StoredRow | None:
         """The row of one key as this transaction sees it (its own write, else the base row;

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import builtins
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeAlias
 
 from .codec import json_equal
@@ -501,3 +501,111 @@ class MergeResult:
     def ok(self) -> bool:
         """True unless the merge stopped on conflicts."""
         return self.status != "conflict"
+
+
+# -- descriptions returned by administration methods ----------------------------------------
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    """A declared index: on ``field`` of the entities of type ``type`` or of the documents of
+    collection ``type`` (``element`` says which)."""
+
+    name: str
+    element: str
+    type: str
+    field: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "element": self.element, "type": self.type,
+                "field": self.field}
+
+
+@dataclass(frozen=True, slots=True)
+class ViewInfo:
+    """A materialized view: its name, what it reads, its query (the JSON form ``{"where",
+    "select", "order_by"}``; ``palimpsest.Query.of(info.query)`` rebuilds it), and the last
+    commit seq it has been brought up to."""
+
+    name: str
+    element: str
+    type: str
+    query: dict[str, JSON]
+    synced_seq: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "element": self.element, "type": self.type,
+                "query": self.query, "synced_seq": self.synced_seq}
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """One erasure: which element, why, by whom, when, how many stored versions it blanked,
+    and the id of the commit that records it in the log."""
+
+    id: int
+    element: str
+    key: str
+    collection: str | None
+    reason: str
+    author: str
+    timestamp: datetime
+    rows: int
+    commit: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "element": self.element, "key": self.key,
+                "collection": self.collection, "reason": self.reason, "author": self.author,
+                "timestamp": self.timestamp.isoformat(), "rows": self.rows,
+                "commit": self.commit}
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """How much history of the branches matching ``pattern`` stays readable: the last
+    ``keep_us`` microseconds of time and/or the last ``keep_commits`` commits."""
+
+    pattern: str
+    keep_us: int | None
+    keep_commits: int | None
+
+    @property
+    def keep(self) -> timedelta | None:
+        return timedelta(microseconds=self.keep_us) if self.keep_us is not None else None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"pattern": self.pattern, "keep_seconds": (self.keep_us // 1_000_000
+                                                          if self.keep_us is not None else None),
+                "keep_commits": self.keep_commits}
+
+
+BackupFormat = Literal["sqlite", "archive"]
+
+
+@dataclass(frozen=True, slots=True)
+class BackupInfo:
+    """Where a backup went, in which format, how big it is and whether fsck passed on it."""
+
+    path: str
+    format: BackupFormat
+    commits: int
+    bytes: int
+    verified: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "format": self.format, "commits": self.commits,
+                "bytes": self.bytes, "verified": self.verified}
+
+
+@dataclass(frozen=True, slots=True)
+class CopyReport:
+    """What a copy wrote: counts, and the head commit id of every branch (equal on both
+    sides)."""
+
+    url: str
+    commits: int
+    rows: int
+    records: int
+    heads: dict[str, str | None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "commits": self.commits, "rows": self.rows,
+                "records": self.records, "heads": dict(self.heads)}

@@ -27,22 +27,28 @@ from typing import Any, TypeVar, cast, get_args, get_origin, get_type_hints
 from .errors import InvalidValue
 from .types import (
     JSON,
+    BackupInfo,
     Blame,
     Branch,
     Change,
     Commit,
     CommitStats,
     Conflict,
+    CopyReport,
     Diff,
     Document,
     Entity,
     Entry,
+    Erasure,
+    IndexInfo,
     KVEvent,
     MergeResult,
     RefLogEntry,
     Relation,
+    RetentionPolicy,
     Tag,
     Version,
+    ViewInfo,
 )
 
 T = TypeVar("T")
@@ -206,7 +212,8 @@ _CUSTOM: dict[type[Any], _Codec] = {
 _CODECS: dict[type[Any], _Codec] = {
     cls: _CUSTOM.get(cls) or (_plain(cls), _plain_from(cls))
     for cls in (Entity, Relation, Document, CommitStats, Commit, Branch, Tag, RefLogEntry,
-                Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent)
+                Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent,
+                IndexInfo, ViewInfo, Erasure, RetentionPolicy, BackupInfo, CopyReport)
 }
 
 TYPES: tuple[type[Any], ...] = tuple(_CODECS)

@@ -3,11 +3,10 @@ materialized views (docs/query.md)."""
 
 from __future__ import annotations
 
+from ..types import IndexInfo, ViewInfo
 from .aggregate import Agg
 from .engine import Query
 from .filters import F, Field, Filter, and_, not_, or_
-from .indexes import IndexInfo
-from .views import ViewInfo
 
 __all__ = ["Agg", "F", "Field", "Filter", "IndexInfo", "Query", "ViewInfo", "and_", "not_",
            "or_"]

@@ -10,29 +10,12 @@ candidate rows through the index and the visibility rule keeps those its commit 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from ..codec import digest, now_us
 from ..errors import NotFound, QueryError
 from ..storage.base import Database
+from ..types import IndexInfo
 from .filters import KEY_FIELD, Filter, indexable_fields, parse_field
 from .target import ELEMENT_NAMES, Target
-
-
-@dataclass(frozen=True, slots=True)
-class IndexInfo:
-    """A declared index: on ``field`` of the entities of type ``type`` or of the documents of
-    collection ``type`` (``element`` says which)."""
-
-    name: str
-    element: str
-    type: str
-    field: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "element": self.element, "type": self.type,
-                "field": self.field}
 
 
 def index_name(kind: str, type_: str, field: str) -> str:

@@ -12,38 +12,22 @@ the next read that needs it, or by :func:`refresh` (``Repository.refresh_views``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ..codec import DOC_SEP, check_name, decode, encode, now_us
 from ..errors import InvalidValue, NotFound
 from ..storage.base import Database
 from ..storage.visibility import COLUMNS, Chain, StoredRow, visible
+from ..types import ViewInfo
 from ..versioning.elements import doc_key, to_value
 from .engine import Query, Result, Where, check_page, shape
 from .filters import parse_order, parse_select, to_filter
 from .target import ELEMENT_NAMES, Target
 
 
-@dataclass(frozen=True, slots=True)
-class ViewInfo:
-    """A materialized view: its name, what it reads, its query, and the last commit seq it
-    has been brought up to."""
-
-    name: str
-    element: str
-    type: str
-    query: Query
-    synced_seq: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "element": self.element, "type": self.type,
-                "query": self.query.to_dict(), "synced_seq": self.synced_seq}
-
-
 def _info(row: Any) -> ViewInfo:
     name, kind, type_, spec, synced = row
-    return ViewInfo(str(name), ELEMENT_NAMES[str(kind)], str(type_), Query.of(decode(spec)),
+    return ViewInfo(str(name), ELEMENT_NAMES[str(kind)], str(type_), Query.of(decode(spec)).to_dict(),
                     int(synced))
 
 
@@ -96,7 +80,7 @@ def refresh(db: Database, name: str) -> int:
             return 0
         target = Target("d" if info.element == "document" else "e", info.type)
         comp = target.compiler(db)
-        fsql, fparams = comp.filter(info.query.where)
+        fsql, fparams = comp.filter(Query.of(info.query).where)
         # Deletion rows carry no type. Entities can change type, so every entity row is
         # looked at; a document's collection is the prefix of its key.
         scope = " AND r.key >= ? AND r.key < ?" if target.kind == "d" else ""
@@ -146,7 +130,7 @@ def read(db: Database, chain: Chain, name: str, *, where: Where = None,
     target = Target("d" if info.element == "document" else "e", info.type)
     comp = target.compiler(db)
     fsql, fparams = comp.filter(to_filter(where))
-    order = parse_order(order_by) if order_by is not None else list(info.query.order_by)
+    order = parse_order(order_by) if order_by is not None else list(Query.of(info.query).order_by)
     vis, vparams = visible(chain, name, "v", table="view_rows", partition="view")
     sql = (f"SELECT {COLUMNS} FROM view_rows v JOIN rows r ON r.kind = ? AND r.key = v.key "
            f"AND r.line = v.line AND r.seq = v.seq WHERE v.view = ? AND v.op = 1 AND {vis} "
@@ -155,5 +139,6 @@ def read(db: Database, chain: Chain, name: str, *, where: Where = None,
     if limit is not None or offset:
         sql += " LIMIT ? OFFSET ?"
         args += [2**63 - 1 if limit is None else limit, offset]
-    paths = parse_select(list(info.query.select)) if info.query.select is not None else None
+    select = Query.of(info.query).select
+    paths = parse_select(list(select)) if select is not None else None
     return [shape(to_value(StoredRow(*row)), paths) for row in db.all(sql, args)]

@@ -27,6 +27,7 @@ from .app import (
     palimpsest_error_body,
     status_for,
 )
+from .routes_manage import router as manage_router
 from .routes_mr import router as merge_requests_router
 from .ui_review import install as install_review_pages
 
@@ -97,6 +98,7 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.include_router(routes_watch.router)
     app.include_router(merge_requests_router)
     install_review_pages(app)
+    app.include_router(manage_router)
     ui.install(app)
     return app
 

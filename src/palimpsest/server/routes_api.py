@@ -6,6 +6,8 @@ Operation ids are the names of the Python methods they mirror (``put_entity``, `
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
 import sys
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from ..view import View
 from . import auth, schemas
 from .app import ApiError, Caller, RefParam, ServerConfig, get_config, get_repo
 from .auth import Principal
+from .readsets import start_from
 
 router = APIRouter(prefix="/api")
 
@@ -89,6 +92,14 @@ def attribution(config: ServerConfig, principal: Principal, client_author: str |
     return principal.user, meta
 
 
+def kv_bytes(data: str) -> bytes:
+    """A key-value value sent as base64."""
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidValue(f"'value' is not valid base64: {exc}") from exc
+
+
 def apply_op(tx: Transaction, op: Any) -> None:
     kind = op.op
     if kind == "put_entity":
@@ -107,6 +118,10 @@ def apply_op(tx: Transaction, op: Any) -> None:
         tx.put_document(op.collection, op.key, op.value)
     elif kind == "delete_document":
         tx.delete_document(op.collection, op.key)
+    elif kind == "kv_set":
+        tx.kv.set(op.key, kv_bytes(op.value))
+    elif kind == "kv_delete":
+        tx.kv.delete(op.key)
     else:  # pragma: no cover - the schema admits only the kinds above
         raise InvalidValue(f"unknown operation {kind!r}")
 
@@ -123,6 +138,8 @@ def transaction(body: schemas.TransactionIn, request: Request,
         raise InvalidValue("a transaction needs at least one operation")
 
     def apply(tx: Transaction) -> None:
+        if body.reads is not None:  # checked against what it read, like an embedded one
+            start_from(tx, get_repo(request), body.base, body.reads)
         for op in body.ops:
             apply_op(tx, op)
 

@@ -237,9 +237,22 @@ class DeleteDocumentOp(_Model):
     key: str
 
 
+class KVSetOp(_Model):
+    """``tx.kv.set``: ``value`` is base64."""
+
+    op: Literal["kv_set"]
+    key: str
+    value: str
+
+
+class KVDeleteOp(_Model):
+    op: Literal["kv_delete"]
+    key: str
+
+
 Operation = Annotated[
     PutEntityOp | UpdateEntityOp | DeleteEntityOp | PutRelationOp | UpdateRelationOp
-    | DeleteRelationOp | PutDocumentOp | DeleteDocumentOp,
+    | DeleteRelationOp | PutDocumentOp | DeleteDocumentOp | KVSetOp | KVDeleteOp,
     Field(discriminator="op"),
 ]
 
@@ -255,8 +268,29 @@ class CommitOptions(_Model):
     timestamp: str | None = None
 
 
+class ReadsIn(_Model):
+    """What a transaction read at its base (docs/architecture.md, "Read sets"): point reads
+    (found or not) and predicates. The server lands the transaction on the branch's head only
+    when none of it changed since ``base``; else 409 ``concurrent_commit``."""
+
+    entities: list[str] = []
+    relations: list[str] = []
+    documents: list[tuple[str, str]] = []
+    kv: list[str] = []
+    all: list[Literal["entity", "relation"]] = Field(
+        [], description="every entity / every relation (listings and counts without a type)")
+    types: list[tuple[Literal["entity", "relation", "document"], str]] = Field(
+        [], description="the entities or relations of a type, the documents of a collection")
+    relations_from: list[str] = []
+    relations_to: list[str] = []
+    kv_prefixes: list[str] = []
+
+
 class TransactionIn(CommitOptions):
     ops: list[Operation]
+    base: str | None = Field(None, description="the commit the transaction read (with reads; "
+                                               "null: the empty state)")
+    reads: ReadsIn | None = None
 
 
 class PutEntityIn(CommitOptions):

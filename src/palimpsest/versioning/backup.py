@@ -6,33 +6,17 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from dataclasses import dataclass
-from typing import Literal
 
 from ..errors import CorruptObject, InvalidValue, PalimpsestError, StorageError
 from ..storage import open_database
 from ..storage.schema import create_schema
+from ..types import BackupFormat, BackupInfo
 from .archive import export_archive, import_archive
 from .commits import CommitStore
 from .fsck import FsckReport, check_repository
 from .refs import RefStore
 
-Format = Literal["sqlite", "archive"]
-
-
-@dataclass(frozen=True, slots=True)
-class BackupInfo:
-    """Where a backup went, in which format, how big it is and whether fsck passed on it."""
-
-    path: str
-    format: Format
-    commits: int
-    bytes: int
-    verified: bool
-
-    def to_dict(self) -> dict[str, object]:
-        return {"path": self.path, "format": self.format, "commits": self.commits,
-                "bytes": self.bytes, "verified": self.verified}
+Format = BackupFormat
 
 
 def backup(refs: RefStore, dest: str | os.PathLike[str], *, format: Format | None = None,

@@ -11,33 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any, cast
 
 from ..errors import CorruptObject, InvalidValue
 from ..storage.base import Database, Dialect, Params, Row, Tracer
 from ..storage.schema import create_schema, rebuild_superseded
+from ..types import CopyReport
 from .archive import _load, _records, _verify
 from .commits import CommitStore, id_text
 from .refs import RefStore
 
 _BATCH = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class CopyReport:
-    """What a copy wrote: counts, and the head commit id of every branch (equal on both
-    sides)."""
-
-    url: str
-    commits: int
-    rows: int
-    records: int
-    heads: dict[str, str | None]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "commits": self.commits, "rows": self.rows,
-                "records": self.records, "heads": dict(self.heads)}
 
 
 class _Batcher:

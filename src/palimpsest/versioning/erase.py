@@ -14,37 +14,13 @@ personal data in properties and document values, not in ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from ..codec import from_us, now_us
 from ..errors import InvalidValue, NotFound
 from ..storage.base import Database
 from ..storage.cache import bump_rewrites
+from ..types import Erasure
 from .commits import id_text
 from .elements import ERASED, PUT, element_name, erased_value, public_id
-
-
-@dataclass(frozen=True, slots=True)
-class Erasure:
-    """One erasure: which element, why, by whom, when, how many stored versions it blanked,
-    and the id of the commit that records it in the log."""
-
-    id: int
-    element: str
-    key: str
-    collection: str | None
-    reason: str
-    author: str
-    timestamp: datetime
-    rows: int
-    commit: str | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "element": self.element, "key": self.key,
-                "collection": self.collection, "reason": self.reason, "author": self.author,
-                "timestamp": self.timestamp.isoformat(), "rows": self.rows,
-                "commit": self.commit}
 
 
 def stored_key(db: Database, keys: list[tuple[str, str]]) -> tuple[str, str]:

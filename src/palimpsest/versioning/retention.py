@@ -30,7 +30,7 @@ from ..codec import now_us
 from ..errors import InvalidKey, InvalidValue
 from ..storage.base import Database
 from ..storage.cache import bump_rewrites
-from ..types import Commit
+from ..types import Commit, RetentionPolicy
 from .commits import CommitStore
 from .firstparent import at_time, path
 from .log import merge_bases, walk
@@ -47,24 +47,6 @@ _US = 1_000_000
 # it there. (The coalesce gives the index an upper end: one range probe per row.)
 _UNNEEDED = ("NOT EXISTS (SELECT 1 FROM gc_bounds b WHERE b.line = rows.line AND "
              "b.bound >= rows.seq AND b.bound < coalesce(rows.superseded, 9223372036854775807))")
-
-
-@dataclass(frozen=True, slots=True)
-class RetentionPolicy:
-    """How much history of the branches matching ``pattern`` stays readable."""
-
-    pattern: str
-    keep_us: int | None
-    keep_commits: int | None
-
-    @property
-    def keep(self) -> timedelta | None:
-        return timedelta(microseconds=self.keep_us) if self.keep_us is not None else None
-
-    def to_dict(self) -> dict[str, object]:
-        return {"pattern": self.pattern, "keep_seconds": (self.keep_us // _US
-                                                          if self.keep_us is not None else None),
-                "keep_commits": self.keep_commits}
 
 
 @dataclass(slots=True)
