@@ -14,7 +14,9 @@ Version 2 added the retention and erasure bookkeeping: ``retention`` (policies),
 ``pruned`` (ranges of commits whose state gc compacted away) and ``erasures`` (the audit
 record of each erasure). The query layer's registries (``query_indexes``: declared property
 indexes; ``query_views`` and ``view_rows``: materialized views, membership only, rebuildable)
-are part of version 2 too. Two maintenance operations are the only exceptions to append-only
+are part of version 2 too. Version 3 added ``search_indexes``, the registry of declared
+full-text and vector indexes (``versioning/search_index.py``); each index keeps its entries
+(one per indexed row version, keyed by the row's ``(kind, key, line, seq)``) in its own table. Two maintenance operations are the only exceptions to append-only
 rows: gc deletes rows no readable state needs, and erasure replaces the value of an erased
 element's rows (keeping their hash).
 """
@@ -26,7 +28,7 @@ from collections.abc import Callable
 from ..errors import SchemaVersionError
 from .base import Database
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -141,6 +143,15 @@ CREATE TABLE IF NOT EXISTS view_rows (
     PRIMARY KEY (view, key, line, seq)
 );
 CREATE INDEX IF NOT EXISTS view_rows_scan ON view_rows (view, line, seq, superseded, op);
+CREATE TABLE IF NOT EXISTS search_indexes (
+    name       TEXT PRIMARY KEY,
+    mode       TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    generation {bigint} NOT NULL,
+    time_us    {bigint} NOT NULL
+);
 """
 
 
@@ -148,7 +159,12 @@ def _v1_to_v2(db: Database) -> None:
     """Retention and erasure tables: created by re-running ``_TABLES``; no data changes."""
 
 
-MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2}
+def _v2_to_v3(db: Database) -> None:
+    """The search registry (``search_indexes``): created by re-running ``_TABLES``; declared
+    text and vector indexes keep their own tables (docs/search.md)."""
+
+
+MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 """``MIGRATIONS[v]`` turns a version-``v`` database into version ``v + 1``."""
 
 

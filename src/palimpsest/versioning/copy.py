@@ -17,6 +17,7 @@ from typing import Any, cast
 from ..errors import CorruptObject, InvalidValue
 from ..storage.base import Database, Dialect, Params, Row, Tracer
 from ..storage.schema import create_schema, rebuild_superseded
+from . import search_index
 from .archive import _load, _records, _verify
 from .commits import CommitStore
 from .refs import RefStore
@@ -133,6 +134,7 @@ def copy_repository(src: Database, commits: CommitStore, refs: RefStore, dst: Da
             _load(target, kind, record, number)
         batcher.flush()
         rebuild_superseded(dst)
+        search_index.rebuild(dst)
         _verify(dst)
         heads = _heads(dst)
         if heads != _heads(src):

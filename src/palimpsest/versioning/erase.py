@@ -20,6 +20,7 @@ from datetime import datetime
 from ..codec import from_us, now_us
 from ..errors import InvalidValue, NotFound
 from ..storage.base import Database
+from . import search_index
 from .elements import ERASED, PUT, element_name, erased_value, public_id
 
 
@@ -70,6 +71,7 @@ def erase_rows(db: Database, kind: str, key: str, *, reason: str, author: str) -
                            "reason": reason, "erasure": number})
     changed = db.run("UPDATE rows SET value = ? WHERE kind = ? AND key = ? AND op = ? AND "
                      "value NOT LIKE ?", (marker, kind, key, PUT, ERASED + "%"))
+    search_index.forget(db, kind, key)  # erased text and vectors must not stay searchable
     db.run("INSERT INTO erasures (id, kind, key, reason, author, time_us, row_count) "
            "VALUES (?, ?, ?, ?, ?, ?, ?)", (number, kind, key, reason, author, time_us, changed))
     ident, collection = public_id(kind, key)

@@ -30,6 +30,7 @@ from ..codec import now_us
 from ..errors import InvalidKey, InvalidValue
 from ..storage.base import Database
 from ..types import Commit
+from . import search_index
 from .commits import CommitStore
 from .log import merge_bases, walk
 from .pruned import check_readable, pruned_range
@@ -259,6 +260,7 @@ def gc(commits: CommitStore, refs: RefStore, *, pinned: Iterable[Commit] = (),
             db.run("DELETE FROM gc_bounds")
             return report
         db.run("DELETE FROM rows WHERE " + _UNNEEDED)
+        search_index.prune(db)
         db.run("DELETE FROM gc_bounds")
         _record_pruned(db, commits, newly, report, at)
     return report
