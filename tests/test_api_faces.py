@@ -74,6 +74,13 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.kv": ("kv", "kv_get"),
     "Repository.watch": ("- no command yet (kv watch follows keys)", "watch"),
     "Repository.create_index": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.create_text_index": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.drop_text_index": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.text_indexes": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.create_vector_index": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.drop_vector_index": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.vector_indexes": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.similar_at": ("similar", "similar"),
     "Repository.drop_index": ("- no command yet (Python API only)", NO_ROUTE),
     "Repository.indexes": ("- no command yet (Python API only)", NO_ROUTE),
     "Repository.create_view": ("- no command yet (Python API only)", NO_ROUTE),
@@ -101,6 +108,8 @@ FACES: dict[str, tuple[str, str]] = {
     "View.kv": ("kv", NO_ROUTE),
     "View.to_dict": ("export", "to_dict"),
     "View.sparql": (SPARQL, SPARQL),
+    "View.search": ("search", "search"),
+    "View.similar": ("similar", "similar"),
     "View.sparql_explain": (SPARQL, SPARQL),
     # -- Transaction: the CLI writes one element per command; HTTP sends ops -------------
     **{f"Transaction.{name}": (TX_CLI, TX_HTTP) for name in (
