@@ -126,3 +126,15 @@ def test_schemaorg_import_counts_every_release(tmp_path: Path) -> None:
     for r in results.values():
         assert r["counts"] == expected
         assert r["commits"] == 3 and r["bytes"] > 0
+
+
+def test_search_benchmark_runs_and_agrees_with_brute_force() -> None:
+    """``python -m benchmarks.bench_search --size tiny``: every answer it times agrees with
+    its brute-force baseline, and the approximate index's recall is printed."""
+    pytest.importorskip("usearch")
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_search", "--size", "tiny", "--samples", "5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "approximate recall@10 vs exact" in proc.stdout
