@@ -164,7 +164,7 @@ def text_figures(wl: Workload, head: Any, old: Any, samples: int
     for label, view in (("head", head), ("past", old)):
         lat = []
         for words in queries:
-            seconds, hits = timed(lambda v=view, w=words: v.search(" ".join(w), limit=10))
+            seconds, _ = timed(lambda v=view, w=words: v.search(" ".join(w), limit=10))
             lat.append(seconds)
         rows.append((f"full-text top-10 at {label} p50 / p95 (ms)", ms(lat), ""))
         brute = []
