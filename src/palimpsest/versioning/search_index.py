@@ -86,9 +86,12 @@ def find(db: Database, name: str) -> Declared | None:
 
 # -- declaring ---------------------------------------------------------------------------------
 def _register(db: Database, d: Declared) -> None:
+    # the generation starts at the declaration time: a dropped and re-declared index never
+    # meets an approximate index built for its predecessor
+    now = now_us()
     db.run("INSERT INTO search_indexes (name, mode, kind, type, spec, generation, time_us) "
            "VALUES (?, ?, ?, ?, ?, ?, ?)", (d.name, d.mode, d.kind, d.type, encode(d.spec),
-                                            d.generation, now_us()))
+                                            max(d.generation, now), now))
 
 
 def create_text(db: Database, kind: str, type_: str, fields: Sequence[str]) -> TextIndex:
