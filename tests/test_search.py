@@ -4,6 +4,7 @@ checked on write, and the approximate index keeps recall@10 >= 0.95 against exac
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,40 @@ def test_approximate_index_follows_the_branch(repo: Any) -> None:
     for q in random_vectors(rng, 10, dims):
         assert head.similar(q, 10) == head.similar(q, 10, exact=True) or \
             len(set(ids(head.similar(q, 10))) & set(ids(head.similar(q, 10, exact=True)))) >= 8
+
+
+def test_search_then_graph_reads(repo: Any, admin: Any) -> None:
+    people(repo)
+    repo.put_relation("k", "KNOWS", "ada", "charles")
+    admin.create_text_index("Person", fields=["bio"], kind="entity")
+    view = repo.head()
+    found = [n.id for h in view.search("notes") for n in view.neighbors(h.element.id)]
+    assert found == ["charles"]
+
+
+def test_cli_search_and_similar(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from palimpsest.cli import app
+
+    path = str(tmp_path / "kg.db")
+    repo = palimpsest.open(path)
+    people(repo)
+    repo.create_text_index("Person", fields=["name", "bio"])
+    repo.create_vector_index("Person", "v", dimensions=2, kind="entity")
+    repo.update_entity("ada", {"v": [1, 0]})
+    repo.update_entity("alan", {"v": [0, 1]})
+    repo.close()
+    (tmp_path / "q.json").write_text("[0.1, 0.9]")
+    runner = CliRunner()
+    out = runner.invoke(app, ["--repo", path, "search", "analytical", "--json"],
+                        catch_exceptions=False)
+    assert out.exit_code == 0, out.stderr
+    hits = [wire.decode(SearchHit, h) for h in json.loads(out.stdout)]
+    assert sorted(ids(hits)) == ["ada", "charles"]
+    out = runner.invoke(app, ["--repo", path, "similar", "--vector-file", str(tmp_path / "q.json"),
+                              "-k", "1", "--json"], catch_exceptions=False)
+    assert out.exit_code == 0, out.stderr
+    assert [h["element"]["id"] for h in json.loads(out.stdout)] == ["alan"]
+    out = runner.invoke(app, ["--repo", path, "similar", "-k", "1"])
+    assert out.exit_code != 0 and "--vector" in out.stderr
