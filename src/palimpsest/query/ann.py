@@ -33,6 +33,7 @@ _METRICS = {"cosine": "cos", "l2": "l2sq", "dot": "ip"}
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
 EXPANSION_SEARCH = 128
+"""HNSW's search breadth: higher finds more of the true nearest (slower); read per query."""
 MIN_SIZE = 256
 """Below this many vectors an exact scan is as fast: no index is built."""
 PER_DATABASE = 8
@@ -145,6 +146,8 @@ def _query(entry: _Ann, q: Any, k: int, metric: str) -> list[tuple[str, float]]:
     if not size:
         return []
     count = min(size, max(2 * k, k + 16))
+    if entry.index.expansion_search != EXPANSION_SEARCH:
+        entry.index.expansion_search = EXPANSION_SEARCH
     matches = entry.index.search(q.astype(np.float32), count)
     labels = [int(x) for x in matches.keys if int(x) in entry.keys]
     if not labels:
