@@ -41,7 +41,7 @@ def query_vector(vector: object, d: Declared) -> np.ndarray[Any, Any]:
     size = int(d.spec["dimensions"])
     if not isinstance(vector, Sequence) or isinstance(vector, str) or len(vector) != size \
             or not all(isinstance(x, int | float) and not isinstance(x, bool)
-                       and math.isfinite(x) for x in vector):
+                       and math.isfinite(x) and abs(x) <= 3.4e38 for x in vector):
         raise QueryError(f"vector: give {size} finite numbers (the dimensions of the vector "
                          f"index on {d.type!r}.{d.spec['property']})")
     np = numpy()
