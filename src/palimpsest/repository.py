@@ -730,8 +730,8 @@ class Repository:
             kinds = [code for code in ("d", "e") if target_exists(self._db, code, name)]
             if len(kinds) != 1:
                 why = "both a collection and an entity type" if kinds else "not stored yet"
-                raise InvalidValue(f"{name!r} is {why}; pass kind='entity' or "
-                                   "kind='document'")
+                raise InvalidValue(f"{name!r} is {why}; give its kind: 'entity' or "
+                                   "'document'")
             return Target(kinds[0], check_name(name, "type"))
         if kind not in ("entity", "document"):
             raise InvalidValue(f"kind: 'entity' or 'document', not {kind!r}")
