@@ -78,6 +78,13 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.create_view": ("view create", "create_view"),
     "Repository.drop_view": ("view drop", "drop_view"),
     "Repository.views": ("view list", "views"),
+    "Repository.create_text_index": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.drop_text_index": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.text_indexes": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.create_vector_index": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.drop_vector_index": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.vector_indexes": ("- no command yet (Python API only)", NO_ROUTE),
+    "Repository.similar_at": ("similar", "similar"),
     "Repository.sparql": (SPARQL, SPARQL),
     "Repository.refresh_views": ("view refresh", "refresh_views"),
     "Repository.copy_to": ("copy", HOST),
@@ -100,6 +107,8 @@ FACES: dict[str, tuple[str, str]] = {
     "View.kv": ("kv get", "kv_get"),
     "View.to_dict": ("export", "to_dict"),
     "View.sparql": (SPARQL, SPARQL),
+    "View.search": ("search", "search"),
+    "View.similar": ("similar", "similar"),
     "View.sparql_explain": (SPARQL, SPARQL),
     # -- Transaction: the CLI writes one element per command; HTTP sends ops -------------
     **{f"Transaction.{name}": (TX_CLI, TX_HTTP) for name in (

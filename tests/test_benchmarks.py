@@ -135,3 +135,15 @@ def test_rollback_benchmark_runs() -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.count("rollback undoing") == 3 and "blame of" in proc.stdout
+
+
+def test_search_benchmark_runs_and_agrees_with_brute_force() -> None:
+    """``python -m benchmarks.bench_search --size tiny``: every answer it times agrees with
+    its brute-force baseline, and the approximate index's recall is printed."""
+    pytest.importorskip("usearch")
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_search", "--size", "tiny", "--samples", "5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "approximate recall@10 vs exact" in proc.stdout

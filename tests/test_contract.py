@@ -36,6 +36,12 @@ NOT_REMOTE: dict[str, str] = {
     "Repository.export": "writes a file on the server's disk",
     "Repository.fsck": "reads the whole database; the admin route POST /api/fsck covers it",
     # not offered over HTTP yet: each needs a route (issue 13 follow-up)
+    "Repository.create_text_index": "no route yet (schema administration on the host)",
+    "Repository.drop_text_index": "no route yet (schema administration on the host)",
+    "Repository.text_indexes": "no route yet (schema administration on the host)",
+    "Repository.create_vector_index": "no route yet (schema administration on the host)",
+    "Repository.drop_vector_index": "no route yet (schema administration on the host)",
+    "Repository.vector_indexes": "no route yet (schema administration on the host)",
     "Repository.sparql": "no route yet (issue 16: the SPARQL 1.1 protocol at /sparql)",
     "View.sparql": "no route yet (issue 16: the SPARQL 1.1 protocol at /sparql)",
     "View.sparql_explain": "no route yet (goes with View.sparql)",

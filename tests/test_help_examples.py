@@ -106,6 +106,15 @@ def history(folder: Path) -> None:
     repo.kv.set("/config/cluster", b'{"size": 3}')
     repo.kv.set("/config/cluster", b'{"size": 4}')
     repo.update_entity("bob", {"age": 42})
+    repo.create_text_index("Paper", fields=["title", "abstract"], kind="entity")
+    repo.create_vector_index("Paper", "embedding", dimensions=3, kind="entity")
+    repo.put_entity("notes-on-the-engine", "Paper", {
+        "title": "Notes on the Analytical Engine", "abstract": "Lovelace on Babbage's engine",
+        "embedding": [0.1, 0.3, 0.2]})
+    repo.put_entity("on-computable-numbers", "Paper", {
+        "title": "On Computable Numbers", "abstract": "Turing machines", "embedding": [1, 0, 0]})
+    repo.tag("papers")
+    (folder / "query.json").write_text("[0.2, 0.2, 0.2]", encoding="utf-8")
     repo.export(str(folder / "backup.archive.jsonl"))
     export_files(repo, str(folder / "graph.jsonl"))
     export_files(repo, str(folder / "csv"), format="csv")

@@ -35,7 +35,11 @@ from palimpsest.types import (
     RefLogEntry,
     Relation,
     RetentionPolicy,
+    SearchHit,
+    SimilarHit,
     Tag,
+    TextIndex,
+    VectorIndex,
     Version,
     ViewInfo,
 )
@@ -93,6 +97,7 @@ presence = st.dictionaries(names, st.tuples(st.booleans(), st.booleans()), max_s
 diffs = st.builds(Diff, st.none() | commits, st.none() | commits,
                   st.lists(changes(), max_size=3), presence)
 maybe_commits = st.none() | commits
+finite = st.floats(allow_nan=False, allow_infinity=False)
 
 STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     Entity: entities,
@@ -116,6 +121,13 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
                            maybe_commits, maybe_commits, st.lists(conflicts, max_size=2),
                            st.none() | diffs, st.booleans()),
     Entry: st.builds(Entry, names, blobs, counts, times, times, hashes | st.just("")),
+    TextIndex: st.builds(TextIndex, names, st.sampled_from(["entity", "document"]), names,
+                         st.lists(names, min_size=1, max_size=3).map(tuple)),
+    VectorIndex: st.builds(VectorIndex, names, st.sampled_from(["entity", "document"]), names,
+                           names, counts, st.sampled_from(["cosine", "l2", "dot"])),
+    SearchHit: st.builds(SearchHit, entities | documents, finite,
+                         st.dictionaries(names, text, max_size=2)),
+    SimilarHit: st.builds(SimilarHit, entities | documents, finite),
     KVEvent: st.builds(KVEvent, st.sampled_from(["created", "updated", "deleted", "resync"]),
                        names, st.none() | blobs, counts, commits, st.none() | hashes),
     IndexInfo: st.builds(IndexInfo, names, st.sampled_from(["entity", "document"]), names,

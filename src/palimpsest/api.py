@@ -34,6 +34,8 @@ from .types import (
     RefLogEntry,
     Relation,
     Relations,
+    SearchHit,
+    SimilarHit,
     Tag,
     Version,
 )
@@ -346,6 +348,44 @@ class Repository(Protocol):
         """The declared indexes."""
         ...
 
+    def create_text_index(self, type_or_collection: str, fields: Sequence[str], *,
+                          kind: str | None = None) -> Any:
+        """Declare a full-text index on ``fields`` (property names; dotted paths reach
+        inside objects) of an entity type or collection and index every stored version;
+        ``View.search`` then finds them at any commit and branch. Idempotent; ``kind``
+        (``"entity"`` / ``"document"``) settles a name used for both or not used yet."""
+        ...
+
+    def drop_text_index(self, type_or_collection: str, *, kind: str | None = None) -> None:
+        ...
+
+    def text_indexes(self) -> list[Any]:
+        """The declared full-text indexes."""
+        ...
+
+    def create_vector_index(self, type_or_collection: str, property: str = "embedding", *,
+                            dimensions: int, metric: str = "cosine",
+                            kind: str | None = None) -> Any:
+        """Declare that ``property`` holds vectors (JSON arrays of ``dimensions`` numbers,
+        compared by ``metric``: ``"cosine"``, ``"l2"`` or ``"dot"``); every later write is
+        checked and ``View.similar`` finds nearest elements at any commit. Idempotent."""
+        ...
+
+    def drop_vector_index(self, type_or_collection: str, property: str = "embedding", *,
+                          kind: str | None = None) -> None:
+        ...
+
+    def vector_indexes(self) -> list[Any]:
+        """The declared vector indexes."""
+        ...
+
+    def similar_at(self, vector: Sequence[float], ref: Ref | None = None, *, k: int = 10,
+                   type: str | None = None, property: str | None = None,
+                   where: Any = None) -> list[SimilarHit]:
+        """``repo.at(ref).similar(vector, k=k, ...)``: nearest elements at a branch, tag,
+        commit or time (``"2026-01-01"``)."""
+        ...
+
     def create_view(self, name: str, collection_or_type: str, query: object = None, *,
                         kind: str | None = None) -> Any:
         """Declare a materialized view: the elements of a collection / entity type matching
@@ -446,6 +486,23 @@ class View(Protocol):
                          limit: int | None = None, offset: int = 0) -> list[Document | Entity]:
         """The members of materialized view ``name`` (``Repository.create_view``) at this
         view's commit."""
+        ...
+
+    def search(self, query: str, *, type: str | None = None, kind: str | None = None,
+               where: Any = None, limit: int | None = 10, offset: int = 0) -> list[SearchHit]:
+        """Full-text search at this view's commit: the elements whose indexed fields
+        (``Repository.create_text_index``) hold every word, ``"quoted phrase"`` and
+        ``prefix*`` of ``query``, best first, with highlights. ``type`` picks one index
+        (default: all), ``where`` filters as in :meth:`query`."""
+        ...
+
+    def similar(self, vector: Sequence[float], k: int = 10, *, type: str | None = None,
+                property: str | None = None, kind: str | None = None, where: Any = None,
+                exact: bool = False) -> list[SimilarHit]:
+        """The ``k`` elements whose declared vector property
+        (``Repository.create_vector_index``) is nearest to ``vector`` at this view's commit,
+        nearest first. At a branch head without ``where`` an approximate index answers;
+        in the past, with ``where`` or with ``exact=True``, an exact scan."""
         ...
 
     @property

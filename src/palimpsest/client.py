@@ -16,7 +16,7 @@ server's ``error.code``. Needs ``httpx`` (the ``server`` extra).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -44,6 +44,8 @@ from .types import (
     Relation,
     Relations,
     RetentionPolicy,
+    SearchHit,
+    SimilarHit,
     Tag,
     Version,
     ViewInfo,
@@ -310,6 +312,12 @@ class RemoteRepository:
                 raise
             commit = None  # a branch without commits: the empty state
         return RemoteView(self, commit)
+
+    def similar_at(self, vector: Sequence[float], ref: Ref | None = None, *, k: int = 10,
+                   type: str | None = None, property: str | None = None,
+                   where: Any = None) -> list[SimilarHit]:
+        """``repo.at(ref).similar(vector, k=k, ...)``."""
+        return self.at(ref).similar(vector, k, type=type, property=property, where=where)
 
     # -- history -------------------------------------------------------------------------
     def log(self, ref: Ref | None = None, limit: int | None = 50, *, author: str | None = None,
@@ -774,6 +782,27 @@ class RemoteView:
     def kv(self) -> RemoteKV:
         """The key-value state at this commit (read-only)."""
         return RemoteKV(self._repo, None, at=self.commit.id if self.commit else "")
+
+    def search(self, query: str, *, type: str | None = None, kind: str | None = None,
+               where: Any = None, limit: int | None = 10, offset: int = 0) -> list[SearchHit]:
+        """Like View.search; ``where`` in the dict form (``Filter.to_dict()``)."""
+        if self.commit is None:
+            return []
+        body = {"query": query, "type": type, "kind": kind, "where": _where(where),
+                "limit": limit, "offset": offset, "ref": self.commit.id}
+        rows = self._repo.request("POST", "/api/search", json=body)
+        return [wire.decode(SearchHit, r) for r in rows]
+
+    def similar(self, vector: Sequence[float], k: int = 10, *, type: str | None = None,
+                property: str | None = None, kind: str | None = None, where: Any = None,
+                exact: bool = False) -> list[SimilarHit]:
+        """Like View.similar; ``where`` in the dict form (``Filter.to_dict()``)."""
+        if self.commit is None:
+            return []
+        body = {"vector": list(vector), "k": k, "type": type, "property": property,
+                "kind": kind, "where": _where(where), "exact": exact, "ref": self.commit.id}
+        rows = self._repo.request("POST", "/api/similar", json=body)
+        return [wire.decode(SimilarHit, r) for r in rows]
 
     def to_dict(self) -> dict[str, Any]:
         if self.commit is None:

@@ -19,6 +19,7 @@ from .query import engine as query_engine
 from .query import indexes as query_indexes
 from .query import views as query_views
 from .query.target import Target, resolve_target
+from .query.target import exists as target_exists
 from .storage.base import Database
 from .storage.cache import cache_of
 from .storage.schema import create_schema
@@ -37,13 +38,16 @@ from .types import (
     KVEvent,
     RefLogEntry,
     RetentionPolicy,
+    SimilarHit,
     Tag,
+    TextIndex,
+    VectorIndex,
     Version,
     ViewInfo,
 )
 from .versioning import log as history_log
 from .versioning import merge as merge_ops
-from .versioning import restore
+from .versioning import restore, search_index
 from .versioning.commits import CommitStore
 from .versioning.diff import Diff
 from .versioning.diff import compute as compute_diff
@@ -703,6 +707,66 @@ class Repository:
         if collection is not None:
             return Target("d", check_name(collection, "collection"))
         return Target("e", check_name(type, "entity type"))
+
+    # -- search (docs/search.md) ---------------------------------------------------------
+    def create_text_index(self, type_or_collection: str, fields: Sequence[str], *,
+                          kind: str | None = None) -> TextIndex:
+        """Declare a full-text index on ``fields`` (property names; dotted paths reach
+        inside objects) of an entity type or collection and index every stored version;
+        ``View.search`` then finds them at any commit and branch. Idempotent; ``kind``
+        (``"entity"`` / ``"document"``) settles a name used for both or not used yet."""
+        target = self._search_target(type_or_collection, kind)
+        return search_index.create_text(self._db, target.kind, target.type, fields)
+
+    def drop_text_index(self, type_or_collection: str, *, kind: str | None = None) -> None:
+        target = self._search_target(type_or_collection, kind)
+        search_index.drop(self._db, search_index.TEXT, target.kind, target.type)
+
+    def text_indexes(self) -> list[TextIndex]:
+        """The declared full-text indexes."""
+        return [i for i in (d.info() for d in search_index.declared(self._db, search_index.TEXT))
+                if isinstance(i, TextIndex)]
+
+    def create_vector_index(self, type_or_collection: str, property: str = "embedding", *,
+                            dimensions: int, metric: str = "cosine",
+                            kind: str | None = None) -> VectorIndex:
+        """Declare that ``property`` holds vectors (JSON arrays of ``dimensions`` numbers,
+        compared by ``metric``: ``"cosine"``, ``"l2"`` or ``"dot"``); every later write is
+        checked and ``View.similar`` finds nearest elements at any commit. Idempotent."""
+        target = self._search_target(type_or_collection, kind)
+        return search_index.create_vector(self._db, target.kind, target.type, property,
+                                          dimensions, metric)
+
+    def drop_vector_index(self, type_or_collection: str, property: str = "embedding", *,
+                          kind: str | None = None) -> None:
+        target = self._search_target(type_or_collection, kind)
+        search_index.drop(self._db, search_index.VECTOR, target.kind, target.type, property)
+
+    def vector_indexes(self) -> list[VectorIndex]:
+        """The declared vector indexes."""
+        return [i for i in (d.info() for d in search_index.declared(self._db,
+                                                                     search_index.VECTOR))
+                if isinstance(i, VectorIndex)]
+
+    def similar_at(self, vector: Sequence[float], ref: Ref | None = None, *, k: int = 10,
+                   type: str | None = None, property: str | None = None,
+                   where: Any = None) -> list[SimilarHit]:
+        """``repo.at(ref).similar(vector, k=k, ...)``: nearest elements at a branch, tag,
+        commit or time (``"2026-01-01"``)."""
+        return self.at(ref).similar(vector, k, type=type, property=property, where=where)
+
+    def _search_target(self, name: str, kind: str | None) -> Target:
+        if kind is None:
+            kinds = [code for code in ("d", "e") if target_exists(self._db, code, name)]
+            if len(kinds) != 1:
+                why = "both a collection and an entity type" if kinds else "not stored yet"
+                raise InvalidValue(f"{name!r} is {why}; give its kind: 'entity' or "
+                                   "'document'")
+            return Target(kinds[0], check_name(name, "type"))
+        if kind not in ("entity", "document"):
+            raise InvalidValue(f"kind: 'entity' or 'document', not {kind!r}")
+        return self._index_target(name, None) if kind == "entity" else \
+            self._index_target(None, name)
 
     def create_view(self, name: str, collection_or_type: str, query: object = None, *,
                     kind: str | None = None) -> ViewInfo:

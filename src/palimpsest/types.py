@@ -609,3 +609,49 @@ class CopyReport:
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "commits": self.commits, "rows": self.rows,
                 "records": self.records, "heads": dict(self.heads)}
+
+
+# -- search (docs/search.md) -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class TextIndex:
+    """A declared full-text index: the ``fields`` of the entities of ``type`` or of the
+    documents of collection ``type`` (``element`` says which)."""
+
+    name: str
+    element: str
+    type: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VectorIndex:
+    """A declared vector property: ``property`` of the entities of ``type`` (or documents of
+    collection ``type``) holds an array of ``dimensions`` numbers, compared by ``metric``
+    (``"cosine"``, ``"l2"`` or ``"dot"``)."""
+
+    name: str
+    element: str
+    type: str
+    property: str
+    dimensions: int
+    metric: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One element found by a full-text search: its ``score`` (higher is better: BM25 on
+    SQLite, ``ts_rank`` on PostgreSQL) and, per field that matched, its text with each
+    matching token marked ``<mark>…</mark>`` (long texts cut around the first match)."""
+
+    element: Entity | Document
+    score: float
+    highlights: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarHit:
+    """One element found by a similarity search: its ``distance`` to the query vector
+    (smaller is nearer: ``1 - cosine`` for cosine, Euclidean for l2, ``-dot`` for dot)."""
+
+    element: Entity | Document
+    distance: float

@@ -7,7 +7,7 @@ answering the same after later commits, in this process or any other.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .errors import NotFound
@@ -17,11 +17,12 @@ from .models.graph import Direction
 from .models.kv import KeyValue
 from .query import aggregate as query_aggregate
 from .query import engine as query_engine
+from .query import search
 from .query import views as query_views
 from .query.target import resolve_target
 from .storage.base import Database
 from .storage.visibility import Chain
-from .types import JSON, Commit, Document, Entity, Relation
+from .types import JSON, Commit, Document, Entity, Relation, SearchHit, SimilarHit
 
 
 class View:
@@ -142,6 +143,26 @@ class View:
         """The SQL that :meth:`sparql` runs for this query (parameters inlined as ``?``)."""
         from .query import sparql
         return sparql.compile_query(self._db, self._chain, text, prefixes).sql
+
+    # -- search (docs/search.md) ---------------------------------------------------------
+    def search(self, query: str, *, type: str | None = None, kind: str | None = None,
+               where: Any = None, limit: int | None = 10, offset: int = 0) -> list[SearchHit]:
+        """Full-text search at this view's commit: the elements whose indexed fields
+        (``Repository.create_text_index``) hold every word, ``"quoted phrase"`` and
+        ``prefix*`` of ``query``, best first, with highlights. ``type`` picks one index
+        (default: all), ``where`` filters as in :meth:`query`."""
+        return search.text(self._db, self._chain, query, type_=type, kind=kind, where=where,
+                           limit=limit, offset=offset)
+
+    def similar(self, vector: Sequence[float], k: int = 10, *, type: str | None = None,
+                property: str | None = None, kind: str | None = None, where: Any = None,
+                exact: bool = False) -> list[SimilarHit]:
+        """The ``k`` elements whose declared vector property
+        (``Repository.create_vector_index``) is nearest to ``vector`` at this view's commit,
+        nearest first. At a branch head without ``where`` an approximate index answers;
+        in the past, with ``where`` or with ``exact=True``, an exact scan."""
+        return search.similar(self._db, self._chain, vector, k=k, type_=type, kind=kind,
+                              prop=property, where=where, exact=exact)
 
     @property
     def kv(self) -> KeyValue:

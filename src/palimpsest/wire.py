@@ -46,7 +46,11 @@ from .types import (
     RefLogEntry,
     Relation,
     RetentionPolicy,
+    SearchHit,
+    SimilarHit,
     Tag,
+    TextIndex,
+    VectorIndex,
     Version,
     ViewInfo,
 )
@@ -199,6 +203,22 @@ def _merge_from(d: Data) -> MergeResult:
     return dataclasses.replace(result, diff=diff)
 
 
+def _hit(hit: SearchHit | SimilarHit) -> JSON:
+    """A search hit: its element (with ``element`` naming the kind) and its score."""
+    out = {f.name: _out(getattr(hit, f.name)) for f in dataclasses.fields(hit)}
+    out["kind"] = "entity" if isinstance(hit.element, Entity) else "document"
+    return out
+
+
+def _hit_from(cls: type[Any]) -> Callable[[Any], Any]:
+    def read(d: Data) -> Any:
+        element = _value_from(d.get("kind"), d["element"])
+        rest = {name: read(d[name]) for name, read in _readers(cls)
+                if name in d and name != "element"}
+        return cls(element=element, **rest)
+    return read
+
+
 _commit_fields, _change_fields = _plain(Commit), _plain(Change)
 _merge_fields = _plain(MergeResult, skip="diff")
 _Codec = tuple[Callable[[Any], JSON], Callable[[Any], Any]]
@@ -208,12 +228,15 @@ _CUSTOM: dict[type[Any], _Codec] = {
     Version: (_plain(Version), _version_from),
     Diff: (_diff, _diff_from),
     MergeResult: (_merge, _merge_from),
+    SearchHit: (_hit, _hit_from(SearchHit)),
+    SimilarHit: (_hit, _hit_from(SimilarHit)),
 }
 _CODECS: dict[type[Any], _Codec] = {
     cls: _CUSTOM.get(cls) or (_plain(cls), _plain_from(cls))
     for cls in (Entity, Relation, Document, CommitStats, Commit, Branch, Tag, RefLogEntry,
                 Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent,
-                IndexInfo, ViewInfo, Erasure, RetentionPolicy, BackupInfo, CopyReport)
+                IndexInfo, ViewInfo, Erasure, RetentionPolicy, BackupInfo, CopyReport,
+                TextIndex, VectorIndex, SearchHit, SimilarHit)
 }
 
 TYPES: tuple[type[Any], ...] = tuple(_CODECS)

@@ -78,6 +78,9 @@ class Target:
             tx.put_relation("k1", "KNOWS", "ada", "bob", {"since": 1833})
             tx.put_document("notes", "n1", {"text": "hello", "tags": ["a"]})
         repo.tag("v1")
+        repo.create_text_index("Person", fields=["name"])  # search and similar find things
+        repo.create_vector_index("Person", "v", dimensions=2, kind="entity")
+        repo.update_entity("bob", {"v": [0.5, 1]})
         repo.create_branch("side")
         repo.put_entity("carl", "Person", branch="side")
         repo.kv.set("/config/a", b"1")

@@ -204,3 +204,16 @@ def test_type_and_type_only_changes_show_in_diffs(seeded: Server) -> None:
         assert set(rows) == {"@type", "n"}, rows
         assert "&#34;Person&#34;" in rows["@type"] and "&#34;Mathematician&#34;" in rows["@type"]
         assert "<code>1</code>" in rows["n"] and "<code>true</code>" in rows["n"]
+
+
+def test_search_page_at_a_ref(seeded: Server) -> None:
+    login(seeded)
+    seeded.repo.create_text_index("Person", fields=["name"])
+    text = seeded.client.get("/ui/search", params={"q": "lovelace"}).text
+    assert "1 result" in text and "Ada <mark>Lovelace</mark>" in text
+    past = seeded.client.get("/ui/search", params={"q": "lovelace", "ref": "main~1"}).text
+    assert "0 results" in past
+    seeded.repo.put_entity("eve", "Person", {"name": "<script>x</script> Lovelace"})
+    escaped = seeded.client.get("/ui/search", params={"q": "lovelace"}).text
+    assert "<script>x" not in escaped and "&lt;script&gt;" in escaped
+    assert seeded.client.get("/ui/search").status_code == 200

@@ -82,6 +82,8 @@ _CLI_WORDS = (
     (r"prefixes=", "--prefix"),
     (r"pass drop_relation_props=True", "pass --drop-relation-props"),
     (r"skip_invalid=True", "--skip-invalid"),
+    (r"name one with type= \(and property=\)", "name one with --type (and --property)"),
+    (r"pass exact=True", "pass --exact"),
     (r"repo\.branches\(\)", "`palimpsest branch`"),
     (r"repo\.tags\(\)", "`palimpsest tag`"),
     (r"repo\.log\(\)", "`palimpsest log`"),

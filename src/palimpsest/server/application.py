@@ -15,7 +15,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import InvalidValue, PalimpsestError
 from ..repository import Repository
-from . import auth, inputs, routes_admin, routes_api, routes_history, routes_kv, routes_watch, ui
+from . import (
+    auth,
+    inputs,
+    routes_admin,
+    routes_api,
+    routes_history,
+    routes_kv,
+    routes_search,
+    routes_watch,
+    ui,
+)
 from .app import (
     ApiError,
     BodyLimit,
@@ -99,6 +109,7 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.include_router(merge_requests_router)
     install_review_pages(app)
     app.include_router(manage_router)
+    app.include_router(routes_search.router)
     ui.install(app)
     return app
 

@@ -445,6 +445,40 @@ class AggregateIn(_Model):
     ref: str | None = None
 
 
+class SearchIn(_Model):
+    query: str = Field(description='words, "quoted phrases" and prefix* (all required)')
+    type: str | None = Field(default=None, description="one entity type or collection")
+    kind: Literal["document", "entity"] | None = None
+    where: dict[str, JSONValue] | None = None
+    limit: int | None = Field(default=10, ge=0, le=10_000)
+    offset: int = Field(default=0, ge=0)
+    ref: str | None = None
+
+
+class SimilarIn(_Model):
+    vector: list[float] = Field(description="the query vector (the index's dimensions)")
+    k: int = Field(default=10, ge=0, le=10_000)
+    type: str | None = None
+    property: str | None = None
+    kind: Literal["document", "entity"] | None = None
+    where: dict[str, JSONValue] | None = None
+    exact: bool = False
+    ref: str | None = None
+
+
+class SearchHitOut(BaseModel):
+    kind: Literal["entity", "document"]
+    element: dict[str, JSONValue]
+    score: float
+    highlights: dict[str, str]
+
+
+class SimilarHitOut(BaseModel):
+    kind: Literal["entity", "document"]
+    element: dict[str, JSONValue]
+    distance: float
+
+
 class TokenIn(_Model):
     user: str
     role: Literal["reader", "writer", "admin"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -372,6 +373,31 @@ def compare_page(request: Request, a: str = "", b: str = "", element: str = "",
                        **diff_context(page, "/ui/compare", {"a": a, "b": b}, filt))
     context["refs"] = [x.name for x in repo.branches(None)] + [t.name for t in repo.tags()]
     return render(request, "compare.html", **context)
+
+
+_MARKED = re.compile("<mark>(.*?)</mark>", re.S)
+
+
+def marked_pieces(text: str) -> list[tuple[str, bool]]:
+    """A highlight as (text, marked) pieces, so the template escapes the text itself."""
+    pieces = _MARKED.split(text)
+    return [(piece, i % 2 == 1) for i, piece in enumerate(pieces) if piece]
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(request: Request, q: str = "", ref: str = "", type: str = "") -> Response:
+    """Full-text search at the selected ref (docs/search.md)."""
+    user(request)
+    repo = get_repo(request)
+    view = repo.at(ref or None)
+    hits = []
+    if q.strip():
+        for hit in view.search(q, type=type or None, limit=50):
+            hits.append((hit, [(name, marked_pieces(text))
+                               for name, text in hit.highlights.items()]))
+    return render(request, "search.html", q=q, ref=ref or None, type=type or None, view=view,
+                  hits=hits, types=sorted({i.type for i in repo.text_indexes()}),
+                  refs=[x.name for x in repo.branches(None)] + [t.name for t in repo.tags()])
 
 
 @router.get("/entity/{id:path}", response_class=HTMLResponse)

@@ -14,6 +14,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .fulltext import FullText
+
 _LOCK_WAIT: ContextVar[float | None] = ContextVar("palimpsest_lock_wait", default=None)
 
 
@@ -109,6 +111,9 @@ class Dialect(Protocol):
     def json_index_exprs(self, column: str, path: Sequence[str]) -> list[str]:
         """Expressions to index so that comparisons built from :meth:`json_number` and
         :meth:`json_string` on ``path`` can use an index (SQLite: one json_extract)."""
+
+    fulltext: FullText
+    """The engine's full-text search (SQLite FTS5, PostgreSQL tsvector; docs/search.md)."""
 
     def index_hint(self, index: str) -> str:
         """Text placed after ``FROM rows r`` to make the planner use ``index`` (SQLite:

@@ -14,7 +14,10 @@ Version 2 added the retention and erasure bookkeeping: ``retention`` (policies),
 ``pruned`` (ranges of commits whose state gc compacted away) and ``erasures`` (the audit
 record of each erasure). The query layer's registries (``query_indexes``: declared property
 indexes; ``query_views`` and ``view_rows``: materialized views, membership only, rebuildable)
-are part of version 2 too. Two maintenance operations are the only exceptions to append-only
+are part of version 2 too. Version 3 stores commit ids and parents as bytes, gives ``rows``
+nullable ``provenance``, ``valid_from`` and ``valid_to`` columns, and added ``search_indexes``, the registry of declared
+full-text and vector indexes (``versioning/search_index.py``); each index keeps its entries
+(one per indexed row version, keyed by the row's ``(kind, key, line, seq)``) in its own table. Two maintenance operations are the only exceptions to append-only
 rows: gc deletes rows no readable state needs, and erasure replaces the value of an erased
 element's rows (keeping their hash).
 """
@@ -145,6 +148,15 @@ CREATE TABLE IF NOT EXISTS view_rows (
     PRIMARY KEY (view, key, line, seq)
 );
 CREATE INDEX IF NOT EXISTS view_rows_scan ON view_rows (view, line, seq, superseded, op);
+CREATE TABLE IF NOT EXISTS search_indexes (
+    name       TEXT PRIMARY KEY,
+    mode       TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    generation {bigint} NOT NULL,
+    time_us    {bigint} NOT NULL
+);
 """
 
 
@@ -157,7 +169,9 @@ _COMMIT_COLUMNS = ("seq, id, line, parents, author, message, time_us, metadata, 
 
 
 def _v2_to_v3(db: Database) -> None:
-    """Binary commit ids and parents; the rows' room for provenance and valid time.
+    """Binary commit ids and parents; the rows' room for provenance and valid time; the
+    search registry (``search_indexes``, created by re-running ``_TABLES``; declared text and
+    vector indexes keep their own tables, docs/search.md).
 
     ``commits`` is rebuilt (a column's type cannot change in place on SQLite): hex ids become
     their 32 bytes, the JSON list of parent ids their concatenation. ``rows`` gains three

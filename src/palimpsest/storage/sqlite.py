@@ -30,6 +30,7 @@ from .base import (
     bad_text,
     current_lock_wait,
 )
+from .fulltext import FullText, SQLiteFullText
 
 
 def _path_literal(path: Sequence[str]) -> str:
@@ -39,6 +40,7 @@ def _path_literal(path: Sequence[str]) -> str:
 
 class SQLiteDialect:
     name = "sqlite"
+    fulltext: FullText = SQLiteFullText()
     blob = "BLOB"
     bigint = "INTEGER"
     autoid = "INTEGER PRIMARY KEY"

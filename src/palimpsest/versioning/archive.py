@@ -27,6 +27,7 @@ from ..codec import KIND_NAMES, commit_id, content_hash, decode, element_term, s
 from ..errors import CorruptObject, InvalidValue, PalimpsestError
 from ..storage.base import Database
 from ..storage.schema import rebuild_superseded
+from . import search_index
 from .commits import CommitStore, id_bytes, id_text, parents_bytes, parents_text
 from .elements import is_erased
 from .log import walk
@@ -174,6 +175,7 @@ def import_archive(db: Database, path: str, *, allow_legacy: bool = False) -> in
                                         f"record ({exc})") from None
         checker.finish()
         rebuild_superseded(db)
+        search_index.rebuild(db)  # indexes declared before the import: re-index its rows
         checker.verify_states(db)  # commit ids were checked at their lines
     return checker.records
 

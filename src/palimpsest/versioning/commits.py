@@ -29,6 +29,7 @@ from ..errors import InvalidValue, RefNotFound
 from ..storage.base import Database, Row
 from ..storage.visibility import Chain, StoredRow, read_rows
 from ..types import Commit, CommitStats
+from . import search_index
 from .elements import DELETE, PUT, Write
 
 _COMMIT_COLUMNS = ("seq, id, line, parents, author, message, time_us, metadata, stats, "
@@ -285,6 +286,8 @@ class CommitStore:
                 "origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
         if supersede:
             db.many("UPDATE rows SET superseded = ? WHERE rid = ?", supersede)
+        search_index.index_rows(db, line, seq, [(w.kind, w.key, w.op, w.type, w.value)
+                                                for _, w, _ in applied])
         state = state_combine(bytes.fromhex(parent.state_hash) if parent else EMPTY_STATE,
                               added, removed)
         stats = CommitStats(**counts)

@@ -17,6 +17,7 @@ from ..errors import CorruptObject, InvalidValue
 from ..storage.base import Database, Dialect, Params, Row, Tracer
 from ..storage.schema import create_schema, rebuild_superseded
 from ..types import CopyReport
+from . import search_index
 from .archive import _load, _records, _verify
 from .commits import CommitStore, id_text
 from .refs import RefStore
@@ -117,6 +118,7 @@ def copy_repository(src: Database, commits: CommitStore, refs: RefStore, dst: Da
             _load(target, kind, record, number)
         batcher.flush()
         rebuild_superseded(dst)
+        search_index.rebuild(dst)
         _verify(dst)
         heads = _heads(dst)
         if heads != _heads(src):

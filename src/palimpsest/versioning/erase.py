@@ -19,6 +19,7 @@ from ..errors import InvalidValue, NotFound
 from ..storage.base import Database
 from ..storage.cache import bump_rewrites
 from ..types import Erasure
+from . import search_index
 from .commits import id_text
 from .elements import ERASED, PUT, element_name, erased_value, public_id
 
@@ -49,6 +50,7 @@ def erase_rows(db: Database, kind: str, key: str, *, reason: str, author: str) -
     changed = db.run("UPDATE rows SET value = ? WHERE kind = ? AND key = ? AND op = ? AND "
                      "value NOT LIKE ?", (marker, kind, key, PUT, ERASED + "%"))
     bump_rewrites(db)  # read caches in every process forget the erased values
+    search_index.forget(db, kind, key)  # erased text and vectors must not stay searchable
     db.run("INSERT INTO erasures (id, kind, key, reason, author, time_us, row_count) "
            "VALUES (?, ?, ?, ?, ?, ?, ?)", (number, kind, key, reason, author, time_us, changed))
     ident, collection = public_id(kind, key)

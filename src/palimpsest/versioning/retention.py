@@ -31,6 +31,7 @@ from ..errors import InvalidKey, InvalidValue
 from ..storage.base import Database
 from ..storage.cache import bump_rewrites
 from ..types import Commit, RetentionPolicy
+from . import search_index
 from .commits import CommitStore
 from .firstparent import at_time, path
 from .log import merge_bases, walk
@@ -238,6 +239,7 @@ def gc(commits: CommitStore, refs: RefStore, *, pinned: Iterable[Commit] = (),
             return report
         db.run("DELETE FROM rows WHERE " + _UNNEEDED)
         bump_rewrites(db)  # read caches in every process forget what gc removed
+        search_index.prune(db)
         db.run("DELETE FROM gc_bounds")
         _record_pruned(db, commits, newly, report, at)
     return report
