@@ -18,7 +18,6 @@ READ_CLI = "- the CLI reads with get / query / export; this read has no command 
 TX_CLI = "- the CLI writes one element per command (put, rm, relate, unrelate)"
 TX_HTTP = "transaction"  # a transaction's writes are the ops of POST /api/transaction
 KV_TX = "- key-value reads and writes inside a transaction: no command, no route yet"
-SPARQL = "- not yet: issue 16 adds `palimpsest sparql` and the SPARQL 1.1 protocol at /sparql"
 NO_HELPER = "- a convenience over another method; the faces offer that one"
 
 FACES: dict[str, tuple[str, str]] = {
@@ -79,7 +78,7 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.create_view": ("- no command yet (Python API only)", NO_ROUTE),
     "Repository.drop_view": ("- no command yet (Python API only)", NO_ROUTE),
     "Repository.views": ("- no command yet (Python API only)", NO_ROUTE),
-    "Repository.sparql": (SPARQL, SPARQL),
+    "Repository.sparql": ("sparql", "sparql"),
     "Repository.refresh_views": ("- no command yet (Python API only)", NO_ROUTE),
     "Repository.copy_to": ("copy", HOST),
     # -- View ---------------------------------------------------------------------------
@@ -100,8 +99,8 @@ FACES: dict[str, tuple[str, str]] = {
     "View.materialized": ("- no command yet (Python API only)", NO_ROUTE),
     "View.kv": ("kv", NO_ROUTE),
     "View.to_dict": ("export", "to_dict"),
-    "View.sparql": (SPARQL, SPARQL),
-    "View.sparql_explain": (SPARQL, SPARQL),
+    "View.sparql": ("sparql", "sparql"),
+    "View.sparql_explain": ("sparql", "sparql_explain"),
     # -- Transaction: the CLI writes one element per command; HTTP sends ops -------------
     **{f"Transaction.{name}": (TX_CLI, TX_HTTP) for name in (
         "put_entity", "update_entity", "delete_entity", "put_relation", "update_relation",

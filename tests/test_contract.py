@@ -52,9 +52,6 @@ NOT_REMOTE: dict[str, str] = {
     "View.materialized": "no route yet (materialized views are declared on the host)",
     "View.kv": "no route yet (the kv routes read a branch's head, not a commit)",
     "Transaction.kv": "no route yet (POST /api/transaction carries graph and document ops)",
-    "Repository.sparql": "no route yet (issue 16: the SPARQL 1.1 protocol at /sparql)",
-    "View.sparql": "no route yet (issue 16: the SPARQL 1.1 protocol at /sparql)",
-    "View.sparql_explain": "no route yet (goes with View.sparql)",
 }
 
 # Public names of the embedded classes that are plumbing between palimpsest's own layers

@@ -14,9 +14,6 @@ import pytest
 pyoxigraph = pytest.importorskip("pyoxigraph")
 pytest.importorskip("rdflib")
 
-pytestmark = pytest.mark.needs_embedded(
-    "SPARQL has no HTTP route yet (issue 16: the SPARQL 1.1 protocol at /sparql)")
-
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -96,3 +96,22 @@ def serialize_boolean(value: bool, format: str = "json") -> bytes:
         return ('<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">'
                 f"<head/><boolean>{'true' if value else 'false'}</boolean></sparql>\n").encode()
     raise QueryError(f"an ASK answer serializes as json or xml, not {format!r}")
+
+
+GRAPH_FORMATS = {"nt": ox.RdfFormat.N_TRIPLES, "ttl": ox.RdfFormat.TURTLE,
+                 "rdf": ox.RdfFormat.RDF_XML}
+
+
+class Triples(list[ox.Triple]):
+    """The triples of a CONSTRUCT or DESCRIBE answer (pyoxigraph ``Triple``s, each once)."""
+
+    def serialize(self, format: str = "nt", *,
+                  prefixes: Mapping[str, str] | None = None) -> bytes:
+        """The triples as ``nt`` (N-Triples), ``ttl`` (Turtle, with ``prefixes``) or ``rdf``
+        (RDF/XML)."""
+        found = GRAPH_FORMATS.get(format.lower())
+        if found is None:
+            raise QueryError(f"unknown RDF format {format!r}; use one of "
+                             f"{', '.join(GRAPH_FORMATS)}")
+        data = ox.serialize(self, format=found, prefixes=dict(prefixes or {}) or None)
+        return data if data is not None else b""

@@ -15,7 +15,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import InvalidValue, PalimpsestError
 from ..repository import Repository
-from . import auth, inputs, routes_admin, routes_api, routes_history, routes_kv, routes_watch, ui
+from . import (
+    auth,
+    inputs,
+    routes_admin,
+    routes_api,
+    routes_history,
+    routes_kv,
+    routes_sparql,
+    routes_watch,
+    ui,
+)
 from .app import (
     ApiError,
     BodyLimit,
@@ -93,6 +103,7 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.include_router(routes_admin.router)
     app.include_router(routes_kv.router)
     app.include_router(routes_watch.router)
+    app.include_router(routes_sparql.router)
     ui.install(app)
     return app
 
