@@ -5,6 +5,7 @@ random queries), on every backend."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -168,3 +169,72 @@ def test_still_unsupported_constructs_are_named(repo: palimpsest.Repository) -> 
         with pytest.raises(UnsupportedQuery) as info:
             repo.sparql(HEADER + query, prefixes=PREFIXES)
         assert info.value.construct == construct, query
+
+
+# -- versions inside a query: GRAPH <palimpsest:ref/NAME> ---------------------------------------
+def versioned_store(repo: palimpsest.Repository, ref: str, names: list[str]) -> Any:
+    """pyoxigraph with the export at ``ref`` as default graph and each named ref's export as
+    the named graph ``palimpsest:ref/NAME``."""
+    store = pyoxigraph.Store()
+    store.load(render(repo, ref, "nt", prefixes=PREFIXES)[0], pyoxigraph.RdfFormat.N_TRIPLES)
+    for name in names:
+        store.load(render(repo, name, "nt", prefixes=PREFIXES)[0],
+                   pyoxigraph.RdfFormat.N_TRIPLES,
+                   to_graph=pyoxigraph.NamedNode(f"palimpsest:ref/{name}"))
+    return store
+
+
+def random_versions_query(rng: random.Random, names: list[str]) -> str:
+    a, b = rng.choice(names), rng.choice(names)
+    pat = random_bgp(rng)
+    roll = rng.random()
+    if roll < 0.3:  # true at a, no longer true here
+        body = f"GRAPH <palimpsest:ref/{a}> {{ {pat} }} FILTER NOT EXISTS {{ {pat} }}"
+    elif roll < 0.55:  # the same pattern at two versions
+        body = f"GRAPH <palimpsest:ref/{a}> {{ {pat} }} GRAPH <palimpsest:ref/{b}> {{ {pat} }}"
+    elif roll < 0.8:  # which versions hold it
+        body = f"GRAPH ?g {{ {pat} }}"
+    else:  # added between a and b
+        body = (f"GRAPH <palimpsest:ref/{b}> {{ {pat} }} MINUS {{ GRAPH <palimpsest:ref/{a}> "
+                f"{{ {pat} }} }}")
+    return HEADER + f"SELECT * WHERE {{ {body} }}"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(graph=st.integers(0, 10**6), query=st.integers(0, 10**6))
+def test_versions_inside_a_query_equal_pyoxigraph_named_graphs(graph: int, query: int) -> None:
+    repo = palimpsest.open(":memory:")
+    commits = build(repo, graph)
+    names = ["main"]
+    for i, commit in enumerate(commits):
+        repo.tag(f"c{i}", commit)
+        names.append(f"c{i}")
+    rng = random.Random(query)
+    for _ in range(3):
+        q = random_versions_query(rng, names)
+        ref = rng.choice(commits)
+        store = versioned_store(repo, ref, names)
+        expected = Counter(frozenset((v.value, norm(s[v])) for v in store.query(q).variables
+                                     if s[v] is not None) for s in store.query(q))
+        got = repo.sparql(q, ref=ref, prefixes=PREFIXES)
+        assert Counter(frozenset((v, norm(s[v])) for v in got.variables if s[v] is not None)
+                       for s in got) == expected, q
+
+
+def test_graph_names_and_unknown_graphs(repo: palimpsest.Repository) -> None:
+    repo.put_entity("ex:bob", type="ex:Person", props={"ex:name": "Bob"})
+    repo.tag("v1")
+    repo.put_entity("ex:bob", type="ex:Person", props={"ex:name": "Robert"})
+    got = repo.sparql(HEADER + "SELECT ?g ?n WHERE { GRAPH ?g { ex:bob ex:name ?n } } "
+                      "ORDER BY ?g", prefixes=PREFIXES)
+    assert [(r["g"].value, r["n"].value) for r in got] == [
+        ("palimpsest:ref/main", "Robert"), ("palimpsest:ref/v1", "Bob")]
+    was = repo.sparql(HEADER + "SELECT ?n WHERE { GRAPH <palimpsest:ref/main~1> "
+                      "{ ex:bob ex:name ?n } }", prefixes=PREFIXES)
+    assert [r["n"].value for r in was] == ["Bob"]
+    none = repo.sparql(HEADER + "SELECT * WHERE { GRAPH <http://example.org/g> { ?s ?p ?o } }",
+                       prefixes=PREFIXES)
+    assert list(none) == []
+    from palimpsest.errors import RefNotFound
+    with pytest.raises(RefNotFound):
+        repo.sparql("SELECT * WHERE { GRAPH <palimpsest:ref/nope> { ?s ?p ?o } }")

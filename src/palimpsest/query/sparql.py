@@ -19,6 +19,7 @@ from .rdfnames import Names
 from .sparql_expr import ExprCompiler, Terms, encode_constant
 from .sparql_results import Triples, construct, decode
 from .sparql_sql import Dialect, P, Position, S, dialect_of, fmt, join, pattern
+from .sparql_versions import Versions, graph_iri, ref_of
 
 __all__ = ["Solution", "Solutions", "Triples", "compile_query", "run"]
 
@@ -115,9 +116,11 @@ def parse(text: str, names: Names) -> Any:
 
 # -- compiling -------------------------------------------------------------------------------
 class Compiler:
-    def __init__(self, db: Database, chain: Chain, names: Names) -> None:
+    def __init__(self, db: Database, chain: Chain, names: Names,
+                 versions: Versions | None = None) -> None:
         self.d: Dialect = dialect_of(db)
         self.chain, self.names = chain, names
+        self.versions = versions
         self.terms = Terms(self.d, names)
         self.columns: dict[str, str] = {}
         self.rdf_type = names.compact(RDF + "type")
@@ -185,6 +188,53 @@ class Compiler:
         conds += [self.exprs(merged).boolean(f) for f in filters]
         where = join(" AND ", conds) if conds else S("1 = 1")
         return fmt(f"EXISTS (SELECT 1 FROM {{}} {i} WHERE {{}})", self.src(inner), where)
+
+    def graph(self, node: Any) -> Rel:
+        """``GRAPH <palimpsest:ref/NAME> { p }``: ``p`` in the state at that ref;
+        ``GRAPH ?g { p }``: ``p`` at every branch and tag, ``?g`` naming it
+        (:mod:`.sparql_versions`)."""
+        from rdflib import URIRef, Variable
+
+        if self.versions is None:
+            raise UnsupportedQuery("GRAPH needs a view of a repository (repo.at(ref))",
+                                   "GRAPH")
+        term = node.term
+        if isinstance(term, URIRef):
+            ref = ref_of(str(term))
+            if ref is None:  # not a version: no such named graph, no solutions
+                rel = self.graph_pattern(node.p)
+                q = self.alias()
+                return Rel(fmt(f"SELECT {{}} FROM {{}} {q} WHERE 1 = 0",
+                               self.columns_of(rel, q), self.src(rel)), rel.vars, rel.nullable)
+            return self.in_chain(self.versions.chain(ref), node.p)
+        if not isinstance(term, Variable):
+            raise UnsupportedQuery("GRAPH takes an IRI or a variable", "GRAPH")
+        var = str(term)
+        out: Rel | None = None
+        for ref in self.versions.names():
+            rel = self.in_chain(self.versions.chain(ref), node.p)
+            q = self.alias()
+            iri = "<" + self.names.compact(graph_iri(ref))
+            if var in rel.vars:  # ?g inside the pattern too
+                sql = fmt(f"SELECT {{}} FROM {{}} {q} WHERE {q}.{self.col(var)} = {{}}",
+                          self.columns_of(rel, q), self.src(rel), P(iri))
+            else:
+                sql = fmt(f"SELECT {{}}, CAST({{}} AS TEXT) AS {self.col(var)} FROM {{}} {q}",
+                          self.columns_of(rel, q), P(iri), self.src(rel))
+            tagged = Rel(sql, [*rel.vars, var] if var not in rel.vars else rel.vars,
+                         rel.nullable)
+            out = tagged if out is None else self.union(out, tagged)
+        if out is None:
+            return self.values([])
+        return out
+
+    def in_chain(self, chain: Chain, node: Any) -> Rel:
+        """Compile ``node`` against the state of another commit."""
+        saved, self.chain = self.chain, chain
+        try:
+            return self.graph_pattern(node)
+        finally:
+            self.chain = saved
 
     def minus(self, a: Rel, b: Rel) -> Rel:
         """``a MINUS b``: the solutions of ``a`` with no compatible solution in ``b`` sharing
@@ -471,6 +521,8 @@ class Compiler:
             return self.union(self.graph_pattern(node.p1), self.graph_pattern(node.p2))
         if name == "Filter":
             return self.filter(self.graph_pattern(node.p), node.expr)
+        if name == "Graph":
+            return self.graph(node)
         if name == "Minus":
             return self.minus(self.graph_pattern(node.p1), self.graph_pattern(node.p2))
         if name == "Extend":
@@ -625,17 +677,19 @@ def _vars(expr: Any) -> set[str]:
 
 
 def compile_query(db: Database, chain: Chain, text: str,
-                  prefixes: Mapping[str, str] | None = None) -> Compiled:
+                  prefixes: Mapping[str, str] | None = None,
+                  versions: Versions | None = None) -> Compiled:
     names = Names(prefixes)
-    return Compiler(db, chain, names).query(parse(text, names))
+    return Compiler(db, chain, names, versions).query(parse(text, names))
 
 
 def run(db: Database, chain: Chain, text: str, prefixes: Mapping[str, str] | None = None,
-        timeout: float | None = None) -> Solutions | bool | Triples:
+        timeout: float | None = None,
+        versions: Versions | None = None) -> Solutions | bool | Triples:
     """Answer a SELECT (:class:`Solutions`), an ASK (bool), or a CONSTRUCT or DESCRIBE
     (:class:`Triples`) at the chain's commit."""
     names = Names(prefixes)
-    compiled = Compiler(db, chain, names).query(parse(text, names))
+    compiled = Compiler(db, chain, names, versions).query(parse(text, names))
     with db.deadline(timeout):
         rows = db.all(compiled.sql, compiled.params)
     if compiled.form == "ASK":
