@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pyoxigraph")
+pyoxigraph = pytest.importorskip("pyoxigraph")
 pytest.importorskip("rdflib")
 
 import palimpsest
@@ -148,3 +148,27 @@ def test_standard_clients(tmp_path: Path) -> None:
         assert wrapper.query().convert()["results"]["bindings"]  # type: ignore[index]
         graph = Graph(store=SPARQLStore(url + "/sparql", params={"ref": "v1"}))
         assert [row[0] for row in graph.query(NAMES)] == [Literal("Ada")]  # type: ignore[index]
+
+
+def test_construct_as_ntriples_and_turtle(server: Server) -> None:
+    q = ("PREFIX ex: <http://example.org/> CONSTRUCT { ?s ex:label ?n } WHERE { ?s ex:name ?n }")
+    h = server.h("reader")
+    nt = server.client.get("/sparql", params={"query": q}, headers=h)
+    assert nt.headers["content-type"].startswith("application/n-triples")
+    triples = list(pyoxigraph.parse(nt.content, pyoxigraph.RdfFormat.N_TRIPLES))
+    assert sorted(t.object.value for t in triples) == ["Ada", "Bob"]
+    ttl = server.client.get("/sparql", params={"query": q},
+                            headers={**h, "Accept": "text/turtle"})
+    assert ttl.headers["content-type"].startswith("text/turtle")
+    assert len(list(pyoxigraph.parse(ttl.content, pyoxigraph.RdfFormat.TURTLE))) == 2
+    described = server.client.get("/sparql", params={
+        "query": "DESCRIBE <http://example.org/ada>", "ref": "v1"}, headers=h)
+    assert len(list(pyoxigraph.parse(described.content,
+                                     pyoxigraph.RdfFormat.N_TRIPLES))) == 3
+
+
+def test_versions_over_http(server: Server) -> None:
+    q = ("PREFIX ex: <http://example.org/> SELECT ?n WHERE { GRAPH <palimpsest:ref/v1> "
+         "{ ?s ex:name ?n } }")
+    assert names(server.client.get("/sparql", params={"query": q},
+                                   headers=server.h("reader")).content) == ["Ada"]

@@ -676,10 +676,18 @@ def _vars(expr: Any) -> set[str]:
     return found
 
 
+def _names(prefixes: Mapping[str, str] | None) -> Names:
+    try:
+        return Names(prefixes)
+    except ValueError as exc:
+        raise QueryError(f"{exc}; a prefix is a name like 'ex' (or '' for bare names) and a "
+                         "namespace IRI") from None
+
+
 def compile_query(db: Database, chain: Chain, text: str,
                   prefixes: Mapping[str, str] | None = None,
                   versions: Versions | None = None) -> Compiled:
-    names = Names(prefixes)
+    names = _names(prefixes)
     return Compiler(db, chain, names, versions).query(parse(text, names))
 
 
@@ -688,7 +696,7 @@ def run(db: Database, chain: Chain, text: str, prefixes: Mapping[str, str] | Non
         versions: Versions | None = None) -> Solutions | bool | Triples:
     """Answer a SELECT (:class:`Solutions`), an ASK (bool), or a CONSTRUCT or DESCRIBE
     (:class:`Triples`) at the chain's commit."""
-    names = Names(prefixes)
+    names = _names(prefixes)
     compiled = Compiler(db, chain, names, versions).query(parse(text, names))
     with db.deadline(timeout):
         rows = db.all(compiled.sql, compiled.params)
