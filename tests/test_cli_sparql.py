@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 pytest.importorskip("pyoxigraph")
 pytest.importorskip("rdflib")
 
-from palimpsest.cli import app  # noqa: E402
+from palimpsest.cli import app
 
 KG = "--prefix==http://example.org/kg/"
 NAMES = "SELECT ?n WHERE { ?s :name ?n } ORDER BY ?n"

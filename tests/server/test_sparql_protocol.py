@@ -14,10 +14,10 @@ import pytest
 pyoxigraph = pytest.importorskip("pyoxigraph")
 pytest.importorskip("rdflib")
 
-import palimpsest
-from palimpsest.server import ServerConfig
+import palimpsest  # noqa: E402
+from palimpsest.server import ServerConfig  # noqa: E402
 
-from .conftest import Server, make_server
+from .conftest import Server, make_server  # noqa: E402
 
 EX = "http://example.org/"
 PREFIXES = json.dumps({"ex": EX})
