@@ -172,3 +172,15 @@ def test_versions_over_http(server: Server) -> None:
          "{ ?s ex:name ?n } }")
     assert names(server.client.get("/sparql", params={"query": q},
                                    headers=server.h("reader")).content) == ["Ada"]
+
+
+def test_ui_query_page(repo_file: palimpsest.Repository) -> None:
+    fill(repo_file)
+    ui = make_server(repo_file, no_auth=True).client
+    page = ui.get("/ui/sparql", params={"query": NAMES, "ref": "v1"})
+    assert page.status_code == 200 and "<td>Ada</td>" in page.text and "Bob" not in page.text
+    people = ui.get("/ui/sparql", params={"query": "SELECT ?s WHERE { ?s a ?t }"})
+    assert 'href="/ui/entity/http%3A%2F%2Fexample.org%2Fada' in people.text
+    bad = ui.get("/ui/sparql", params={"query": "SELECT * WHERE { ?s ?p }"})
+    assert bad.status_code == 200 and "Expected" in bad.text
+    assert "<textarea" in ui.get("/ui/sparql").text
