@@ -136,11 +136,14 @@ class Compiler:
             self.columns[var] = found
         return found
 
-    def cte(self, sql: S) -> str:
+    def cte(self, sql: S, materialized: bool = False) -> str:
         """Name ``sql`` as a common table expression: the query stays a flat list of steps
-        (SQLite's parser limits nesting; both engines inline CTEs used once)."""
+        (SQLite's parser limits nesting; both engines inline CTEs used once).
+        ``materialized``: computed once even where it is read many times (a closure's
+        step)."""
         name = f"t{len(self.ctes) + 1}"
-        self.ctes.append(fmt(f"{name} AS ({{}})", sql))
+        hint = self.d.materialized if materialized else ""
+        self.ctes.append(fmt(f"{name} AS {hint}({{}})", sql))
         return name
 
     def recursive_cte(self, build: Callable[[str], S]) -> str:

@@ -31,7 +31,7 @@ class PathHost(Protocol):
     rdf_type: str
     recursive: bool
 
-    def cte(self, sql: S) -> str: ...
+    def cte(self, sql: S, materialized: bool = False) -> str: ...
 
     def recursive_cte(self, build: Callable[[str], S]) -> str: ...
 
@@ -46,10 +46,19 @@ def _triples(host: PathHost, pred: str | None) -> str:
 
 
 def _is_node(host: PathHost, term: str) -> S:
-    """SQL true when the encoded term is the subject or object of some triple."""
-    every = _triples(host, None)
-    return fmt(f"(EXISTS (SELECT 1 FROM {every} n WHERE n.ps = {{}}) OR "
-               f"EXISTS (SELECT 1 FROM {every} n WHERE n.po = {{}}))", P(term), P(term))
+    """SQL true when the encoded term is the subject or object of some triple (by the
+    indexed columns: the constant goes into the patterns)."""
+    const = ("node", term[1:]) if term.startswith("<") else (
+        ("double", term[1:]) if term.startswith("d") else ("literal", term))
+    tests: list[S] = []
+    if const[0] == "node":
+        subject = pattern(host.d, host.chain, const, ("var", "pp"), ("var", "po"),
+                          host.rdf_type, ["pp", "po"])
+        tests.append(fmt("EXISTS ({})", subject))
+    obj = pattern(host.d, host.chain, ("var", "ps"), ("var", "pp"), const, host.rdf_type,
+                  ["ps", "pp"])
+    tests.append(fmt("EXISTS ({})", obj))
+    return fmt("({})", join(" OR ", tests))
 
 
 def _zero(host: PathHost, start: str | None) -> S:
@@ -98,8 +107,10 @@ def pairs(host: PathHost, path: Any, start: str | None = None, end: str | None =
     raise UnsupportedQuery(f"property path {path!r} is not supported", "property path")
 
 
-def _closure(host: PathHost, base: str, start: str | None, end: str | None) -> str:
-    """``base+``: a recursive CTE, grown from ``start`` (or back from ``end``) if given."""
+def _closure(host: PathHost, step: str, start: str | None, end: str | None) -> str:
+    """``step+``: a recursive CTE, grown from ``start`` (or back from ``end``) if given; the
+    step is computed once, not once per round."""
+    base = host.cte(S(f"SELECT ps, po FROM {step}"), materialized=True)
     def build(name: str) -> S:
         if start is None and end is not None:
             return fmt(f"SELECT ps, po FROM {base} WHERE po = {{}} UNION SELECT b.ps, r.po "
