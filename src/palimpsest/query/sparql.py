@@ -199,7 +199,7 @@ class Compiler:
         from rdflib import URIRef, Variable
 
         if self.versions is None:
-            raise UnsupportedQuery("GRAPH needs a view of a repository (repo.at(ref))",
+            raise UnsupportedQuery("GRAPH needs a view opened from a repository at a ref",
                                    "GRAPH")
         term = node.term
         if isinstance(term, URIRef):
