@@ -65,7 +65,7 @@ def sparql(
 
       palimpsest sparql @query.rq --format csv > answers.csv
 
-      palimpsest sparql 'CONSTRUCT { ?s a ?t } WHERE { ?s a ?t }' --format ttl
+      palimpsest sparql 'CONSTRUCT { ?c rdfs:label ?l } WHERE { ?c a rdfs:Class ; rdfs:label ?l }' --format ttl
     """
     repo = open_repo(ctx)
     text = _query_text(query)
