@@ -13,3 +13,5 @@ for ref in ("v1", "main"):                                   # any branch, tag, 
     print(ref, [(row["who"].value, row["year"].value) for row in rows])
 print(repo.sparql('ASK { ex:ada ex:name "Ada" }', prefixes=ex))      # True
 print(rows.serialize("csv").decode().splitlines()[0])         # also "json", "xml", "tsv"
+changed = "SELECT ?y WHERE { GRAPH <palimpsest:ref/v1> { ex:ada ex:born ?y } MINUS { ex:ada ex:born ?y } }"
+print([row["y"].value for row in repo.sparql(changed, prefixes=ex)])  # ['1815']: true in v1, not now

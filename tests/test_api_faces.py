@@ -17,7 +17,6 @@ NO_ROUTE = "- no route yet (see NOT_REMOTE in tests/test_contract.py)"
 READ_CLI = "- the CLI reads with get / query / export; this read has no command of its own"
 TX_CLI = "- the CLI writes one element per command (put, rm, relate, unrelate)"
 TX_HTTP = "transaction"  # a transaction's writes are the ops of POST /api/transaction
-SPARQL = "- not yet: issue 16 adds `palimpsest sparql` and the SPARQL 1.1 protocol at /sparql"
 NO_HELPER = "- a convenience over another method; the faces offer that one"
 
 FACES: dict[str, tuple[str, str]] = {
@@ -85,7 +84,7 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.drop_vector_index": ("- no command yet (Python API only)", NO_ROUTE),
     "Repository.vector_indexes": ("- no command yet (Python API only)", NO_ROUTE),
     "Repository.similar_at": ("similar", "similar"),
-    "Repository.sparql": (SPARQL, SPARQL),
+    "Repository.sparql": ("sparql", "sparql"),
     "Repository.refresh_views": ("view refresh", "refresh_views"),
     "Repository.copy_to": ("copy", HOST),
     # -- View ---------------------------------------------------------------------------
@@ -106,10 +105,10 @@ FACES: dict[str, tuple[str, str]] = {
     "View.materialized": ("view show", "materialized"),
     "View.kv": ("kv get", "kv_get"),
     "View.to_dict": ("export", "to_dict"),
-    "View.sparql": (SPARQL, SPARQL),
+    "View.sparql": ("sparql", "sparql"),
     "View.search": ("search", "search"),
     "View.similar": ("similar", "similar"),
-    "View.sparql_explain": (SPARQL, SPARQL),
+    "View.sparql_explain": ("sparql", "sparql_explain"),
     # -- Transaction: the CLI writes one element per command; HTTP sends ops -------------
     **{f"Transaction.{name}": (TX_CLI, TX_HTTP) for name in (
         "put_entity", "update_entity", "delete_entity", "put_relation", "update_relation",

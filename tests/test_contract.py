@@ -42,9 +42,6 @@ NOT_REMOTE: dict[str, str] = {
     "Repository.create_vector_index": "no route yet (schema administration on the host)",
     "Repository.drop_vector_index": "no route yet (schema administration on the host)",
     "Repository.vector_indexes": "no route yet (schema administration on the host)",
-    "Repository.sparql": "no route yet (issue 16: the SPARQL 1.1 protocol at /sparql)",
-    "View.sparql": "no route yet (issue 16: the SPARQL 1.1 protocol at /sparql)",
-    "View.sparql_explain": "no route yet (goes with View.sparql)",
 }
 
 # Public names of the embedded classes that are plumbing between palimpsest's own layers

@@ -34,7 +34,8 @@ def test_sparql_example_runs_and_is_in_the_readme() -> None:
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "sparql.py")],
                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert out == ["v1 [('http://example.org/ada', '1815')]",
-                   "main [('http://example.org/ada', '1816')]", "True", "who,year"]
+                   "main [('http://example.org/ada', '1816')]", "True", "who,year",
+                   "['1815']"]
     body = (ROOT / "examples" / "sparql.py").read_text().split('"""', 2)[2].strip()
     assert body in (ROOT / "README.md").read_text()
 

@@ -59,6 +59,7 @@ def build(folder: Path) -> None:
     (folder / "schema-29.0.nt.xz").write_bytes(lzma.compress(
         (SCHEMA.format("Person") + SCHEMA.format("Place")).encode()))
     (folder / "release-2.nt").write_text(SCHEMA.format("Thing"), encoding="utf-8")
+    (folder / "query.rq").write_text("SELECT ?c WHERE { ?c a rdfs:Class }", encoding="utf-8")
     (folder / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
                                    encoding="utf-8")
     # Commits are dated in 2024 (the import example's --date 2025-03-24 must not be older

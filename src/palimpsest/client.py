@@ -96,6 +96,11 @@ def error_from(status: int, body: Any) -> PalimpsestError:
                    found=detail.get("found"))
     if cls is errors.AmbiguousRef:
         return errors.AmbiguousRef(message, detail.get("candidates", []))
+    if cls is errors.UnsupportedQuery:
+        return errors.UnsupportedQuery(message, str(detail.get("construct", "")))
+    if cls is errors.QuerySyntaxError:
+        return errors.QuerySyntaxError(str(detail.get("reason", message)),
+                                       line=detail.get("line"), column=detail.get("column"))
     if cls is not None:
         return cls(message)
     if status in (400, 413, 422):
@@ -167,6 +172,23 @@ class RemoteRepository:
         """One API request: the decoded JSON answer (None when empty); an error answer raises
         its PalimpsestError (see :func:`error_from`)."""
         return self._call(method, path, params=params, json=json)
+
+    def request_bytes(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                      content: bytes | None = None,
+                      headers: Mapping[str, str] | None = None) -> tuple[str, bytes]:
+        """One request with a raw body and answer (``/sparql``): the answer's media type and
+        bytes; an error answer raises its PalimpsestError."""
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        response = self._http.request(method, self.url + path, params=clean, content=content,
+                                      headers={**self._headers, **(headers or {})})
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = response.text
+            raise error_from(response.status_code, body)
+        kind = response.headers.get("content-type", "").split(";")[0].strip()
+        return kind, response.content
 
     def events(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """The JSON payloads of the server-sent event stream at ``path``, one per event."""
@@ -288,6 +310,10 @@ class RemoteRepository:
         return self._write("POST", "/api/transaction", body | {"ops": [{"op": "delete_document", "collection": collection, "key": key}]})
 
     # -- reading -------------------------------------------------------------------------
+    def sparql(self, text: str, ref: Ref | None = None, **options: Any) -> Any:
+        """SPARQL SELECT / ASK at ``ref`` (default: the current branch): ``View.sparql``."""
+        return self.at(ref).sparql(text, **options)
+
     def resolve(self, ref: Ref | None = None) -> Commit:
         """The commit a ref names; raises RefNotFound."""
         name = _ref(ref)
@@ -803,6 +829,45 @@ class RemoteView:
                 "kind": kind, "where": _where(where), "exact": exact, "ref": self.commit.id}
         rows = self._repo.request("POST", "/api/similar", json=body)
         return [wire.decode(SimilarHit, r) for r in rows]
+
+    def sparql(self, text: str, *, prefixes: Mapping[str, str] | None = None,
+               timeout: float | None = None) -> Any:
+        """A SPARQL query at this commit, through the server's SPARQL 1.1 Protocol endpoint
+        (``POST /sparql``): the same answers as the embedded ``View.sparql``."""
+        import orjson
+        import pyoxigraph as ox
+
+        from .query.sparql import Solution, Solutions
+        from .query.sparql_results import Triples
+
+        if self.commit is None:  # a branch without commits: the empty graph
+            from .repository import Repository
+            from .storage import open_database
+            with Repository(open_database(":memory:")) as empty:
+                return empty.head().sparql(text, prefixes=prefixes, timeout=timeout)
+        params = {"ref": self.commit.id, "timeout": timeout,
+                  "prefixes": orjson.dumps(dict(prefixes)).decode() if prefixes else None}
+        kind, data = self._repo.request_bytes(
+            "POST", "/sparql", params=params, content=text.encode(),
+            headers={"Content-Type": "application/sparql-query",
+                     "Accept": "application/sparql-results+json, application/n-triples"})
+        if kind == "application/n-triples":
+            return Triples(q.triple for q in ox.parse(data, ox.RdfFormat.N_TRIPLES))
+        answer = ox.parse_query_results(data, ox.QueryResultsFormat.JSON)
+        if isinstance(answer, ox.QueryBoolean):
+            return bool(answer)
+        names = [v.value for v in answer.variables]
+        index = {n: i for i, n in enumerate(names)}
+        return Solutions(names, [Solution(index, tuple(s[n] for n in names)) for s in answer])
+
+    def sparql_explain(self, text: str, *, prefixes: Mapping[str, str] | None = None) -> str:
+        """The SQL the server runs for this query (``GET /api/sparql/explain``)."""
+        import orjson
+
+        params = {"query": text, "ref": self.commit.id if self.commit else None,
+                  "prefixes": orjson.dumps(dict(prefixes)).decode() if prefixes else None}
+        result: dict[str, str] = self._repo.request("GET", "/api/sparql/explain", params=params)
+        return result["sql"]
 
     def to_dict(self) -> dict[str, Any]:
         if self.commit is None:

@@ -18,6 +18,7 @@ from .models.kvgroup import GroupCommit
 from .query import engine as query_engine
 from .query import indexes as query_indexes
 from .query import views as query_views
+from .query.sparql_versions import Versions
 from .query.target import Target, resolve_target
 from .query.target import exists as target_exists
 from .storage.base import Database
@@ -246,6 +247,17 @@ class Repository:
         """SPARQL SELECT / ASK at ``ref`` (default: the current branch): ``View.sparql``."""
         return self.at(ref).sparql(text, **options)
 
+    def _version_chain(self, ref: str) -> Chain:
+        return self.at(ref).chain
+
+    def _version_names(self) -> list[str]:
+        return [b.name for b in self._refs.branches()] + [t.name for t in self._refs.tags()]
+
+    @property
+    def _versions(self) -> Versions:
+        """How SPARQL's ``GRAPH <palimpsest:ref/NAME>`` reaches other versions."""
+        return Versions(self._version_chain, self._version_names)
+
     def at(self, ref: Ref | None) -> View:
         """The state at a branch, tag, commit id or prefix, ``REF~N``, ``REF^``, or a time."""
         position = None
@@ -260,10 +272,11 @@ class Repository:
         if position is not None:  # a branch (not a full commit id): its head, in one query
             line, seq = position
             commit = self._commits.by_seq(seq) if seq is not None else None
-            view = View(self._db, self._commits.chain(line, seq or 0), commit)
+            view = View(self._db, self._commits.chain(line, seq or 0), commit,
+                        versions=self._versions)
         else:
             commit = self.resolve(ref)
-            view = View(self._db, self._chain(commit), commit)
+            view = View(self._db, self._chain(commit), commit, versions=self._versions)
         self._views.add(view)
         return view
 

@@ -19,6 +19,7 @@ from .query import aggregate as query_aggregate
 from .query import engine as query_engine
 from .query import search
 from .query import views as query_views
+from .query.sparql_versions import Versions
 from .query.target import resolve_target
 from .storage.base import Database
 from .storage.visibility import Chain
@@ -35,10 +36,12 @@ class View:
     {'born': 1815}
     """
 
-    def __init__(self, db: Database, chain: Chain, commit: Commit | None) -> None:
+    def __init__(self, db: Database, chain: Chain, commit: Commit | None, *,
+                 versions: Versions | None = None) -> None:
         self._db = db
         self._chain = chain
         self.commit = commit
+        self._versions = versions
 
     def __repr__(self) -> str:
         at = self.commit.short_id if self.commit else "empty"
@@ -137,12 +140,12 @@ class View:
         over the graph ``export`` writes as RDF at this commit, compiled to one SQL query
         (docs/sparql.md). ``prefixes`` as for RDF export; needs ``palimpsest[sparql]``."""
         from .query import sparql
-        return sparql.run(self._db, self._chain, text, prefixes, timeout)
+        return sparql.run(self._db, self._chain, text, prefixes, timeout, self._versions)
 
     def sparql_explain(self, text: str, *, prefixes: Mapping[str, str] | None = None) -> str:
         """The SQL that :meth:`sparql` runs for this query (parameters inlined as ``?``)."""
         from .query import sparql
-        return sparql.compile_query(self._db, self._chain, text, prefixes).sql
+        return sparql.compile_query(self._db, self._chain, text, prefixes, self._versions).sql
 
     # -- search (docs/search.md) ---------------------------------------------------------
     def search(self, query: str, *, type: str | None = None, kind: str | None = None,

@@ -8,21 +8,20 @@ the answers to pyoxigraph terms. The graph is the one ``export`` writes as RDF.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import orjson
-import pyoxigraph as ox
 
 from ..errors import QueryError, QuerySyntaxError, UnsupportedQuery
 from ..storage.base import Database
 from ..storage.visibility import Chain
 from .rdfnames import Names
 from .sparql_expr import ExprCompiler, Terms, encode_constant
-from .sparql_sql import SEP, Dialect, P, Position, S, dialect_of, fmt, join, pattern
+from .sparql_results import Triples, construct, decode
+from .sparql_sql import Dialect, P, Position, S, dialect_of, fmt, join, pattern
+from .sparql_versions import Versions, graph_iri, ref_of
 
-__all__ = ["Solution", "Solutions", "compile_query", "run"]
+__all__ = ["Solution", "Solutions", "Triples", "compile_query", "run"]
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -41,10 +40,11 @@ class Rel:
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    form: str  # "SELECT" or "ASK"
+    form: str  # "SELECT", "ASK", "CONSTRUCT" or "DESCRIBE"
     variables: list[str]
     sql: str
     params: list[Any]
+    template: list[Any] = field(default_factory=list)  # CONSTRUCT: rdflib triples
 
 
 class Solution:
@@ -109,19 +109,24 @@ def parse(text: str, names: Names) -> Any:
     except Exception as exc:  # rdflib raises plain exceptions for unknown prefixes etc.
         raise QuerySyntaxError(str(exc)) from None
     setattr(query, "star", star)  # noqa: B010
+    # DESCRIBE ?x: the resources named (rdflib's algebra adds a subquery's variables)
+    setattr(query, "described", list(tree[1].get("var") or []))  # noqa: B010
     return query
 
 
 # -- compiling -------------------------------------------------------------------------------
 class Compiler:
-    def __init__(self, db: Database, chain: Chain, names: Names) -> None:
+    def __init__(self, db: Database, chain: Chain, names: Names,
+                 versions: Versions | None = None) -> None:
         self.d: Dialect = dialect_of(db)
         self.chain, self.names = chain, names
+        self.versions = versions
         self.terms = Terms(self.d, names)
         self.columns: dict[str, str] = {}
         self.rdf_type = names.compact(RDF + "type")
         self.aliases = 0
         self.ctes: list[S] = []
+        self.recursive = False  # a property path needs WITH RECURSIVE
 
     def col(self, var: str) -> str:
         found = self.columns.get(var)
@@ -131,11 +136,21 @@ class Compiler:
             self.columns[var] = found
         return found
 
-    def cte(self, sql: S) -> str:
+    def cte(self, sql: S, materialized: bool = False) -> str:
         """Name ``sql`` as a common table expression: the query stays a flat list of steps
-        (SQLite's parser limits nesting; both engines inline CTEs used once)."""
+        (SQLite's parser limits nesting; both engines inline CTEs used once).
+        ``materialized``: computed once even where it is read many times (a closure's
+        step)."""
         name = f"t{len(self.ctes) + 1}"
-        self.ctes.append(fmt(f"{name} AS ({{}})", sql))
+        hint = self.d.materialized if materialized else ""
+        self.ctes.append(fmt(f"{name} AS {hint}({{}})", sql))
+        return name
+
+    def recursive_cte(self, build: Callable[[str], S]) -> str:
+        """A recursive common table expression (columns ps, po) that refers to its name."""
+        self.recursive = True
+        name = f"t{len(self.ctes) + 1}"
+        self.ctes.append(fmt(f"{name}(ps, po) AS ({{}})", build(name)))
         return name
 
     def src(self, rel: Rel) -> S:
@@ -149,6 +164,103 @@ class Compiler:
     def alias(self) -> str:
         self.aliases += 1
         return f"q{self.aliases}"
+
+    def exprs(self, env: Mapping[str, str], alias: str | None = None) -> ExprCompiler:
+        return ExprCompiler(self.terms, env, alias, exists=self.exists)
+
+    def exists(self, graph: Any, env: Mapping[str, str]) -> S:
+        """``EXISTS { graph }`` for the solution whose variables are ``env``: a correlated
+        SQL ``EXISTS`` over the pattern, joined on the shared variables as pyoxigraph does
+        (compatible bindings). The pattern's own FILTERs also see the outer variables."""
+        filters: list[Any] = []
+        while getattr(graph, "name", None) == "Filter":
+            filters.append(graph.expr)
+            graph = graph.p
+        inner = self.graph_pattern(graph)
+        i = self.alias()
+        conds: list[S] = []
+        merged = dict(env)
+        for v in inner.vars:
+            c = f"{i}.{self.col(v)}"
+            if v in env:
+                o = env[v]
+                conds.append(S(f"({o} IS NULL OR {c} IS NULL OR {o} = {c})"))
+                merged[v] = f"COALESCE({c}, {o})"
+            else:
+                merged[v] = c
+        conds += [self.exprs(merged).boolean(f) for f in filters]
+        where = join(" AND ", conds) if conds else S("1 = 1")
+        return fmt(f"EXISTS (SELECT 1 FROM {{}} {i} WHERE {{}})", self.src(inner), where)
+
+    def graph(self, node: Any) -> Rel:
+        """``GRAPH <palimpsest:ref/NAME> { p }``: ``p`` in the state at that ref;
+        ``GRAPH ?g { p }``: ``p`` at every branch and tag, ``?g`` naming it
+        (:mod:`.sparql_versions`)."""
+        from rdflib import URIRef, Variable
+
+        if self.versions is None:
+            raise UnsupportedQuery("GRAPH needs a view opened from a repository at a ref",
+                                   "GRAPH")
+        term = node.term
+        if isinstance(term, URIRef):
+            ref = ref_of(str(term))
+            if ref is None:  # not a version: no such named graph, no solutions
+                rel = self.graph_pattern(node.p)
+                q = self.alias()
+                return Rel(fmt(f"SELECT {{}} FROM {{}} {q} WHERE 1 = 0",
+                               self.columns_of(rel, q), self.src(rel)), rel.vars, rel.nullable)
+            return self.in_chain(self.versions.chain(ref), node.p)
+        if not isinstance(term, Variable):
+            raise UnsupportedQuery("GRAPH takes an IRI or a variable", "GRAPH")
+        var = str(term)
+        out: Rel | None = None
+        for ref in self.versions.names():
+            rel = self.in_chain(self.versions.chain(ref), node.p)
+            q = self.alias()
+            iri = "<" + self.names.compact(graph_iri(ref))
+            if var in rel.vars:  # ?g inside the pattern too
+                sql = fmt(f"SELECT {{}} FROM {{}} {q} WHERE {q}.{self.col(var)} = {{}}",
+                          self.columns_of(rel, q), self.src(rel), P(iri))
+            else:
+                sql = fmt(f"SELECT {{}}, CAST({{}} AS TEXT) AS {self.col(var)} FROM {{}} {q}",
+                          self.columns_of(rel, q), P(iri), self.src(rel))
+            tagged = Rel(sql, [*rel.vars, var] if var not in rel.vars else rel.vars,
+                         rel.nullable)
+            out = tagged if out is None else self.union(out, tagged)
+        if out is None:
+            return self.values([])
+        return out
+
+    def in_chain(self, chain: Chain, node: Any) -> Rel:
+        """Compile ``node`` against the state of another commit."""
+        saved, self.chain = self.chain, chain
+        try:
+            return self.graph_pattern(node)
+        finally:
+            self.chain = saved
+
+    def minus(self, a: Rel, b: Rel) -> Rel:
+        """``a MINUS b``: the solutions of ``a`` with no compatible solution in ``b`` sharing
+        a bound variable."""
+        shared = [v for v in a.vars if v in b.vars]
+        if not shared:
+            return a
+        qa, qb = self.alias(), self.alias()
+        compat: list[S] = []
+        overlap: list[str] = []
+        for v in shared:
+            ca, cb = f"{qa}.{self.col(v)}", f"{qb}.{self.col(v)}"
+            if v in a.nullable or v in b.nullable:
+                compat.append(S(f"({ca} IS NULL OR {cb} IS NULL OR {ca} = {cb})"))
+                overlap.append(f"({ca} IS NOT NULL AND {cb} IS NOT NULL)")
+            else:
+                compat.append(S(f"{ca} = {cb}"))
+                overlap.append("1 = 1")
+        compat.append(S("(" + " OR ".join(overlap) + ")"))
+        sql = fmt(f"SELECT {{}} FROM {{}} {qa} WHERE NOT EXISTS (SELECT 1 FROM {{}} {qb} "
+                  "WHERE {})", self.columns_of(a, qa), self.src(a), self.src(b),
+                  join(" AND ", compat))
+        return Rel(sql, a.vars, a.nullable)
 
     # -- patterns --------------------------------------------------------------------------
     def position(self, term: Any, what: str) -> Position:
@@ -168,9 +280,13 @@ class Compiler:
 
     def bgp(self, node: Any) -> Rel:
         from rdflib import BNode, Variable
+        from rdflib.paths import Path
 
         rels: list[Rel] = []
         for s, p, o in node.triples:
+            if isinstance(p, Path):
+                rels.append(self.path(s, p, o))
+                continue
             s_pos = self.position(s, "subject")
             p_pos = self.position(p, "predicate")
             o_pos = self.position(o, "object")
@@ -189,6 +305,40 @@ class Compiler:
         for rel in rels[1:]:
             out = self.join(out, rel)
         return out
+
+    def path(self, s: Any, path: Any, o: Any) -> Rel:
+        """A triple pattern with a property path (:mod:`.sparql_paths`)."""
+        from .sparql_paths import pairs
+
+        ends = [self.position(s, "subject"), self.position(o, "object")]
+        consts = [None if kind == "var" else self.encoded(kind, value) for kind, value in ends]
+        name = pairs(self, path, consts[0], consts[1])
+        cols: list[S] = []
+        where: list[S] = []
+        vars_: list[str] = []
+        for (_kind, value), const, side, term in zip(ends, consts, ("ps", "po"), (s, o),
+                                                      strict=True):
+            if const is not None:
+                where.append(fmt(f"x.{side} = {{}}", P(const)))
+            elif value in [self.col(v) for v in vars_]:
+                where.append(S("x.ps = x.po"))
+            else:
+                vars_.append(self.var_name(term))
+                cols.append(S(f"x.{side} AS {value}"))
+        sql = fmt(f"SELECT {{}} FROM {name} x", self.select_list(cols))
+        if where:
+            sql = fmt("{} WHERE {}", sql, join(" AND ", where))
+        return Rel(sql, vars_)
+
+    def encoded(self, kind: str, value: str) -> str:
+        """The encoded term of a constant position."""
+        return "<" + value if kind == "node" else "d" + value if kind == "double" else value
+
+    @staticmethod
+    def var_name(term: Any) -> str:
+        from rdflib import Variable
+
+        return str(term) if isinstance(term, Variable) else "_:" + str(term)
 
     def select_list(self, items: list[S]) -> S:
         return join(", ", items) if items else S("1 AS z")
@@ -211,7 +361,7 @@ class Compiler:
             else:
                 conds.append(S(f"{ca} = {cb}"))
         if expr is not None:
-            conds.append(ExprCompiler(self.terms, env).boolean(expr))
+            conds.append(self.exprs(env).boolean(expr))
         vars_ = [*a.vars, *[v for v in b.vars if v not in a.vars]]
         nullable = a.nullable | b.nullable
         if left:
@@ -243,14 +393,14 @@ class Compiler:
 
     def filter(self, rel: Rel, expr: Any) -> Rel:
         q = self.alias()
-        exprs = ExprCompiler(self.terms, self.env(rel, q), q)
+        exprs = self.exprs(self.env(rel, q), q)
         test = exprs.boolean(expr)
         return Rel(fmt(f"SELECT {{}} FROM {{}} {q} WHERE {{}}", self.columns_of(rel, q),
                        exprs.below(self.src(rel), self.cte), test), rel.vars, rel.nullable)
 
     def extend(self, rel: Rel, var: str, expr: Any) -> Rel:
         q = self.alias()
-        exprs = ExprCompiler(self.terms, self.env(rel, q), q)
+        exprs = self.exprs(self.env(rel, q), q)
         value = exprs.term(expr)
         cols = [S(f"{q}.{self.col(v)} AS {self.col(v)}") for v in rel.vars]
         cols.append(fmt(f"{{}} AS {self.col(var)}", value))
@@ -296,7 +446,7 @@ class Compiler:
                                        "a variable bound with BIND)", "GROUP BY expression")
             if str(key) in env:
                 keys.append(S(env[str(key)]))
-        exprs = ExprCompiler(self.terms, env)
+        exprs = self.exprs(env)
         cols: list[S] = []
         out: list[str] = []
         for agg in node.A:
@@ -373,10 +523,11 @@ class Compiler:
         if name == "Union":
             return self.union(self.graph_pattern(node.p1), self.graph_pattern(node.p2))
         if name == "Filter":
-            if _uses_exists(node.expr):
-                raise UnsupportedQuery("FILTER EXISTS / NOT EXISTS is not supported yet",
-                                       "EXISTS")
             return self.filter(self.graph_pattern(node.p), node.expr)
+        if name == "Graph":
+            return self.graph(node)
+        if name == "Minus":
+            return self.minus(self.graph_pattern(node.p1), self.graph_pattern(node.p2))
         if name == "Extend":
             return self.extend(self.graph_pattern(node.p), str(node.var), node.expr)
         if name == "AggregateJoin":
@@ -385,6 +536,8 @@ class Compiler:
             return self.values(node.p.res)
         if name == "ToMultiSet" and isinstance(node.p, list) and not node.p:
             return self.values([])  # VALUES with no rows
+        if name == "ToMultiSet":
+            return self.subquery(node.p)
         labels = {"Minus": "MINUS", "Graph": "GRAPH", "ToMultiSet": "subquery",
                   "values": "VALUES", "Group": "GROUP BY",
                   "Project": "subquery", "Distinct": "subquery", "Slice": "subquery",
@@ -393,16 +546,9 @@ class Compiler:
         raise UnsupportedQuery(f"{label} is not supported by palimpsest's SPARQL yet", label)
 
     # -- the query -------------------------------------------------------------------------
-    def query(self, query: Any) -> Compiled:
-        algebra = query.algebra
-        form = algebra.name
-        if form not in ("SelectQuery", "AskQuery"):
-            label = form.removesuffix("Query").upper()
-            raise UnsupportedQuery(f"{label} queries are not supported yet (SELECT and ASK "
-                                   "are)", label)
-        if getattr(algebra, "datasetClause", None):
-            raise UnsupportedQuery("FROM / FROM NAMED are not supported", "FROM")
-        node = algebra.p
+    def select(self, node: Any, star: bool = False) -> tuple[list[str], S, set[str]]:
+        """A SELECT's solution modifiers (slice, distinct, projection, order) over its
+        pattern: the selected variables, the SQL, the variables that may be unbound."""
         limit = offset = None
         distinct = False
         if node.name == "Slice":
@@ -416,12 +562,8 @@ class Compiler:
         if node.name == "OrderBy":
             order, node = list(node.expr), node.p
         rel = self.graph_pattern(node)
-        if projected is not None and getattr(query, "star", False):
+        if projected is not None and star:
             projected = [v for v in rel.vars if not v.startswith("_:")]
-        if form == "AskQuery":
-            ask, params = self.with_ctes(fmt("SELECT 1 FROM {} a LIMIT 1",
-                                             self.src(rel))).render()
-            return Compiled("ASK", [], ask, params)
         variables = projected if projected is not None else [
             v for v in rel.vars if not v.startswith("_:")]
         q = self.alias()
@@ -435,26 +577,82 @@ class Compiler:
                 raise UnsupportedQuery("ORDER BY a variable that is not selected, with "
                                        "DISTINCT", "ORDER BY")
             order_env = ({v: f"d.{self.col(v)}" for v in variables} if distinct else env)
-            exprs = ExprCompiler(self.terms, order_env)
+            exprs = self.exprs(order_env)
             for cond in order:
                 expr, desc = cond, False
                 if getattr(cond, "name", None) == "OrderCondition":
                     expr, desc = cond.expr, cond.order == "DESC"
                 keys += self.order_keys(exprs.term(expr), desc)
         source = self.src(rel)
-        body = fmt(f"SELECT {'DISTINCT ' if distinct else ''}{{}} FROM {{}} {q}",
-                   self.select_list(cols), source)
+        sql = fmt(f"SELECT {'DISTINCT ' if distinct else ''}{{}} FROM {{}} {q}",
+                  self.select_list(cols), source)
         if distinct and keys:
-            body = fmt("SELECT * FROM ({}) d", body)
-        elif keys:
-            body = fmt(f"SELECT {{}} FROM {{}} {q}", self.select_list(cols), source)
-        sql = body
+            sql = fmt("SELECT * FROM ({}) d", sql)
         if keys:
             sql = fmt("{} ORDER BY {}", sql, join(", ", keys))
         if limit is not None or offset:
             sql = fmt("{} LIMIT {} OFFSET {}", sql, P(limit if limit is not None else 2**63 - 1),
                       P(offset or 0))
+        nullable = {v for v in variables if v in rel.nullable or v not in env}
+        return variables, sql, nullable
+
+    def subquery(self, node: Any) -> Rel:
+        variables, sql, nullable = self.select(node)
+        return Rel(sql, variables, nullable)
+
+    def render(self, sql: S) -> tuple[str, list[Any]]:
         text, params = self.with_ctes(sql).render()
+        if self.recursive:
+            text = "WITH RECURSIVE" + text.removeprefix("WITH")
+        return text, params
+
+    def describe(self, algebra: Any, targets: list[Any]) -> Compiled:
+        """DESCRIBE: the triples whose subject is one of the described resources (the IRIs
+        named, and the values of the variables named, as pyoxigraph does)."""
+        from rdflib import URIRef, Variable
+
+        node = algebra.p
+        while node is not None and node.name in ("Distinct", "Reduced", "Project", "Slice",
+                                                  "OrderBy"):
+            node = node.p
+        rel = self.graph_pattern(node) if node is not None else None
+        parts: list[S] = []
+        for target in targets:
+            if isinstance(target, URIRef):
+                parts.append(fmt("SELECT CAST({} AS TEXT) AS r", P(
+                    "<" + self.names.compact(str(target)))))
+            elif isinstance(target, Variable) and rel is not None and str(target) in rel.vars:
+                c = self.col(str(target))
+                parts.append(fmt(f"SELECT w.{c} AS r FROM {{}} w WHERE w.{c} IS NOT NULL",
+                                 self.src(rel)))
+        if not parts:
+            parts.append(S("SELECT CAST(NULL AS TEXT) AS r WHERE 1 = 0"))
+        described = self.cte(join(" UNION ", parts))
+        triples = self.cte(pattern(self.d, self.chain, ("var", "ds"), ("var", "dp"),
+                                   ("var", "do"), self.rdf_type, ["ds", "dp", "do"]))
+        text, params = self.render(S(f"SELECT DISTINCT t.ds, t.dp, t.do FROM {triples} t "
+                                     f"WHERE t.ds IN (SELECT r FROM {described})"))
+        return Compiled("DESCRIBE", ["s", "p", "o"], text, params)
+
+    def query(self, query: Any) -> Compiled:
+        algebra = query.algebra
+        form = algebra.name
+        if getattr(algebra, "datasetClause", None):
+            raise UnsupportedQuery("FROM / FROM NAMED are not supported", "FROM")
+        if form == "AskQuery":
+            _, sql, _ = self.select(algebra.p)
+            ask, params = self.render(fmt("SELECT 1 FROM ({}) a LIMIT 1", sql))
+            return Compiled("ASK", [], ask, params)
+        if form == "DescribeQuery":
+            return self.describe(algebra, getattr(query, "described", None) or algebra.PV)
+        if form not in ("SelectQuery", "ConstructQuery"):
+            label = form.removesuffix("Query").upper()
+            raise UnsupportedQuery(f"{label} queries are not supported", label)
+        variables, sql, _ = self.select(algebra.p, getattr(query, "star", False)
+                                        or form == "ConstructQuery")
+        text, params = self.render(sql)
+        if form == "ConstructQuery":
+            return Compiled("CONSTRUCT", variables, text, params, list(algebra.template or []))
         return Compiled("SELECT", variables, text, params)
 
     def order_keys(self, t: S, desc: bool) -> list[S]:
@@ -464,18 +662,6 @@ class Compiler:
         suffix = " DESC" if desc else ""
         return [fmt("{}" + suffix, rank), fmt("{}" + suffix, terms.number(t)),
                 fmt("{}" + suffix, terms.string_key(t))]
-
-
-def _uses_exists(expr: Any) -> bool:
-    name = getattr(expr, "name", "")
-    if name in ("Builtin_EXISTS", "Builtin_NOTEXISTS"):
-        return True
-    if hasattr(expr, "values"):
-        return any(_uses_exists(v) for v in expr.values() if v is not None
-                   and not isinstance(v, str))
-    if isinstance(expr, list):
-        return any(_uses_exists(v) for v in expr)
-    return False
 
 
 def _vars(expr: Any) -> set[str]:
@@ -493,53 +679,41 @@ def _vars(expr: Any) -> set[str]:
     return found
 
 
-# -- answers ---------------------------------------------------------------------------------
-def decode(text: str | None, names: Names) -> Any:
-    """The pyoxigraph term an encoded text stands for (see :mod:`.sparql_sql`)."""
-    if text is None:
-        return None
-    tag, body = text[0], text[1:]
-    if tag == "<":
-        return names.term(body)
-    if tag == '"':
-        return ox.Literal(body)
-    if tag == "i":
-        return ox.Literal(body, datatype=ox.NamedNode(XSD + "integer"))
-    if tag == "f":
-        return ox.Literal(repr(float(body)), datatype=ox.NamedNode(XSD + "double"))
-    if tag == "d":
-        return ox.Literal(body, datatype=ox.NamedNode(XSD + "double"))
-    if tag == "n":
-        return ox.Literal(body, datatype=ox.NamedNode(XSD + "decimal"))
-    if tag == "b":
-        return ox.Literal(body, datatype=ox.NamedNode(XSD + "boolean"))
-    if tag == "@":
-        lang, _, value = body.partition(SEP)
-        lang, _, direction = lang.partition("--")
-        return ox.Literal(value, language=lang,
-                          direction=ox.BaseDirection(direction) if direction else None)
-    if tag == "^":
-        datatype, _, value = body.partition(SEP)
-        return ox.Literal(value, datatype=ox.NamedNode(names.expand(datatype)))
-    canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS).decode()
-    return ox.Literal(canonical, datatype=ox.NamedNode(RDF + "JSON"))
+def _names(prefixes: Mapping[str, str] | None) -> Names:
+    try:
+        return Names(prefixes)
+    except ValueError as exc:
+        raise QueryError(f"{exc}; a prefix is a name like 'ex' (or '' for bare names) and a "
+                         "namespace IRI") from None
 
 
 def compile_query(db: Database, chain: Chain, text: str,
-                  prefixes: Mapping[str, str] | None = None) -> Compiled:
-    names = Names(prefixes)
-    return Compiler(db, chain, names).query(parse(text, names))
+                  prefixes: Mapping[str, str] | None = None,
+                  versions: Versions | None = None) -> Compiled:
+    names = _names(prefixes)
+    return Compiler(db, chain, names, versions).query(parse(text, names))
 
 
 def run(db: Database, chain: Chain, text: str, prefixes: Mapping[str, str] | None = None,
-        timeout: float | None = None) -> Solutions | bool:
-    """Answer a SELECT (:class:`Solutions`) or an ASK (bool) at the chain's commit."""
-    names = Names(prefixes)
-    compiled = Compiler(db, chain, names).query(parse(text, names))
+        timeout: float | None = None,
+        versions: Versions | None = None) -> Solutions | bool | Triples:
+    """Answer a SELECT (:class:`Solutions`), an ASK (bool), or a CONSTRUCT or DESCRIBE
+    (:class:`Triples`) at the chain's commit."""
+    names = _names(prefixes)
+    compiled = Compiler(db, chain, names, versions).query(parse(text, names))
     with db.deadline(timeout):
         rows = db.all(compiled.sql, compiled.params)
     if compiled.form == "ASK":
         return bool(rows)
+    if compiled.form in ("CONSTRUCT", "DESCRIBE"):
+        from rdflib import Variable
+
+        template = compiled.template if compiled.form == "CONSTRUCT" else [
+            tuple(Variable(v) for v in ("s", "p", "o"))]
+        try:
+            return construct(template, compiled.variables, rows, names)
+        except ValueError as exc:
+            raise QueryError(f"cannot answer as RDF: {exc}") from None
     index = {v: i for i, v in enumerate(compiled.variables)}
     out = Solutions(compiled.variables)
     try:

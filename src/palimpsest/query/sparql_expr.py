@@ -118,9 +118,12 @@ class Terms:
 class ExprCompiler:
     """Compiles rdflib algebra expressions; ``env`` maps variable names to SQL columns."""
 
-    def __init__(self, terms: Terms, env: Mapping[str, str], alias: str | None = None) -> None:
+    def __init__(self, terms: Terms, env: Mapping[str, str], alias: str | None = None, *,
+                 exists: Callable[[Any, Mapping[str, str]], S] | None = None) -> None:
         self.t, self.env = terms, env
         self.alias = alias
+        self.exists = exists
+        """Compiles ``EXISTS { pattern }`` against ``env`` (a correlated SQL ``EXISTS``)."""
         self.hoisted: list[tuple[str, S]] = []
         """With an ``alias``: computed terms to add as columns ``(name, SQL)`` below the
         expression, in order (each may use the ones before), so SQL nesting stays shallow."""
@@ -181,6 +184,14 @@ class ExprCompiler:
     def _ConditionalOrExpression(self, e: Any) -> Expr:
         items = [self.boolean(e.expr), *[self.boolean(x) for x in e.other or []]]
         return Expr("bool", fmt("({})", join(" OR ", items)))
+
+    def _Builtin_EXISTS(self, e: Any) -> Expr:
+        if self.exists is None:
+            raise UnsupportedQuery("EXISTS is not supported here", "EXISTS")
+        return Expr("bool", fmt("({})", self.exists(e.graph, self.env)))
+
+    def _Builtin_NOTEXISTS(self, e: Any) -> Expr:
+        return Expr("bool", fmt("(NOT {})", self._Builtin_EXISTS(e).sql))
 
     def _UnaryNot(self, e: Any) -> Expr:
         return Expr("bool", fmt("(NOT {})", self.boolean(e.expr)))

@@ -23,6 +23,7 @@ any other typed literal (datatype by name); ``jjson`` an ``rdf:JSON`` literal.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +113,8 @@ class Dialect:
     """What differs between SQLite and PostgreSQL for SPARQL."""
 
     postgres = False
+    materialized = "MATERIALIZED " if sqlite3.sqlite_version_info >= (3, 35) else ""
+    """The hint that computes a common table expression once (SQLite 3.35+)."""
 
     def sep(self) -> str:
         return "char(31)"
@@ -178,6 +181,7 @@ class Dialect:
 
 class PostgresDialect(Dialect):
     postgres = True
+    materialized = "MATERIALIZED "
 
     def sep(self) -> str:
         return "chr(31)"

@@ -40,11 +40,13 @@ from ..errors import (
     NotFound,
     PalimpsestError,
     QueryError,
+    QuerySyntaxError,
     ReadOnly,
     RetentionExpired,
     SchemaVersionError,
     StorageError,
     Unauthorized,
+    UnsupportedQuery,
     VersionConflict,
 )
 from ..repository import Repository
@@ -133,6 +135,10 @@ def palimpsest_error_body(error: PalimpsestError) -> dict[str, Any]:
                      found=_jsonable(error.found))
     if isinstance(error, AmbiguousRef):
         extra["candidates"] = error.candidates
+    if isinstance(error, UnsupportedQuery):
+        extra["construct"] = error.construct
+    if isinstance(error, QuerySyntaxError):
+        extra.update(reason=error.reason, line=error.line, column=error.column)
     return error_body(error.code, str(error), **extra)
 
 

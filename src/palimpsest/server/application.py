@@ -23,6 +23,7 @@ from . import (
     routes_history,
     routes_kv,
     routes_search,
+    routes_sparql,
     routes_watch,
     ui,
 )
@@ -110,6 +111,7 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     install_review_pages(app)
     app.include_router(manage_router)
     app.include_router(routes_search.router)
+    app.include_router(routes_sparql.router)
     ui.install(app)
     return app
 

@@ -400,6 +400,18 @@ def search_page(request: Request, q: str = "", ref: str = "", type: str = "") ->
                   refs=[x.name for x in repo.branches(None)] + [t.name for t in repo.tags()])
 
 
+@router.get("/sparql", response_class=HTMLResponse)
+def sparql_page(request: Request, query: str = "", ref: str = "") -> Response:
+    """Run a SPARQL query at a ref and show a table; IRIs link to their entity pages."""
+    from .ui_sparql import answer_table
+
+    user(request)
+    repo = get_repo(request)
+    context = answer_table(repo, query, ref or None, get_config(request).max_query_seconds)
+    context["refs"] = [x.name for x in repo.branches(None)] + [t.name for t in repo.tags()]
+    return render(request, "sparql.html", query=query, ref=ref, **context)
+
+
 @router.get("/entity/{id:path}", response_class=HTMLResponse)
 def entity_page(id: str, request: Request, ref: str | None = None,
                 relations: Literal["out", "in", "both", "none"] = "out") -> Response:
