@@ -30,8 +30,10 @@ from palimpsest.types import (
     MergeResult,
     RefLogEntry,
     Relation,
+    Schema,
     Tag,
     Version,
+    Violation,
 )
 
 # -- strategies ------------------------------------------------------------------------------
@@ -87,6 +89,12 @@ presence = st.dictionaries(names, st.tuples(st.booleans(), st.booleans()), max_s
 diffs = st.builds(Diff, st.none() | commits, st.none() | commits,
                   st.lists(changes(), max_size=3), presence)
 maybe_commits = st.none() | commits
+violations = st.builds(Violation, st.sampled_from(["entity", "relation", "document"]), names,
+                       text, names, text, maybe_names)
+name_lists = st.lists(names, max_size=3)
+schemas = st.builds(Schema, st.sampled_from(["entity", "relation", "collection"]), names,
+                    json_values, st.none() | name_lists, st.none() | name_lists,
+                    st.none() | counts, name_lists)
 
 STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     Entity: entities,
@@ -108,7 +116,9 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
                                                          "up_to_date"]),
                            maybe_commits, st.lists(conflicts, max_size=2), maybe_commits,
                            maybe_commits, maybe_commits, st.lists(conflicts, max_size=2),
-                           st.none() | diffs, st.booleans()),
+                           st.none() | diffs, st.booleans(), st.lists(violations, max_size=2)),
+    Violation: violations,
+    Schema: schemas,
     Entry: st.builds(Entry, names, blobs, counts, times, times, hashes | st.just("")),
     KVEvent: st.builds(KVEvent, st.sampled_from(["created", "updated", "deleted", "resync"]),
                        names, st.none() | blobs, counts, commits, st.none() | hashes),

@@ -41,8 +41,10 @@ from .types import (
     MergeResult,
     RefLogEntry,
     Relation,
+    Schema,
     Tag,
     Version,
+    Violation,
 )
 
 T = TypeVar("T")
@@ -206,7 +208,8 @@ _CUSTOM: dict[type[Any], _Codec] = {
 _CODECS: dict[type[Any], _Codec] = {
     cls: _CUSTOM.get(cls) or (_plain(cls), _plain_from(cls))
     for cls in (Entity, Relation, Document, CommitStats, Commit, Branch, Tag, RefLogEntry,
-                Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent)
+                Change, Version, Blame, Diff, Conflict, Violation, MergeResult, Entry, KVEvent,
+                Schema)
 }
 
 TYPES: tuple[type[Any], ...] = tuple(_CODECS)

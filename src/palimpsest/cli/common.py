@@ -61,6 +61,8 @@ def _hint(exc: BaseException) -> str | None:
         return "run `palimpsest fsck` and restore from a backup"
     if isinstance(exc, errors.SchemaVersionError):
         return "upgrade palimpsest"
+    if isinstance(exc, errors.SchemaViolation):
+        return "fix the data, or change the schema (`palimpsest schema show TYPE`)"
     if isinstance(exc, errors.MergeConflict):
         return "resolve with --strategy ours|theirs, or edit on a branch and merge again"
     return None

@@ -15,7 +15,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import InvalidValue, PalimpsestError
 from ..repository import Repository
-from . import auth, inputs, routes_admin, routes_api, routes_history, routes_kv, routes_watch, ui
+from . import (
+    auth,
+    inputs,
+    routes_admin,
+    routes_api,
+    routes_history,
+    routes_kv,
+    routes_schemas,
+    routes_watch,
+    ui,
+)
 from .app import (
     ApiError,
     BodyLimit,
@@ -92,6 +102,7 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.include_router(routes_history.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_kv.router)
+    app.include_router(routes_schemas.router)
     app.include_router(routes_watch.router)
     ui.install(app)
     return app
