@@ -64,6 +64,7 @@ def schema_set(ctx: typer.Context, target: TargetArg, kind: KindOpt = "entity",
     Example:
 
       palimpsest schema set Person -s '{"type": "object", "required": ["name"]}' --unique name
+
       palimpsest schema set bornIn -k relation --source-types Person --max-per-source 1
     """
     if kind not in ("entity", "relation", "collection"):
@@ -79,7 +80,12 @@ def schema_set(ctx: typer.Context, target: TargetArg, kind: KindOpt = "entity",
 @schema_app.command("show")
 def schema_show(ctx: typer.Context, target: TargetArg, kind: KindOpt = "entity",
                 ref: RefOpt = None, json_out: JsonOpt = False) -> None:
-    """Print the schema of a type or collection (at a ref)."""
+    """Print the schema of a type or collection (at a ref).
+
+    Example:
+
+      palimpsest schema show Person --json
+    """
     found = open_repo(ctx).schema(target, kind=kind, ref=ref)
     if found is None:
         fail(f"{kind} {target!r} has no schema", hint="list them with `palimpsest schema list`")
@@ -92,7 +98,12 @@ def schema_show(ctx: typer.Context, target: TargetArg, kind: KindOpt = "entity",
 
 @schema_app.command("list")
 def schema_list(ctx: typer.Context, ref: RefOpt = None, json_out: JsonOpt = False) -> None:
-    """List the schemas (at a ref)."""
+    """List the schemas (at a ref).
+
+    Example:
+
+      palimpsest schema list
+    """
     found: list[Schema] = open_repo(ctx).schemas(ref)
     if wants_json(ctx, json_out):
         emit_json([wire.encode(s) for s in found])
@@ -118,7 +129,12 @@ def _rules(schema: Schema) -> str:
 def schema_drop(ctx: typer.Context, target: TargetArg, kind: KindOpt = "entity",
                 message: MessageOpt = None, author: AuthorOpt = None,
                 branch: BranchOpt = None, json_out: JsonOpt = False) -> None:
-    """Remove the schema of a type or collection in a commit."""
+    """Remove the schema of a type or collection in a commit (the data stays as it is).
+
+    Example:
+
+      palimpsest schema drop bornIn --kind relation
+    """
     commit = open_repo(ctx).drop_schema(target, kind=kind, message=message, author=author,
                                         branch=branch)
     report_commit(ctx, commit, json_out, branch)
