@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from ..codec import decode, encode
+from ..codec import DOC_SEP, decode, encode
 from ..errors import InvalidValue, SchemaViolation
 from ..storage.base import Database
 from ..storage.visibility import Chain, StoredRow, adjacent, read_rows, scan
@@ -140,6 +140,15 @@ class _State:
 
     def __init__(self, db: Database, chain: Chain, pending: Mapping[Ident, Write]) -> None:
         self.db, self.chain, self.pending = db, chain, pending
+        self._by_type: dict[tuple[str, str | None], list[Write]] | None = None
+
+    def pending_of(self, kind: str, type_: str) -> list[Write]:
+        """Pending writes of one kind and type (indexed once: a commit can hold many)."""
+        if self._by_type is None:
+            self._by_type = {}
+            for (k, _), write in self.pending.items():
+                self._by_type.setdefault((k, write.type), []).append(write)
+        return self._by_type.get((kind, type_), [])
 
     def rows(self, kind: str, keys: list[str]) -> dict[str, StoredRow]:
         """Live rows of ``keys`` (absent when deleted or missing)."""
@@ -158,8 +167,8 @@ class _State:
         for row in scan(self.db, self.chain, kind, type_=type_):
             if (kind, row.key) not in self.pending:
                 yield row
-        for (k, _), write in self.pending.items():
-            if k == kind and write.op == PUT and write.type == type_:
+        for write in self.pending_of(kind, type_):
+            if write.op == PUT:
                 yield _pending_row(write)
 
     def from_source(self, source: str, rel_type: str) -> set[str]:
@@ -167,9 +176,9 @@ class _State:
         out = {row.key for row in adjacent(self.db, self.chain, [source], column="source",
                                            rel_type=rel_type)
                if ("r", row.key) not in self.pending}
-        for (k, key), write in self.pending.items():
-            if k == "r" and write.op == PUT and write.type == rel_type and write.source == source:
-                out.add(key)
+        for write in self.pending_of("r", rel_type):
+            if write.op == PUT and write.source == source:
+                out.add(write.key)
         return out
 
 
@@ -191,6 +200,12 @@ def load(db: Database, chain: Chain, pending: Mapping[Ident, Write] | None = Non
                                "repo.set_schema")
         out[(KINDS[schema.kind], schema.target)] = compiled
     return out
+
+
+def ever_had_schemas(db: Database) -> bool:
+    """Whether any version of any branch ever held a schema (one index probe)."""
+    return db.one("SELECT 1 FROM rows WHERE kind = 'd' AND type = ? LIMIT 1",
+                  [COLLECTION]) is not None
 
 
 def schemas(db: Database, chain: Chain) -> list[Schema]:
@@ -216,12 +231,15 @@ def violations(db: Database, chain: Chain, pending: Mapping[Ident, Write]) -> li
     """The schema violations of the state ``pending`` produces on ``chain``, on what it
     touches."""
     state = _State(db, chain, pending)
+    prefix = COLLECTION + DOC_SEP
     changed: set[tuple[str, str]] = set()
     for (kind, key) in pending:
-        collection, name = split_doc_key(key) if kind == "d" else ("", "")
-        skind, _, target = name.partition("/")
-        if collection == COLLECTION and skind in KINDS:
-            changed.add((KINDS[skind], target))
+        if kind == "d" and key.startswith(prefix):
+            skind, _, target = key[len(prefix):].partition("/")
+            if skind in KINDS:
+                changed.add((KINDS[skind], target))
+    if not changed and not ever_had_schemas(db):
+        return []  # the common case costs one indexed probe
     rules = load(db, chain, pending)
     if not rules:
         return []
