@@ -292,3 +292,14 @@ def test_a_commit_lands_iff_the_resulting_state_is_valid(
 
 class _Skip(Exception):
     """A relation to an entity the model does not hold: not a schema question."""
+
+
+def test_the_docs_example_prints_what_it_says(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "docs" / "schemas.md").read_text()
+    match = re.search(r"```python\n(.*?)```", text, re.S)
+    assert match is not None
+    exec(compile(match.group(1), "docs/schemas.md", "exec"), {})
+    expected = [line[2:] for line in match.group(1).splitlines() if line.startswith("# bob")]
+    assert capsys.readouterr().out.splitlines() == expected
