@@ -88,6 +88,8 @@ _CLI_WORDS = (
     (r"repo\.tags\(\)", "`palimpsest tag`"),
     (r"repo\.log\(\)", "`palimpsest log`"),
     (r"repo\.fsck\(\)", "`palimpsest fsck`"),
+    (r"repo\.schemas\(\)", "`palimpsest schema list`"),
+    (r"repo\.set_schema", "`palimpsest schema set`"),
 )
 
 

@@ -79,7 +79,7 @@ def from_document(value: Any) -> Schema:
     kind, target = value.get("kind"), value.get("target")
     if kind not in KINDS or not isinstance(target, str) or not target:
         raise InvalidValue("a schema document needs kind (entity, relation or collection) and "
-                           f"a target name; got kind={kind!r}, target={target!r}")
+                           f"a target name; got kind {kind!r} and target {target!r}")
     json_schema = value.get("json_schema")
     if json_schema is not None and not isinstance(json_schema, dict | bool):
         raise InvalidValue("json_schema must be a JSON Schema (an object or a boolean)")
