@@ -74,6 +74,26 @@ def test_bad_schemas_are_invalid_values(repo: palimpsest.Repository) -> None:
         repo.drop_schema("Person")
 
 
+def test_direct_writes_to_the_schema_collection_are_checked(
+        repo: palimpsest.Repository) -> None:
+    repo.put_entity("bob", "Person", {})
+    head = repo.resolve("main")
+    with pytest.raises(InvalidValue):  # not a schema document
+        repo.put_document("_schemas", "entity/Person", {"kind": "entity"})
+    with pytest.raises(InvalidValue):  # the key must name its target
+        repo.put_document("_schemas", "entity/Other",
+                          {"kind": "entity", "target": "Person", "json_schema": None})
+    with pytest.raises(SchemaViolation):  # a well-formed one is checked like set_schema
+        repo.put_document("_schemas", "entity/Person",
+                          {"kind": "entity", "target": "Person", "json_schema": PERSON})
+    assert repo.resolve("main") == head
+    with repo.transaction("data and schema together") as tx:
+        tx.put_entity("bob", "Person", {"name": "Bob"})
+        tx.put_document("_schemas", "entity/Person",
+                        {"kind": "entity", "target": "Person", "json_schema": PERSON})
+    assert repo.schema("Person") == palimpsest.Schema("entity", "Person", PERSON)
+
+
 def test_relation_endpoint_types_and_cardinality(repo: palimpsest.Repository) -> None:
     repo.put_entity("ada", "Person", {})
     repo.put_entity("lon", "City", {})
