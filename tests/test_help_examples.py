@@ -30,7 +30,8 @@ NOT_RUN = {
                                       "(test_cli.py revokes one)",
 }
 # Commands whose examples continue in the folder of an earlier command.
-CONTINUES = {"restore": "backup"}
+CONTINUES = {"restore": "backup", "schema show": "schema set", "schema list": "schema set",
+             "schema drop": "schema set"}
 
 SCHEMA = "<https://schema.org/{0}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> " \
          "<http://www.w3.org/2000/01/rdf-schema#Class> .\n" \

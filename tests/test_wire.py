@@ -35,6 +35,7 @@ from palimpsest.types import (
     RefLogEntry,
     Relation,
     RetentionPolicy,
+    Schema,
     SearchHit,
     SimilarHit,
     Tag,
@@ -42,6 +43,7 @@ from palimpsest.types import (
     VectorIndex,
     Version,
     ViewInfo,
+    Violation,
 )
 
 # -- strategies ------------------------------------------------------------------------------
@@ -98,6 +100,12 @@ diffs = st.builds(Diff, st.none() | commits, st.none() | commits,
                   st.lists(changes(), max_size=3), presence)
 maybe_commits = st.none() | commits
 finite = st.floats(allow_nan=False, allow_infinity=False)
+violations = st.builds(Violation, st.sampled_from(["entity", "relation", "document"]), names,
+                       text, names, text, maybe_names)
+name_lists = st.lists(names, max_size=3)
+schemas = st.builds(Schema, st.sampled_from(["entity", "relation", "collection"]), names,
+                    json_values, st.none() | name_lists, st.none() | name_lists,
+                    st.none() | counts, name_lists)
 
 STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     Entity: entities,
@@ -119,7 +127,9 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
                                                          "up_to_date"]),
                            maybe_commits, st.lists(conflicts, max_size=2), maybe_commits,
                            maybe_commits, maybe_commits, st.lists(conflicts, max_size=2),
-                           st.none() | diffs, st.booleans()),
+                           st.none() | diffs, st.booleans(), st.lists(violations, max_size=2)),
+    Violation: violations,
+    Schema: schemas,
     Entry: st.builds(Entry, names, blobs, counts, times, times, hashes | st.just("")),
     TextIndex: st.builds(TextIndex, names, st.sampled_from(["entity", "document"]), names,
                          st.lists(names, min_size=1, max_size=3).map(tuple)),

@@ -34,6 +34,7 @@ from .types import (
     RefLogEntry,
     Relation,
     Relations,
+    Schema,
     SearchHit,
     SimilarHit,
     Tag,
@@ -136,6 +137,34 @@ class Repository(Protocol):
                             branch: str | None = None) -> Commit:
         ...
 
+    def set_schema(self, target: str, json_schema: JSON = None, *, kind: str = "entity",
+                   source_types: Sequence[str] | None = None,
+                   target_types: Sequence[str] | None = None,
+                   max_per_source: int | None = None, unique: Sequence[str] = (),
+                   message: str | None = None, author: str | None = None,
+                   branch: str | None = None) -> Commit:
+        """Set the schema of an entity type, relation type (``kind="relation"``) or document
+        collection (``kind="collection"``) in a commit: a JSON Schema 2020-12 for the
+        properties or value, and for relation types the allowed endpoint types and
+        ``max_per_source``, for entity types ``unique`` properties. Every later commit is
+        checked against it; refused with SchemaViolation when the data breaks it
+        (docs/schemas.md)."""
+        ...
+
+    def schema(self, target: str, *, kind: str = "entity", ref: Ref | None = None
+               ) -> Schema | None:
+        """The schema of ``target`` at ``ref`` (default: the current branch), or None."""
+        ...
+
+    def schemas(self, ref: Ref | None = None) -> list[Schema]:
+        """Every schema at ``ref`` (default: the current branch), by kind and target."""
+        ...
+
+    def drop_schema(self, target: str, *, kind: str = "entity", message: str | None = None,
+                    author: str | None = None, branch: str | None = None) -> Commit:
+        """Remove the schema of ``target`` in a commit (the data stays as it is)."""
+        ...
+
     def resolve(self, ref: Ref | None = None) -> Commit:
         """The commit a ref names (see docs for the syntax); raises RefNotFound."""
         ...
@@ -208,8 +237,9 @@ class Repository(Protocol):
     def merge_preview(self, source: Ref, *, into: str | None = None,
                           strategy: str | None = None, resolutions: Mapping[tuple[str, str,
                           str | None], JSON] | None = None) -> MergeResult:
-        """What :meth:`merge` would do, without writing: status, conflicts, and in ``diff``
-        the changes ``into`` would see."""
+        """What :meth:`merge` would do, without writing: status, conflicts, in ``diff``
+        the changes ``into`` would see, and in ``violations`` the schema violations that would
+        refuse it."""
         ...
 
     def cherry_pick(self, commit: Ref, *, onto: str | None = None, message: str | None = None,

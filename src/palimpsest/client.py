@@ -44,11 +44,13 @@ from .types import (
     Relation,
     Relations,
     RetentionPolicy,
+    Schema,
     SearchHit,
     SimilarHit,
     Tag,
     Version,
     ViewInfo,
+    Violation,
 )
 from .versioning.diff import Diff
 from .versioning.merge import MergeResult
@@ -94,6 +96,8 @@ def error_from(status: int, body: Any) -> PalimpsestError:
     if cls is not None and issubclass(cls, errors.VersionConflict):
         return cls(message, key=detail.get("key"), expected=detail.get("expected"),
                    found=detail.get("found"))
+    if cls is not None and issubclass(cls, errors.SchemaViolation):
+        return cls(message, [wire.decode(Violation, v) for v in detail.get("violations", [])])
     if cls is errors.AmbiguousRef:
         return errors.AmbiguousRef(message, detail.get("candidates", []))
     if cls is errors.UnsupportedQuery:
@@ -308,6 +312,40 @@ class RemoteRepository:
         body = _options(message or f"Delete document {collection}/{key}", author,
                              metadata, timestamp, branch)
         return self._write("POST", "/api/transaction", body | {"ops": [{"op": "delete_document", "collection": collection, "key": key}]})
+
+    # -- schemas ---------------------------------------------------------------------------
+    def set_schema(self, target: str, json_schema: JSON = None, *, kind: str = "entity",
+                   source_types: Sequence[str] | None = None,
+                   target_types: Sequence[str] | None = None,
+                   max_per_source: int | None = None, unique: Sequence[str] = (),
+                   message: str | None = None, author: str | None = None,
+                   branch: str | None = None) -> Commit:
+        check_name(target, "schema target")
+        body = _options(message, author, None, None, branch) | {
+            "json_schema": json_schema, "unique": list(unique),
+            "source_types": list(source_types) if source_types is not None else None,
+            "target_types": list(target_types) if target_types is not None else None,
+            "max_per_source": max_per_source}
+        return self._write("PUT", f"/api/schemas/{_p(kind)}/{_p(target)}", body)
+
+    def schema(self, target: str, *, kind: str = "entity", ref: Ref | None = None
+               ) -> Schema | None:
+        try:
+            found = self._call("GET", f"/api/schemas/{_p(kind)}/{_p(target)}",
+                               params={"ref": _ref(ref)})
+        except NotFound:
+            return None
+        return wire.decode(Schema, found)
+
+    def schemas(self, ref: Ref | None = None) -> list[Schema]:
+        return [wire.decode(Schema, s)
+                for s in self._call("GET", "/api/schemas", params={"ref": _ref(ref)})]
+
+    def drop_schema(self, target: str, *, kind: str = "entity", message: str | None = None,
+                    author: str | None = None, branch: str | None = None) -> Commit:
+        params = {"message": message, "author": author, "branch": branch}
+        return wire.decode(Commit, self._call("DELETE", f"/api/schemas/{_p(kind)}/{_p(target)}",
+                                              params=params))
 
     # -- reading -------------------------------------------------------------------------
     def sparql(self, text: str, ref: Ref | None = None, **options: Any) -> Any:

@@ -77,6 +77,17 @@ class IntegrityError(PalimpsestError, ValueError):
     code = "integrity"
 
 
+class SchemaViolation(IntegrityError):
+    """A commit would leave a state that breaks its schemas (docs/schemas.md); nothing was
+    written. ``violations`` lists each broken rule (element, JSON path, rule)."""
+
+    code = "schema_violation"
+
+    def __init__(self, message: str, violations: Sequence[Any]) -> None:
+        super().__init__(message)
+        self.violations = list(violations)
+
+
 class VersionConflict(PalimpsestError):
     """Optimistic concurrency failed: the state moved under the writer. Retry on the new state."""
 

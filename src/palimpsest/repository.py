@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .codec import check_json, check_name, encode, to_us
 from .errors import InvalidValue, NotFound
+from .models import schemas as schema_rules
 from .models.kv import Builder as KVBuilder
 from .models.kv import KeyValue
 from .models.kv import Reader as KVReader
@@ -39,12 +40,14 @@ from .types import (
     KVEvent,
     RefLogEntry,
     RetentionPolicy,
+    Schema,
     SimilarHit,
     Tag,
     TextIndex,
     VectorIndex,
     Version,
     ViewInfo,
+    Violation,
 )
 from .versioning import log as history_log
 from .versioning import merge as merge_ops
@@ -231,6 +234,52 @@ class Repository:
         return self._one(message or f"Delete document {collection}/{key}", author, metadata,
                          timestamp, branch, lambda tx: tx.delete_document(collection, key))
 
+    # -- schemas (docs/schemas.md): documents of the _schemas collection ------------------
+    def set_schema(self, target: str, json_schema: JSON = None, *, kind: str = "entity",
+                   source_types: Sequence[str] | None = None,
+                   target_types: Sequence[str] | None = None,
+                   max_per_source: int | None = None, unique: Sequence[str] = (),
+                   message: str | None = None, author: str | None = None,
+                   branch: str | None = None) -> Commit:
+        """Set the schema of an entity type, relation type (``kind="relation"``) or document
+        collection (``kind="collection"``) in a commit; refused with SchemaViolation when the
+        data on the branch breaks it."""
+        check_name(target, "schema target")
+        key = schema_rules.schema_key(kind, target)
+        for name, names in (("source_types", source_types), ("target_types", target_types),
+                            ("unique", unique)):
+            if isinstance(names, str):
+                raise InvalidValue(f"{name} is a list of names, e.g. [{names!r}]")
+        value = schema_rules.to_document(Schema(
+            kind, target, json_schema,  # type: ignore[arg-type]  # checked by to_document
+            list(source_types) if source_types is not None else None,
+            list(target_types) if target_types is not None else None,
+            max_per_source, list(unique)))
+        return self.put_document(schema_rules.COLLECTION, key, value, author=author,
+                                 message=message or f"Set schema of {kind} {target}",
+                                 branch=branch)
+
+    def schema(self, target: str, *, kind: str = "entity", ref: Ref | None = None
+               ) -> Schema | None:
+        """The schema of ``target`` at ``ref`` (default: the current branch), or None."""
+        key = schema_rules.schema_key(kind, target)
+        doc = self.at(ref).document(schema_rules.COLLECTION, key)
+        return None if doc is None else schema_rules.from_document(doc.value)
+
+    def schemas(self, ref: Ref | None = None) -> list[Schema]:
+        """Every schema at ``ref`` (default: the current branch), by kind and target."""
+        return schema_rules.schemas(self._db, self.at(ref).chain)
+
+    def drop_schema(self, target: str, *, kind: str = "entity", message: str | None = None,
+                    author: str | None = None, branch: str | None = None) -> Commit:
+        """Remove the schema of ``target`` in a commit (the data stays as it is)."""
+        key = schema_rules.schema_key(kind, target)
+        if self.at(branch).document(schema_rules.COLLECTION, key) is None:
+            raise NotFound(f"{kind} {target!r} has no schema; see repo.schemas()")
+        return self.delete_document(schema_rules.COLLECTION, key, author=author,
+                                    message=message or f"Drop schema of {kind} {target}",
+                                    branch=branch)
+
     # -- reading -------------------------------------------------------------------------
     def resolve(self, ref: Ref | None = None) -> Commit:
         """The commit a ref names (see docs for the syntax); raises RefNotFound."""
@@ -395,6 +444,10 @@ class Repository:
         assert tx.commit is not None
         return tx.commit
 
+    def _vet(self, chain: Chain, writes: Sequence[Write]) -> list[Violation]:
+        """The schema violations a previewed merge's writes would cause."""
+        return schema_rules.violations(self._db, chain, {(w.kind, w.key): w for w in writes})
+
     # -- merge ---------------------------------------------------------------------------
     # Merge, merge preview, cherry-pick and combine (docs/branching.md): versioning/merge.py
     # plans and runs them under the write lock and commits through _write_plan.
@@ -413,7 +466,8 @@ class Repository:
                                current=self.current_branch, message=message,
                                author=author or self.default_author,
                                resolver=Resolver(strategy, resolutions), dry_run=dry_run,
-                               write=self._write_plan)
+                               write=self._write_plan,
+                               vet=self._vet)
 
     def merge_preview(self, source: Ref, *, into: str | None = None,
                       strategy: str | None = None,
@@ -435,7 +489,8 @@ class Repository:
         return merge_ops.cherry_pick(self._refs, commit, onto=onto or self.current_branch,
                                      message=message, author=author or self.default_author,
                                      resolver=resolver, dry_run=dry_run,
-                                     write=self._write_plan)
+                                     write=self._write_plan,
+                                     vet=self._vet)
 
     def combine(self, refs: list[Ref] | tuple[Ref, ...], *, mode: str = "union",
                 into: str | None = None, message: str | None = None, author: str | None = None,
@@ -450,7 +505,8 @@ class Repository:
         return merge_ops.combine(self._refs, refs, mode=mode, into=into or self.current_branch,
                                  message=message, author=author or self.default_author,
                                  strategy=strategy, resolutions=resolutions, dry_run=dry_run,
-                                 write=self._write_plan)
+                                 write=self._write_plan,
+                                 vet=self._vet)
 
     # -- branches and tags ---------------------------------------------------------------
     @property

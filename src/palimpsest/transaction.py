@@ -37,7 +37,7 @@ from .errors import (
     ReadOnly,
 )
 from .models import documents as docs
-from .models import graph
+from .models import graph, schemas
 from .models import kv as kvmodel
 from .models.graph import Direction
 from .query import aggregate as query_aggregate
@@ -544,6 +544,7 @@ class Transaction:
                         key=self.branch, expected=self._head_seq, found=head)
                 self._line, self._head_seq, self._chain, known = line, head, moved_to, None
             self._check_graph(recheck=known is None or self._unchecked)
+            schemas.check(db, self._chain, self._pending)  # SchemaViolation: nothing written
             parents = [commits.by_seq(head).id] if head is not None else []
             parents += [p for p in self._extra_parents if p not in parents]
             written = commits.write_commit(

@@ -473,6 +473,46 @@ def _collection_ops(collection: str, changes: list[Change],
     return ops
 
 
+SchemaKind = Literal["entity", "relation", "collection"]
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """The rules for one entity type, relation type or document collection
+    (``repo.set_schema``; docs/schemas.md). ``json_schema`` (JSON Schema 2020-12) checks an
+    entity's or relation's properties or a document's value; the graph rules JSON Schema cannot
+    say: ``source_types`` / ``target_types`` (the types a relation's endpoints may have),
+    ``max_per_source`` (at most this many relations of the type from one entity) and ``unique``
+    (properties no two entities of the type share)."""
+
+    kind: SchemaKind
+    target: str
+    json_schema: JSON = None
+    source_types: list[str] | None = None
+    target_types: list[str] | None = None
+    max_per_source: int | None = None
+    unique: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One way a state breaks its schemas: which element (``element`` kind, ``id``,
+    ``collection`` for documents), where in its value (``path``, a JSON Pointer, ``""`` for
+    the whole value) and which ``rule`` (a JSON Schema keyword such as ``"required"``, or
+    ``"source_types"``, ``"target_types"``, ``"max_per_source"``, ``"unique"``)."""
+
+    element: str
+    id: str
+    path: str
+    rule: str
+    message: str
+    collection: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.collection}/{self.id}" if self.collection else self.id
+        return f"{self.element} {where!r} at {self.path or '/'!r}: {self.message} [{self.rule}]"
+
+
 MergeStatus = Literal["fast_forward", "merged", "conflict", "up_to_date"]
 
 
@@ -496,6 +536,8 @@ class MergeResult:
     resolved: list[Conflict] = field(default_factory=list)
     diff: Diff | None = None
     dry_run: bool = False
+    violations: list[Violation] = field(default_factory=list)
+    """Previews only: the schema violations the merge would cause (it would be refused)."""
 
     @property
     def ok(self) -> bool:

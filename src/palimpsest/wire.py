@@ -46,6 +46,7 @@ from .types import (
     RefLogEntry,
     Relation,
     RetentionPolicy,
+    Schema,
     SearchHit,
     SimilarHit,
     Tag,
@@ -53,6 +54,7 @@ from .types import (
     VectorIndex,
     Version,
     ViewInfo,
+    Violation,
 )
 
 T = TypeVar("T")
@@ -236,7 +238,8 @@ _CODECS: dict[type[Any], _Codec] = {
     for cls in (Entity, Relation, Document, CommitStats, Commit, Branch, Tag, RefLogEntry,
                 Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent,
                 IndexInfo, ViewInfo, Erasure, RetentionPolicy, BackupInfo, CopyReport,
-                TextIndex, VectorIndex, SearchHit, SimilarHit)
+                TextIndex, VectorIndex, SearchHit, SimilarHit,
+                Violation, Schema)
 }
 
 TYPES: tuple[type[Any], ...] = tuple(_CODECS)

@@ -61,6 +61,8 @@ def _hint(exc: BaseException) -> str | None:
         return "run `palimpsest fsck` and restore from a backup"
     if isinstance(exc, errors.SchemaVersionError):
         return "upgrade palimpsest"
+    if isinstance(exc, errors.SchemaViolation):
+        return "fix the data, or change the schema (`palimpsest schema show TYPE`)"
     if isinstance(exc, errors.MergeConflict):
         return "resolve with --strategy ours|theirs, or edit on a branch and merge again"
     return None
@@ -88,6 +90,8 @@ _CLI_WORDS = (
     (r"repo\.tags\(\)", "`palimpsest tag`"),
     (r"repo\.log\(\)", "`palimpsest log`"),
     (r"repo\.fsck\(\)", "`palimpsest fsck`"),
+    (r"repo\.schemas\(\)", "`palimpsest schema list`"),
+    (r"repo\.set_schema", "`palimpsest schema set`"),
 )
 
 

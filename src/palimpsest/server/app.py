@@ -44,6 +44,7 @@ from ..errors import (
     ReadOnly,
     RetentionExpired,
     SchemaVersionError,
+    SchemaViolation,
     StorageError,
     Unauthorized,
     UnsupportedQuery,
@@ -51,7 +52,7 @@ from ..errors import (
 )
 from ..repository import Repository
 from ..storage.base import lock_wait
-from ..types import Conflict
+from ..types import Conflict, Violation
 from . import auth, inputs
 from .auth import Principal
 
@@ -61,7 +62,7 @@ CSRF_COOKIE = "palimpsest_csrf"
 _STATUS: list[tuple[type[PalimpsestError], int]] = [
     (Unauthorized, 401), (Forbidden, 403), (ReadOnly, 403), (NotFound, 404),
     (AmbiguousRef, 422), (InvalidKey, 422), (InvalidValue, 422), (QueryError, 422),
-    (IntegrityError, 409), (VersionConflict, 409), (MergeConflict, 409),
+    (SchemaViolation, 422), (IntegrityError, 409), (VersionConflict, 409), (MergeConflict, 409),
     (RetentionExpired, 410), (CorruptObject, 500), (SchemaVersionError, 500),
     (LockTimeout, 503), (DatabaseUnavailable, 503), (StorageError, 500),
 ]
@@ -139,6 +140,9 @@ def palimpsest_error_body(error: PalimpsestError) -> dict[str, Any]:
         extra["construct"] = error.construct
     if isinstance(error, QuerySyntaxError):
         extra.update(reason=error.reason, line=error.line, column=error.column)
+    if isinstance(error, SchemaViolation):
+        extra["violations"] = [wire.encode(v) if isinstance(v, Violation) else str(v)
+                               for v in error.violations]
     return error_body(error.code, str(error), **extra)
 
 

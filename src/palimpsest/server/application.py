@@ -22,6 +22,7 @@ from . import (
     routes_api,
     routes_history,
     routes_kv,
+    routes_schemas,
     routes_search,
     routes_sparql,
     routes_watch,
@@ -106,6 +107,7 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.include_router(routes_history.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_kv.router)
+    app.include_router(routes_schemas.router)
     app.include_router(routes_watch.router)
     app.include_router(merge_requests_router)
     install_review_pages(app)

@@ -124,6 +124,26 @@ class ConflictOut(BaseModel):
     reason: str
 
 
+class ViolationOut(BaseModel):
+    element: str
+    id: str
+    path: str = Field(description="JSON Pointer into the element's value; \"\" is the whole")
+    rule: str = Field(description="a JSON Schema keyword, or source_types, target_types, "
+                      "max_per_source, unique")
+    message: str
+    collection: str | None = None
+
+
+class SchemaOut(BaseModel):
+    kind: Literal["entity", "relation", "collection"]
+    target: str
+    json_schema: JSONValue = None
+    source_types: list[str] | None = None
+    target_types: list[str] | None = None
+    max_per_source: int | None = None
+    unique: list[str] = []
+
+
 class MergeOut(BaseModel):
     status: Literal["fast_forward", "merged", "conflict", "up_to_date"]
     commit: CommitOut | None = None
@@ -137,6 +157,7 @@ class MergeOut(BaseModel):
                                               "changes (from, to, from_commit, to_commit, "
                                               "collection_presence)")
     dry_run: bool = False
+    violations: list[ViolationOut] = []
 
 
 class ErrorDetail(BaseModel):
@@ -312,6 +333,14 @@ class PutRelationIn(CommitOptions):
 
 class PutDocumentIn(CommitOptions):
     value: JSONValue
+
+
+class SetSchemaIn(CommitOptions):
+    json_schema: JSONValue = None
+    source_types: list[str] | None = None
+    target_types: list[str] | None = None
+    max_per_source: int | None = None
+    unique: list[str] = []
 
 
 class RollbackIn(_Model):

@@ -466,8 +466,15 @@ class PlanWriter(Protocol):
                  extra_parents: Sequence[str]) -> Commit: ...
 
 
+class Vetter(Protocol):
+    """The schema violations ``writes`` would cause on the state at ``chain`` (previews)."""
+
+    def __call__(self, chain: Chain, writes: Sequence[Write]) -> list[Any]: ...
+
+
 def merge(refs: RefStore, source: Ref, *, into: str, current: str, message: str | None,
-          author: str, resolver: Resolver, dry_run: bool, write: PlanWriter) -> MergeResult:
+          author: str, resolver: Resolver, dry_run: bool, write: PlanWriter,
+          vet: Vetter | None = None) -> MergeResult:
     """Merge ``source`` into branch ``into`` (see :meth:`Repository.merge`), holding the write
     lock (a read transaction for ``dry_run``) so ``into`` cannot move meanwhile."""
     commits, db = refs.commits, refs.db
@@ -498,11 +505,13 @@ def merge(refs: RefStore, source: Ref, *, into: str, current: str, message: str 
         meta: dict[str, JSON] = {"merge": {
             "source": name, "commit": theirs.id, "base": plan.base.id if plan.base else None}}
         return _finish(db, plan, resolver, into, ours, theirs, chain, dry_run,
-                       message or f"Merge {name} into {into}", author, meta, [theirs.id], write)
+                       message or f"Merge {name} into {into}", author, meta, [theirs.id], write,
+                       vet)
 
 
 def cherry_pick(refs: RefStore, commit: Ref, *, onto: str, message: str | None, author: str,
-                resolver: Resolver, dry_run: bool, write: PlanWriter) -> MergeResult:
+                resolver: Resolver, dry_run: bool, write: PlanWriter,
+                vet: Vetter | None = None) -> MergeResult:
     """Apply one commit's changes to branch ``onto`` (see :meth:`Repository.cherry_pick`)."""
     refs.branch_line(onto)
     db = refs.db
@@ -514,13 +523,13 @@ def cherry_pick(refs: RefStore, commit: Ref, *, onto: str, message: str | None, 
         note = f"(cherry picked from commit {picked.id})"
         return _finish(db, plan, resolver, onto, ours, picked, chain, dry_run,
                        message or "\n\n".join(filter(None, [picked.message, note])),
-                       author, {"cherry_picked_from": picked.id}, [], write)
+                       author, {"cherry_picked_from": picked.id}, [], write, vet)
 
 
 def combine(refs: RefStore, versions: Sequence[Ref], *, mode: str, into: str,
             message: str | None, author: str, strategy: str | None,
             resolutions: Mapping[ResolutionKey, JSON] | None, dry_run: bool,
-            write: PlanWriter) -> MergeResult:
+            write: PlanWriter, vet: Vetter | None = None) -> MergeResult:
     """The set-merge of ``versions`` onto branch ``into`` (see :meth:`Repository.combine`)."""
     if isinstance(versions, str) or len(versions) < 2:
         raise InvalidValue("combine needs a list of at least two refs, e.g. "
@@ -541,13 +550,13 @@ def combine(refs: RefStore, versions: Sequence[Ref], *, mode: str, into: str,
                                              "commits": [c.id for _, c in found]}}
         return _finish(db, plan, resolver, into, ours, None, chain, dry_run,
                        message or f"Combine ({mode}) {', '.join(names)}", author, meta, [],
-                       write)
+                       write, vet)
 
 
 def _finish(db: Database, plan: Plan, resolver: Resolver, target: str, ours: Commit | None,
             source: Commit | None, chain: Chain, dry_run: bool, message: str, author: str,
             metadata: dict[str, JSON], extra_parents: list[str],
-            write: PlanWriter) -> MergeResult:
+            write: PlanWriter, vet: Vetter | None = None) -> MergeResult:
     """Finish a planned merge: report conflicts, preview, or write the commit."""
     resolver.check_unused()
     settled = resolver.settled(plan.conflicts)
@@ -562,7 +571,8 @@ def _finish(db: Database, plan: Plan, resolver: Resolver, target: str, ours: Com
         return replace(result, status="conflict", conflicts=plan.conflicts)
     if dry_run:
         return replace(result, diff=Diff(ours, None, changes_of(db, chain, plan.writes,
-                                                                plan.known)))
+                                                                plan.known)),
+                       violations=vet(chain, plan.writes) if vet is not None else [])
     if plan.status == "up_to_date":
         return replace(result, commit=ours)
     commit = write(target, message, author, metadata, plan.writes, plan.known, extra_parents)
