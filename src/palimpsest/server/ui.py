@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import math
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -241,7 +242,7 @@ def change_view(index: int, change: Change) -> ChangeView:
     return view
 
 
-def grouped(changes: list[Change]) -> list[tuple[str, list[ChangeView]]]:
+def grouped(changes: Sequence[Change]) -> list[tuple[str, list[ChangeView]]]:
     """Change views grouped by element kind, numbered in page order for prev/next links."""
     labels = {"entity": "Entities", "relation": "Relations", "document": "Documents",
               "kv": "Key-value entries"}
