@@ -293,6 +293,25 @@ def _pairs(a: Chain, b: Chain, segments: Sequence[tuple[int, int, int, int]], *,
     return _Pairs(sql, [*args, *old_args, *new_args], "A", "B")
 
 
+def raw_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None = None,
+              limit: int | None = None) -> list[tuple[Any, ...]]:
+    """:func:`row_pairs` as raw tuples ``(order, kind, key, change, *old, *new)`` (``change``:
+    ``created`` / ``modified`` / ``deleted``, computed in SQL from ops and hashes, None when
+    the rows are equal; ``old`` / ``new``: :data:`PAIR_FIELDS`, all None without a row), for
+    callers that build rows only for what they read (:func:`stored`)."""
+    segments = _segments(a, b)
+    if not segments or limit == 0:
+        return []
+    cols = ", ".join(f"{{0}}.{name}" for name in PAIR_FIELDS)
+    q = _pairs(a, b, segments, after=after, limit=limit,
+               select=lambda old, new: f"c.o, c.kind, c.key, {_CHANGE.format(old, new)}, "
+                                       f"{cols.format(old)}, {cols.format(new)}")
+    rows = db.all(q.sql + (" ORDER BY c.o, c.key" if limit is not None else ""), q.args)
+    if limit is None:
+        rows.sort(key=lambda raw: (raw[0], raw[2]))  # code point order = SQL's bytewise order
+    return rows
+
+
 def row_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None = None,
               limit: int | None = None) -> list[RowPair]:
     """Every key that can differ between two states, in diff order (kind: entities,
@@ -304,19 +323,24 @@ def row_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None
     compare hashes). ``after`` (a ``(kind, key)`` cursor) and ``limit`` select one window of
     candidates, for paging: the index seeks then run for that window only.
     """
-    segments = _segments(a, b)
-    if not segments or limit == 0:
-        return []
-    cols = COLUMNS.replace("r.", "{0}.")
-    q = _pairs(a, b, segments, after=after, limit=limit,
-               select=lambda old, new: f"c.kind, c.key, {cols.format(old)}, {cols.format(new)}")
-    width = len(StoredRow._fields)
-    out = []
-    for raw in db.all(q.sql + " ORDER BY c.o, c.key", q.args):
-        old, new = raw[2:2 + width], raw[2 + width:]
-        out.append(RowPair(raw[0], raw[1], StoredRow(*old) if old[0] is not None else None,
-                           StoredRow(*new) if new[0] is not None else None))
-    return out
+    return [RowPair(raw[1], raw[2], *stored(raw)) for raw in
+            raw_pairs(db, a, b, after=after, limit=limit)]
+
+
+PAIR_FIELDS = ("rid", "line", "seq", "op", "type", "source", "target", "value", "hash",
+               "origin")
+
+
+def stored(raw: Sequence[Any]) -> tuple[StoredRow | None, StoredRow | None]:
+    """The old and new rows of a :func:`raw_pairs` tuple."""
+    kind, key, width = raw[1], raw[2], len(PAIR_FIELDS)
+    out: list[StoredRow | None] = []
+    for start in (4, 4 + width):
+        rid, line, seq, op, type_, source, target, value, hash_, origin = \
+            raw[start:start + width]
+        out.append(None if rid is None else StoredRow(rid, kind, key, line, seq, op, type_,
+                                                      source, target, value, hash_, origin))
+    return out[0], out[1]
 
 
 def change_counts(db: Database, a: Chain, b: Chain) -> dict[tuple[str, str, str], int]:

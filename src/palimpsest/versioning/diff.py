@@ -13,18 +13,18 @@ in SQL alone. Keys written on both sides but ending equal do not appear.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import overload
+from typing import Any, overload
 
 from ..errors import InvalidValue
 from ..storage.base import Database
 from ..storage.visibility import (
     KIND_ORDER,
     Chain,
-    RowPair,
     StoredRow,
     change_counts,
-    row_pairs,
+    raw_pairs,
     scan,
+    stored,
 )
 from ..types import Change, ChangeKind, ChangeList, Commit, CommitStats, ElementKind, stat_name
 from ..types import Diff as Diff  # its home before types.py
@@ -63,18 +63,21 @@ def change_between(old_row: StoredRow | None, new_row: StoredRow | None) -> Chan
 
 
 class RowChanges(ChangeList):
-    """Changes kept as their stored rows and decoded on first read (see :class:`ChangeList`).
-
-    Holds no database handle: the rows were read when the diff was computed."""
+    """Changes kept as their stored rows (:func:`raw_pairs` tuples) and decoded on first read
+    (see :class:`ChangeList`). Holds no database handle: the rows were read with the diff."""
 
     __slots__ = ("_decoded", "_rows")
 
-    def __init__(self, rows: Sequence[tuple[ChangeKind, RowPair]]) -> None:
+    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._rows = list(rows)
         self._decoded: list[Change | None] = [None] * len(self._rows)
 
     def kinds(self) -> list[tuple[ElementKind, ChangeKind]]:
-        return [(element_name(pair.kind), kind) for kind, pair in self._rows]
+        return [(element_name(raw[1]), raw[3]) for raw in self._rows]
+
+    def keys(self) -> list[tuple[str, str]]:
+        """``(kind, key)`` of each change, as stored."""
+        return [(raw[1], raw[2]) for raw in self._rows]
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -90,22 +93,13 @@ class RowChanges(ChangeList):
             return [self[i] for i in range(*index.indices(len(self)))]
         found = self._decoded[index]
         if found is None:
-            kind, pair = self._rows[index]
-            found = self._decoded[index] = _change(kind, pair.old, pair.new)
+            raw = self._rows[index]
+            found = self._decoded[index] = _change(raw[3], *stored(raw))
         return found
 
     def __iter__(self) -> Iterator[Change]:
         for i in range(len(self._rows)):
             yield self[i]
-
-
-def _classified(pairs: Sequence[RowPair]) -> list[tuple[ChangeKind, RowPair]]:
-    out = []
-    for pair in pairs:
-        kind = change_kind(pair.old, pair.new)
-        if kind is not None:
-            out.append((kind, pair))
-    return out
 
 
 def cursor_of(kind: str, key: str) -> str:
@@ -127,30 +121,28 @@ def compute(db: Database, a: Commit | None, chain_a: Chain, b: Commit | None,
     the cursor ``after``)."""
     start = parse_cursor(after) if after is not None else None
     if limit is None:
-        rows = _classified(row_pairs(db, chain_a, chain_b, after=start))
+        rows = [raw for raw in raw_pairs(db, chain_a, chain_b, after=start) if raw[3]]
         return _diff(db, a, chain_a, b, chain_b, rows, None)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidValue(f"limit must be a positive integer, not {limit!r} (omit it for the "
                            "whole diff; Repository.diff_stats counts without reading changes)")
-    found: list[tuple[ChangeKind, RowPair]] = []
+    found: list[tuple[Any, ...]] = []
     window = max(limit + 1, _FIRST_WINDOW)
     while len(found) <= limit:
-        pairs = row_pairs(db, chain_a, chain_b, after=start, limit=window)
-        found += _classified(pairs)
+        pairs = raw_pairs(db, chain_a, chain_b, after=start, limit=window)
+        found += [raw for raw in pairs if raw[3]]
         if len(pairs) < window:
             break
-        start = (pairs[-1].kind, pairs[-1].key)
+        start = (pairs[-1][1], pairs[-1][2])
         window *= 2  # keys written on both sides but equal again were skipped: read further
-    more = len(found) > limit
     page = found[:limit]
-    last = page[-1][1] if page else None
-    cursor = cursor_of(last.kind, last.key) if more and last is not None else None
+    cursor = cursor_of(page[-1][1], page[-1][2]) if len(found) > limit else None
     return _diff(db, a, chain_a, b, chain_b, page, cursor)
 
 
 def _diff(db: Database, a: Commit | None, chain_a: Chain, b: Commit | None, chain_b: Chain,
-          rows: list[tuple[ChangeKind, RowPair]], cursor: str | None) -> Diff:
-    collections = sorted({split_doc_key(pair.key)[0] for _, pair in rows if pair.kind == "d"})
+          rows: list[tuple[Any, ...]], cursor: str | None) -> Diff:
+    collections = sorted({split_doc_key(raw[2])[0] for raw in rows if raw[1] == "d"})
     presence = {name: (_has_collection(db, chain_a, name), _has_collection(db, chain_b, name))
                 for name in collections}
     return Diff(a, b, RowChanges(rows), presence, cursor)
