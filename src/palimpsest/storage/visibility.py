@@ -269,7 +269,7 @@ class _Pairs(NamedTuple):
 
 def _pairs(a: Chain, b: Chain, segments: Sequence[tuple[int, int, int, int]], *,
            after: tuple[str, str] | None, limit: int | None,
-           select: Callable[[str, str], str]) -> _Pairs:
+           select: Callable[[str, str], str], third: Chain | None = None) -> _Pairs:
     """One query over the candidate keys joined with their rows at ``a`` and at ``b``.
 
     With one segment (one state descends from the other along a line: the common case) the
@@ -283,14 +283,24 @@ def _pairs(a: Chain, b: Chain, segments: Sequence[tuple[int, int, int, int]], *,
         seek, seek_args = _holder(b if side == 0 else a, "c")
         old, new = ("c", "X") if side == 0 else ("X", "c")
         sql = f"{with_sql}SELECT {select(old, new)} FROM c LEFT JOIN rows X ON X.rid = {seek}"
-        return _Pairs(sql, [*args, *seek_args], old, new)
+        extra, extra_args = _third(third)
+        return _Pairs(sql + extra, [*args, *seek_args, *extra_args], old, new)
     with_sql, args = _window(segments, after, limit,
                              f"DISTINCT {order} AS o, r.kind AS kind, r.key AS key")
     old, old_args = _holder(a, "c")
     new, new_args = _holder(b, "c")
     sql = (f"{with_sql}SELECT {select('A', 'B')} FROM c LEFT JOIN rows A ON A.rid = {old} "
            f"LEFT JOIN rows B ON B.rid = {new}")
-    return _Pairs(sql, [*args, *old_args, *new_args], "A", "B")
+    extra, extra_args = _third(third)
+    return _Pairs(sql + extra, [*args, *old_args, *new_args, *extra_args], "A", "B")
+
+
+def _third(chain: Chain | None) -> tuple[str, list[Any]]:
+    """The join of each candidate's row at a third state (alias ``Z``), for merges."""
+    if chain is None:
+        return "", []
+    seek, args = _holder(chain, "c")
+    return f" LEFT JOIN rows Z ON Z.rid = {seek}", args
 
 
 def raw_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None = None,
@@ -310,6 +320,29 @@ def raw_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None
     if limit is None:
         rows.sort(key=lambda raw: (raw[0], raw[2]))  # code point order = SQL's bytewise order
     return rows
+
+
+def row_triples(db: Database, base: Chain, theirs: Chain, ours: Chain
+                ) -> list[tuple[str, str, StoredRow | None, StoredRow | None, StoredRow | None]]:
+    """For every key that can differ between ``base`` and ``theirs``: ``(kind, key, row at
+    base, row at theirs, row at ours)``, sorted by ``(kind, key)``, in one query
+    (:func:`row_pairs` with a third seek): what a three-way merge, cherry-pick or revert
+    reads."""
+    segments = _segments(base, theirs)
+    if not segments:
+        return []
+    cols = ", ".join(f"{{0}}.{name}" for name in PAIR_FIELDS)
+    q = _pairs(base, theirs, segments, after=None, limit=None, third=ours,
+               select=lambda old, new: f"c.o, c.kind, c.key, NULL, {cols.format(old)}, "
+                                       f"{cols.format(new)}, {cols.format('Z')}")
+    rows = db.all(q.sql, q.args)
+    rows.sort(key=lambda raw: (raw[1], raw[2]))
+    width = len(PAIR_FIELDS)
+    out = []
+    for raw in rows:
+        old, new = stored(raw)
+        out.append((raw[1], raw[2], old, new, _row(raw[1], raw[2], raw[4 + 2 * width:])))
+    return out
 
 
 def row_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None = None,
@@ -333,14 +366,14 @@ PAIR_FIELDS = ("rid", "line", "seq", "op", "type", "source", "target", "value", 
 
 def stored(raw: Sequence[Any]) -> tuple[StoredRow | None, StoredRow | None]:
     """The old and new rows of a :func:`raw_pairs` tuple."""
-    kind, key, width = raw[1], raw[2], len(PAIR_FIELDS)
-    out: list[StoredRow | None] = []
-    for start in (4, 4 + width):
-        rid, line, seq, op, type_, source, target, value, hash_, origin = \
-            raw[start:start + width]
-        out.append(None if rid is None else StoredRow(rid, kind, key, line, seq, op, type_,
-                                                      source, target, value, hash_, origin))
-    return out[0], out[1]
+    width = len(PAIR_FIELDS)
+    return _row(raw[1], raw[2], raw[4:4 + width]), _row(raw[1], raw[2], raw[4 + width:])
+
+
+def _row(kind: str, key: str, fields: Sequence[Any]) -> StoredRow | None:
+    rid, line, seq, op, type_, source, target, value, hash_, origin = fields[:len(PAIR_FIELDS)]
+    return None if rid is None else StoredRow(rid, kind, key, line, seq, op, type_, source,
+                                              target, value, hash_, origin)
 
 
 def change_counts(db: Database, a: Chain, b: Chain) -> dict[tuple[str, str, str], int]:

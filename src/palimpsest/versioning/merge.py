@@ -239,8 +239,6 @@ def plan_cherry_pick(db: Database, commits: CommitStore, commit: Commit, ours_ch
 def _three_way(db: Database, base: Commit | None, base_chain: Chain, ours_chain: Chain,
                theirs_chain: Chain, resolver: Resolver, *, keys: Sequence[Ident] | None = None,
                base_row: RowReader | None = None) -> Plan:
-    if keys is None:
-        keys = changed_keys(db, base_chain, theirs_chain)
     outcome = merge_keys(db, keys, base=base_chain, ours=ours_chain, theirs=theirs_chain,
                          resolve=resolver, origin_of=origin_of, base_row=base_row)
     writes = {(w.kind, w.key): w for w in outcome.writes}
