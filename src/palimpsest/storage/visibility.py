@@ -180,11 +180,12 @@ def divergent(a: Chain, b: Chain, alias: str = "r") -> tuple[str, list[Any]] | N
 
 
 def changed_keys(db: Database, a: Chain, b: Chain) -> list[tuple[str, str]]:
-    """(kind, key) of every row in one chain and not the other: the keys that can differ."""
-    segments = divergent(a, b)
-    if segments is None:
+    """(kind, key) of every row in one chain and not the other: the keys that can differ
+    (each segment's newest row of a key stands for all its rows there)."""
+    segments = _segments(a, b)
+    if not segments:
         return []
-    where, params = segments
+    where, params = _newest(segments)
     rows = db.all(f"SELECT DISTINCT r.kind, r.key FROM rows r WHERE {where}", params)
     return sorted((str(k), str(key)) for k, key in rows)
 
