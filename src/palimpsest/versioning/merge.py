@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from ..codec import decode
 from ..errors import InvalidValue, MergeConflict
 from ..storage.base import Database
-from ..storage.visibility import Chain, StoredRow, adjacent, changed_keys, read_row
+from ..storage.visibility import Chain, StoredRow, adjacent, changed_keys, read_row, read_rows
 from ..types import JSON, Change, Commit, Conflict, Diff, MergeStatus
 from ..types import MergeResult as MergeResult  # its home before types.py
 from .commits import CommitStore
@@ -318,6 +318,11 @@ def find_dangling(db: Database, chain: Chain, writes: Mapping[Ident, Write]
     """Relations alive after applying ``writes`` on top of ``chain`` that point at an entity
     that is not, with the missing endpoints."""
     cache: dict[str, bool] = {}
+    ends = {e for (kind, _), w in writes.items() if kind == "r" and w.op == PUT
+            for e in (w.source, w.target) if e is not None and ("e", e) not in writes}
+    if ends:  # the endpoints the writes do not touch, read in one batch
+        found_rows = read_rows(db, chain, "e", sorted(ends))
+        cache.update({e: _live(found_rows.get(e)) for e in ends})
 
     def alive(entity: str) -> bool:
         if entity not in cache:
