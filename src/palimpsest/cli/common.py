@@ -82,6 +82,7 @@ _CLI_WORDS = (
     (r"prefixes=", "--prefix"),
     (r"pass drop_relation_props=True", "pass --drop-relation-props"),
     (r"skip_invalid=True", "--skip-invalid"),
+    (r"as after=", "as --after"),
     (r"repo\.branches\(\)", "`palimpsest branch`"),
     (r"repo\.tags\(\)", "`palimpsest tag`"),
     (r"repo\.log\(\)", "`palimpsest log`"),

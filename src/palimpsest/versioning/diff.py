@@ -110,8 +110,8 @@ def cursor_of(kind: str, key: str) -> str:
 def parse_cursor(after: str) -> tuple[str, str]:
     if not isinstance(after, str) or len(after) < 2 or after[1] != ":" \
             or after[0] not in KIND_ORDER:
-        raise InvalidValue(f"after={after!r} is not a diff cursor; pass the 'next' of the "
-                           "previous page (Diff.next)")
+        raise InvalidValue(f"{after!r} is not a diff cursor: pass the 'next' of the previous "
+                           "page as after=")
     return after[0], after[2:]
 
 
@@ -124,8 +124,8 @@ def compute(db: Database, a: Commit | None, chain_a: Chain, b: Commit | None,
         rows = [raw for raw in raw_pairs(db, chain_a, chain_b, after=start) if raw[3]]
         return _diff(db, a, chain_a, b, chain_b, rows, None)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidValue(f"limit must be a positive integer, not {limit!r} (omit it for the "
-                           "whole diff; Repository.diff_stats counts without reading changes)")
+        raise InvalidValue(f"limit must be a positive integer, not {limit!r}; omit it for the "
+                           "whole diff")
     found: list[tuple[Any, ...]] = []
     window = max(limit + 1, _FIRST_WINDOW)
     while len(found) <= limit:
