@@ -15,6 +15,7 @@ listings, exports — builds its SQL here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from ..codec import check_count
@@ -319,7 +320,7 @@ def raw_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None
                                        f"{cols.format(old)}, {cols.format(new)}")
     rows = db.all(q.sql + (" ORDER BY c.o, c.key" if limit is not None else ""), q.args)
     if limit is None:
-        rows.sort(key=lambda raw: (raw[0], raw[2]))  # code point order = SQL's bytewise order
+        rows.sort(key=itemgetter(0, 2))  # code point order = SQL's bytewise order
     return rows
 
 
@@ -337,7 +338,7 @@ def row_triples(db: Database, base: Chain, theirs: Chain, ours: Chain
                select=lambda old, new: f"c.o, c.kind, c.key, NULL, {cols.format(old)}, "
                                        f"{cols.format(new)}, {cols.format('Z')}")
     rows = db.all(q.sql, q.args)
-    rows.sort(key=lambda raw: (raw[1], raw[2]))
+    rows.sort(key=itemgetter(1, 2))
     width = len(PAIR_FIELDS)
     out = []
     for raw in rows:
