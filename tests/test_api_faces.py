@@ -127,6 +127,7 @@ FACES: dict[str, tuple[str, str]] = {
     "KeyValue.count": ("kv list", "kv_list"),
     "KeyValue.set": ("kv set", "kv_set"),
     "KeyValue.set_json": ("kv set", "kv_set"),
+    "KeyValue.set_many": ("kv set-many", "kv_set_many"),
     "KeyValue.compare_and_set": ("kv cas", "kv_set"),
     "KeyValue.create_if_not_exists": ("kv cas", "kv_set"),
     "KeyValue.delete": ("kv rm", "kv_delete"),

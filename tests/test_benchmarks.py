@@ -126,3 +126,12 @@ def test_schemaorg_import_counts_every_release(tmp_path: Path) -> None:
     for r in results.values():
         assert r["counts"] == expected
         assert r["commits"] == 3 and r["bytes"] > 0
+
+
+def test_rollback_benchmark_runs() -> None:
+    """``python -m benchmarks.bench_rollback --size tiny``: every figure is measured (the
+    benchmark itself checks each rollback lands on the expected state)."""
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_rollback", "--size", "tiny"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("rollback undoing") == 3 and "blame of" in proc.stdout

@@ -99,3 +99,72 @@ def test_times_round_trip_in_microseconds() -> None:
     assert to_us(plus2) == to_us("2026-01-15")
     with pytest.raises(InvalidValue):
         to_us("yesterday")
+
+
+# -- check_json's fast path agrees with the plain recursive definition -----------------------
+
+def _reference_check(value: object, where: str, depth: int = 0) -> None:
+    """check_json as first written: one recursive call per value (the specification)."""
+    import math
+
+    if depth > 64:
+        raise InvalidValue(f"{where}: nested deeper than 64 levels")
+    if value is None or isinstance(value, str | bool):
+        return
+    if isinstance(value, int):
+        if not -(2**63) <= value <= 2**63 - 1:
+            raise InvalidValue(f"{where}: integer out of range")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidValue(f"{where}: not finite")
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _reference_check(item, f"{where}[{i}]", depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidValue(f"{where}: key {key!r} is not a string")
+            _reference_check(item, f"{where}.{key}", depth + 1)
+        return
+    raise InvalidValue(f"{where}: not a JSON value")
+
+
+class _Str(str):
+    pass
+
+
+_ODD = st.sampled_from([float("nan"), float("inf"), 2**63, -(2**63) - 1, 2**63 - 1, b"x",
+                        (1, 2), {1, 2}, _Str("s"), True, 1.5, -(2**63)])
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3) | _ODD,
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=2) | st.integers(0, 3), inner, max_size=4),
+    max_leaves=20)
+
+
+@given(_VALUES)
+def test_check_json_fast_path_matches_the_reference(value: object) -> None:
+    def outcome(check: object) -> str | None:
+        try:
+            check(value, "v")  # type: ignore[operator]
+        except InvalidValue as exc:
+            return str(exc).split(":")[0]  # where it failed
+        return None
+
+    assert outcome(check_json) == outcome(_reference_check)
+
+
+@pytest.mark.parametrize("container", ["dict", "list"])
+def test_check_json_depth_limit_on_the_fast_path(container: str) -> None:
+    def nest(levels: int) -> object:
+        deep: object = 1  # the scalar sits at depth ``levels``
+        for _ in range(levels):
+            deep = {"k": deep} if container == "dict" else [deep]
+        return deep
+
+    check_json(nest(64), "v")
+    with pytest.raises(InvalidValue, match="deeper"):
+        check_json(nest(65), "v")

@@ -180,7 +180,7 @@ def test_field_merge_keeps_rdf_properties(repo: palimpsest.Repository) -> None:
     repo.update_entity("a", {"x": 1}, branch="theirs")
     repo.update_entity("a", {"y": 1})
     assert repo.merge("theirs").status == "merged"
-    assert repo.head().get_entity("a").props == {
+    assert _props(repo.head().entity("a")) == {
         "@iri": "https://example.org/a", "@types": ["T", "U"], "x": 1, "y": 1}
 
 
@@ -231,4 +231,22 @@ def test_updates_keep_properties_stored_before_the_name_rule(
     assert view.get_entity("a").props == {"@old": 1, "x": 1}
     assert view.relation("r").props == {"@old": 1, "x": 1}  # type: ignore[union-attr]
     repo.put_entity("a", "T", {"x": 1})
-    assert repo.head().get_entity("a").props == {"x": 1}
+    assert _props(repo.head().entity("a")) == {"x": 1}
+
+
+def _props(element: Any) -> Any:
+    assert element is not None
+    return element.props
+
+
+def test_an_update_keeps_stored_nulls_it_does_not_name(repo: palimpsest.Repository) -> None:
+    """A patch removes only the properties it gives as None; a null stored by put stays."""
+    repo.put_entity("a", "T", {"x": None, "y": 1})
+    repo.put_relation("r", "L", "a", "a", {"w": None, "v": 1})
+    with repo.transaction() as tx:
+        tx.update_entity("a", {"y": 2})
+        tx.update_relation("r", {})
+    assert _props(repo.head().entity("a")) == {"x": None, "y": 2}
+    assert _props(repo.head().relation("r")) == {"w": None, "v": 1}
+    repo.update_entity("a", {"x": None})
+    assert _props(repo.head().entity("a")) == {"y": 2}

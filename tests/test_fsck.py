@@ -103,7 +103,7 @@ def test_orphan_rows_and_parents(repo: Repository) -> None:
     _sql(repo, "INSERT INTO rows (kind, key, line, seq, op, type, value, hash) VALUES "
                "('e', 'ghost', 1, 500, 0, NULL, NULL, NULL)")
     head = repo.resolve("main")
-    _sql(repo, "UPDATE commits SET parents = ? WHERE seq = ?", ('["' + "ab" * 32 + '"]',
+    _sql(repo, "UPDATE commits SET parents = ? WHERE seq = ?", (bytes.fromhex("ab" * 32),
                                                                 head.seq))
     report = repo.fsck()
     checks = {p.check for p in report.details}

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import palimpsest
+from conftest import POSTGRES_URL, drop_postgres_schema
 from palimpsest import SchemaVersionError
 from palimpsest.storage import schema
 
@@ -112,3 +115,91 @@ def test_newer_file_is_refused(tmp_path: Path) -> None:
 
 def test_every_migration_step_exists() -> None:
     assert set(schema.MIGRATIONS) == set(range(1, schema.SCHEMA_VERSION))
+
+
+# -- schema 2 -> 3: binary commit ids, room for provenance and valid time ---------------------
+
+_V2_COMMITS = """CREATE TABLE commits (
+    seq {bigint} PRIMARY KEY, id TEXT NOT NULL UNIQUE, line {bigint} NOT NULL,
+    parents TEXT NOT NULL, author TEXT NOT NULL, message TEXT NOT NULL,
+    time_us {bigint} NOT NULL, metadata TEXT NOT NULL, stats TEXT NOT NULL,
+    state_hash {blob} NOT NULL)"""
+
+
+def _downgrade_to_v2(db: Any) -> None:
+    """Rewrite a schema-3 database into the schema-2 layout (hex ids, JSON parents, no
+    provenance/valid-time columns), as palimpsest 2 wrote it."""
+    import orjson
+
+    with db.write():
+        for column in ("provenance", "valid_from", "valid_to"):
+            db.run(f"ALTER TABLE rows DROP COLUMN {column}")
+        db.run("DROP INDEX commits_line_time")
+        db.run("ALTER TABLE commits RENAME TO commits_v3")
+        db.run(_V2_COMMITS.format(bigint=db.dialect.bigint, blob=db.dialect.blob))
+        db.run("CREATE INDEX commits_line_time ON commits (line, time_us, seq)")
+        for seq, cid, line, parents, *rest in db.all(
+                "SELECT seq, id, line, parents, author, message, time_us, metadata, stats, "
+                "state_hash FROM commits_v3"):
+            raw = bytes(parents)
+            hexes = [raw[i:i + 32].hex() for i in range(0, len(raw), 32)]
+            db.run("INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (seq, bytes(cid).hex(), line, orjson.dumps(hexes).decode(), *rest))
+        db.run("DROP TABLE commits_v3")
+        db.run("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
+
+
+def _history(repo: palimpsest.Repository) -> None:
+    with repo.transaction("people") as tx:
+        tx.put_entity("ada", "Person", {"name": "Ada", "born": 1815})
+        tx.put_entity("charles", "Person", {"name": "Charles"})
+        tx.put_relation("knows", "KNOWS", "ada", "charles", {"since": 1833})
+        tx.put_document("notes", "n1", {"text": "Ünïcødé"})
+    repo.create_branch("draft")
+    with repo.transaction("draft work", branch="draft") as tx:
+        tx.update_entity("ada", {"title": "Countess"})
+    repo.kv.set("/cfg/a", b"1")
+    with repo.transaction("remove Charles") as tx:
+        tx.delete_entity("charles")
+    repo.merge("draft", message="merge draft")
+    repo.tag("v1", "main")
+
+
+def _migrates_keeping_archive(url: str, tmp_path: Path, cleanup: Any = None) -> None:
+    repo = palimpsest.open(url, author="tester")
+    _history(repo)
+    before = tmp_path / "before.jsonl"
+    repo.export(before)
+    log = [(c.id, c.parents, c.state_hash) for c in repo.log(limit=None)]
+    _downgrade_to_v2(repo.database)
+    repo.close()
+    repo = palimpsest.open(url)
+    try:
+        assert int(repo.database.one("SELECT value FROM meta WHERE name = 'schema_version'")
+                   [0]) == schema.SCHEMA_VERSION
+        assert [(c.id, c.parents, c.state_hash) for c in repo.log(limit=None)] == log
+        after = tmp_path / "after.jsonl"
+        repo.export(after)
+        assert after.read_bytes() == before.read_bytes()  # archives are byte-identical
+        assert repo.fsck().ok
+        assert repo.resolve(log[0][0][:10]).id == log[0][0]  # prefixes resolve on bytes
+        assert repo.head().entity("ada").props["title"] == "Countess"
+        with repo.transaction("after migration") as tx:
+            tx.put_entity("grace", "Person", {"name": "Grace"})
+        assert repo.fsck().ok
+    finally:
+        repo.close()
+        if cleanup is not None:
+            cleanup()
+
+
+def test_v2_file_migrates_to_v3_keeping_ids_and_archive(tmp_path: Path) -> None:
+    _migrates_keeping_archive(str(tmp_path / "v2.db"), tmp_path)
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PALIMPSEST_TEST_POSTGRES")
+def test_v2_postgres_migrates_to_v3(tmp_path: Path) -> None:
+    name = f"mig_{uuid.uuid4().hex[:10]}"
+    sep = "&" if "?" in str(POSTGRES_URL) else "?"
+    _migrates_keeping_archive(f"{POSTGRES_URL}{sep}schema={name}", tmp_path,
+                              lambda: drop_postgres_schema(name))

@@ -2,8 +2,9 @@
 
 Random sequences of writes (entities, relations, documents, key-value entries, and
 *type-only* changes such as ``1`` → ``1.0`` → ``true`` or ``0.0`` → ``-0.0``, nested too),
-branch creations, checkouts, merges, rollbacks and reverts are applied to a repository and to
-a dict-of-snapshots model; afterwards:
+branch creations, checkouts, merges, cherry-picks, rollbacks (a few steps back or to any
+earlier commit of any branch) and reverts are applied to a repository and to a
+dict-of-snapshots model; afterwards:
 
 1. the state at every commit equals the model's, byte for byte in canonical JSON;
 2. the diff between random pairs of commits reports exactly the elements and fields the model
@@ -11,8 +12,11 @@ a dict-of-snapshots model; afterwards:
    turns one ``to_dict()`` into the other exactly;
 3. each entity's history along every branch equals the model's sequence of values, alone
    and, per commit, with the changes of its outgoing relations (its facts);
-4. a merge is clean exactly when a field-level three-way merge of the models is, and then
-   gives its state.
+4. a merge (or cherry-pick) is clean exactly when a field-level three-way merge of the models
+   is, and then gives its state;
+5. along every branch's first parents (through rollbacks, which write no rows): ``~N``, the
+   first-parent log, ``log --touching`` an entity, time travel to each commit's time, and
+   blame equal the model's.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import palimpsest
-from palimpsest.codec import canonical
+from palimpsest.codec import canonical, json_equal
+from palimpsest.types import property_changes
 from palimpsest.versioning.log import merge_bases
 
 IDS = ["a", "b", "c", "d"]
@@ -62,7 +67,9 @@ op_st = st.one_of(
     st.tuples(st.just("branch"), st.sampled_from(BRANCHES[1:])),
     st.tuples(st.just("checkout"), st.sampled_from(BRANCHES)),
     st.tuples(st.just("merge"), st.sampled_from(BRANCHES)),
-    st.tuples(st.just("rollback"), st.integers(1, 3)),
+    st.tuples(st.just("rollback"), st.integers(1, 12)),
+    st.tuples(st.just("rollback_any"), st.integers(0, 10**6)),
+    st.tuples(st.just("pick"), st.sampled_from(BRANCHES)),
     st.tuples(st.just("revert_head"),),
 )
 
@@ -319,6 +326,19 @@ def test_repository_matches_model(ops: list[tuple[Any, ...]],
             target = line[-1 - steps]
             commit = repo.rollback(target)
             models[current] = copy.deepcopy(snapshots[target])
+        elif kind == "rollback_any":  # far back, or to another branch's commit
+            if not snapshots:
+                continue
+            target = list(snapshots)[op[1] % len(snapshots)]
+            commit = repo.rollback(target)
+            models[current] = copy.deepcopy(snapshots[target])
+        elif kind == "pick":  # cherry-pick another branch's head (maybe a rollback)
+            source = op[1]
+            if source == current or source not in heads or not heads[source]:
+                continue
+            if not _pick_commit(repo, current, heads[source][-1], models, snapshots):
+                continue
+            commit = repo.resolve(current)
         elif kind == "revert_head":
             if not line:
                 continue
@@ -384,8 +404,69 @@ def test_repository_matches_model(ops: list[tuple[Any, ...]],
                 return [[cid, sorted([*k, v] for k, v in changed.items())]
                         for cid, changed in items]
             assert C(plain(facts.items())) == C(plain(wanted)), (name, ident)
+        _check_first_parents(repo, name, line, snapshots)
     assert repo.fsck().ok
     repo.close()
+
+
+def _check_first_parents(repo: palimpsest.Repository, name: str, line: list[str],
+                         snapshots: dict[str, State]) -> None:
+    """~N, the first-parent log, log --touching, time travel and blame along ``line`` (the
+    branch's first-parent commits, oldest first) equal the model's."""
+    for steps in range(len(line)):
+        assert repo.resolve(f"{name}~{steps}").id == line[-1 - steps], (name, steps)
+    assert [c.id for c in repo.log(name, limit=None, first_parent=True)] == line[::-1]
+    times = [repo.resolve(cid).timestamp for cid in line]
+    for when in times:
+        expected = max(i for i, t in enumerate(times) if t <= when)
+        assert repo.resolve(f"{name}@{when.isoformat()}").id == line[expected], (name, when)
+    for ident in IDS:
+        changed, previous = [], None
+        versions: list[tuple[str, Any]] = []  # (commit, value) where the entity changed
+        for cid in line:
+            value = snapshots[cid]["entities"].get(ident)
+            if C(value) != C(previous):
+                changed.append(cid)
+                versions.append((cid, value))
+            previous = value
+        touching = repo.log(name, limit=None, touching=ident, relations="none",
+                            first_parent=True)
+        assert [c.id for c in touching] == changed[::-1], (name, ident)
+        if not versions or versions[-1][1] is None:
+            continue
+        expected_blame: dict[str, str] = {}
+        current = property_changes(None, palimpsest.Entity(ident, versions[-1][1]["type"],
+                                                           versions[-1][1]["props"]))
+        for field, (_, value) in current.items():
+            credit = versions[-1][0]
+            for cid, older in reversed(versions[:-1]):
+                if older is None:
+                    break
+                fields = property_changes(None, palimpsest.Entity(ident, older["type"],
+                                                                  older["props"]))
+                if field not in fields or not json_equal(fields[field][1], value):
+                    break
+                credit = cid
+            expected_blame[field] = credit
+        got = {field: b.commit.id for field, b in
+               repo.blame(ident, name, relations="none").items()}
+        assert got == expected_blame, (name, ident)
+
+
+def _pick_commit(repo: palimpsest.Repository, current: str, picked: str,
+                 models: dict[str, State], snapshots: dict[str, State]) -> bool:
+    """Cherry-pick ``picked`` onto ``current`` in both; True when a commit was written."""
+    commit = repo.resolve(picked)
+    base = snapshots[commit.parents[0]] if commit.parents else _empty()
+    result = repo.cherry_pick(picked, onto=current)
+    expected, kv_only = _model_merge(base, models[current], snapshots[picked])
+    if result.status == "conflict":
+        assert expected is None or kv_only, result.conflicts
+        return False
+    assert expected is not None, "the model expected a conflict"
+    assert C(repo.at(current).to_dict()) == C(expected)
+    models[current] = expected
+    return result.status == "merged"
 
 
 def _merge(repo: palimpsest.Repository, current: str, source: str,

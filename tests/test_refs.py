@@ -124,8 +124,9 @@ def test_ambiguous_prefix_lists_candidates(repo: palimpsest.Repository) -> None:
     # find two ids sharing a 1-char prefix and force a 6+ char ambiguous prefix through SQL
     prefix, group = next((p, g) for p, g in by_prefix.items() if len(g) > 1)
     db = repo.database
-    db.run("UPDATE commits SET id = ? WHERE id = ?", ("abcdef" + group[0][6:], group[0]))
-    db.run("UPDATE commits SET id = ? WHERE id = ?", ("abcdef" + group[1][6:], group[1]))
+    for cid in group[:2]:  # ids are stored as their 32 bytes (schema 3)
+        db.run("UPDATE commits SET id = ? WHERE id = ?",
+               (bytes.fromhex("abcdef" + cid[6:]), bytes.fromhex(cid)))
     with pytest.raises(AmbiguousRef) as info:
         repo.resolve("abcdef")
     assert len(info.value.candidates) == 2

@@ -76,7 +76,8 @@ __version__ = "0.1.0"
 
 
 def open(target: str | os.PathLike[str] = "palimpsest.db", *, author: str = "anonymous",
-         durability: str = "normal", max_clock_skew: timedelta | None = None) -> Repository:
+         durability: str = "normal", max_clock_skew: timedelta | None = None,
+         kv_group_commit: float | None = None) -> Repository:
     """Open (creating if missing) a repository.
 
     ``target`` is a SQLite file path, ``":memory:"``, or a ``postgresql://`` URL.
@@ -85,12 +86,13 @@ def open(target: str | os.PathLike[str] = "palimpsest.db", *, author: str = "ano
     also a power loss, at some cost per commit. ``max_clock_skew`` (default one day) is how
     far in the future a commit's explicit ``timestamp=`` may lie; later ones are refused
     with :class:`InvalidValue`, because commit times never decrease and one future commit
-    would hold back every later one.
+    would hold back every later one. ``kv_group_commit`` (seconds, e.g. ``0.002``) lets
+    concurrent ``repo.kv`` writers of this handle share commits (docs/kv.md, group commit).
     """
     from .repository import Repository
     from .storage import open_database
     return Repository(open_database(target, durability=durability), author=author,
-                      max_clock_skew=max_clock_skew)
+                      max_clock_skew=max_clock_skew, kv_group_commit=kv_group_commit)
 
 
 def connect(url: str, token: str | None = None, *, timeout: float = 30.0) -> RemoteRepository:

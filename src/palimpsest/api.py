@@ -646,6 +646,13 @@ read-only)."""
         """Write a JSON value (canonical encoding) at ``key``."""
         ...
 
+    def set_many(self, items: Mapping[str, bytes], *, message: str | None = None,
+                 author: str | None = None, metadata: Mapping[str, JSON] | None = None
+                 ) -> builtins.list[Entry]:
+        """Write every ``key: value`` of ``items`` in one commit (rows read and written in
+        batches): the new entries, in the order given; no commit when ``items`` is empty."""
+        ...
+
     def compare_and_set(self, key: str, expected_version: int, value: bytes, *,
                             message: str | None = None, author: str | None = None,
                             metadata: Mapping[str, JSON] | None = None) -> Entry:

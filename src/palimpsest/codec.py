@@ -64,8 +64,38 @@ def show_number(value: object) -> str:
     return repr(value)[:100]
 
 
+def _plain(item: Any) -> bool:
+    """A scalar that is certainly valid (exact built-in types only; anything else, including
+    subclasses and out-of-range numbers, goes through :func:`check_json`'s full checks)."""
+    cls = item.__class__
+    if cls is str or cls is bool or item is None:
+        return True
+    if cls is int:
+        return bool(_INT_MIN <= item <= _INT_MAX)
+    return cls is float and math.isfinite(item)
+
+
 def check_json(value: Any, where: str, _depth: int = 0) -> None:
     """Raise InvalidValue unless ``value`` is a JSON value we can store exactly."""
+    cls = value.__class__
+    if cls is dict and _depth < MAX_DEPTH:  # the common case, without a call per scalar
+        for key, item in value.items():
+            if key.__class__ is not str:
+                break
+            if not _plain(item):
+                if item.__class__ is not dict and item.__class__ is not list:
+                    break  # the full checks below say what is wrong
+                check_json(item, f"{where}.{key}", _depth + 1)
+        else:
+            return
+    elif cls is list and _depth < MAX_DEPTH:
+        for i, item in enumerate(value):
+            if not _plain(item):
+                if item.__class__ is not dict and item.__class__ is not list:
+                    break
+                check_json(item, f"{where}[{i}]", _depth + 1)
+        else:
+            return
     if _depth > MAX_DEPTH:
         raise InvalidValue(f"{where}: nested deeper than {MAX_DEPTH} levels")
     if value is None or isinstance(value, str | bool):
@@ -119,8 +149,13 @@ def check_property_name(name: str, where: str) -> None:
 
 def patched(props: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
     """``props`` with a validated ``patch`` applied: given keys set, keys given as None removed."""
-    merged = {**props, **patch}
-    return {k: v for k, v in merged.items() if v is not None}
+    merged = dict(props)
+    for name, value in patch.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
 
 
 def check_props(props: Any, where: str) -> dict[str, Any]:

@@ -92,6 +92,23 @@ class RemoteKV:
         check_json(value, f"kv value at {key}")
         return self.set(key, encode(value).encode(), **kwargs)
 
+    def set_many(self, items: Mapping[str, bytes], *, message: str | None = None,
+                 author: str | None = None, metadata: Mapping[str, JSON] | None = None
+                 ) -> builtins.list[Entry]:
+        """Every ``key: value`` in one commit on the server (see KeyValue.set_many)."""
+        if not isinstance(items, Mapping):
+            raise InvalidValue(f"set_many takes a mapping of key to bytes, got "
+                               f"{type(items).__name__}")
+        encoded = {kv_model.check_key(key): base64.b64encode(kv_model.to_bytes(value)).decode()
+                   for key, value in items.items()}
+        if not encoded:
+            return []
+        body = {"items": encoded, "branch": self.branch, "message": message, "author": author,
+                "metadata": dict(metadata) if metadata is not None else None}
+        data = self._repo.request("POST", "/api/kv/entries",
+                                  json={k: v for k, v in body.items() if v is not None})
+        return [wire.decode(Entry, e) for e in data]
+
     def compare_and_set(self, key: str, expected_version: int, value: bytes, *,
                         message: str | None = None, author: str | None = None,
                         metadata: Mapping[str, JSON] | None = None) -> Entry:

@@ -9,10 +9,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .codec import check_name, to_us
+from .codec import check_json, check_name, encode, to_us
 from .errors import InvalidValue, NotFound
 from .models.kv import Builder as KVBuilder
 from .models.kv import KeyValue
+from .models.kv import Reader as KVReader
+from .models.kvgroup import GroupCommit
 from .query import engine as query_engine
 from .query import indexes as query_indexes
 from .query import views as query_views
@@ -20,6 +22,7 @@ from .query.indexes import IndexInfo
 from .query.target import Target, resolve_target
 from .query.views import ViewInfo
 from .storage.base import Database
+from .storage.cache import cache_of
 from .storage.schema import create_schema
 from .storage.visibility import Chain, StoredRow
 from .transaction import Transaction
@@ -67,7 +70,9 @@ class Repository:
     """
 
     def __init__(self, db: Database, *, author: str = "anonymous",
-                 max_clock_skew: timedelta | None = None) -> None:
+                 max_clock_skew: timedelta | None = None,
+                 kv_group_commit: float | None = None) -> None:
+        self._kv_group = GroupCommit(kv_group_commit) if kv_group_commit is not None else None
         create_schema(db)
         self._db = db
         self._commits = CommitStore(db, max_clock_skew=max_clock_skew)
@@ -240,8 +245,15 @@ class Repository:
 
     def at(self, ref: Ref | None) -> View:
         """The state at a branch, tag, commit id or prefix, ``REF~N``, ``REF^``, or a time."""
-        position = (self._commits.branch_position(ref or self.current_branch)
-                    if not is_commit_id(ref) and (ref is None or isinstance(ref, str)) else None)
+        position = None
+        if not is_commit_id(ref) and (ref is None or isinstance(ref, str)):
+            cache = cache_of(self._db)  # a branch's head, once per change of the database
+            generation = cache.fresh(self._db)
+            if generation is None:
+                position = self._commits.branch_position(ref or self.current_branch)
+            else:
+                position = cache.head(generation, ("at", ref), lambda: self._commits.
+                                      branch_position(ref or self.current_branch))
         if position is not None:  # a branch (not a full commit id): its head, in one query
             line, seq = position
             commit = self._commits.by_seq(seq) if seq is not None else None
@@ -355,7 +367,7 @@ class Repository:
         """A new commit on ``branch`` whose state equals ``ref``'s (history is kept)."""
         return restore.rollback(self._refs, ref, branch=branch or self.current_branch,
                                 message=message, author=author or self.default_author,
-                                write=self._write_plan)
+                                notify=self._notify)
 
     def revert(self, commit: Ref, *, message: str | None = None, author: str | None = None,
                branch: str | None = None) -> Commit:
@@ -589,7 +601,7 @@ class Repository:
     @property
     def kv(self) -> KeyValue:
         """The key-value state of the current branch (``repo.kv.on("b")`` for another)."""
-        return KeyValue(self._db, host=self)
+        return KeyValue(self._db, host=self, group=self._kv_group)
 
     def kv_chain(self, branch: str | None) -> Chain:
         """The chain of ``branch``'s head (None: current), for ``repo.kv``."""
@@ -598,18 +610,35 @@ class Repository:
     def kv_commit(self, branch: str | None, message: str, author: str | None,
                   metadata: Mapping[str, JSON] | None, build: KVBuilder) -> Commit | None:
         """One kv write of ``repo.kv``: ``build`` the writes from the rows it reads, under
-        the branch's write lock (so version checks are exact), and commit them."""
-        name = branch or self.current_branch
+        the branch's write lock (so version checks are exact), and commit them.
+
+        The short path of a transaction that only writes kv rows it read under the lock: no
+        read set to check, no graph to check, the branch position read once."""
+        who = check_name(author or self.default_author, "author")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise InvalidValue(f"metadata must be a dict, not {type(metadata).__name__}")
+        meta = dict(metadata or {})
+        if meta:
+            check_json(meta, "metadata")
+        encode([message, meta])  # refuses what JSON cannot hold, as a transaction does
         with self._db.write():
+            name = branch or self.current_branch
             self._db.lock(f"branch:{name}")
-            tx = self.transaction(message, author=author, metadata=metadata, branch=name)
-            writes = build(lambda key: tx.row("k", key))
+            position = self._commits.branch_position(name)
+            if position is None:
+                self._refs.branch_line(name)  # raises RefNotFound with a hint
+                raise AssertionError("unreachable")
+            line, head = position
+            reader = KVReader(self._db, self._commits.chain(line, head or 0))
+            writes = build(reader)
             if not writes:
                 return None
-            with tx:
-                for write in writes:
-                    tx.write_raw(write)
-        return tx.commit
+            parents = [self._commits.by_seq(head).id] if head is not None else []
+            commit = self._commits.write_commit(
+                line=line, writes=writes, parents=parents, author=who, message=message,
+                metadata=meta, known_old=reader.known, head_seq=head)
+            self._notify(commit)
+        return commit
 
     def kv_watch(self, pattern: str, *, branch: str | None, since: Ref | int | None,
                  timeout: float | None, interval: float) -> Watch[KVEvent]:

@@ -374,11 +374,15 @@ class Transaction:
 
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None) -> Entity:
         """Create or replace an entity (type and all properties)."""
+        return Entity(id, type, self._put_entity(id, type, props))
+
+    def _put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None
+                    ) -> dict[str, JSON]:
         check_name(id, "entity id")
         check_name(type, f"type of entity {id!r}")
         values = check_props(props, f"properties of entity {id!r}")
         self._put(Write("e", id, PUT, type, value=encode(values)))
-        return Entity(id, type, values)
+        return values
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
                       type: str | None = None) -> Entity:
@@ -410,8 +414,9 @@ class Transaction:
         with one batched lookup of their relations (a versioned import deletes thousands;
         ``delete_entity`` queries the stored relations once per entity)."""
         wanted: list[str] = []
+        ids = [check_name(id, "entity id") for id in ids]
+        self._prefetch("e", ids)  # one batched read, not one query per id
         for id in ids:
-            check_name(id, "entity id")
             if self.entity(id) is None:
                 raise NotFound(f"cannot delete entity {id!r}: it does not exist")
             wanted.append(id)
@@ -428,29 +433,33 @@ class Transaction:
     def put_relation(self, id: str, type: str, source: str, target: str,
                      props: Mapping[str, JSON] | None = None) -> Relation:
         """Create or replace a relation; both endpoints must exist."""
+        values = self._check_relation(id, type, source, target, props)
+        self._put_relation(id, type, source, target, values)
+        return Relation(id, type, source, target, values)
+
+    @staticmethod
+    def _check_relation(id: str, type: str, source: str, target: str,
+                        props: Mapping[str, JSON] | None) -> dict[str, JSON]:
         check_name(id, "relation id")
         check_name(type, f"type of relation {id!r}")
         check_name(source, f"source of relation {id!r}")
         check_name(target, f"target of relation {id!r}")
-        values = check_props(props,
-                             f"properties of relation {id!r}")
-        return self._put_relation(id, type, source, target, values)
+        return check_props(props, f"properties of relation {id!r}")
 
     def _put_relation(self, id: str, type: str, source: str, target: str,
-                      values: dict[str, JSON]) -> Relation:
+                      values: dict[str, JSON]) -> None:
         for end, name in ((source, "source"), (target, "target")):
             if not self._exists("e", end):
                 raise NotFound(f"relation {id!r}: {name} entity {end!r} does not exist; "
                                "create it first")
         self._put(Write("r", id, PUT, type, source, target, encode(values)))
-        return Relation(id, type, source, target, values)
 
     def put_entities(self, entities: Iterable[tuple[str, str, Mapping[str, JSON] | None]]
                      ) -> int:
         """Bulk :meth:`put_entity` of ``(id, type, props)`` tuples; returns how many."""
         count = 0
         for id, type, props in entities:
-            self.put_entity(id, type, props)
+            self._put_entity(id, type, props)  # no Entity built: the caller gets a count
             count += 1
         return count
 
@@ -461,7 +470,8 @@ class Transaction:
         items = list(relations)
         self._prefetch("e", [x for item in items for x in (item[2], item[3])])
         for id, type, source, target, props in items:
-            self.put_relation(id, type, source, target, props)
+            values = self._check_relation(id, type, source, target, props)
+            self._put_relation(id, type, source, target, values)  # no Relation built
         return len(items)
 
     def update_relation(self, id: str, props: Mapping[str, JSON] | None = None) -> Relation:
@@ -473,7 +483,8 @@ class Transaction:
                             f"properties of relation {id!r}")
         merged = patched(current.props, patch)
         # like update_entity: the patch is checked, stored properties are kept as they are
-        return self._put_relation(id, current.type, current.source, current.target, merged)
+        self._put_relation(id, current.type, current.source, current.target, merged)
+        return Relation(id, current.type, current.source, current.target, merged)
 
     def delete_relation(self, id: str) -> None:
         check_name(id, "relation id")

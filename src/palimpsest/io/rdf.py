@@ -264,6 +264,7 @@ def parse_rdf(data: bytes | str | PathLike[str], *, format: str | ox.RdfFormat |
         return eid
 
     compact, literal_string = names.compact, ox.NamedNode(_XSD_STRING)
+    rtypes: dict[str, str] = {}  # predicate name -> relation type (shortened once)
     for quad in _quads(text, fmt, base_iri, source, errors):
         subject = ids.get(quad.subject) or node_id(quad.subject)
         entry = subjects.get(subject)
@@ -282,7 +283,9 @@ def parse_rdf(data: bytes | str | PathLike[str], *, format: str | ox.RdfFormat |
             rid = f"{subject} {pname} {target}"
             if _too_long(rid) or " " in subject or " " in target:
                 rid = "~" + _digest(f"{subject}\n{pname}\n{target}")
-            rtype = _shorten(pname)
+            rtype = rtypes.get(pname)
+            if rtype is None:
+                rtype = rtypes[pname] = _shorten(pname)
             relations[rid] = (rtype, subject, target, {} if rtype == pname else {"@iri": predicate})
             objects[target] = None
 

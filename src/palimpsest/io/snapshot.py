@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..codec import check_document, check_name, check_props, encode
+from ..codec import check_document, check_name, check_props, content_hash, encode
 from ..errors import InvalidInput, InvalidValue, NotFound, PalimpsestError
+from ..storage.visibility import scan_hashes
 from ..types import JSON, Commit, CommitStats
+from ..versioning.elements import PUT, Write, deletion
 
 if TYPE_CHECKING:
     from ..repository import Repository
@@ -38,6 +40,8 @@ RelationData = tuple[str, str, str, dict[str, JSON]]
 Where = tuple[str | None, int | None]
 
 MAX_KEPT_ERRORS = 100
+
+_ABSENT: Any = object()
 
 GRAPH_ATTRS = ("@graph", "attributes")
 """The document (collection, key) holding graph-level attributes (NetworkX ``G.graph``)."""
@@ -190,18 +194,58 @@ class ImportResult:
                 "stats": self.stats.to_dict()}
 
 
-def _entity_text(eid: str, etype: str, props: Any) -> str:
-    check_name(eid, "entity id")
-    check_name(etype, f"type of entity {eid!r}")
-    return encode(check_props(props, f"properties of entity {eid!r}"))
+class _Texts:
+    """Validation and canonical text of the elements of one import, in a tight loop: the
+    names that repeat (types, endpoints) are checked once, empty properties cost nothing."""
 
+    def __init__(self) -> None:
+        self.names: set[str] = set()
 
-def _relation_text(rid: str, rtype: str, source: str, target: str, props: Any) -> str:
-    check_name(rid, "relation id")
-    check_name(rtype, f"type of relation {rid!r}")
-    check_name(source, f"source of relation {rid!r}")
-    check_name(target, f"target of relation {rid!r}")
-    return encode(check_props(props, f"properties of relation {rid!r}"))
+    def name(self, value: Any, what: str) -> None:
+        if value.__class__ is not str or value not in self.names:
+            self.names.add(check_name(value, what))
+
+    @staticmethod
+    def props(props: Any, where: str) -> str:
+        if props.__class__ is dict and not props:
+            return "{}"
+        return encode(check_props(props, where))
+
+    @staticmethod
+    def same(kind: str, key: Any, type_: Any, source: Any, target: Any, props: Any,
+             stored: Mapping[str, bytes | None]) -> bool:
+        """Whether the element equals its stored version, by hash. Only the properties need
+        checking: a key, type and endpoints equal to a stored row's were checked when it was
+        written. False when in doubt (the caller then checks everything)."""
+        old = stored.get(key) if key.__class__ is str else None
+        if old is None or type_.__class__ is not str or not (
+                source is None or source.__class__ is str) or not (
+                target is None or target.__class__ is str):
+            return False
+        try:
+            text = "{}" if props.__class__ is dict and not props else \
+                encode(check_props(props, "properties"))
+        except PalimpsestError:
+            return False
+        return old == content_hash(kind, type_, source, target, text)
+
+    def entity(self, eid: str, etype: str, props: Any) -> str:
+        check_name(eid, "entity id")
+        self.name(etype, f"type of entity {eid!r}")
+        return self.props(props, f"properties of entity {eid!r}")
+
+    def relation(self, rid: str, rtype: str, source: str, target: str, props: Any) -> str:
+        check_name(rid, "relation id")
+        names = self.names
+        if rtype.__class__ is not str or rtype not in names:
+            self.name(rtype, f"type of relation {rid!r}")
+        if source.__class__ is not str or source not in names:
+            self.name(source, f"source of relation {rid!r}")
+        if target.__class__ is not str or target not in names:
+            self.name(target, f"target of relation {rid!r}")
+        if props.__class__ is dict and not props:
+            return "{}"
+        return encode(check_props(props, f"properties of relation {rid!r}"))
 
 
 class _Tick:
@@ -244,45 +288,58 @@ def import_graph(repo: Repository, data: Snapshot | GraphLike, *, mode: Mode = "
                               branch=target)
         with tx:
             tick = _Tick(progress, "compare", len(snap))
-            old_entities = {e.id: e for e in view.entities()}
-            old_relations = {r.id: r for r in view.relations()}
+            # the stored hashes say what is unchanged: no stored value is read or decoded
+            old_entities = scan_hashes(repo.database, view.chain, "e")
+            old_relations = scan_hashes(repo.database, view.chain, "r")
             # 1. compare (and validate) without writing
-            put_entities: list[str] = []
+            put_entities: list[tuple[str, str, str]] = []
+            texts = _Texts()
             kept_entities: set[str] = set()
+            same = texts.same
             for eid, (etype, props) in snap.entities.items():
                 tick()
+                if same("e", eid, etype, None, None, props, old_entities):
+                    unchanged += 1
+                    kept_entities.add(eid)
+                    continue
                 try:
-                    new_text = _entity_text(eid, etype, props)
+                    new_text = texts.entity(eid, etype, props)
                 except PalimpsestError as exc:
                     snap.reject(snap.locate("entity", eid, str(exc)), skip_invalid)
                     continue
-                old = old_entities.get(eid)
-                if old is not None and old.type == etype and encode(old.props) == new_text:
+                old = old_entities.get(eid, _ABSENT)
+                if old is not _ABSENT and old == content_hash("e", etype, None, None, new_text):
                     unchanged += 1
                 else:
-                    put_entities.append(eid)
+                    put_entities.append((eid, etype, new_text))
                 kept_entities.add(eid)
             alive = kept_entities if mode == "replace" else kept_entities | old_entities.keys()
-            put_relations: list[str] = []
+            put_relations: list[tuple[str, str, str, str, str]] = []
             kept_relations: set[str] = set()
             for rid, (rtype, source, target_id, props) in snap.relations.items():
                 tick()
+                if same("r", rid, rtype, source, target_id, props, old_relations) and \
+                        source in alive and target_id in alive:
+                    unchanged += 1
+                    kept_relations.add(rid)
+                    continue
                 try:
-                    new_text = _relation_text(rid, rtype, source, target_id, props)
-                    for end, name in ((source, "source"), (target_id, "target")):
-                        if end not in alive:
-                            where = "import" if mode == "replace" else "import or the branch"
-                            raise NotFound(f"relation {rid!r}: {name} entity {end!r} is not "
-                                           f"in the {where}")
+                    new_text = texts.relation(rid, rtype, source, target_id, props)
+                    if source not in alive or target_id not in alive:
+                        name, end = (("source", source) if source not in alive
+                                     else ("target", target_id))
+                        where = "import" if mode == "replace" else "import or the branch"
+                        raise NotFound(f"relation {rid!r}: {name} entity {end!r} is not "
+                                       f"in the {where}")
                 except PalimpsestError as exc:
                     snap.reject(snap.locate("relation", rid, str(exc)), skip_invalid)
                     continue
-                old_rel = old_relations.get(rid)
-                if old_rel is not None and (old_rel.type, old_rel.source, old_rel.target) \
-                        == (rtype, source, target_id) and encode(old_rel.props) == new_text:
+                old_rel = old_relations.get(rid, _ABSENT)
+                if old_rel is not _ABSENT and \
+                        old_rel == content_hash("r", rtype, source, target_id, new_text):
                     unchanged += 1
                 else:
-                    put_relations.append(rid)
+                    put_relations.append((rid, rtype, source, target_id, new_text))
                 kept_relations.add(rid)
             # 2. deletions (entities in one batch: their relations are looked up at once)
             if mode == "replace":
@@ -292,18 +349,18 @@ def import_graph(repo: Repository, data: Snapshot | GraphLike, *, mode: Mode = "
                 tx.delete_entities(gone_entities)  # cascades to their relations
                 tick(len(gone_entities))
                 for rid in gone_relations:
-                    if tx.relation(rid) is not None:
-                        tx.delete_relation(rid)
+                    if tx.pending("r", rid) is None:  # else: a cascaded deletion
+                        tx.write_raw(deletion("r", rid))
                     tick()
             # 3. the new and changed elements
             tick = _Tick(progress, "write", len(put_entities) + len(put_relations))
-            for eid in put_entities:
-                etype, props = snap.entities[eid]
-                tx.put_entity(eid, etype, props)
+            # validated and encoded above: queued as they are (the relations' endpoints are
+            # checked again, in one batch, against the state the commit lands on)
+            for eid, etype, new_text in put_entities:
+                tx.write_raw(Write("e", eid, PUT, etype, value=new_text))
                 tick()
-            for rid in put_relations:
-                rtype, source, target_id, props = snap.relations[rid]
-                tx.put_relation(rid, rtype, source, target_id, props)
+            for rid, rtype, source, target_id, new_text in put_relations:
+                tx.write_raw(Write("r", rid, PUT, rtype, source, target_id, new_text))
                 tick()
             _import_attrs(tx, view, snap, mode)
             unchanged += _import_documents(tx, view, snap, mode, skip_invalid, tick)

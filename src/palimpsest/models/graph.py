@@ -9,23 +9,59 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-from ..codec import check_json
+from ..codec import check_json, decode
 from ..errors import InvalidValue
 from ..storage.base import Database
+from ..storage.cache import copy_json, read_through
 from ..storage.visibility import Chain, adjacent, count, read_row, read_rows, scan
 from ..types import JSON, Entity, Relation
-from ..versioning.elements import to_value
+from ..versioning.elements import is_erased, to_value
 
 Direction = Literal["out", "in", "both"]
 
 
+def _load(db: Database, chain: Chain, kind: str, key: str) -> tuple[Any, int, Any]:
+    """For the read cache: the form it keeps — the fields and canonical text as a tuple of
+    strings (cheap to keep: the garbage collector skips it), or ``(value,)`` for an erased
+    row —, the text's size, and the value for this caller (hits decode the text again)."""
+    row = read_row(db, chain, kind, key)
+    value = to_value(row)  # hash-checked
+    if row is None or value is None:
+        return None, 0, None
+    size = len(row.value or "")
+    if is_erased(row.value):
+        return (value,), size, to_value(row)
+    if isinstance(value, Relation):
+        return (value.id, value.type, value.source, value.target, row.value), size, value
+    return (value.id, value.type, row.value), size, value
+
+
+def _copy_entity(cached: Any) -> Entity | None:
+    if cached is None:
+        return None
+    if len(cached) == 1:
+        return Entity(cached[0].id, cached[0].type, copy_json(cached[0].props))
+    return Entity(cached[0], cached[1], decode(cached[2]))
+
+
+def _copy_relation(cached: Any) -> Relation | None:
+    if cached is None:
+        return None
+    if len(cached) == 1:
+        old = cached[0]
+        return Relation(old.id, old.type, old.source, old.target, copy_json(old.props))
+    return Relation(cached[0], cached[1], cached[2], cached[3], decode(cached[4]))
+
+
 def entity(db: Database, chain: Chain, id: str) -> Entity | None:
-    value = to_value(read_row(db, chain, "e", id))
+    """The entity ``id`` at the chain's state (served by the read cache when it holds it)."""
+    value = read_through(db, "e", id, chain, lambda: _load(db, chain, "e", id), _copy_entity)
     return value if isinstance(value, Entity) else None
 
 
 def relation(db: Database, chain: Chain, id: str) -> Relation | None:
-    value = to_value(read_row(db, chain, "r", id))
+    value = read_through(db, "r", id, chain, lambda: _load(db, chain, "r", id),
+                         _copy_relation)
     return value if isinstance(value, Relation) else None
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,15 +25,69 @@ from typing import Any, Protocol
 from ..codec import MAX_VALUE_BYTES, check_count, decode, encode, from_us
 from ..errors import InvalidKey, InvalidValue, ReadOnly, VersionConflict
 from ..storage.base import Database
-from ..storage.visibility import COLUMNS, Chain, StoredRow, in_chain, read_row, scan
+from ..storage.cache import MISS, cache_of
+from ..storage.visibility import (
+    COLUMNS,
+    Chain,
+    StoredRow,
+    in_chain,
+    read_latest,
+    read_row,
+    scan,
+)
 from ..types import JSON, Commit, Entry
+from ..versioning.commits import id_text
 from ..versioning.elements import DELETE, PUT, Write, to_value
+from .kvgroup import GroupCommit
 
 MAX_KEY_BYTES = 1024
 KIND = "k"
 
-Reader = Callable[[str], StoredRow | None]
-"""Reads a key's current row inside the write lock (possibly a deletion), or None."""
+
+
+class Reader:
+    """The rows a kv write reads at the branch head, under the write lock: a key's current row
+    (possibly a deletion) or None, one query per key or one per 500 with :meth:`prefetch`.
+    What it read is :attr:`known`, so the commit does not read those rows again."""
+
+    def __init__(self, db: Database, chain: Chain) -> None:
+        self.db = db
+        self.chain = chain
+        self.known: dict[tuple[str, str], StoredRow | None] = {}
+        self._times: dict[int, int] = {}
+
+    def __call__(self, key: str) -> StoredRow | None:
+        ident = (KIND, key)
+        if ident not in self.known:
+            self.known[ident] = read_row(self.db, self.chain, KIND, key)
+        return self.known[ident]
+
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Read the rows of many keys in one batch, and the creation times they need."""
+        todo = [k for k in keys if (KIND, k) not in self.known]
+        if not todo:
+            return
+        found = read_latest(self.db, self.chain, KIND, todo)
+        for key in todo:
+            self.known[(KIND, key)] = found.get(key)
+        self._creation_times(found.values())
+
+    def _creation_times(self, rows: Iterable[StoredRow]) -> None:
+        seqs = [r.seq for r in rows if r.op == PUT and parse_tag(r)[1] is None
+                and r.seq not in self._times]
+        if seqs:
+            self._times.update((seq, t) for seq, (_, t) in commit_times(self.db, seqs).items())
+
+    def created_us(self, row: StoredRow) -> int:
+        """When the incarnation of the key that ``row`` holds was created (µs)."""
+        created = parse_tag(row)[1]
+        if created is not None:
+            return created
+        if row.seq not in self._times:
+            self._creation_times([row])
+        return self._times.get(row.seq, 0)
+
+
 Builder = Callable[[Reader], list[Write]]
 
 
@@ -52,9 +107,11 @@ def check_key(key: object) -> str:
     if size > MAX_KEY_BYTES:
         raise InvalidKey(f"kv key {key[:40]!r}… is {size} bytes; the limit is "
                          f"{MAX_KEY_BYTES}")
-    bad = next((c for c in key if ord(c) < 32 or 127 <= ord(c) < 160), None)
+    bad = _CONTROL.search(key)
     if bad is not None:
-        raise InvalidKey(f"kv key {key!r} contains the control character {bad!r}")
+        raise InvalidKey(f"kv key {key!r} contains the control character {bad.group()!r}")
+    if _ODD_SEGMENT.search(key) is None:  # the common case, in one scan
+        return key
     segments = key[1:].split("/")
     for segment in segments:
         if not segment:
@@ -63,6 +120,10 @@ def check_key(key: object) -> str:
             raise InvalidKey(f"kv key {key!r} has a {segment!r} segment; keys are not "
                              "relative paths")
     return key
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_ODD_SEGMENT = re.compile(r"//|/$|/\.\.?(?:/|$)")
 
 
 def check_prefix(prefix: object) -> str:
@@ -120,9 +181,11 @@ def to_bytes(value: object) -> bytes:
 
 
 def encode_value(value: bytes) -> str:
+    """The stored value: the canonical JSON string of the base64 text (the base64 alphabet
+    needs no escaping, so the quotes are all JSON adds)."""
     if len(value) * 4 // 3 > MAX_VALUE_BYTES:
         raise InvalidValue(f"kv value of {len(value)} bytes is too large")
-    return encode(base64.b64encode(value).decode())
+    return '"' + base64.b64encode(value).decode("ascii") + '"'
 
 
 def put_write(db: Database, key: str, value: bytes, current: StoredRow | None
@@ -134,6 +197,19 @@ def put_write(db: Database, key: str, value: bytes, current: StoredRow | None
     old, created = parse_tag(current)
     if created is None:  # the current row created the key: its commit's time
         created = commit_times(db, [current.seq]).get(current.seq, ("", 0))[1]
+    return (Write(KIND, key, PUT, version_tag(old + 1, created), value=encode_value(value)),
+            old + 1, created)
+
+
+def write_over(read: Reader, key: str, value: bytes) -> tuple[Write, int, int | None]:
+    """:func:`put_write` over ``key``'s current row as ``read`` gives it (its creation time
+    from the reader's batch)."""
+    current = read(key)
+    if current is None or current.op == DELETE:
+        return Write(KIND, key, PUT, "1", value=encode_value(value)), 1, None
+    old, created = parse_tag(current)
+    if created is None:
+        created = read.created_us(current)
     return (Write(KIND, key, PUT, version_tag(old + 1, created), value=encode_value(value)),
             old + 1, created)
 
@@ -153,7 +229,7 @@ def commit_times(db: Database, seqs: Iterable[int]) -> dict[int, tuple[str, int]
         marks = ", ".join("?" * len(chunk))
         for seq, cid, time_us in db.all(
                 f"SELECT seq, id, time_us FROM commits WHERE seq IN ({marks})", chunk):
-            out[int(seq)] = (str(cid), int(time_us))
+            out[int(seq)] = (id_text(cid), int(time_us))
     return out
 
 
@@ -189,7 +265,7 @@ def read_entry(db: Database, chain: Chain, key: str) -> Entry | None:
                  [KIND, key, *params])
     if row is None or row[5] != PUT:
         return None
-    return to_entry(StoredRow(*row[:12]), str(row[12]), int(row[13]))
+    return to_entry(StoredRow(*row[:12]), id_text(row[12]), int(row[13]))
 
 
 # -- operations for transactions ------------------------------------------------------------
@@ -286,10 +362,12 @@ class KeyValue:
     op_delete = staticmethod(op_delete)
 
     def __init__(self, db: Database, *, chain: Chain | None = None, host: KVHost | None = None,
-                 branch: str | None = None) -> None:
+                 branch: str | None = None, group: GroupCommit | None = None) -> None:
         self._db = db
         self._fixed = chain
         self._host = host
+        self._group = group
+        self._cache = cache_of(db)
         self.branch = branch
 
     def __repr__(self) -> str:
@@ -305,7 +383,7 @@ class KeyValue:
         """The same API on another branch."""
         if self._host is None:
             raise ReadOnly("a past state's kv is read-only; use repo.kv.on(branch)")
-        return KeyValue(self._db, host=self._host, branch=branch)
+        return KeyValue(self._db, host=self._host, branch=branch, group=self._group)
 
     def _chain(self) -> Chain:
         if self._fixed is not None:
@@ -324,14 +402,30 @@ class KeyValue:
         return row if row is not None and row.op == PUT else None
 
     def get(self, key: str) -> Entry | None:
-        """The entry at ``key``, or None."""
-        return read_entry(self._db, self._chain(), check_key(key))
+        """The entry at ``key``, or None (from the read cache while nothing changed)."""
+        cache = self._cache
+        generation = cache.fresh(self._db) if type(key) is str else None
+        if generation is None:
+            return read_entry(self._db, self._chain(), check_key(key))
+        chain = self._fixed
+        if chain is None:
+            assert self._host is not None
+            host, branch = self._host, self.branch
+            chain = cache.head(generation, ("kv", branch), lambda: host.kv_chain(branch))
+        found = cache.get(KIND, key, chain)
+        if found is MISS:
+            found = read_entry(self._db, chain, check_key(key))
+            cache.put(generation, KIND, key, chain, found,
+                      len(found.value) if found is not None else 0)
+        return found  # type: ignore[no-any-return]
 
     def get_json(self, key: str, default: JSON = None) -> JSON:
         """The value at ``key`` decoded as JSON (``default`` when missing)."""
         return json_value(self.get(key), key, default)
 
     def exists(self, key: str) -> bool:
+        if self._cache.enabled:
+            return self.get(key) is not None
         return self._row(key) is not None
 
     def __contains__(self, key: object) -> bool:
@@ -339,6 +433,9 @@ class KeyValue:
 
     def version(self, key: str) -> int:
         """The key's version: 0 when missing, 1 after creation, +1 per write."""
+        if self._cache.enabled:
+            entry = self.get(key)
+            return entry.version if entry is not None else 0
         return current_version(self._row(key))
 
     def _scan(self, prefix: str, limit: int | None, start_after: str | None
@@ -370,8 +467,13 @@ class KeyValue:
 
     # -- writes (one commit each) --------------------------------------------------------
     def _commit(self, message: str, author: str | None, metadata: Mapping[str, JSON] | None,
-                build: Builder) -> Commit | None:
-        return self._writer().kv_commit(self.branch, message, author, metadata, build)
+                keys: Iterable[str], build: Builder) -> Commit | None:
+        host = self._writer()
+        if self._group is not None and not self._db.in_write():
+            # (inside a write this thread holds the lock a leader would wait for: no group)
+            return self._group.submit(host, self.branch, message, author, metadata,
+                                      frozenset(keys), build)
+        return host.kv_commit(self.branch, message, author, metadata, build)
 
     @staticmethod
     def _written(key: str, value: bytes, version: int, created: int | None,
@@ -390,6 +492,35 @@ class KeyValue:
         from ..codec import check_json
         check_json(value, f"kv value at {key}")
         return self.set(key, encode(value).encode(), **kwargs)
+
+    def set_many(self, items: Mapping[str, bytes], *, message: str | None = None,
+                 author: str | None = None, metadata: Mapping[str, JSON] | None = None
+                 ) -> builtins.list[Entry]:
+        """Write every ``key: value`` of ``items`` in one commit (rows read and written in
+        batches): the new entries, in the order given; no commit when ``items`` is empty."""
+        if not isinstance(items, Mapping):
+            raise InvalidValue(f"set_many takes a mapping of key to bytes, got "
+                               f"{type(items).__name__}")
+        values = {check_key(key): to_bytes(value) for key, value in items.items()}
+        if not values:
+            return []
+        made: builtins.list[tuple[str, bytes, int, int | None]] = []
+
+        def build(read: Reader) -> builtins.list[Write]:
+            made.clear()
+            read.prefetch(values)
+            writes = []
+            for key, value in values.items():
+                write, version, created = write_over(read, key, value)
+                writes.append(write)
+                made.append((key, value, version, created))
+            return writes
+
+        commit = self._commit(message or f"kv set {len(values)} keys", author, metadata,
+                              values, build)
+        assert commit is not None
+        return [self._written(key, value, version, created, commit)
+                for key, value, version, created in made]
 
     def compare_and_set(self, key: str, expected_version: int, value: bytes, *,
                         message: str | None = None, author: str | None = None,
@@ -410,21 +541,22 @@ class KeyValue:
     def _put(self, key: str, value: bytes, expected: int | None, message: str,
              author: str | None, metadata: Mapping[str, JSON] | None) -> Entry:
         check_key(key)
-        result: dict[str, Any] = {}
+        result: builtins.list[tuple[int, int | None]] = []
 
         def build(read: Reader) -> builtins.list[Write]:
-            row = read(key)
-            found = current_version(row)
-            if expected is not None and found != expected:
-                raise VersionConflict(
-                    f"{key!r} is at version {found}, not {expected}; nothing was changed "
-                    "(read it again and retry)", key=key, expected=expected, found=found)
-            write, result["version"], result["created"] = put_write(self._db, key, value, row)
+            if expected is not None:
+                found = current_version(read(key))
+                if found != expected:
+                    raise VersionConflict(
+                        f"{key!r} is at version {found}, not {expected}; nothing was changed "
+                        "(read it again and retry)", key=key, expected=expected, found=found)
+            write, version, created = write_over(read, key, value)
+            result[:] = [(version, created)]
             return [write]
 
-        commit = self._commit(message, author, metadata, build)
+        commit = self._commit(message, author, metadata, (key,), build)
         assert commit is not None
-        return self._written(key, value, result["version"], result["created"], commit)
+        return self._written(key, value, *result[0], commit)
 
     def delete(self, key: str, *, expected_version: int | None = None,
                message: str | None = None, author: str | None = None,
@@ -432,6 +564,7 @@ class KeyValue:
         """Delete ``key`` (one commit); False (and no commit) when it was missing. With
         ``expected_version``, raise VersionConflict unless the key is at that version."""
         check_key(key)
+        wrote: builtins.list[bool] = []
 
         def build(read: Reader) -> builtins.list[Write]:
             found = current_version(read(key))
@@ -439,9 +572,11 @@ class KeyValue:
                 raise VersionConflict(
                     f"{key!r} is at version {found}, not {expected_version}; nothing was "
                     "deleted", key=key, expected=expected_version, found=found)
+            wrote[:] = [bool(found)]
             return [Write(KIND, key, DELETE)] if found else []
 
-        return self._commit(message or f"kv delete {key}", author, metadata, build) is not None
+        self._commit(message or f"kv delete {key}", author, metadata, (key,), build)
+        return bool(wrote and wrote[0])
 
     def transaction(self, ops: Sequence[KVOp], *, message: str | None = None,
                     author: str | None = None,
@@ -459,23 +594,26 @@ class KeyValue:
                 if op.key in seen:
                     raise InvalidValue(f"transaction writes {op.key!r} twice; one write per key")
                 seen.add(op.key)
+        wrote: builtins.list[bool] = []
 
         def build(read: Reader) -> builtins.list[Write]:
+            read.prefetch(op.key for op in ops)
             for i, op in enumerate(ops):
                 if op.op.startswith("check_"):
                     _check(op, read(op.key), i)
             writes = []
             for op in ops:
-                row = read(op.key) if op.op in ("set", "delete") else None
                 if op.op == "set":
                     assert op.value is not None
-                    writes.append(put_write(self._db, op.key, op.value, row)[0])
-                elif op.op == "delete" and current_version(row):
+                    writes.append(write_over(read, op.key, op.value)[0])
+                elif op.op == "delete" and current_version(read(op.key)):
                     writes.append(Write(KIND, op.key, DELETE))
+            wrote[:] = [bool(writes)]
             return writes
 
-        return self._commit(message or f"kv transaction ({len(ops)} ops)", author, metadata,
-                            build)
+        commit = self._commit(message or f"kv transaction ({len(ops)} ops)", author, metadata,
+                              (op.key for op in ops), build)
+        return commit if wrote and wrote[0] else None
 
     # -- watch ---------------------------------------------------------------------------
     def watch(self, pattern: str, *, since: Any = None, timeout: float | None = None,

@@ -27,6 +27,8 @@ from .app import (
     palimpsest_error_body,
     status_for,
 )
+from .routes_mr import router as merge_requests_router
+from .ui_review import install as install_review_pages
 
 
 def create_app(repo: Repository, *, no_auth: bool = False,
@@ -93,6 +95,8 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.include_router(routes_admin.router)
     app.include_router(routes_kv.router)
     app.include_router(routes_watch.router)
+    app.include_router(merge_requests_router)
+    install_review_pages(app)
     ui.install(app)
     return app
 

@@ -103,6 +103,18 @@ def kv_set(body: schemas.KVSetIn, request: Request, principal: Caller) -> dict[s
     return wire.encode(entry)
 
 
+@router.post("/kv/entries", response_model=list[schemas.EntryOut], operation_id="kv_set_many")
+def kv_set_many(body: schemas.KVSetManyIn, request: Request,
+                principal: Caller) -> list[dict[str, Any]]:
+    """Set many keys in one commit (values base64); the new entries in the order given."""
+    config = get_config(request)
+    kv = _writable(request, principal, body.branch)
+    author, metadata = attribution(config, principal, body.author, body.metadata)
+    items = {key: _value(value, None, False) for key, value in body.items.items()}
+    entries = kv.set_many(items, message=body.message, author=author, metadata=metadata)
+    return [wire.encode(e) for e in entries]
+
+
 @router.delete("/kv/entry", operation_id="kv_delete")
 def kv_delete(request: Request, principal: Caller, key: str, branch: str | None = None,
               expected_version: int | None = None, message: str | None = None

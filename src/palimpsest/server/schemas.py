@@ -363,6 +363,18 @@ class KVSetIn(_Model):
     metadata: dict[str, JSONValue] | None = None
 
 
+class KVSetManyIn(_Model):
+    """``items`` maps each key to its value as base64; all are written in one commit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: dict[str, str]
+    branch: str | None = None
+    message: str | None = None
+    author: str | None = None
+    metadata: dict[str, JSONValue] | None = None
+
+
 class KVOpIn(_Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -14,8 +14,7 @@ import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -30,15 +29,25 @@ from jinja2 import Environment, FileSystemLoader
 from .. import __version__
 from ..errors import Forbidden, NotFound, PalimpsestError, Unauthorized
 from ..repository import Repository
-from ..types import Change, Commit, property_changes
+from ..types import Commit
 from ..view import View
 from . import auth
 from .app import CSRF_COOKIE, TOKEN_COOKIE, get_config, get_repo, is_loopback, principal_for
 from .auth import Principal
+from .ui_diff import (
+    ELEMENT_LABELS,
+    MAX_PER_PAGE,
+    PER_PAGE,
+    DiffFilter,
+    DiffLinks,
+    DiffPage,
+    diff_page,
+    field_rows,
+    page_views,
+)
 
 HERE = Path(__file__).resolve().parent
-PER_PAGE = 30
-MAX_CHANGES = 500
+LOG_PER_PAGE = 30
 CSP = ("default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
@@ -177,81 +186,6 @@ env.filters["ago"] = humanize
 env.filters["when"] = lambda d: d.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-# -- change rendering ------------------------------------------------------------------------
-@dataclass
-class FieldRow:
-    name: str
-    before: str | None
-    after: str | None
-    status: str  # added | removed | changed | same
-
-
-@dataclass
-class ChangeView:
-    index: int
-    change: Change
-    title: str
-    rows: list[FieldRow] = field(default_factory=list)
-    arrow: tuple[str, str, str] | None = None  # (source, TYPE, target) for relations
-    old_arrow: tuple[str, str, str] | None = None
-
-    @property
-    def anchor(self) -> str:
-        return f"change-{self.index}"
-
-
-def _field_rows(old: Any, new: Any) -> list[FieldRow]:
-    before = {k: v for k, (_, v) in property_changes(None, old).items()}
-    after = {k: v for k, (_, v) in property_changes(None, new).items()}
-    rows = []
-    for name in sorted(before.keys() | after.keys(), key=lambda n: (n.startswith("@"), n)):
-        if name in ("@source", "@target"):
-            continue
-        has_a, has_b = name in before, name in after
-        status = ("added" if not has_a else "removed" if not has_b else
-                  "same" if _json(before[name]) == _json(after[name]) else "changed")
-        rows.append(FieldRow(name, _json(before[name]) if has_a else None,
-                             _json(after[name]) if has_b else None, status))
-    return rows
-
-
-def change_view(index: int, change: Change) -> ChangeView:
-    old, new = change.old, change.new
-    if change.element == "kv":
-        def show(v: Any) -> str | None:
-            if v is None:
-                return None
-            raw = bytes(v) if isinstance(v, bytes | bytearray) else str(v).encode()
-            try:
-                return raw.decode()
-            except UnicodeDecodeError:
-                return f"<{len(raw)} bytes>"
-        status = {"created": "added", "deleted": "removed"}.get(change.kind, "changed")
-        return ChangeView(index, change, change.id,
-                          [FieldRow("value", show(old), show(new), status)])
-    title = f"{change.collection}/{change.id}" if change.element == "document" else change.id
-    view = ChangeView(index, change, title, _field_rows(old, new))
-    if change.element == "relation":
-        cur = new if new is not None else old
-        view.arrow = (cur.source, cur.type, cur.target)
-        # the arrow shows the type; keep the row only when the type itself changed
-        view.rows = [r for r in view.rows if r.name != "@type" or r.status == "changed"]
-        if old is not None and new is not None and (old.source, old.type, old.target) != \
-                (new.source, new.type, new.target):
-            view.old_arrow = (old.source, old.type, old.target)
-    return view
-
-
-def grouped(changes: Sequence[Change]) -> list[tuple[str, list[ChangeView]]]:
-    """Change views grouped by element kind, numbered in page order for prev/next links."""
-    labels = {"entity": "Entities", "relation": "Relations", "document": "Documents",
-              "kv": "Key-value entries"}
-    groups: dict[str, list[ChangeView]] = {}
-    for i, change in enumerate(changes[:MAX_CHANGES]):
-        groups.setdefault(change.element, []).append(change_view(i, change))
-    return [(labels[k], groups[k]) for k in labels if k in groups]
-
-
 # -- neighborhood picture --------------------------------------------------------------------
 @dataclass
 class Node:
@@ -381,42 +315,61 @@ def history_page(request: Request, branch: str | None = None, page: int = 1, q: 
     page = max(page, 1)
     text = q.strip().lower()
     until_bound = until + "T23:59:59.999999" if len(until) == 10 else until
-    wanted = None if text else page * PER_PAGE + 1
+    wanted = None if text else page * LOG_PER_PAGE + 1
     commits = repo.log(name, wanted, since=since or None, until=until_bound or None)
     if text:
         commits = [c for c in commits if text in c.message.lower() or text in c.author.lower()]
-    shown = commits[(page - 1) * PER_PAGE: page * PER_PAGE]
+    shown = commits[(page - 1) * LOG_PER_PAGE: page * LOG_PER_PAGE]
+    head = repo.log(name, 1)
     return render(request, "history.html", branch=name, commits=shown, page=page,
-                  has_next=len(commits) > page * PER_PAGE, q=q, since=since, until=until,
+                  head_id=head[0].id if head else None,
+                  has_next=len(commits) > page * LOG_PER_PAGE, q=q, since=since, until=until,
                   tags=_tags_by_commit(repo), branches=[b.name for b in repo.branches(None)],
                   can_restore=auth.may_rollback(repo.database, principal, name),
                   now=datetime.now(UTC))
 
 
+def diff_context(page: DiffPage, base: str, fixed: dict[str, str], filt: DiffFilter
+                 ) -> dict[str, Any]:
+    """What the ``m.diff`` macro needs for one page of a diff."""
+    return {"page": page, "views": page_views(page), "labels": ELEMENT_LABELS,
+            "links": DiffLinks(base, {k: v for k, v in fixed.items() if v}, filt, page)}
+
+
+def diff_filter(element: str, kind: str, type: str, q: str) -> DiffFilter:
+    return DiffFilter(element.strip(), kind.strip(), type.strip(), q.strip())
+
+
 @router.get("/commit/{ref:path}", response_class=HTMLResponse)
-def commit_page(ref: str, request: Request, branch: str | None = None) -> Response:
+def commit_page(ref: str, request: Request, branch: str | None = None, element: str = "",
+                kind: str = "", type: str = "", q: str = "", offset: int = 0,
+                per: int = PER_PAGE) -> Response:
     principal = user(request)
     repo = get_repo(request)
     commit = repo.resolve(ref)
-    changes = repo.changes(commit)
     name = branch or repo.current_branch
-    return render(request, "commit.html", commit=commit, groups=grouped(changes),
-                  total=len(changes), truncated=len(changes) > MAX_CHANGES,
+    filt = diff_filter(element, kind, type, q)
+    page = diff_page(repo, None, commit.id, filt, offset, min(max(per, 1), MAX_PER_PAGE))
+    return render(request, "commit.html", commit=commit,
                   tags=_tags_by_commit(repo).get(commit.id, []), branch=name,
                   can_restore=auth.may_rollback(repo.database, principal, name),
-                  now=datetime.now(UTC))
+                  now=datetime.now(UTC),
+                  **diff_context(page, f"/ui/commit/{commit.id}", {"branch": branch or ""},
+                                 filt))
 
 
 @router.get("/compare", response_class=HTMLResponse)
-def compare_page(request: Request, a: str = "", b: str = "") -> Response:
+def compare_page(request: Request, a: str = "", b: str = "", element: str = "",
+                 kind: str = "", type: str = "", q: str = "", offset: int = 0,
+                 per: int = PER_PAGE) -> Response:
     user(request)
     repo = get_repo(request)
-    context: dict[str, Any] = {"a": a, "b": b, "groups": [], "total": 0, "truncated": False}
+    context: dict[str, Any] = {"a": a, "b": b}
     if a:
-        diff = repo.diff(a, b or None)
-        context.update(groups=grouped(diff.changes), total=len(diff.changes),
-                       truncated=len(diff.changes) > MAX_CHANGES, from_commit=diff.a,
-                       to_commit=diff.b, stats=diff.stats)
+        filt = diff_filter(element, kind, type, q)
+        page = diff_page(repo, a, b or None, filt, offset, min(max(per, 1), MAX_PER_PAGE))
+        context.update(from_commit=page.a, to_commit=page.b,
+                       **diff_context(page, "/ui/compare", {"a": a, "b": b}, filt))
     context["refs"] = [x.name for x in repo.branches(None)] + [t.name for t in repo.tags()]
     return render(request, "compare.html", **context)
 
@@ -439,7 +392,7 @@ def entity_page(id: str, request: Request, ref: str | None = None,
         new = None if version.kind == "deleted" else version.value
         old = previous.get((version.element, version.id))
         edge = new or old  # a relation version's ends (the deleted one's, for a deletion)
-        rows.append((version, _field_rows(old, new),
+        rows.append((version, field_rows(old, new),
                      edge if version.element == "relation" and version.id != id else None))
         previous[(version.element, version.id)] = new
     rows.reverse()
@@ -449,46 +402,8 @@ def entity_page(id: str, request: Request, ref: str | None = None,
                   versions=rows, blame=blame, graph=neighborhood(view, id),
                   facts=[b for _, b in sorted(blame.items()) if b.relation],
                   relations=relations,
-                  fields=_field_rows(current, current) if current is not None else [],
+                  fields=field_rows(current, current) if current is not None else [],
                   now=datetime.now(UTC))
-
-
-@router.get("/branches", response_class=HTMLResponse)
-def branches_page(request: Request, base: str = "main") -> Response:
-    principal = user(request)
-    repo = get_repo(request)
-    found = repo.branches(base if base else None)
-    protected = {b.name for b in found if auth.protection_for(repo.database, b.name)}
-    return render(request, "branches.html", branches=found, base=base, protected=protected,
-                  can_merge={b.name: auth.may_merge(repo.database, principal, b.name)
-                             for b in found},
-                  now=datetime.now(UTC))
-
-
-@router.get("/merge", response_class=HTMLResponse)
-def merge_page(request: Request, source: str, into: str | None = None) -> Response:
-    principal = user(request)
-    repo = get_repo(request)
-    target = into or repo.current_branch
-    preview = repo.merge_preview(source, into=target)
-    changes = preview.diff.changes if preview.diff is not None else []
-    return render(request, "merge.html", source=source, into=target, status=preview.status,
-                  conflicts=preview.conflicts, groups=grouped(changes), total=len(changes),
-                  truncated=len(changes) > MAX_CHANGES,
-                  can_merge=auth.may_merge(repo.database, principal, target))
-
-
-@router.post("/merge", response_class=HTMLResponse)
-def merge_action(request: Request, source: str = Form(), into: str = Form(),
-                 csrf: str = Form("")) -> Response:
-    check_csrf(request, csrf)
-    principal = user(request)
-    repo = get_repo(request)
-    auth.require_merge(repo.database, principal, into)
-    result = repo.merge(source, into=into, author=principal.user)
-    if result.status == "conflict" or result.commit is None:
-        return _headers(RedirectResponse(_url("/ui/merge", source=source, into=into), 303))
-    return _headers(RedirectResponse(f"/ui/commit/{result.commit.id}?branch={_q(into)}", 303))
 
 
 @router.get("/restore/{ref:path}", response_class=HTMLResponse)
@@ -524,6 +439,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
         return login_redirect(request)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def _favicon() -> Response:
+        return RedirectResponse("/ui/static/favicon.svg", 301)
 
     @app.get("/", include_in_schema=False)
     def _root() -> Response:

@@ -198,6 +198,12 @@ class Database(Protocol):
 
     def in_write(self) -> bool: ...
 
+    def change_token(self) -> object | None:
+        """A cheap value that differs whenever any connection (this process or another)
+        committed a write since this thread last asked (compare it only with this thread's
+        earlier tokens); None inside a write or where no cheap check exists. The read cache
+        (``storage/cache.py``) trusts what it holds while it stays the same."""
+
     def deadline(self, seconds: float | None) -> AbstractContextManager[None]:
         """Stop any query this thread runs inside the block once ``seconds`` have passed,
         raising :class:`~palimpsest.errors.QueryTimeout` (None: no limit)."""

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .base import Database
+from .cache import bump_rewrites
 
 
 @dataclass(slots=True)
@@ -51,6 +52,7 @@ def reindex(db: Database, names: Sequence[str] | None = None) -> None:
         with db.write():
             for name in names or [""]:
                 db.run(f'REINDEX "{name}"' if name else "REINDEX")
+            bump_rewrites(db)  # reads through the damaged index may have been cached
         return
     schema = str(getattr(db, "schema", "public"))
     targets = list(names) if names else [str(r[0]) for r in db.all(
@@ -59,6 +61,7 @@ def reindex(db: Database, names: Sequence[str] | None = None) -> None:
     with db.write():
         for name in targets:
             db.run(f'REINDEX INDEX "{schema}"."{name}"')
+        bump_rewrites(db)
 
 
 def _check_sqlite(db: Database) -> EngineCheck:

@@ -513,6 +513,14 @@ class PostgresDatabase:
         bound = self._bound()
         return bound is not None and bound.tx is not None
 
+    def change_token(self) -> object | None:
+        # One round trip: the newest commit, ref move, current branch and rewrite epoch.
+        if self.in_write():
+            return None
+        return self.one("SELECT (SELECT max(seq) FROM commits), (SELECT max(id) FROM reflog), "
+                        "(SELECT value FROM meta WHERE name = 'head'), "
+                        "(SELECT value FROM meta WHERE name = 'rewrites')")
+
     def lock(self, name: str) -> None:
         """Take the named lock (e.g. ``"seq"``, ``"branch:main"``) until the write transaction
         ends: writers holding the same name run one after another."""

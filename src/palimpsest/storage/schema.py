@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..codec import decode
 from ..errors import SchemaVersionError
 from .base import Database
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -41,9 +42,9 @@ CREATE TABLE IF NOT EXISTS lines (
 );
 CREATE TABLE IF NOT EXISTS commits (
     seq        {bigint} PRIMARY KEY,
-    id         TEXT NOT NULL UNIQUE,
+    id         {blob} NOT NULL UNIQUE,
     line       {bigint} NOT NULL,
-    parents    TEXT NOT NULL,
+    parents    {blob} NOT NULL,
     author     TEXT NOT NULL,
     message    TEXT NOT NULL,
     time_us    {bigint} NOT NULL,
@@ -84,7 +85,10 @@ CREATE TABLE IF NOT EXISTS rows (
     value      TEXT,
     hash       {blob},
     origin     {bigint},
-    superseded {bigint}
+    superseded {bigint},
+    provenance {bigint},
+    valid_from {bigint},
+    valid_to   {bigint}
 );
 CREATE UNIQUE INDEX IF NOT EXISTS rows_key ON rows (kind, key, line, seq);
 CREATE INDEX IF NOT EXISTS rows_line_seq ON rows (line, seq);
@@ -148,7 +152,37 @@ def _v1_to_v2(db: Database) -> None:
     """Retention and erasure tables: created by re-running ``_TABLES``; no data changes."""
 
 
-MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2}
+_COMMIT_COLUMNS = ("seq, id, line, parents, author, message, time_us, metadata, stats, "
+                   "state_hash")
+
+
+def _v2_to_v3(db: Database) -> None:
+    """Binary commit ids and parents; the rows' room for provenance and valid time.
+
+    ``commits`` is rebuilt (a column's type cannot change in place on SQLite): hex ids become
+    their 32 bytes, the JSON list of parent ids their concatenation. ``rows`` gains three
+    nullable columns, NULL in every existing row, so no row is rewritten.
+    """
+    for column in ("provenance", "valid_from", "valid_to"):
+        db.run(f"ALTER TABLE rows ADD COLUMN {column} {db.dialect.bigint}")
+    db.run("DROP INDEX commits_line_time")
+    db.run("ALTER TABLE commits RENAME TO commits_v2")
+    db.script(_ddl(db))  # the new commits table and its index
+    batch: list[tuple[object, ...]] = []
+    insert = (f"INSERT INTO commits ({_COMMIT_COLUMNS}) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    for seq, cid, line, parents, *rest in db.iterate(
+            f"SELECT {_COMMIT_COLUMNS} FROM commits_v2 ORDER BY seq"):
+        batch.append((seq, bytes.fromhex(cid), line,
+                      b"".join(bytes.fromhex(p) for p in decode(parents)), *rest))
+        if len(batch) >= 1000:
+            db.many(insert, batch)
+            batch = []
+    db.many(insert, batch)
+    db.run("DROP TABLE commits_v2")
+
+
+MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 """``MIGRATIONS[v]`` turns a version-``v`` database into version ``v + 1``."""
 
 

@@ -102,6 +102,15 @@ def _is_busy(exc: BaseException) -> bool:
     return "database is locked" in str(exc)
 
 
+def _refused(exc: UnicodeEncodeError | OverflowError) -> Exception:
+    """The typed error for a value the engine cannot take."""
+    if isinstance(exc, UnicodeEncodeError):
+        return bad_text(exc)
+    # a Python integer beyond SQLite's 64-bit INTEGER (a huge limit, offset or seq)
+    return InvalidValue("a number in the request is outside the 64-bit integer range "
+                        "(-2**63 to 2**63 - 1) that the database stores")
+
+
 def _storage_error(exc: BaseException, url: str) -> Exception:
     return StorageError(f"the database engine failed on {url}: {exc}; nothing was written "
                         "(free disk space, check the disk or retry when the lock is free)")
@@ -133,6 +142,7 @@ class SQLiteDatabase:
         self._shared = path == ":memory:" or path.startswith("file::memory:")
         self.created = self._shared or not os.path.exists(path)
         self._wlock = threading.RLock()  # the writer connection, one thread at a time
+        self._committed = 0  # write transactions committed through this handle
         self._owner: int | None = None  # the thread inside write()
         self._tx: Nesting | None = None  # the open write transaction's savepoints, callbacks
         self._local = _ThreadState()  # this thread's reader connection and deadline
@@ -194,6 +204,12 @@ class SQLiteDatabase:
 
     def _execute(self, conn: sqlite3.Connection, sql: str, params: Params,
                  fetch_all: bool) -> Any:
+        if self._local.limit is None:  # no deadline: the short path of _statement
+            try:
+                cursor = conn.execute(sql, params)
+                return cursor.fetchall() if fetch_all else cursor.fetchone()
+            except (UnicodeEncodeError, OverflowError) as exc:
+                raise _refused(exc) from exc
         with self._statement(conn):
             cursor = conn.execute(sql, params)
             return cursor.fetchall() if fetch_all else cursor.fetchone()
@@ -221,12 +237,8 @@ class SQLiteDatabase:
             conn.set_progress_handler(self._past_deadline, 1000)
         try:
             yield
-        except UnicodeEncodeError as exc:
-            raise bad_text(exc) from exc
-        except OverflowError as exc:
-            # a Python integer beyond SQLite's 64-bit INTEGER (a huge limit, offset or seq)
-            raise InvalidValue("a number in the request is outside the 64-bit integer range "
-                               "(-2**63 to 2**63 - 1) that the database stores") from exc
+        except (UnicodeEncodeError, OverflowError) as exc:
+            raise _refused(exc) from exc
         finally:
             if limited:
                 conn.set_progress_handler(None, 0)
@@ -256,11 +268,22 @@ class SQLiteDatabase:
 
     def run(self, sql: str, params: Params = ()) -> int:
         self._trace(sql, params)
+        if self._owner == threading.get_ident() and self._local.limit is None:
+            try:  # inside write(), no deadline: the short path of _writing
+                return self._conn.execute(sql, params).rowcount
+            except (UnicodeEncodeError, OverflowError) as exc:
+                raise _refused(exc) from exc
         with self._writing() as conn:
             return conn.execute(sql, params).rowcount
 
     def many(self, sql: str, rows: Iterable[Params]) -> None:
         self._trace(sql, ())
+        if self._owner == threading.get_ident() and self._local.limit is None:
+            try:
+                self._conn.executemany(sql, rows)
+                return
+            except (UnicodeEncodeError, OverflowError) as exc:
+                raise _refused(exc) from exc
         with self._writing() as conn:
             conn.executemany(sql, rows)
 
@@ -273,6 +296,22 @@ class SQLiteDatabase:
 
     def in_write(self) -> bool:
         return self._mine()
+
+    def change_token(self) -> object | None:
+        # PRAGMA data_version changes when another connection commits; this handle's own
+        # commits (the writer connection, or the one shared in-memory connection) count too.
+        if self._owner == threading.get_ident():
+            return None
+        local = self._local
+        cursor = local.version_cursor
+        if cursor is None:
+            conn = self._reader()
+            if conn is None:  # the one shared in-memory connection
+                with self._wlock:
+                    row = self._conn.execute("PRAGMA data_version").fetchone()
+                return (self._committed, row[0])
+            cursor = local.version_cursor = conn.cursor()
+        return (self._committed, cursor.execute("PRAGMA data_version").fetchone()[0])
 
     def lock(self, name: str) -> None:
         """BEGIN IMMEDIATE already holds the one write lock."""
@@ -329,6 +368,7 @@ class SQLiteDatabase:
         self._tx = None
         try:
             self._conn.execute("COMMIT")
+            self._committed += 1
         except sqlite3.Error as exc:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
@@ -434,6 +474,7 @@ class _ThreadState(threading.local):
 
     conn: _Connection | None = None
     limit: float | None = None
+    version_cursor: sqlite3.Cursor | None = None  # PRAGMA data_version (change_token)
 
 
 class _Checkpointer:

@@ -107,6 +107,30 @@ def read_rows(db: Database, chain: Chain, kind: str, keys: Sequence[str]) -> dic
     return out
 
 
+def read_latest(db: Database, chain: Chain, kind: str, keys: Sequence[str]
+                ) -> dict[str, StoredRow]:
+    """Like :func:`read_rows`, reading only each key's latest row on each chain line
+    (``seq <= bound < superseded``) instead of every version: batch point reads whose cost
+    does not grow with a key's history (the kv batch writes)."""
+    out: dict[str, StoredRow] = {}
+    parts, bounds = [], []
+    for line, bound in chain:
+        parts.append("(r.line = ? AND r.seq <= ? AND (r.superseded IS NULL OR "
+                     "r.superseded > ?))")
+        bounds += [line, bound, bound]
+    where = "(" + " OR ".join(parts) + ")"
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in db.all(f"SELECT {COLUMNS} FROM rows r WHERE r.kind = ? AND r.key IN "
+                          f"({marks}) AND {where}", [kind, *chunk, *bounds]):
+            found = out.get(row[2])
+            if found is None or row[4] > found.seq:  # the nearest line has the highest seq
+                out[row[2]] = StoredRow(*row)
+    return out
+
+
 def scan(db: Database, chain: Chain, kind: str, *, type_: str | None = None,
          extra: str = "", extra_params: Sequence[Any] = (), order: str = "r.key",
          limit: int | None = None, offset: int = 0, hint: str = "") -> Iterator[StoredRow]:
@@ -130,6 +154,20 @@ def scan(db: Database, chain: Chain, kind: str, *, type_: str | None = None,
                  check_count(offset, "offset")]                              # in both dialects
     for row in db.iterate(sql, args):
         yield StoredRow(*row)
+
+
+def scan_hashes(db: Database, chain: Chain, kind: str) -> dict[str, bytes | None]:
+    """``{key: hash}`` of the live rows of ``kind`` at the chain's commit.
+
+    What a versioned import compares a new release against: the hash covers kind, type,
+    endpoints and value, so equal hashes mean an unchanged element and the stored values need
+    not be read, decoded or re-hashed. An erased row (its value starts with ``!``, which
+    canonical JSON never does) maps to None: it equals nothing, so a re-import rewrites it."""
+    where, params = visible(chain, kind)
+    rows = db.iterate(
+        "SELECT r.key, CASE WHEN substr(r.value, 1, 1) = '!' THEN NULL ELSE r.hash END "
+        f"FROM rows r WHERE r.kind = ? AND r.op = 1 AND {where}", [kind, *params])
+    return {key: (bytes(hash_) if hash_ is not None else None) for key, hash_ in rows}
 
 
 def count(db: Database, chain: Chain, kind: str, *, type_: str | None = None) -> int:

@@ -26,8 +26,8 @@ import orjson
 from ..codec import KIND_NAMES, commit_id, content_hash, decode, element_term, state_combine
 from ..errors import CorruptObject, InvalidValue, PalimpsestError
 from ..storage.base import Database
-from ..storage.schema import SCHEMA_VERSION, rebuild_superseded
-from .commits import CommitStore
+from ..storage.schema import rebuild_superseded
+from .commits import CommitStore, id_bytes, id_text, parents_bytes, parents_text
 from .elements import is_erased
 from .log import walk
 from .refs import RefStore
@@ -35,9 +35,14 @@ from .refs import RefStore
 FORMAT = "palimpsest-archive"
 VERSION = 2
 
+ARCHIVE_SCHEMA = 2
+"""The record layout an archive writes: schema 2's, with commit ids and hashes as hex text.
+Schema 3 changed only how the file stores them (binary ids, room for provenance and valid
+time), so archives, and their digests, stay byte-identical across it."""
+
 
 def _records(db: Database, commits: CommitStore, refs: RefStore, ref: Any) -> Iterator[Any]:
-    yield {"t": "header", "format": FORMAT, "version": VERSION, "schema": SCHEMA_VERSION}
+    yield {"t": "header", "format": FORMAT, "version": VERSION, "schema": ARCHIVE_SCHEMA}
     if ref is None:
         bounds: dict[int, int] | None = None
         seqs = None
@@ -46,7 +51,7 @@ def _records(db: Database, commits: CommitStore, refs: RefStore, ref: Any) -> It
         head = refs.resolve(ref)
         if head is None:
             raise InvalidValue(f"{ref!r} has no commits to export")
-        seqs = {c.seq for c in walk(commits, [head])}
+        seqs = {c.seq for c in walk(commits, [head], state_bases=True)}
         found: dict[int, int] = {}
         for seq in seqs:
             commit = commits.by_seq(seq)
@@ -66,7 +71,8 @@ def _records(db: Database, commits: CommitStore, refs: RefStore, ref: Any) -> It
         seq, cid, line, parents, author, message, time_us, metadata, stats, state = row
         if seqs is not None and seq not in seqs:
             continue
-        yield {"t": "commit", "seq": seq, "id": cid, "line": line, "parents": decode(parents),
+        yield {"t": "commit", "seq": seq, "id": id_text(cid), "line": line,
+               "parents": parents_text(parents),
                "author": author, "message": message, "time_us": time_us,
                "metadata": decode(metadata), "stats": decode(stats),
                "state_hash": bytes(state).hex()}
@@ -394,7 +400,7 @@ def _load(db: Database, kind: Any, r: dict[str, Any], number: int) -> None:
     elif kind == "commit":
         db.run("INSERT INTO commits (seq, id, line, parents, author, message, time_us, metadata, "
                "stats, state_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               (r["seq"], r["id"], r["line"], orjson.dumps(r["parents"]).decode(), r["author"],
+               (r["seq"], id_bytes(r["id"]), r["line"], parents_bytes(r["parents"]), r["author"],
                 r["message"], r["time_us"],
                 orjson.dumps(r["metadata"], option=orjson.OPT_SORT_KEYS).decode(),
                 orjson.dumps(r["stats"], option=orjson.OPT_SORT_KEYS).decode(),
@@ -442,7 +448,8 @@ def _verify(db: Database) -> None:
     for seq, cid, parents, author, message, time_us, metadata, state in db.iterate(
             "SELECT seq, id, parents, author, message, time_us, metadata, state_hash "
             "FROM commits"):
-        expected = commit_id(decode(parents), bytes(state), author, message, time_us,
+        cid = id_text(cid)
+        expected = commit_id(parents_text(parents), bytes(state), author, message, time_us,
                              decode(metadata))
         if expected != cid:
             raise CorruptObject(f"archive commit {cid[:12]} (seq {seq}) does not match its "

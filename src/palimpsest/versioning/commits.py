@@ -43,6 +43,29 @@ DEFAULT_MAX_CLOCK_SKEW_US = 86_400_000_000
 along first parents, so one commit dated in the future would clamp every later one."""
 
 
+def id_bytes(cid: str) -> bytes:
+    """A commit id as stored (schema 3): its 32 bytes, not 64 hex characters."""
+    return bytes.fromhex(cid)
+
+
+def id_text(stored: bytes | memoryview | str) -> str:
+    """A stored commit id as the hex text every API shows."""
+    return stored if isinstance(stored, str) else bytes(stored).hex()
+
+
+def parents_bytes(parents: Sequence[str]) -> bytes:
+    """A commit's parent ids as stored: their 32-byte forms, concatenated."""
+    return b"".join(bytes.fromhex(p) for p in parents)
+
+
+def parents_text(stored: bytes | memoryview) -> list[str]:
+    """Stored parent ids as hex text; ValueError when they are not whole 32-byte ids."""
+    raw = bytes(stored)
+    if len(raw) % 32:
+        raise ValueError(f"parent ids take {len(raw)} bytes, not a multiple of 32")
+    return [raw[i:i + 32].hex() for i in range(0, len(raw), 32)]
+
+
 def _duration(us: int) -> str:
     seconds = us // 1_000_000
     for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
@@ -72,7 +95,7 @@ class CommitStore:
     def _from_row(self, row: Row) -> Commit:
         seq, cid, line, parents, author, message, time_us, metadata, stats, state = row
         commit = Commit(
-            id=cid, parents=tuple(decode(parents)), author=author, message=message,
+            id=id_text(cid), parents=tuple(parents_text(parents)), author=author, message=message,
             timestamp=from_us(time_us), metadata=decode(metadata),
             stats=CommitStats(**decode(stats)), state_hash=bytes(state).hex(), seq=seq,
             line=line,
@@ -109,12 +132,21 @@ class CommitStore:
         seq = self._ids.get(cid)
         if seq is not None:
             return self.by_seq(seq)
-        row = self.db.one(f"SELECT {_COMMIT_COLUMNS} FROM commits WHERE id = ?", (cid,))
+        try:
+            key = id_bytes(cid)
+        except ValueError:  # not hex: no commit has it
+            return None
+        row = self.db.one(f"SELECT {_COMMIT_COLUMNS} FROM commits WHERE id = ?", (key,))
         return self._from_row(row) if row else None
 
     def by_prefix(self, prefix: str, limit: int = 10) -> list[Commit]:
-        rows = self.db.all(f"SELECT {_COMMIT_COLUMNS} FROM commits WHERE id >= ? AND id < ? "
-                           "ORDER BY id LIMIT ?", (prefix, prefix + "g", limit))
+        prefix = prefix.lower()
+        if len(prefix) > 64 or any(c not in "0123456789abcdef" for c in prefix):
+            return []
+        low = bytes.fromhex((prefix + "0" * 64)[:64])
+        high = bytes.fromhex((prefix + "f" * 64)[:64])
+        rows = self.db.all(f"SELECT {_COMMIT_COLUMNS} FROM commits WHERE id >= ? AND id <= ? "
+                           "ORDER BY id LIMIT ?", (low, high, limit))
         return [self._from_row(r) for r in rows]
 
     def count(self) -> int:
@@ -259,7 +291,8 @@ class CommitStore:
         meta = dict(metadata)
         cid = commit_id(list(parents), state, author, message, time_us, meta)
         db.run(f"INSERT INTO commits ({_COMMIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               (seq, cid, line, encode(list(parents)), author, message, time_us, encode(meta),
+               (seq, id_bytes(cid), line, parents_bytes(parents), author, message, time_us,
+                encode(meta),
                 encode({k: v for k, v in stats.to_dict().items() if v}), state))
         db.run("UPDATE lines SET head_seq = ? WHERE id = ?", (seq, line))
         commit = Commit(id=cid, parents=tuple(parents), author=author, message=message,

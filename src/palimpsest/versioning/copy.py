@@ -18,7 +18,7 @@ from ..errors import CorruptObject, InvalidValue
 from ..storage.base import Database, Dialect, Params, Row, Tracer
 from ..storage.schema import create_schema, rebuild_superseded
 from .archive import _load, _records, _verify
-from .commits import CommitStore
+from .commits import CommitStore, id_text
 from .refs import RefStore
 
 _BATCH = 1000
@@ -148,7 +148,7 @@ def _heads(db: Database) -> dict[str, str | None]:
         "SELECT r.name, c.id FROM refs r JOIN lines l ON l.id = r.line "
         "LEFT JOIN commits c ON c.seq = coalesce(l.head_seq, l.fork_seq) "
         "WHERE r.kind = 'branch' ORDER BY r.name")
-    return {str(name): (str(cid) if cid is not None else None) for name, cid in rows}
+    return {str(name): (id_text(cid) if cid is not None else None) for name, cid in rows}
 
 
 def _check(db: Database) -> None:

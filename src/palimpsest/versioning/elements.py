@@ -8,8 +8,7 @@ relations also ``source`` and ``target``, documents use the collection as ``type
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..codec import DOC_SEP, content_hash, decode, encode
 from ..errors import CorruptObject
@@ -39,9 +38,9 @@ def tombstone(value: str) -> dict[str, Any]:
     return {"@erased": info}
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
-    """One element change waiting to become a row of a commit."""
+class Write(NamedTuple):
+    """One element change waiting to become a row of a commit (a named tuple: immutable, and
+    built several times faster than a frozen dataclass, which bulk writes feel)."""
 
     kind: str
     key: str

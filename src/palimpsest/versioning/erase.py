@@ -20,6 +20,8 @@ from datetime import datetime
 from ..codec import from_us, now_us
 from ..errors import InvalidValue, NotFound
 from ..storage.base import Database
+from ..storage.cache import bump_rewrites
+from .commits import id_text
 from .elements import ERASED, PUT, element_name, erased_value, public_id
 
 
@@ -70,6 +72,7 @@ def erase_rows(db: Database, kind: str, key: str, *, reason: str, author: str) -
                            "reason": reason, "erasure": number})
     changed = db.run("UPDATE rows SET value = ? WHERE kind = ? AND key = ? AND op = ? AND "
                      "value NOT LIKE ?", (marker, kind, key, PUT, ERASED + "%"))
+    bump_rewrites(db)  # read caches in every process forget the erased values
     db.run("INSERT INTO erasures (id, kind, key, reason, author, time_us, row_count) "
            "VALUES (?, ?, ?, ?, ?, ?, ?)", (number, kind, key, reason, author, time_us, changed))
     ident, collection = public_id(kind, key)
@@ -93,7 +96,7 @@ def erasures(db: Database) -> list[Erasure]:
         cid = None
         if seq is not None:
             found = db.one("SELECT id FROM commits WHERE seq = ?", (seq,))
-            cid = str(found[0]) if found else None
+            cid = id_text(found[0]) if found else None
         out.append(Erasure(int(number), element_name(kind), ident, collection, reason, author,
                            from_us(time_us), int(count), cid))
     return out

@@ -32,7 +32,7 @@ from ..storage import integrity
 from ..storage.base import Database
 from ..storage.schema import rebuild_superseded
 from ..storage.visibility import Chain, read_row, scan
-from .commits import CommitStore
+from .commits import CommitStore, id_bytes, id_text, parents_text
 from .elements import ERASED, is_erased
 
 
@@ -215,13 +215,15 @@ def _check_commits(db: Database, commits: CommitStore, report: FsckReport, min_s
             "SELECT seq, id, line, parents, author, message, time_us, metadata, state_hash "
             "FROM commits WHERE seq >= ? ORDER BY seq", (min_seq,)):
         report.commits += 1
+        cid = id_text(cid)
         where = f"commit {cid[:12]} (seq {seq})"
         try:
-            parent_ids = decode(parents)
+            parent_ids = parents_text(parents)
             expected = commit_id(parent_ids, bytes(state), author, message, time_us,
                                  decode(metadata))
         except Exception:  # undecodable JSON: the commit row itself is damaged
-            report.add("commit-id", f"{where}: metadata or parents are not valid JSON", seq=seq)
+            report.add("commit-id", f"{where}: metadata is not valid JSON or parents are not "
+                       "32-byte ids", seq=seq)
             continue
         if expected != cid:
             report.add("commit-id", f"{where}: id does not match content", seq=seq)
@@ -256,7 +258,7 @@ class _LineOrder:
         for seq, cid, line, state in db.all("SELECT seq, id, line, state_hash FROM commits "
                                             "WHERE seq >= ? ORDER BY seq", (min_seq,)):
             self.seqs.setdefault(int(line), []).append(int(seq))
-            self.ids[str(cid)] = int(seq)
+            self.ids[id_text(cid)] = int(seq)
             self.states[int(seq)] = bytes(state)
 
     def previous(self, chain: Chain, seq: int) -> tuple[int, int] | None:
@@ -281,7 +283,7 @@ class _LineOrder:
 
     def seq_of(self, cid: str) -> int | None:
         if cid not in self.ids and self.min_seq:
-            row = self.db.one("SELECT seq FROM commits WHERE id = ?", (cid,))
+            row = self.db.one("SELECT seq FROM commits WHERE id = ?", (id_bytes(cid),))
             if row is not None:
                 self.ids[cid] = int(row[0])
         return self.ids.get(cid)

@@ -5,16 +5,20 @@ always has a lower seq than its child). An element's history reads only that ele
 inside the ref's chain through the (kind, key, line, seq) index: no walk over all commits.
 An entity's facts include its relations: their keys come from the (source, line, seq) and
 (target, line, seq) indexes, then their rows from the unique index.
+
+History follows the first-parent path (:mod:`.firstparent`), which differs from the chain only
+through rollbacks: a rollback commit writes no rows, so each one on the path adds a version of
+a key when two point reads (the key at its first parent, and at itself) differ.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator, Sequence
 
 from ..codec import json_equal, to_us
 from ..errors import InvalidValue
-from ..storage.visibility import COLUMNS, Chain, StoredRow, in_chain, read_row
+from ..storage.visibility import COLUMNS, Chain, StoredRow, in_chain, read_row, read_rows
 from ..types import (
     JSON,
     Blame,
@@ -29,15 +33,17 @@ from ..types import (
 from ..types import Relations as Relations
 from .commits import CommitStore
 from .elements import DELETE, PUT, doc_key, element_name, public_id, to_value
+from .firstparent import path, rollback_parent, state_base
 
 ENDS: dict[str, tuple[str, ...]] = {"out": ("source",), "in": ("target",),
                                     "both": ("source", "target"), "none": ()}
 _BATCH = 500
 
 
-def walk(commits: CommitStore, heads: list[Commit], *, first_parent: bool = False
-         ) -> Iterator[Commit]:
-    """Every commit reachable from ``heads``, newest (highest seq) first, each once."""
+def walk(commits: CommitStore, heads: list[Commit], *, first_parent: bool = False,
+         state_bases: bool = False) -> Iterator[Commit]:
+    """Every commit reachable from ``heads``, newest (highest seq) first, each once; with
+    ``state_bases`` also through the target of each rollback (whose rows its state reads)."""
     heap = [(-c.seq, c.id) for c in heads]
     heapq.heapify(heap)
     seen = {c.id for c in heads}
@@ -47,7 +53,11 @@ def walk(commits: CommitStore, heads: list[Commit], *, first_parent: bool = Fals
         if commit is None:
             continue
         yield commit
-        parents = commit.parents[:1] if first_parent else commit.parents
+        parents = list(commit.parents[:1] if first_parent else commit.parents)
+        if state_bases and rollback_parent(commits, commit) is not None:
+            base = state_base(commits, commit)
+            if base is not None:
+                parents.append(base.id)
         for pid in parents:
             if pid not in seen:
                 seen.add(pid)
@@ -58,7 +68,7 @@ def walk(commits: CommitStore, heads: list[Commit], *, first_parent: bool = Fals
 
 def log(commits: CommitStore, head: Commit | None, *, limit: int | None = 50,
         author: str | None = None, since_us: int | None = None, until_us: int | None = None,
-        touching: set[int] | None = None, first_parent: bool = False) -> list[Commit]:
+        touching: Container[int] | None = None, first_parent: bool = False) -> list[Commit]:
     """Commits reachable from ``head``, newest first, filtered."""
     if head is None:
         return []
@@ -85,26 +95,123 @@ def _us(commit: Commit) -> int:
     return to_us(commit.timestamp)
 
 
+class Touching:
+    """The commits that changed some elements, asked by seq (``seq in touching``).
+
+    Commits that wrote rows are known from the rows themselves (on any line). A rollback commit
+    writes none: it changed a key when the key's row differs between its first parent and its
+    state, two batched point reads made only for the rollback commits a log walk meets.
+    """
+
+    def __init__(self, commits: CommitStore, keys: list[tuple[str, str]],
+                 relations: Relations) -> None:
+        self.commits = commits
+        self.keys = keys
+        self.relations = relations
+        self.seqs: set[int] = set()
+        self._relation_keys: dict[str, list[str]] = {}
+        for kind, key in keys:
+            rows = commits.db.all("SELECT seq FROM rows WHERE kind = ? AND key = ?", (kind, key))
+            self.seqs.update(int(r[0]) for r in rows)
+            if kind == "e" and relations != "none":
+                self.seqs |= seqs_touching_relations(commits, key, relations)
+
+    def __contains__(self, seq: object) -> bool:
+        if not isinstance(seq, int):
+            return False
+        if seq in self.seqs:
+            return True
+        commit = self.commits.by_seq(seq)
+        before = rollback_parent(self.commits, commit)
+        return before is not None and self._rollback_touches(before, commit)
+
+    def _rollback_touches(self, before: Commit, commit: Commit) -> bool:
+        chains = (self.commits.commit_chain(before), self.commits.commit_chain(commit))
+        db = self.commits.db
+        for kind, key in self.keys:
+            old, new = (read_row(db, chain, kind, key) for chain in chains)
+            if not same_row(old, new):
+                return True
+            if kind == "e" and self.relations != "none":
+                ends = ENDS[self.relations]
+                rels = self._relation_keys.get(key)
+                if rels is None:
+                    rels = relation_keys(self.commits, None, key, self.relations)
+                    self._relation_keys[key] = rels
+                olds, news = (read_rows(db, chain, "r", rels) for chain in chains)
+                for rel in rels:
+                    a, b = olds.get(rel), news.get(rel)
+                    if not same_row(a, b) and any(
+                            row is not None and _touches(row, key, ends) for row in (a, b)):
+                        return True
+        return False
+
+
 def seqs_touching(commits: CommitStore, keys: list[tuple[str, str]],
-                  relations: Relations = "none") -> set[int]:
-    """Seqs of the commits (on any line) that changed one of these elements, or for an
-    entity one of its ``relations``."""
-    relations = check_relations(relations)
-    out: set[int] = set()
-    for kind, key in keys:
-        rows = commits.db.all("SELECT seq FROM rows WHERE kind = ? AND key = ?", (kind, key))
-        out.update(int(r[0]) for r in rows)
-        if kind == "e" and relations != "none":
-            out |= seqs_touching_relations(commits, key, relations)
+                  relations: Relations = "none") -> Touching:
+    """The commits (on any line) that changed one of these elements, or for an entity one of
+    its ``relations``: a :class:`Touching`, asked ``seq in touching``."""
+    return Touching(commits, keys, check_relations(relations))
+
+
+def same_row(a: StoredRow | None, b: StoredRow | None) -> bool:
+    """Whether two rows hold the same element state (absent and deleted are the same)."""
+    live_a = a is not None and a.op == PUT
+    live_b = b is not None and b.op == PUT
+    if not live_a or not live_b:
+        return live_a == live_b
+    assert a is not None and b is not None
+    return a.hash is not None and b.hash is not None and bytes(a.hash) == bytes(b.hash)
+
+
+def _rollback_row(commit: Commit, kind: str, key: str, before: StoredRow | None,
+                  after: StoredRow | None) -> StoredRow | None:
+    """The version a rollback commit made of one key, as a row of that commit (None when the
+    key is the same on both sides). It credits the commit that first wrote the value, as a
+    copied row would."""
+    if same_row(before, after):
+        return None
+    if after is None or after.op == DELETE:
+        return StoredRow(0, kind, key, commit.line, commit.seq, DELETE, None, None, None, None,
+                         None, None)
+    origin = after.origin if after.origin is not None else after.seq
+    return after._replace(line=commit.line, seq=commit.seq, origin=origin)
+
+
+def rows_along(commits: CommitStore, chain: Chain, kind: str, keys: Sequence[str]
+               ) -> dict[str, list[StoredRow]]:
+    """For each key, its rows along the first-parent path of the chain's commit, newest
+    first, with one row for each rollback commit on the path that changed it."""
+    segments, rollbacks = path(commits, *chain[0])
+    where, params = in_chain(segments)
+    unique = list(dict.fromkeys(keys))
+    out: dict[str, list[StoredRow]] = {}
+    for i in range(0, len(unique), _BATCH):
+        batch = unique[i:i + _BATCH]
+        marks = ", ".join("?" * len(batch))
+        for r in commits.db.all(f"SELECT {COLUMNS} FROM rows r WHERE r.kind = ? AND "
+                                f"r.key IN ({marks}) AND {where} ORDER BY r.key, r.seq DESC",
+                                [kind, *batch, *params]):
+            row = StoredRow(*r)
+            out.setdefault(row.key, []).append(row)
+    for commit in rollbacks:
+        before = rollback_parent(commits, commit)
+        assert before is not None
+        olds = read_rows(commits.db, commits.commit_chain(before), kind, unique)
+        news = read_rows(commits.db, commits.commit_chain(commit), kind, unique)
+        for key in unique:
+            made = _rollback_row(commit, kind, key, olds.get(key), news.get(key))
+            if made is not None:
+                out.setdefault(key, []).append(made)
+    if rollbacks:
+        for rows in out.values():
+            rows.sort(key=lambda row: -row.seq)
     return out
 
 
 def element_rows(commits: CommitStore, chain: Chain, kind: str, key: str) -> list[StoredRow]:
-    """All rows of one element visible along a chain, newest first."""
-    where, params = in_chain(chain)
-    rows = commits.db.all(f"SELECT {COLUMNS} FROM rows r WHERE r.kind = ? AND r.key = ? AND "
-                          f"{where} ORDER BY r.seq DESC", [kind, key, *params])
-    return [StoredRow(*r) for r in rows]
+    """All versions of one element along the chain commit's first-parent path, newest first."""
+    return rows_along(commits, chain, kind, [key]).get(key, [])
 
 
 def history(commits: CommitStore, chain: Chain, kind: str, key: str,
@@ -143,13 +250,19 @@ def _touches(row: StoredRow, entity: str, ends: tuple[str, ...]) -> bool:
 def relation_keys(commits: CommitStore, chain: Chain | None, entity: str,
                   relations: Relations) -> list[str]:
     """Ids of the relations that had ``entity`` as an end (source for "out", target for "in")
-    in some row inside ``chain`` (None: on any line), through the source/target indexes."""
-    where, params = in_chain(chain) if chain is not None else ("1 = 1", [])
+    in some row along the chain commit's first-parent path or in a state a rollback on it
+    restored (None: on any line), through the source/target indexes."""
+    scopes: list[tuple[str, list[object]]] = [("1 = 1", [])]
+    if chain is not None:
+        segments, rollbacks = path(commits, *chain[0])
+        scopes = [in_chain(segments)]
+        scopes += [in_chain(commits.commit_chain(c)) for c in rollbacks]
     keys: set[str] = set()
-    for end in ENDS[relations]:
-        rows = commits.db.all(f"SELECT DISTINCT r.key FROM rows r WHERE r.{end} = ? AND "
-                              f"r.kind = 'r' AND {where}", [entity, *params])
-        keys.update(str(r[0]) for r in rows)
+    for where, params in scopes:
+        for end in ENDS[relations]:
+            rows = commits.db.all(f"SELECT DISTINCT r.key FROM rows r WHERE r.{end} = ? AND "
+                                  f"r.kind = 'r' AND {where}", [entity, *params])
+            keys.update(str(r[0]) for r in rows)
     return sorted(keys)
 
 
@@ -160,18 +273,9 @@ def relation_histories(commits: CommitStore, chain: Chain, entity: str, relation
     after such a version (the relation deleted, or moved to another entity)."""
     ends = ENDS[relations]
     keys = relation_keys(commits, chain, entity, relations)
-    where, params = in_chain(chain)
-    by_key: dict[str, list[StoredRow]] = {}
-    for i in range(0, len(keys), _BATCH):
-        batch = keys[i:i + _BATCH]
-        marks = ", ".join("?" * len(batch))
-        for r in commits.db.all(f"SELECT {COLUMNS} FROM rows r WHERE r.kind = 'r' AND "
-                                f"r.key IN ({marks}) AND {where} ORDER BY r.key, r.seq DESC",
-                                [*batch, *params]):
-            row = StoredRow(*r)
-            by_key.setdefault(row.key, []).append(row)
+    by_key = rows_along(commits, chain, "r", keys)
     out: dict[str, list[Version]] = {}
-    for key, rows in by_key.items():
+    for key, rows in sorted(by_key.items()):
         versions = []
         for i, row in enumerate(rows):
             older = rows[i + 1] if i + 1 < len(rows) else None

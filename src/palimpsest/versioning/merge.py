@@ -28,13 +28,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from ..codec import decode
 from ..errors import InvalidValue, MergeConflict
 from ..storage.base import Database
 from ..storage.visibility import Chain, StoredRow, adjacent, changed_keys, read_row, read_rows
 from ..types import JSON, Change, Commit, Conflict, Diff, MergeStatus
 from ..types import MergeResult as MergeResult  # its home before types.py
-from .commits import CommitStore
+from .commits import CommitStore, parents_text
 from .diff import change_between
 from .diff import compute as compute_diff
 from .elements import DELETE, PUT, Write, deletion, element_name, public_id, write_from_row
@@ -197,7 +196,7 @@ def _plain_fork(commits: CommitStore, line: int, fork_seq: int) -> bool:
                          (line,))
     if row is None:
         return True  # no commit of its own: its chain is its fork's
-    parents = decode(row[0])
+    parents = parents_text(row[0])
     return bool(parents) and parents[0] == commits.by_seq(fork_seq).id
 
 

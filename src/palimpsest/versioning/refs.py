@@ -22,6 +22,7 @@ from ..errors import AmbiguousRef, InvalidKey, InvalidRef, InvalidValue, RefNotF
 from ..storage.visibility import Chain
 from ..types import Branch, Commit, RefLogEntry, Tag
 from .commits import CommitStore
+from .firstparent import at_time
 from .log import merge_bases
 from .pruned import check_readable
 
@@ -348,17 +349,11 @@ class RefStore:
         return self.time_on_chain(head, time_us, branch)
 
     def time_on_chain(self, head: Commit, time_us: int, what: str) -> Commit:
-        """The latest first-parent ancestor of ``head`` committed at or before ``time_us``.
-
-        Commit times never decrease along first parents, so each line of the chain is one
-        indexed lookup.
-        """
-        for line, bound in self.commits.chain(head.line, head.seq):
-            row = self.db.one("SELECT seq FROM commits WHERE line = ? AND time_us <= ? AND "
-                              "seq <= ? ORDER BY time_us DESC, seq DESC LIMIT 1",
-                              (line, time_us, bound))
-            if row is not None:
-                return self.commits.by_seq(int(row[0]))
+        """The latest first-parent ancestor of ``head`` committed at or before ``time_us``
+        (through rollbacks to the history they undid: :func:`.firstparent.at_time`)."""
+        found = at_time(self.commits, head, time_us)
+        if found is not None:
+            return found
         raise RefNotFound(f"{_short(what)}: no commit at or before {from_us(time_us).isoformat()} "
                           "(that is before the first commit)")
 

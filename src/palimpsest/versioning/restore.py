@@ -1,14 +1,19 @@
 """Restoring old states as new commits: rollback and revert. History is never rewritten.
 
-Rollback writes, for every key that differs between the head and the target (found from the
-two chains in O(changes)), the target's row again; the new commit's state hash therefore equals
-the target's. Copying those rows (rather than re-pointing the branch) keeps history, blame and
-the audit trail row-based and the first-parent log equal to the line chain.
+Rollback is O(1): the branch moves to a new line forked at the target (nothing is copied, so
+the new line's state is the target's by the visibility rule) and gets one commit with no rows
+whose first parent is the old head, so the undone commits stay in its log. That commit's state
+hash is the target's. History, blame, time travel and ``log --touching`` follow the first
+parent through it (:mod:`.firstparent`); diff, merge and revert read states by their chains
+and need nothing special.
 Revert is a three-way merge with the reverted commit as base and its parent as "theirs".
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from ..codec import now_us, to_us
 from ..errors import RevertConflict
 from ..storage.base import Database
 from ..storage.visibility import Chain, StoredRow, adjacent, rows_at_both
@@ -58,14 +63,32 @@ def revert_writes(db: Database, *, commit: Chain, parent: Chain, head: Chain) ->
 
 
 def rollback(refs: RefStore, ref: Ref, *, branch: str, message: str | None, author: str,
-             write: PlanWriter) -> Commit:
-    """A commit on ``branch`` whose state equals ``ref``'s (see :meth:`Repository.rollback`)."""
-    target = refs.commit_of(ref)
-    with refs.db.write():
-        writes, replaced = rollback_writes(refs.db, refs.branch_chain(branch),
-                                           refs.commits.commit_chain(target))
-        return write(branch, message or f"Roll back to {target.short_id}", author,
-                     {"rollback_to": target.id}, writes, replaced, ())
+             notify: Callable[[Commit | None], None] | None = None) -> Commit:
+    """A commit on ``branch`` whose state equals ``ref``'s (see :meth:`Repository.rollback`),
+    in O(1): a new line forked at the target, holding one commit without rows whose first
+    parent is the branch's old head."""
+    commits, db = refs.commits, refs.db
+    with db.write():
+        db.lock(f"branch:{branch}")  # like a commit: writers to the branch land one at a time
+        head = refs.branch_head(branch)  # RefNotFound for an unknown branch
+        target = refs.commit_of(ref)
+        line = commits.fork_at(target)
+        db.run("UPDATE refs SET line = ? WHERE name = ? AND kind = 'branch'", (line, branch))
+        # Times never decrease along first parents: not before the old head (nor the target,
+        # the line's fork).
+        times = [now_us(), to_us(target.timestamp)]
+        if head is not None:
+            times.append(to_us(head.timestamp))
+        written = commits.write_commit(
+            line=line, writes=[], parents=[head.id] if head is not None else [],
+            author=author, message=message or f"Roll back to {target.short_id}",
+            metadata={"rollback_to": target.id}, time_us=max(times), head_seq=target.seq)
+        assert written is not None
+        refs.log_move(branch, head.seq if head is not None else None, written.seq, author,
+                      f"rollback: to {target.short_id}")  # the branch moved to a new line
+    if notify is not None:
+        notify(written)
+    return written
 
 
 def revert(refs: RefStore, ref: Ref, *, branch: str, message: str | None, author: str,

@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING
 from ..codec import now_us
 from ..errors import InvalidKey, InvalidValue
 from ..storage.base import Database
+from ..storage.cache import bump_rewrites
 from ..types import Commit
 from .commits import CommitStore
+from .firstparent import at_time, path
 from .log import merge_bases, walk
 from .pruned import check_readable, pruned_range
 
@@ -185,13 +187,7 @@ def _nth_first_parent(commits: CommitStore, head: Commit, steps: int) -> Commit 
 def _at_time(commits: CommitStore, head: Commit, cutoff: int) -> Commit | None:
     """The state at ``cutoff``: the newest first-parent commit at or before it (commit times
     never decrease along first parents); None when the whole history is younger."""
-    for line, bound in commits.chain(head.line, head.seq):
-        row = commits.db.one("SELECT seq FROM commits WHERE line = ? AND time_us <= ? AND "
-                             "seq <= ? ORDER BY time_us DESC, seq DESC LIMIT 1",
-                             (line, cutoff, bound))
-        if row is not None:
-            return commits.by_seq(int(row[0]))
-    return None
+    return at_time(commits, head, cutoff)
 
 
 def horizon(commits: CommitStore, refs: RefStore, branch: str, *,
@@ -259,6 +255,7 @@ def gc(commits: CommitStore, refs: RefStore, *, pinned: Iterable[Commit] = (),
             db.run("DELETE FROM gc_bounds")
             return report
         db.run("DELETE FROM rows WHERE " + _UNNEEDED)
+        bump_rewrites(db)  # read caches in every process forget what gc removed
         db.run("DELETE FROM gc_bounds")
         _record_pruned(db, commits, newly, report, at)
     return report
@@ -297,7 +294,7 @@ def _record_pruned(db: Database, commits: CommitStore, newly: list[tuple[int, in
     for cid in report.horizons.values():
         cut = commits.by_id(cid) if cid is not None else None
         if cut is not None:
-            for line, bound in commits.chain(cut.line, cut.seq):
+            for line, bound in path(commits, cut.line, cut.seq)[0]:
                 before.setdefault(line, []).append((bound, cut.seq))
     ranges = []
     for line, seqs in by_line.items():
