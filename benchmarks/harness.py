@@ -262,6 +262,8 @@ class Run:
                    self._optional("count_type_head"), int),
             _Query("diff_random", random_pair, s.diff, int),
             _Query("diff_stats", pair, self._optional("diff_stats"), int),
+            _Query("diff_stats_random", random_pair, self._optional("diff_stats"), int),
+            _Query("diff_page", random_pair, self._optional("diff_page"), int),
             _Query("blame", entity, self._optional("blame"), int),
         ]
         for q in plan:

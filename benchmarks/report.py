@@ -52,6 +52,8 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("count_type_head", "count one type at the head", "latency", None, ""),
     FigureSpec("diff_random", "diff of two random commits", "latency", None, ""),
     FigureSpec("diff_stats", "diff stats only, commits 100 apart", "latency", None, ""),
+    FigureSpec("diff_stats_random", "diff stats only, two random commits", "latency", None, ""),
+    FigureSpec("diff_page", "first page (100 changes) of a random diff", "latency", None, ""),
     FigureSpec("blame", "blame of one entity", "latency", None, ""),
     FigureSpec("rollback_1", "rollback of 1 commit", "latency", None, ""),
     FigureSpec("rollback_random", "rollback to a random past commit", "latency", None, ""),

@@ -43,6 +43,7 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.history": ("history", "history"),
     "Repository.blame": ("blame", "blame"),
     "Repository.diff": ("diff", "diff"),
+    "Repository.diff_stats": ("diff", "diff_stats"),
     "Repository.merge_base": ("- shown by merge --preview and branch (ahead/behind)",
                               "merge_base"),
     "Repository.set_schema": ("schema set", "set_schema"),

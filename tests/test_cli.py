@@ -156,6 +156,23 @@ def test_show_diff_history_blame(people: Run) -> None:
     assert people("diff", "HEAD", "HEAD").stdout.strip() == "no differences"
 
 
+def test_diff_pages(people: Run) -> None:
+    """A big diff shows one page and the command for the next; the pages add up."""
+    people("put", "cy", "--type", "Person", "-m", "Add Cy")
+    first = people("diff", "HEAD~3", "HEAD", "--limit", "2").stdout
+    assert "+ entity bob (Person)" in first and "+ entity cy (Person)" in first
+    assert "relation" not in first and "--after" in first
+    after = first.rsplit("--after ", 1)[1].split()[0].strip("'")
+    rest = people("diff", "HEAD~3", "HEAD", "--limit", "2", "--after", after).stdout
+    assert "+ relation ada KNOWS bob" in rest and "--after" not in rest
+    page = people("diff", "HEAD~3", "HEAD", "--limit", "2", "--json").json()
+    assert len(page["changes"]) == 2 and page["next"] == after  # type: ignore[index,arg-type]
+    stat = people("diff", "HEAD~3", "HEAD", "--stat", "--json").json()
+    assert stat["entities_created"] == 2 and stat["relations_created"] == 1  # type: ignore[index]
+    assert people("diff", "HEAD~3", "--stat").stdout.count("\n") >= 3
+    people("diff", "HEAD~3", "--limit", "2", "--after", "nonsense", code=1)
+
+
 def test_branches_tags_checkout(people: Run) -> None:
     people("branch", "experiment")
     people("checkout", "experiment")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jsonpatch
+import pytest
 
 import palimpsest
 from palimpsest import wire
@@ -85,3 +86,31 @@ def test_diff_encoding_is_json_ready(repo: palimpsest.Repository) -> None:
     data = wire.encode(repo.diff(v1.id, v2.id))
     assert data["from"] == v1.id and data["stats"]["entities_created"] == 1
     json.dumps(data)
+
+
+def test_diff_pages_and_stats(repo: palimpsest.Repository) -> None:
+    """Pages of a diff, concatenated, are the diff; diff_stats counts it without values."""
+    v1 = repo.put_entity("seed", "T", {"n": 0})
+    with repo.transaction("many") as tx:
+        for i in range(7):
+            tx.put_entity(f"e{i}", "T", {"n": i})
+        tx.put_document("docs", "d1", {"f": 1})
+        tx.put_document("docs", "d2", [1])
+        tx.update_entity("seed", {"n": 0.0})  # 0 -> 0.0 is a change
+    whole = repo.diff(v1.id)
+    assert len(whole) == 10
+    pages, after = [], None
+    while True:
+        page = repo.diff(v1.id, limit=3, after=after)
+        assert len(page.changes) <= 3 and page.a == whole.a and page.b == whole.b
+        pages += list(page.changes)
+        after = page.next
+        if after is None:
+            break
+    assert pages == list(whole.changes)
+    assert repo.diff_stats(v1.id) == whole.stats
+    assert whole.stats.entities_created == 7 and whole.stats.entities_modified == 1
+    with pytest.raises(palimpsest.InvalidValue):
+        repo.diff(v1.id, limit=3, after="not a cursor")
+    with pytest.raises(palimpsest.InvalidValue):
+        repo.diff(v1.id, limit=0)

@@ -20,6 +20,7 @@ from palimpsest.types import (
     Blame,
     Branch,
     Change,
+    ChangeList,
     Commit,
     CommitStats,
     Conflict,
@@ -159,7 +160,9 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
 # -- exact equality --------------------------------------------------------------------------
 def same(a: Any, b: Any) -> bool:
     """Equal, and JSON values equal as JSON (``1``, ``1.0`` and ``true`` differ), times equal
-    with the same UTC offset, ``None`` never standing for a missing value."""
+    with the same UTC offset, ``None`` never standing for a missing value. A diff's lazily
+    decoded changes compare as the list they stand for."""
+    a, b = (list(x) if isinstance(x, ChangeList) else x for x in (a, b))
     if type(a) is not type(b):
         return False
     if dataclasses.is_dataclass(a):

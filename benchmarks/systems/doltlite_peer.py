@@ -170,6 +170,15 @@ class DoltlitePeer:
             total += int(row[0])
         return total
 
+    def diff_page(self, a: Handle, b: Handle) -> int:
+        # the first 100 changed rows, entities first (as palimpsest's first page)
+        rows = self.conn.execute(
+            "SELECT * FROM dolt_diff_entities(?, ?) LIMIT 100", (a, b)).fetchall()
+        if len(rows) < 100:
+            rows += self.conn.execute("SELECT * FROM dolt_diff_relations(?, ?) LIMIT ?",
+                                      (a, b, 100 - len(rows))).fetchall()
+        return len(rows)
+
     def time_resolve(self, when: datetime) -> Handle:
         # dolt_log walks the branch newest first, so the first hit is the latest commit.
         row = self.conn.execute(

@@ -100,7 +100,7 @@ class PalimpsestSystem:
         return found
 
     def diff_stats(self, a: Handle, b: Handle) -> int:
-        s = self.repo.diff(a, b).stats
+        s = self.repo.diff_stats(a, b)
         return (s.entities_created + s.entities_modified + s.entities_deleted
                 + s.relations_created + s.relations_modified + s.relations_deleted)
 
@@ -135,6 +135,11 @@ class PalimpsestSystem:
 
     def diff(self, a: Handle, b: Handle) -> int:
         return len(self.repo.diff(a, b).changes)
+
+    def diff_page(self, a: Handle, b: Handle) -> int:
+        """The first page of a diff (100 changes), its values read, as a UI shows it."""
+        page = self.repo.diff(a, b, limit=100)
+        return sum(1 for c in page.changes if c.new is not None or c.old is not None)
 
     def time_resolve(self, when: datetime) -> Handle:
         return self.repo.resolve(when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")).id

@@ -26,6 +26,7 @@ from .types import (
     Branch,
     Change,
     Commit,
+    CommitStats,
     Diff,
     Document,
     Entity,
@@ -208,8 +209,16 @@ class Repository(Protocol):
         entity also each current relation fact (key ``"@relation <id>"``, docs/history.md)."""
         ...
 
-    def diff(self, a: Ref, b: Ref | None = None) -> Diff:
-        """What changed from ``a`` to ``b`` (default: the current head)."""
+    def diff(self, a: Ref, b: Ref | None = None, *, limit: int | None = None,
+             after: str | None = None) -> Diff:
+        """What changed from ``a`` to ``b`` (default: the current head). With ``limit``, one
+        page: at most ``limit`` changes after the cursor ``after``, and in ``Diff.next`` the
+        cursor of the following page (None on the last page)."""
+        ...
+
+    def diff_stats(self, a: Ref, b: Ref | None = None) -> CommitStats:
+        """How many elements were created, modified and deleted from ``a`` to ``b``, counted
+        without reading any value."""
         ...
 
     def merge_base(self, a: Ref, b: Ref) -> Commit | None:

@@ -35,6 +35,7 @@ from .types import (
     Branch,
     Change,
     Commit,
+    CommitStats,
     Conflict,
     Document,
     Entity,
@@ -421,9 +422,14 @@ class RemoteRepository:
                           params=params | {"relations": relations})
         return {name: wire.decode(Blame, b) for name, b in rows.items()}
 
-    def diff(self, a: Ref, b: Ref | None = None) -> Diff:
-        return wire.decode(Diff, self._call("GET", "/api/diff",
-                                            params={"a": _ref(a), "b": _ref(b)}))
+    def diff(self, a: Ref, b: Ref | None = None, *, limit: int | None = None,
+             after: str | None = None) -> Diff:
+        return wire.decode(Diff, self._call("GET", "/api/diff", params={
+            "a": _ref(a), "b": _ref(b), "limit": limit, "after": after}))
+
+    def diff_stats(self, a: Ref, b: Ref | None = None) -> CommitStats:
+        return wire.decode(CommitStats, self._call("GET", "/api/diff/stats",
+                                                   params={"a": _ref(a), "b": _ref(b)}))
 
     def json_patch(self, a: Ref, b: Ref | None = None) -> list[dict[str, Any]]:
         """The RFC 6902 patch from ``a`` to ``b``, computed by the server."""

@@ -34,6 +34,7 @@ from .types import (
     Branch,
     Change,
     Commit,
+    CommitStats,
     CopyReport,
     Erasure,
     IndexInfo,
@@ -55,6 +56,7 @@ from .versioning import restore, search_index
 from .versioning.commits import CommitStore
 from .versioning.diff import Diff
 from .versioning.diff import compute as compute_diff
+from .versioning.diff import stats as diff_stats
 from .versioning.elements import Write, doc_key
 from .versioning.fsck import FsckReport, check_repository
 from .versioning.merge import MergeResult, Resolver
@@ -355,8 +357,8 @@ class Repository:
         """Every element one commit changed, with old and new values."""
         target = self.resolve(commit)
         parent = self._commits.by_id(target.parents[0]) if target.parents else None
-        return compute_diff(self._db, parent, self._chain(parent), target,
-                            self._chain(target)).changes
+        return list(compute_diff(self._db, parent, self._chain(parent), target,
+                                 self._chain(target)).changes)
 
     def _element_keys(self, element: ElementRef, kind: str | None = None
                       ) -> list[tuple[str, str]]:
@@ -395,18 +397,31 @@ class Repository:
             return found
         raise NotFound(f"no history for {id!r} at {ref or self.current_branch!r}")
 
-    def diff(self, a: Ref, b: Ref | None = None) -> Diff:
+    def diff(self, a: Ref, b: Ref | None = None, *, limit: int | None = None,
+             after: str | None = None) -> Diff:
         """What changed from ``a`` to ``b`` (default: the current head).
 
         ``repo.diff("main...feature")`` diffs from the merge base to ``feature`` (what the
-        branch changed); ``"a..b"`` is the same as ``diff(a, b)``.
+        branch changed); ``"a..b"`` is the same as ``diff(a, b)``. With ``limit`` it returns
+        one page: at most ``limit`` changes after the cursor ``after`` (element kind, then
+        collection and id), and in ``Diff.next`` the cursor of the following page (None on
+        the last); a page costs its own size, however big the diff. Values are decoded when
+        a change is first read.
         """
+        ca, cb = self._diff_ends(a, b)
+        return compute_diff(self._db, ca, self._chain(ca), cb, self._chain(cb), limit=limit,
+                            after=after)
+
+    def diff_stats(self, a: Ref, b: Ref | None = None) -> CommitStats:
+        """How many elements of each kind were created, modified and deleted from ``a`` to
+        ``b`` (as :meth:`diff`), counted in SQL without reading any value."""
+        ca, cb = self._diff_ends(a, b)
+        return diff_stats(self._db, self._chain(ca), self._chain(cb))
+
+    def _diff_ends(self, a: Ref, b: Ref | None) -> tuple[Commit | None, Commit | None]:
         if b is None and isinstance(a, str) and ".." in a:
-            ca, cb = self._refs.resolve_range(a)
-        else:
-            ca = self._refs.resolve(a)
-            cb = self._refs.resolve(b)
-        return compute_diff(self._db, ca, self._chain(ca), cb, self._chain(cb))
+            return self._refs.resolve_range(a)
+        return self._refs.resolve(a), self._refs.resolve(b)
 
     def merge_base(self, a: Ref, b: Ref) -> Commit | None:
         """The best common ancestor of two commits (the newest one in criss-cross cases)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeAlias
@@ -334,16 +335,50 @@ class KVEvent:
 
 
 # -- diffs and merges (versioning/diff.py, versioning/merge.py) -----------------------------
+class ChangeList(Sequence["Change"]):
+    """A diff's changes whose element and change kind are known before their values are
+    decoded: counting them (``Diff.stats``, ``len``) decodes nothing; an item is decoded (and
+    its stored hash checked) the first time it is read. Compares equal to a list of the same
+    changes."""
+
+    __slots__ = ()
+
+    def kinds(self) -> list[tuple[ElementKind, ChangeKind]]:
+        """``(element, kind)`` of each change, in order, without decoding values."""
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(x == y for x, y in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self)!r})"
+
+
+def _kinds(changes: Sequence[Change]) -> list[tuple[ElementKind, ChangeKind]]:
+    if isinstance(changes, ChangeList):
+        return changes.kinds()
+    return [(c.element, c.kind) for c in changes]
+
+
 @dataclass(frozen=True, slots=True)
 class Diff:
-    """What changed from state ``a`` to state ``b``: one :class:`Change` per element."""
+    """What changed from state ``a`` to state ``b``: one :class:`Change` per element, ordered
+    by element (entities, relations, documents, kv), collection and id.
+
+    A page of a diff (``Repository.diff(a, b, limit=…)``) holds the changes of one window of
+    that order and in :attr:`next` the cursor of the following page."""
 
     a: Commit | None
     b: Commit | None
-    changes: list[Change] = field(default_factory=list)
+    changes: Sequence[Change] = field(default_factory=list)
 
     def _select(self, element: str, kind: ChangeKind) -> list[Change]:
-        return [c for c in self.changes if c.element == element and c.kind == kind]
+        return [self.changes[i] for i, k in enumerate(_kinds(self.changes))
+                if k == (element, kind)]
 
     @property
     def entities_added(self) -> list[Change]:
@@ -371,20 +406,13 @@ class Diff:
 
     @property
     def documents_changed(self) -> list[Change]:
-        return [c for c in self.changes if c.element == "document"]
+        return [self.changes[i] for i, (element, _) in enumerate(_kinds(self.changes))
+                if element == "document"]
 
     @property
     def stats(self) -> CommitStats:
-        counts: dict[str, int] = {}
-        for change in self.changes:
-            if change.element == "kv":
-                name = "kv_changed"
-            else:
-                group = {"entity": "entities", "relation": "relations",
-                         "document": "documents"}[change.element]
-                name = f"{group}_{change.kind}"
-            counts[name] = counts.get(name, 0) + 1
-        return CommitStats(**counts)
+        """Counts of :attr:`changes` (of this page, for a page), decoding no value."""
+        return stats_of(_kinds(self.changes))
 
     def __len__(self) -> int:
         return len(self.changes)
@@ -414,6 +442,27 @@ class Diff:
     collection_presence: dict[str, tuple[bool, bool]] = field(default_factory=dict)
     """Whether each document collection the changes touch exists at ``a`` and at ``b``
     (for :meth:`to_json_patch`)."""
+
+    next: str | None = None
+    """For a page: the cursor of the following page (pass it as ``after=``); None on the last
+    page and for a whole diff."""
+
+
+def stat_name(element: ElementKind, kind: ChangeKind) -> str:
+    """The :class:`CommitStats` field counting changes of that element and kind."""
+    if element == "kv":
+        return "kv_changed"
+    group = {"entity": "entities", "relation": "relations", "document": "documents"}[element]
+    return f"{group}_{kind}"
+
+
+def stats_of(kinds: Iterable[tuple[ElementKind, ChangeKind]]) -> CommitStats:
+    """Counts of changes by element and change kind."""
+    counts: dict[str, int] = {}
+    for element, kind in kinds:
+        name = stat_name(element, kind)
+        counts[name] = counts.get(name, 0) + 1
+    return CommitStats(**counts)
 
 
 def _pointer(*parts: str) -> str:

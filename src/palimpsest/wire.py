@@ -176,8 +176,9 @@ def _version_from(d: Data) -> Version:
 def _diff(diff: Diff) -> JSON:
     return {"from": diff.a.id if diff.a else None, "to": diff.b.id if diff.b else None,
             "from_commit": _out(diff.a), "to_commit": _out(diff.b),
-            "stats": encode(diff.stats), "changes": _out(diff.changes),
-            "collection_presence": {k: list(v) for k, v in diff.collection_presence.items()}}
+            "stats": encode(diff.stats), "changes": [encode(c) for c in diff.changes],
+            "collection_presence": {k: list(v) for k, v in diff.collection_presence.items()},
+            "next": diff.next}
 
 
 def _diff_from(d: Data) -> Diff:
@@ -185,7 +186,7 @@ def _diff_from(d: Data) -> Diff:
     return Diff(commit(d.get("from_commit")), commit(d.get("to_commit")),
                 [_change_from(c) for c in d["changes"]],
                 {k: (bool(v[0]), bool(v[1]))
-                 for k, v in (d.get("collection_presence") or {}).items()})
+                 for k, v in (d.get("collection_presence") or {}).items()}, d.get("next"))
 
 
 def _merge(m: MergeResult) -> JSON:

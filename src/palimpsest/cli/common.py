@@ -86,6 +86,7 @@ _CLI_WORDS = (
     (r"skip_invalid=True", "--skip-invalid"),
     (r"name one with type= \(and property=\)", "name one with --type (and --property)"),
     (r"pass exact=True", "pass --exact"),
+    (r"as after=", "as --after"),
     (r"repo\.branches\(\)", "`palimpsest branch`"),
     (r"repo\.tags\(\)", "`palimpsest tag`"),
     (r"repo\.log\(\)", "`palimpsest log`"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -258,11 +259,16 @@ def diff(
     json_patch: Annotated[bool, typer.Option("--json-patch", help="RFC 6902 JSON Patch turning "
                                                                   "A's state into B's.")] = False,
     limit: LimitOpt = None,
+    after: Annotated[str | None, typer.Option(
+        "--after", help="Start after this cursor (printed at the end of the previous page).")
+                     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Show what changed between two refs, property by property.
 
-    A...B diffs from the merge base of A and B to B (what branch B changed).
+    A...B diffs from the merge base of A and B to B (what branch B changed). Big diffs come
+    in pages (--limit, default 200): the first page shows at once, and the last line gives
+    the command for the next one (--after).
 
     Examples:
 
@@ -275,20 +281,30 @@ def diff(
       palimpsest diff v1.0 v2.0 --json-patch > patch.json
     """
     repo = open_repo(ctx)
-    result = repo.diff(a, b)
+    if stat:
+        stats = repo.diff_stats(a, b)
+        if wants_json(ctx, json_out):
+            emit_json(wire.encode(stats))
+        else:
+            _stat_table(stats)
+        return
+    whole = limit == 0 or (limit is None and (json_patch or wants_json(ctx, json_out)))
+    result = repo.diff(a, b, limit=None if whole else limit or 200, after=after)
     if json_patch:
         emit_json(result.to_json_patch())
         return
     if wants_json(ctx, json_out):
         emit_json(wire.encode(result))
         return
-    if stat:
-        _stat_table(result.stats)
-        return
-    if not result.changes:
+    if not result.changes and after is None:
         echo("no differences")
         return
-    _print_changes(result.changes, 200 if limit is None else (limit or None))
+    _print_changes(result.changes, None)
+    if result.next is not None:
+        ends = [shlex.quote(c.id) if c is not None else "''" for c in (result.a, result.b)]
+        echo(paint(f"... more changes: palimpsest diff {' '.join(ends)} "
+                   f"--after {shlex.quote(result.next)}"
+                   + (f" --limit {limit}" if limit else ""), "dim"))
 
 
 @app.command()

@@ -79,13 +79,28 @@ def blame(id: str, request: Request, principal: Caller, ref: RefParam = None,
 def diff(request: Request, principal: Caller,
          a: str = Query(description="the old ref, or 'A..B' / 'A...B' (from the merge base)"),
          b: str | None = None,
-         format: Literal["json", "json-patch"] = "json") -> Any:
+         format: Literal["json", "json-patch"] = "json",
+         limit: int | None = Query(None, ge=1, le=100_000, description=(
+             "one page of at most this many changes; 'next' in the answer is the 'after' of "
+             "the following page (null on the last page)")),
+         after: str | None = Query(None, description="the 'next' of the previous page")) -> Any:
     """What changed from ``a`` to ``b`` (default: the current head); ``format=json-patch``
-    gives RFC 6902 operations turning ``a``'s state into ``b``'s."""
-    result = get_repo(request).diff(a, b)
+    gives RFC 6902 operations turning ``a``'s state into ``b``'s (of the page, with
+    ``limit``). Page with commit ids (``from`` / ``to`` of the first page) so that every page
+    diffs the same two states."""
+    result = get_repo(request).diff(a, b, limit=limit, after=after)
     if format == "json-patch":
         return result.to_json_patch()
     return wire.encode(result)
+
+
+@router.get("/diff/stats", operation_id="diff_stats", response_model=dict[str, int])
+def diff_stats(request: Request, principal: Caller,
+               a: str = Query(description="the old ref, or 'A..B' / 'A...B'"),
+               b: str | None = None) -> Any:
+    """How many elements were created, modified and deleted from ``a`` to ``b``, counted
+    without reading any value (quick for any two commits)."""
+    return wire.encode(get_repo(request).diff_stats(a, b))
 
 
 @router.get("/merge-base", response_model=schemas.CommitOut | None, operation_id="merge_base")

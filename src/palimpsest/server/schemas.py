@@ -77,6 +77,8 @@ class DiffOut(BaseModel):
     stats: dict[str, int]
     changes: list[ChangeOut]
     collection_presence: dict[str, tuple[bool, bool]] = {}
+    next: str | None = None
+    """For a page (``limit``): the ``after`` of the following page; null on the last."""
 
 
 class VersionOut(BaseModel):

@@ -202,6 +202,7 @@ def diff_page(repo: Repository, a: str | None, b: str | None, filt: DiffFilter,
         if prepared is not None:
             _CACHE.move_to_end(key)
     if prepared is None:
+        changes: Sequence[Change]
         if a is None:
             changes = repo.changes(cb.id) if cb is not None else []
         elif ca is not None and cb is not None:

@@ -14,7 +14,8 @@ listings, exports — builds its SQL here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from ..codec import check_count
@@ -218,46 +219,220 @@ def divergent(a: Chain, b: Chain, alias: str = "r") -> tuple[str, list[Any]] | N
 
 
 def changed_keys(db: Database, a: Chain, b: Chain) -> list[tuple[str, str]]:
-    """(kind, key) of every row in one chain and not the other: the keys that can differ."""
-    segments = divergent(a, b)
-    if segments is None:
+    """(kind, key) of every row in one chain and not the other: the keys that can differ
+    (each segment's newest row of a key stands for all its rows there)."""
+    segments = _segments(a, b)
+    if not segments:
         return []
-    where, params = segments
+    where, params = _newest(segments)
     rows = db.all(f"SELECT DISTINCT r.kind, r.key FROM rows r WHERE {where}", params)
     return sorted((str(k), str(key)) for k, key in rows)
 
 
+KIND_ORDER = "erdk"
+"""The order of element kinds in a diff: entities, relations, documents, key-value entries."""
+
+_ORDER = "(CASE {0}.kind WHEN 'e' THEN 0 WHEN 'r' THEN 1 WHEN 'd' THEN 2 ELSE 3 END)"
+_CHANGE = ("(CASE WHEN COALESCE({0}.op, 0) = 1 AND COALESCE({1}.op, 0) = 1 THEN "
+           "(CASE WHEN {0}.hash = {1}.hash THEN NULL ELSE 'modified' END) "
+           "WHEN COALESCE({1}.op, 0) = 1 THEN 'created' "
+           "WHEN COALESCE({0}.op, 0) = 1 THEN 'deleted' END)")
+
+
+class RowPair(NamedTuple):
+    """One key that can differ between two states, with the row holding it on each side
+    (None: no row; a deletion row when it was deleted)."""
+
+    kind: str
+    key: str
+    old: StoredRow | None
+    new: StoredRow | None
+
+
+def _holder(chain: Chain, ref: str) -> tuple[str, list[Any]]:
+    """SQL scalar: the rid of the row holding ``ref``'s key at the chain's commit."""
+    if not chain:
+        return "NULL", []
+    where, params = in_chain(chain, "x")
+    return (f"(SELECT x.rid FROM rows x WHERE x.kind = {ref}.kind AND x.key = {ref}.key AND "
+            f"{where} ORDER BY x.seq DESC LIMIT 1)"), params
+
+
+def _segments(a: Chain, b: Chain) -> list[tuple[int, int, int, int]]:
+    """``(side, line, lo, hi)`` of the segments only one chain sees (side 0: ``a``)."""
+    bounds_a, bounds_b = dict(a), dict(b)
+    out = []
+    for line in sorted(bounds_a.keys() | bounds_b.keys()):
+        lo, hi = bounds_a.get(line, 0), bounds_b.get(line, 0)
+        if lo != hi:
+            out.append((0 if lo > hi else 1, line, min(lo, hi), max(lo, hi)))
+    return out
+
+
+def _newest(segments: Sequence[tuple[int, int, int, int]]) -> tuple[str, list[Any]]:
+    """SQL true for the newest row of each key within each segment (through ``superseded``,
+    so no grouping): every key with a row in the segments appears, once per segment."""
+    parts, params = [], []
+    for _, line, lo, hi in segments:
+        parts.append("(r.line = ? AND r.seq > ? AND r.seq <= ? AND "
+                     "(r.superseded IS NULL OR r.superseded > ?))")
+        params += [line, lo, hi, hi]
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def _window(segments: Sequence[tuple[int, int, int, int]], after: tuple[str, str] | None,
+            limit: int | None, select: str) -> tuple[str, list[Any]]:
+    """``WITH c``: the candidate rows (``select`` of them) after the cursor, the first
+    ``limit`` in diff order; seeks and joins come after, so they run for the window only."""
+    where, args = _newest(segments)
+    order = _ORDER.format("r")
+    sql = f"WITH c AS (SELECT {select} FROM rows r WHERE {where}"
+    if after is not None:
+        sql += f" AND ({order} > ? OR ({order} = ? AND r.key > ?))"
+        rank = KIND_ORDER.index(after[0])
+        args += [rank, rank, after[1]]
+    if limit is not None:
+        sql += " ORDER BY o, key LIMIT ?"
+        args.append(limit)
+    return sql + ") ", args
+
+
+class _Pairs(NamedTuple):
+    sql: str
+    """``WITH c … SELECT … FROM c LEFT JOIN …``: the caller adds its select list after
+    :attr:`select` and ``c.kind, c.key`` name each candidate."""
+    args: list[Any]
+    old: str
+    """The alias holding each candidate's row at ``a`` (its columns named as in ``rows``)."""
+    new: str
+
+
+def _pairs(a: Chain, b: Chain, segments: Sequence[tuple[int, int, int, int]], *,
+           after: tuple[str, str] | None, limit: int | None,
+           select: Callable[[str, str], str], third: Chain | None = None) -> _Pairs:
+    """One query over the candidate keys joined with their rows at ``a`` and at ``b``.
+
+    With one segment (one state descends from the other along a line: the common case) the
+    segment's newest row of a key is that side's row, so only the other side needs an index
+    seek; otherwise both sides seek (the visibility rule: the highest seq inside the chain)."""
+    order = _ORDER.format("r")
+    if len(segments) == 1:
+        side = segments[0][0]
+        with_sql, args = _window(segments, after, limit,
+                                 f"{order} AS o, {COLUMNS.replace('r.', '')}")
+        seek, seek_args = _holder(b if side == 0 else a, "c")
+        old, new = ("c", "X") if side == 0 else ("X", "c")
+        sql = f"{with_sql}SELECT {select(old, new)} FROM c LEFT JOIN rows X ON X.rid = {seek}"
+        extra, extra_args = _third(third)
+        return _Pairs(sql + extra, [*args, *seek_args, *extra_args], old, new)
+    with_sql, args = _window(segments, after, limit,
+                             f"DISTINCT {order} AS o, r.kind AS kind, r.key AS key")
+    old, old_args = _holder(a, "c")
+    new, new_args = _holder(b, "c")
+    sql = (f"{with_sql}SELECT {select('A', 'B')} FROM c LEFT JOIN rows A ON A.rid = {old} "
+           f"LEFT JOIN rows B ON B.rid = {new}")
+    extra, extra_args = _third(third)
+    return _Pairs(sql + extra, [*args, *old_args, *new_args, *extra_args], "A", "B")
+
+
+def _third(chain: Chain | None) -> tuple[str, list[Any]]:
+    """The join of each candidate's row at a third state (alias ``Z``), for merges."""
+    if chain is None:
+        return "", []
+    seek, args = _holder(chain, "c")
+    return f" LEFT JOIN rows Z ON Z.rid = {seek}", args
+
+
+def raw_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None = None,
+              limit: int | None = None) -> list[tuple[Any, ...]]:
+    """:func:`row_pairs` as raw tuples ``(order, kind, key, change, *old, *new)`` (``change``:
+    ``created`` / ``modified`` / ``deleted``, computed in SQL from ops and hashes, None when
+    the rows are equal; ``old`` / ``new``: :data:`PAIR_FIELDS`, all None without a row), for
+    callers that build rows only for what they read (:func:`stored`)."""
+    segments = _segments(a, b)
+    if not segments or limit == 0:
+        return []
+    cols = ", ".join(f"{{0}}.{name}" for name in PAIR_FIELDS)
+    q = _pairs(a, b, segments, after=after, limit=limit,
+               select=lambda old, new: f"c.o, c.kind, c.key, {_CHANGE.format(old, new)}, "
+                                       f"{cols.format(old)}, {cols.format(new)}")
+    rows = db.all(q.sql + (" ORDER BY c.o, c.key" if limit is not None else ""), q.args)
+    if limit is None:
+        rows.sort(key=itemgetter(0, 2))  # code point order = SQL's bytewise order
+    return rows
+
+
+def row_triples(db: Database, base: Chain, theirs: Chain, ours: Chain
+                ) -> list[tuple[str, str, StoredRow | None, StoredRow | None, StoredRow | None]]:
+    """For every key that can differ between ``base`` and ``theirs``: ``(kind, key, row at
+    base, row at theirs, row at ours)``, sorted by ``(kind, key)``, in one query
+    (:func:`row_pairs` with a third seek): what a three-way merge, cherry-pick or revert
+    reads."""
+    segments = _segments(base, theirs)
+    if not segments:
+        return []
+    cols = ", ".join(f"{{0}}.{name}" for name in PAIR_FIELDS)
+    q = _pairs(base, theirs, segments, after=None, limit=None, third=ours,
+               select=lambda old, new: f"c.o, c.kind, c.key, NULL, {cols.format(old)}, "
+                                       f"{cols.format(new)}, {cols.format('Z')}")
+    rows = db.all(q.sql, q.args)
+    rows.sort(key=itemgetter(1, 2))
+    width = len(PAIR_FIELDS)
+    out = []
+    for raw in rows:
+        old, new = stored(raw)
+        out.append((raw[1], raw[2], old, new, _row(raw[1], raw[2], raw[4 + 2 * width:])))
+    return out
+
+
+def row_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None = None,
+              limit: int | None = None) -> list[RowPair]:
+    """Every key that can differ between two states, in diff order (kind: entities,
+    relations, documents, kv; then key), with its row on each side: one set-based query.
+
+    The candidates are the keys with rows in the segments only one chain sees (they lie after
+    the chains diverged, so nothing else can differ); each side's row is the one with the
+    highest seq inside that side's chain. Keys whose rows turn out equal are included (callers
+    compare hashes). ``after`` (a ``(kind, key)`` cursor) and ``limit`` select one window of
+    candidates, for paging: the index seeks then run for that window only.
+    """
+    return [RowPair(raw[1], raw[2], *stored(raw)) for raw in
+            raw_pairs(db, a, b, after=after, limit=limit)]
+
+
+PAIR_FIELDS = ("rid", "line", "seq", "op", "type", "source", "target", "value", "hash",
+               "origin")
+
+
+def stored(raw: Sequence[Any]) -> tuple[StoredRow | None, StoredRow | None]:
+    """The old and new rows of a :func:`raw_pairs` tuple."""
+    width = len(PAIR_FIELDS)
+    return _row(raw[1], raw[2], raw[4:4 + width]), _row(raw[1], raw[2], raw[4 + width:])
+
+
+def _row(kind: str, key: str, fields: Sequence[Any]) -> StoredRow | None:
+    rid, line, seq, op, type_, source, target, value, hash_, origin = fields[:len(PAIR_FIELDS)]
+    return None if rid is None else StoredRow(rid, kind, key, line, seq, op, type_, source,
+                                              target, value, hash_, origin)
+
+
+def change_counts(db: Database, a: Chain, b: Chain) -> dict[tuple[str, str, str], int]:
+    """How many elements changed between two states, by ``(kind, change, type)`` (change:
+    ``created`` / ``modified`` / ``deleted``; type: the new row's, else the old one's),
+    counted in SQL from row ops and hashes: no value is read or decoded."""
+    segments = _segments(a, b)
+    if not segments:
+        return {}
+    q = _pairs(a, b, segments, after=None, limit=None,
+               select=lambda old, new: f"c.kind, {_CHANGE.format(old, new)} AS change, "
+                                       f"COALESCE({new}.type, {old}.type) AS t, count(*)")
+    return {(str(kind), str(change), str(type_ or "")): int(n)
+            for kind, change, type_, n in db.all(q.sql + " GROUP BY c.kind, change, t", q.args)
+            if change is not None}
+
+
 def rows_at_both(db: Database, a: Chain, b: Chain
                  ) -> list[tuple[str, str, StoredRow | None, StoredRow | None]]:
-    """For every key that can differ between two states: ``(kind, key, row at a, row at b)``.
-
-    Reads the rows of the segments only one chain sees, once. Those segments lie after the
-    chains diverged, so their rows are newer than anything both chains see: the newest of them
-    for a key is that key's visible row on that side. Only the other side needs a lookup,
-    batched. This is the O(changes) core of diff and rollback.
-    """
-    segments = divergent(a, b)
-    if segments is None:
-        return []
-    where, params = segments
-    bounds_a, bounds_b = dict(a), dict(b)
-    only: tuple[dict[tuple[str, str], StoredRow], dict[tuple[str, str], StoredRow]] = ({}, {})
-    for raw in db.all(f"SELECT {COLUMNS} FROM rows r WHERE {where}", params):
-        row = StoredRow(*raw)
-        side = only[0] if bounds_a.get(row.line, 0) > bounds_b.get(row.line, 0) else only[1]
-        ident = (row.kind, row.key)
-        seen = side.get(ident)
-        if seen is None or row.seq > seen.seq:
-            side[ident] = row
-    keys = sorted(only[0].keys() | only[1].keys())
-    found: list[dict[tuple[str, str], StoredRow]] = [dict(only[0]), dict(only[1])]
-    for index, chain in ((0, a), (1, b)):
-        missing: dict[str, list[str]] = {}
-        for kind, key in keys:
-            if (kind, key) not in only[index]:
-                missing.setdefault(kind, []).append(key)
-        for kind, names in missing.items():
-            for key, row in read_rows(db, chain, kind, names).items():
-                found[index][(kind, key)] = row
-    return [(kind, key, found[0].get((kind, key)), found[1].get((kind, key)))
-            for kind, key in keys]
+    """For every key that can differ between two states: ``(kind, key, row at a, row at b)``
+    (:func:`row_pairs`; the O(changes) core of diff, rollback and read-set checks)."""
+    return [(p.kind, p.key, p.old, p.new) for p in row_pairs(db, a, b)]

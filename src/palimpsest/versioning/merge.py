@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from ..errors import InvalidValue, MergeConflict
 from ..storage.base import Database
-from ..storage.visibility import Chain, StoredRow, adjacent, changed_keys, read_row
+from ..storage.visibility import Chain, StoredRow, adjacent, changed_keys, read_row, read_rows
 from ..types import JSON, Change, Commit, Conflict, Diff, MergeStatus
 from ..types import MergeResult as MergeResult  # its home before types.py
 from .commits import CommitStore, parents_text
@@ -238,8 +238,6 @@ def plan_cherry_pick(db: Database, commits: CommitStore, commit: Commit, ours_ch
 def _three_way(db: Database, base: Commit | None, base_chain: Chain, ours_chain: Chain,
                theirs_chain: Chain, resolver: Resolver, *, keys: Sequence[Ident] | None = None,
                base_row: RowReader | None = None) -> Plan:
-    if keys is None:
-        keys = changed_keys(db, base_chain, theirs_chain)
     outcome = merge_keys(db, keys, base=base_chain, ours=ours_chain, theirs=theirs_chain,
                          resolve=resolver, origin_of=origin_of, base_row=base_row)
     writes = {(w.kind, w.key): w for w in outcome.writes}
@@ -319,6 +317,11 @@ def find_dangling(db: Database, chain: Chain, writes: Mapping[Ident, Write]
     """Relations alive after applying ``writes`` on top of ``chain`` that point at an entity
     that is not, with the missing endpoints."""
     cache: dict[str, bool] = {}
+    ends = {e for (kind, _), w in writes.items() if kind == "r" and w.op == PUT
+            for e in (w.source, w.target) if e is not None and ("e", e) not in writes}
+    if ends:  # the endpoints the writes do not touch, read in one batch
+        found_rows = read_rows(db, chain, "e", sorted(ends))
+        cache.update({e: _live(found_rows.get(e)) for e in ends})
 
     def alive(entity: str) -> bool:
         if entity not in cache:

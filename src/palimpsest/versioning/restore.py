@@ -16,7 +16,7 @@ from collections.abc import Callable
 from ..codec import now_us, to_us
 from ..errors import RevertConflict
 from ..storage.base import Database
-from ..storage.visibility import Chain, StoredRow, adjacent, changed_keys, rows_at_both
+from ..storage.visibility import Chain, StoredRow, adjacent, rows_at_both
 from ..types import Commit, Conflict
 from .elements import DELETE, Write, deletion, to_value, write_from_row
 from .merge import PlanWriter
@@ -42,8 +42,7 @@ def rollback_writes(db: Database, head: Chain, target: Chain
 def revert_writes(db: Database, *, commit: Chain, parent: Chain, head: Chain) -> list[Write]:
     """Writes that undo one commit on top of ``head``; raises RevertConflict when later
     commits changed the same fields again."""
-    keys = changed_keys(db, parent, commit)
-    outcome = merge_keys(db, keys, base=commit, ours=head, theirs=parent)
+    outcome = merge_keys(db, None, base=commit, ours=head, theirs=parent)
     conflicts = list(outcome.conflicts)
     # Undoing a creation must not silently drop relations added to it later.
     deleted = {w.key for w in outcome.writes if w.kind == "e" and w.op == DELETE}

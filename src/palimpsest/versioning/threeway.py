@@ -16,7 +16,7 @@ from typing import Any
 
 from ..codec import decode, encode, json_equal
 from ..storage.base import Database
-from ..storage.visibility import Chain, StoredRow, read_rows
+from ..storage.visibility import Chain, StoredRow, changed_keys, read_rows, row_triples
 from ..types import JSON, SHAPE_FIELDS, Conflict, Document, aligned_fields
 from .elements import (
     PUT,
@@ -104,25 +104,42 @@ def _plain(value: JSON) -> JSON:
     return None if value is _MISSING else value
 
 
-def merge_keys(db: Database, keys: Iterable[tuple[str, str]], *, base: Chain, ours: Chain,
-               theirs: Chain, resolve: Resolver | None = None,
+def merge_keys(db: Database, keys: Iterable[tuple[str, str]] | None, *, base: Chain,
+               ours: Chain, theirs: Chain, resolve: Resolver | None = None,
                origin_of: Callable[[StoredRow], int | None] | None = None,
                base_row: RowReader | None = None) -> MergeOutcome:
     """Merge ``theirs`` into ``ours`` for ``keys``; writes are what ``ours`` must change.
 
+    ``keys=None`` merges every key that changed between ``base`` and ``theirs``, reading
+    them with their three versions in one set-based query (:func:`row_triples`).
     ``base_row`` replaces reading the base at the ``base`` chain (a virtual base, see
     :func:`blend_rows`)."""
-    out = MergeOutcome()
+    if keys is None and base_row is None:
+        return merge_rows(row_triples(db, base, theirs, ours), resolve=resolve,
+                          origin_of=origin_of)
+    if keys is None:
+        keys = changed_keys(db, base, theirs)
     keys = list(keys)
     base_rows = read_many(db, base, keys) if base_row is None else {}
     ours_rows = read_many(db, ours, keys)
     theirs_rows = read_many(db, theirs, keys)
-    for kind, key in keys:
+    return merge_rows(((kind, key,
+                        base_row(kind, key) if base_row else base_rows.get((kind, key)),
+                        theirs_rows.get((kind, key)), ours_rows.get((kind, key)))
+                       for kind, key in keys), resolve=resolve, origin_of=origin_of)
+
+
+def merge_rows(rows: Iterable[tuple[str, str, StoredRow | None, StoredRow | None,
+                                    StoredRow | None]], *, resolve: Resolver | None = None,
+               origin_of: Callable[[StoredRow], int | None] | None = None) -> MergeOutcome:
+    """The three-way merge of keys given with their rows ``(kind, key, base, theirs,
+    ours)``: hashes decide, and only keys both sides changed are decoded."""
+    out = MergeOutcome()
+    for kind, key, base_row, t_row, ours_row in rows:
         ident = (kind, key)
-        b = _live(base_row(kind, key) if base_row else base_rows.get(ident))
-        out.ours[ident] = ours_rows.get(ident)
-        o = _live(out.ours[ident])
-        t_row = theirs_rows.get(ident)
+        b = _live(base_row)
+        out.ours[ident] = ours_row
+        o = _live(ours_row)
         t = _live(t_row)
         if _same(o, t) or _same(t, b):
             continue
