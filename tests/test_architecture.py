@@ -161,7 +161,7 @@ def test_the_module_graph_is_read_correctly() -> None:
     assert "palimpsest.query.engine" in graph["palimpsest.transaction"]  # from .x import y
     assert "palimpsest.versioning.commits" in graph["palimpsest.versioning.refs"]  # from .y
     assert "palimpsest.repository" in graph["palimpsest.server.application"]  # from ..y
-    assert "palimpsest.versioning.archive" in graph["palimpsest.repository"]  # in a function
+    assert "palimpsest.maintenance.archive" in graph["palimpsest.repository"]  # in a function
 
 
 def test_no_import_cycles() -> None:

@@ -46,7 +46,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .client import RemoteRepository
-    from .maintenance import restore
+    from .maintenance.restore import restore
     from .models.kv import KeyValue
     from .query import Agg, F, Filter, Query, and_, not_, or_
     from .repository import Repository
@@ -121,7 +121,7 @@ def import_(path: str | os.PathLike[str], target: str | os.PathLike[str] = ":mem
     line, and ``target`` is left absent (or, if it existed, unchanged). An archive written
     before the trailer existed (format version 1) needs ``allow_legacy=True``.
     """
-    from .maintenance import import_archive_file
+    from .maintenance.restore import import_archive_file
     return import_archive_file(os.fspath(path), os.fspath(target), author=author,
                                allow_legacy=allow_legacy)
 
@@ -209,7 +209,7 @@ _LAZY = {
                      "Version", "ViewInfo", "Violation"), "types"),
     "KeyValue": "models.kv", "Repository": "repository", "Transaction": "transaction",
     "Resolved": "versioning.threeway", "View": "view", "Watch": "watch",
-    "restore": "maintenance",
+    "restore": "maintenance.restore",
 }
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .codec import check_json, check_name, encode, to_us
 from .errors import InvalidValue, NotFound
+from .maintenance.fsck import FsckReport, check_repository
 from .models import schemas as schema_rules
 from .models.kv import Builder as KVBuilder
 from .models.kv import KeyValue
@@ -58,7 +59,6 @@ from .versioning.diff import Diff
 from .versioning.diff import compute as compute_diff
 from .versioning.diff import stats as diff_stats
 from .versioning.elements import Write, doc_key
-from .versioning.fsck import FsckReport, check_repository
 from .versioning.merge import MergeResult, Resolver
 from .versioning.pruned import pruned_range
 from .versioning.refs import Ref, RefStore, is_commit_id
@@ -66,7 +66,7 @@ from .view import View
 from .watch import CommitFollower, Follower, Watch, commit_poller, kv_poller, parse_token
 
 if TYPE_CHECKING:
-    from .versioning.retention import GcReport
+    from .maintenance.retention import GcReport
 
 ElementRef = str | tuple[str, str]
 
@@ -574,7 +574,7 @@ class Repository:
     def export(self, path: str | os.PathLike[str], ref: Ref | None = None) -> int:
         """Write a JSON Lines archive of the full history (or of what ``ref`` reaches);
         returns the number of records."""
-        from .versioning.archive import export_archive
+        from .maintenance.archive import export_archive
         return export_archive(self._db, self._commits, self._refs, os.fspath(path), ref)
 
     def fsck(self, *, last: int | None = None, repair_indexes: bool = False) -> FsckReport:
@@ -594,18 +594,18 @@ class Repository:
         ``keep_commits`` commits of the branches matching the glob ``branches`` readable;
         :meth:`gc` compacts what is older. Neither argument removes the policy.
         """
-        from .versioning.retention import set_policy
+        from .maintenance.retention import set_policy
         return set_policy(self._db, branches, keep=keep, keep_commits=keep_commits,
                           author=author or self.default_author)
 
     def retention(self) -> list[RetentionPolicy]:
         """The retention policies, by pattern."""
-        from .versioning.retention import policies
+        from .maintenance.retention import policies
         return policies(self._db)
 
     def horizon(self, branch: str | None = None) -> Commit | None:
         """The oldest commit of ``branch`` whose state the policies keep (None: all of it)."""
-        from .versioning.retention import horizon
+        from .maintenance.retention import horizon
         return horizon(self._commits, self._refs, branch or self.current_branch)
 
     def gc(self, *, dry_run: bool = False, vacuum: bool = False,
@@ -615,7 +615,7 @@ class Repository:
         horizon, tagged commits and states of this handle's open Views stay readable.
         ``vacuum`` (SQLite) gives the freed pages back to the file system afterwards.
         """
-        from .versioning.retention import gc, give_back_space
+        from .maintenance.retention import gc, give_back_space
         pinned = [v.commit for v in list(self._views) if v.commit is not None]
         report = gc(self._commits, self._refs, pinned=pinned, dry_run=dry_run,
                     now=to_us(now) if now is not None else None)
@@ -630,7 +630,7 @@ class Repository:
         ``{"@erased": {"by", "at", "reason", "erasure"}}``. Records an empty commit on the
         current branch whose metadata names the erasure.
         """
-        from .versioning.erase import erase_rows, link_commit, scrub, stored_key
+        from .maintenance.erase import erase_rows, link_commit, scrub, stored_key
         who = check_name(author or self.default_author, "author")
         self._db.secure_delete(True)  # overwrite freed pages instead of leaving old values
         try:
@@ -653,7 +653,7 @@ class Repository:
 
     def erasures(self) -> list[Erasure]:
         """Every erasure made in this repository, oldest first (the audit record)."""
-        from .versioning.erase import erasures
+        from .maintenance.erase import erasures
         return erasures(self._db)
 
     def backup(self, dest: str | os.PathLike[str], *, format: str | None = None,
@@ -662,7 +662,7 @@ class Repository:
         backup API) or, with ``format="archive"`` and on PostgreSQL, a JSON Lines archive.
         ``verify`` runs fsck on the copy. Restore with :func:`palimpsest.restore`.
         """
-        from .versioning.backup import backup
+        from .maintenance.backup import backup
         if format not in (None, "sqlite", "archive"):
             raise InvalidValue(f"backup format must be 'sqlite' or 'archive', not {format!r}")
         return backup(self._refs, dest, format=format, verify=verify)  # type: ignore[arg-type]
@@ -880,8 +880,8 @@ class Repository:
         commit id and state hash. The copy lands whole or not at all; with ``verify`` the
         destination is fsck'ed before it commits.
         """
+        from .maintenance.copy import copy_repository
         from .storage import open_database
-        from .versioning.copy import copy_repository
         destination = open_database(target)
         try:
             return copy_repository(self._db, self._commits, self._refs, destination,
