@@ -16,7 +16,7 @@ LAYERS = {
     "models": 3,
     "query": 4,
     "transaction": 5, "view": 5, "repository": 5, "watch": 5, "maintenance": 5,
-    "__init__": 6, "io": 6, "cli": 6, "server": 6, "client": 6, "remote_tx": 6, "remote_kv": 6,
+    "__init__": 6, "io": 6, "cli": 6, "server": 6, "remote": 6,
 }
 FACES = {"cli", "server"}
 

@@ -45,10 +45,10 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .client import RemoteRepository
     from .maintenance.restore import restore
     from .models.kv import KeyValue
     from .query import Agg, F, Filter, Query, and_, not_, or_
+    from .remote import RemoteRepository
     from .repository import Repository
     from .transaction import Transaction
     from .types import (
@@ -107,7 +107,7 @@ def open(target: str | os.PathLike[str] = "palimpsest.db", *, author: str = "ano
 def connect(url: str, token: str | None = None, *, timeout: float = 30.0) -> RemoteRepository:
     """Connect to a ``palimpsest serve`` server: the same Repository / View interface as an
     embedded repository for the common operations (needs the ``server`` extra)."""
-    from .client import connect as _connect
+    from .remote import connect as _connect
     return _connect(url, token, timeout=timeout)
 
 
