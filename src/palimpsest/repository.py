@@ -21,8 +21,7 @@ from .query import engine as query_engine
 from .query import indexes as query_indexes
 from .query import views as query_views
 from .query.sparql_versions import Versions
-from .query.target import Target, resolve_target
-from .query.target import exists as target_exists
+from .query.target import index_target, resolve_target, search_target
 from .storage.base import Database
 from .storage.cache import cache_of
 from .storage.schema import create_schema
@@ -774,23 +773,15 @@ class Repository:
         """Declare an index on ``field`` of entity ``type`` (``create_index("Person",
         "email")``) or of a ``collection`` of documents; equality and range queries on it
         then use the index, at the head and in the past. Idempotent."""
-        return query_indexes.create(self._db, self._index_target(type, collection), field or "")
+        return query_indexes.create(self._db, index_target(type, collection), field or "")
 
     def drop_index(self, type: str | None = None, field: str | None = None, *,
                    collection: str | None = None) -> None:
-        query_indexes.drop(self._db, self._index_target(type, collection), field or "")
+        query_indexes.drop(self._db, index_target(type, collection), field or "")
 
     def indexes(self) -> list[IndexInfo]:
         """The declared indexes."""
         return query_indexes.list_all(self._db)
-
-    @staticmethod
-    def _index_target(type: str | None, collection: str | None) -> Target:
-        if (type is None) == (collection is None):
-            raise InvalidValue("give an entity type or collection=..., not both")
-        if collection is not None:
-            return Target("d", check_name(collection, "collection"))
-        return Target("e", check_name(type, "entity type"))
 
     # -- search (docs/search.md) ---------------------------------------------------------
     def create_text_index(self, type_or_collection: str, fields: Sequence[str], *,
@@ -799,11 +790,11 @@ class Repository:
         inside objects) of an entity type or collection and index every stored version;
         ``View.search`` then finds them at any commit and branch. Idempotent; ``kind``
         (``"entity"`` / ``"document"``) settles a name used for both or not used yet."""
-        target = self._search_target(type_or_collection, kind)
+        target = search_target(self._db, type_or_collection, kind)
         return search_index.create_text(self._db, target.kind, target.type, fields)
 
     def drop_text_index(self, type_or_collection: str, *, kind: str | None = None) -> None:
-        target = self._search_target(type_or_collection, kind)
+        target = search_target(self._db, type_or_collection, kind)
         search_index.drop(self._db, search_index.TEXT, target.kind, target.type)
 
     def text_indexes(self) -> list[TextIndex]:
@@ -817,13 +808,13 @@ class Repository:
         """Declare that ``property`` holds vectors (JSON arrays of ``dimensions`` numbers,
         compared by ``metric``: ``"cosine"``, ``"l2"`` or ``"dot"``); every later write is
         checked and ``View.similar`` finds nearest elements at any commit. Idempotent."""
-        target = self._search_target(type_or_collection, kind)
+        target = search_target(self._db, type_or_collection, kind)
         return search_index.create_vector(self._db, target.kind, target.type, property,
                                           dimensions, metric)
 
     def drop_vector_index(self, type_or_collection: str, property: str = "embedding", *,
                           kind: str | None = None) -> None:
-        target = self._search_target(type_or_collection, kind)
+        target = search_target(self._db, type_or_collection, kind)
         search_index.drop(self._db, search_index.VECTOR, target.kind, target.type, property)
 
     def vector_indexes(self) -> list[VectorIndex]:
@@ -838,19 +829,6 @@ class Repository:
         """``repo.at(ref).similar(vector, k=k, ...)``: nearest elements at a branch, tag,
         commit or time (``"2026-01-01"``)."""
         return self.at(ref).similar(vector, k, type=type, property=property, where=where)
-
-    def _search_target(self, name: str, kind: str | None) -> Target:
-        if kind is None:
-            kinds = [code for code in ("d", "e") if target_exists(self._db, code, name)]
-            if len(kinds) != 1:
-                why = "both a collection and an entity type" if kinds else "not stored yet"
-                raise InvalidValue(f"{name!r} is {why}; give its kind: 'entity' or "
-                                   "'document'")
-            return Target(kinds[0], check_name(name, "type"))
-        if kind not in ("entity", "document"):
-            raise InvalidValue(f"kind: 'entity' or 'document', not {kind!r}")
-        return self._index_target(name, None) if kind == "entity" else \
-            self._index_target(None, name)
 
     def create_view(self, name: str, collection_or_type: str, query: object = None, *,
                     kind: str | None = None) -> ViewInfo:
