@@ -63,7 +63,7 @@ def test_import_rejects_tampering_and_nonempty_targets(repo: palimpsest.Reposito
     with pytest.raises(palimpsest.CorruptObject):
         palimpsest.import_(bad)
     with pytest.raises(palimpsest.InvalidValue, match="empty repository"):
-        from palimpsest.versioning.archive import import_archive
+        from palimpsest.maintenance.archive import import_archive
         import_archive(repo.database, str(path))
     (tmp_path / "junk.jsonl").write_text('{"t": "nope"}\n')
     with pytest.raises(palimpsest.InvalidValue, match="not a palimpsest archive"):

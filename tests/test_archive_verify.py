@@ -209,7 +209,7 @@ def test_a_refused_archive_leaves_an_existing_target_unchanged(
         archive: list[bytes], tmp_path: Path, repo: palimpsest.Repository) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b"".join(archive[:-3]))
-    from palimpsest.versioning.archive import import_archive
+    from palimpsest.maintenance.archive import import_archive
     with pytest.raises(CorruptObject):
         import_archive(repo.database, str(bad))
     assert repo.log() == [] and repo.branches() and repo.current_branch == "main"

@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from palimpsest import api, client
+from palimpsest import api, remote
 from palimpsest.models.kv import KeyValue
 from palimpsest.repository import Repository
 from palimpsest.transaction import Transaction
 from palimpsest.view import View
 
 PAIRS: dict[type, tuple[type, type]] = {
-    api.Repository: (Repository, client.RemoteRepository),
-    api.View: (View, client.RemoteView),
-    api.Transaction: (Transaction, client.RemoteTransaction),
-    api.KeyValue: (KeyValue, client.RemoteKV),
+    api.Repository: (Repository, remote.RemoteRepository),
+    api.View: (View, remote.RemoteView),
+    api.Transaction: (Transaction, remote.RemoteTransaction),
+    api.KeyValue: (KeyValue, remote.RemoteKV),
 }
 
 # What the HTTP client does not offer, and why. Keep it short.

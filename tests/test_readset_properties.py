@@ -181,7 +181,7 @@ def test_remote_transactions_are_serializable(
     pytest.importorskip("fastapi")
     import warnings
 
-    from palimpsest.client import connect
+    from palimpsest.remote import connect
     from palimpsest.server import create_app
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

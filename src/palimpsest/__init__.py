@@ -45,10 +45,10 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .client import RemoteRepository
-    from .maintenance import restore
+    from .maintenance.restore import restore
     from .models.kv import KeyValue
     from .query import Agg, F, Filter, Query, and_, not_, or_
+    from .remote import RemoteRepository
     from .repository import Repository
     from .transaction import Transaction
     from .types import (
@@ -107,7 +107,7 @@ def open(target: str | os.PathLike[str] = "palimpsest.db", *, author: str = "ano
 def connect(url: str, token: str | None = None, *, timeout: float = 30.0) -> RemoteRepository:
     """Connect to a ``palimpsest serve`` server: the same Repository / View interface as an
     embedded repository for the common operations (needs the ``server`` extra)."""
-    from .client import connect as _connect
+    from .remote import connect as _connect
     return _connect(url, token, timeout=timeout)
 
 
@@ -121,7 +121,7 @@ def import_(path: str | os.PathLike[str], target: str | os.PathLike[str] = ":mem
     line, and ``target`` is left absent (or, if it existed, unchanged). An archive written
     before the trailer existed (format version 1) needs ``allow_legacy=True``.
     """
-    from .maintenance import import_archive_file
+    from .maintenance.restore import import_archive_file
     return import_archive_file(os.fspath(path), os.fspath(target), author=author,
                                allow_legacy=allow_legacy)
 
@@ -209,7 +209,7 @@ _LAZY = {
                      "Version", "ViewInfo", "Violation"), "types"),
     "KeyValue": "models.kv", "Repository": "repository", "Transaction": "transaction",
     "Resolved": "versioning.threeway", "View": "view", "Watch": "watch",
-    "restore": "maintenance",
+    "restore": "maintenance.restore",
 }
 
 

@@ -4,7 +4,7 @@ the key-value state offer, whether embedded (:func:`palimpsest.open`) or over HT
 
 These are :class:`typing.Protocol` classes: the embedded classes (``repository.Repository``,
 ``view.View``, ``transaction.Transaction``, ``models.kv.KeyValue``) and the HTTP client's
-(``client.RemoteRepository``, ``RemoteView``, ``RemoteTransaction``, ``RemoteKV``) implement
+(``remote.RemoteRepository``, ``RemoteView``, ``RemoteTransaction``, ``RemoteKV``) implement
 them with the same parameter names, kinds and defaults; ``tests/test_contract.py`` checks it,
 with the short list of what is embedded-only and why. Result types that live above this layer
 (reports, index and view descriptions) are annotated ``Any`` here.

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .codec import check_json, check_name, encode, to_us
 from .errors import InvalidValue, NotFound
+from .maintenance.fsck import FsckReport, check_repository
 from .models import schemas as schema_rules
 from .models.kv import Builder as KVBuilder
 from .models.kv import KeyValue
@@ -20,8 +21,7 @@ from .query import engine as query_engine
 from .query import indexes as query_indexes
 from .query import views as query_views
 from .query.sparql_versions import Versions
-from .query.target import Target, resolve_target
-from .query.target import exists as target_exists
+from .query.target import index_target, resolve_target, search_target
 from .storage.base import Database
 from .storage.cache import cache_of
 from .storage.schema import create_schema
@@ -58,7 +58,6 @@ from .versioning.diff import Diff
 from .versioning.diff import compute as compute_diff
 from .versioning.diff import stats as diff_stats
 from .versioning.elements import Write, doc_key
-from .versioning.fsck import FsckReport, check_repository
 from .versioning.merge import MergeResult, Resolver
 from .versioning.pruned import pruned_range
 from .versioning.refs import Ref, RefStore, is_commit_id
@@ -66,7 +65,7 @@ from .view import View
 from .watch import CommitFollower, Follower, Watch, commit_poller, kv_poller, parse_token
 
 if TYPE_CHECKING:
-    from .versioning.retention import GcReport
+    from .maintenance.retention import GcReport
 
 ElementRef = str | tuple[str, str]
 
@@ -574,7 +573,7 @@ class Repository:
     def export(self, path: str | os.PathLike[str], ref: Ref | None = None) -> int:
         """Write a JSON Lines archive of the full history (or of what ``ref`` reaches);
         returns the number of records."""
-        from .versioning.archive import export_archive
+        from .maintenance.archive import export_archive
         return export_archive(self._db, self._commits, self._refs, os.fspath(path), ref)
 
     def fsck(self, *, last: int | None = None, repair_indexes: bool = False) -> FsckReport:
@@ -594,18 +593,18 @@ class Repository:
         ``keep_commits`` commits of the branches matching the glob ``branches`` readable;
         :meth:`gc` compacts what is older. Neither argument removes the policy.
         """
-        from .versioning.retention import set_policy
+        from .maintenance.retention import set_policy
         return set_policy(self._db, branches, keep=keep, keep_commits=keep_commits,
                           author=author or self.default_author)
 
     def retention(self) -> list[RetentionPolicy]:
         """The retention policies, by pattern."""
-        from .versioning.retention import policies
+        from .maintenance.retention import policies
         return policies(self._db)
 
     def horizon(self, branch: str | None = None) -> Commit | None:
         """The oldest commit of ``branch`` whose state the policies keep (None: all of it)."""
-        from .versioning.retention import horizon
+        from .maintenance.retention import horizon
         return horizon(self._commits, self._refs, branch or self.current_branch)
 
     def gc(self, *, dry_run: bool = False, vacuum: bool = False,
@@ -615,7 +614,7 @@ class Repository:
         horizon, tagged commits and states of this handle's open Views stay readable.
         ``vacuum`` (SQLite) gives the freed pages back to the file system afterwards.
         """
-        from .versioning.retention import gc, give_back_space
+        from .maintenance.retention import gc, give_back_space
         pinned = [v.commit for v in list(self._views) if v.commit is not None]
         report = gc(self._commits, self._refs, pinned=pinned, dry_run=dry_run,
                     now=to_us(now) if now is not None else None)
@@ -630,7 +629,7 @@ class Repository:
         ``{"@erased": {"by", "at", "reason", "erasure"}}``. Records an empty commit on the
         current branch whose metadata names the erasure.
         """
-        from .versioning.erase import erase_rows, link_commit, scrub, stored_key
+        from .maintenance.erase import erase_rows, link_commit, scrub, stored_key
         who = check_name(author or self.default_author, "author")
         self._db.secure_delete(True)  # overwrite freed pages instead of leaving old values
         try:
@@ -653,7 +652,7 @@ class Repository:
 
     def erasures(self) -> list[Erasure]:
         """Every erasure made in this repository, oldest first (the audit record)."""
-        from .versioning.erase import erasures
+        from .maintenance.erase import erasures
         return erasures(self._db)
 
     def backup(self, dest: str | os.PathLike[str], *, format: str | None = None,
@@ -662,7 +661,7 @@ class Repository:
         backup API) or, with ``format="archive"`` and on PostgreSQL, a JSON Lines archive.
         ``verify`` runs fsck on the copy. Restore with :func:`palimpsest.restore`.
         """
-        from .versioning.backup import backup
+        from .maintenance.backup import backup
         if format not in (None, "sqlite", "archive"):
             raise InvalidValue(f"backup format must be 'sqlite' or 'archive', not {format!r}")
         return backup(self._refs, dest, format=format, verify=verify)  # type: ignore[arg-type]
@@ -774,23 +773,15 @@ class Repository:
         """Declare an index on ``field`` of entity ``type`` (``create_index("Person",
         "email")``) or of a ``collection`` of documents; equality and range queries on it
         then use the index, at the head and in the past. Idempotent."""
-        return query_indexes.create(self._db, self._index_target(type, collection), field or "")
+        return query_indexes.create(self._db, index_target(type, collection), field or "")
 
     def drop_index(self, type: str | None = None, field: str | None = None, *,
                    collection: str | None = None) -> None:
-        query_indexes.drop(self._db, self._index_target(type, collection), field or "")
+        query_indexes.drop(self._db, index_target(type, collection), field or "")
 
     def indexes(self) -> list[IndexInfo]:
         """The declared indexes."""
         return query_indexes.list_all(self._db)
-
-    @staticmethod
-    def _index_target(type: str | None, collection: str | None) -> Target:
-        if (type is None) == (collection is None):
-            raise InvalidValue("give an entity type or collection=..., not both")
-        if collection is not None:
-            return Target("d", check_name(collection, "collection"))
-        return Target("e", check_name(type, "entity type"))
 
     # -- search (docs/search.md) ---------------------------------------------------------
     def create_text_index(self, type_or_collection: str, fields: Sequence[str], *,
@@ -799,11 +790,11 @@ class Repository:
         inside objects) of an entity type or collection and index every stored version;
         ``View.search`` then finds them at any commit and branch. Idempotent; ``kind``
         (``"entity"`` / ``"document"``) settles a name used for both or not used yet."""
-        target = self._search_target(type_or_collection, kind)
+        target = search_target(self._db, type_or_collection, kind)
         return search_index.create_text(self._db, target.kind, target.type, fields)
 
     def drop_text_index(self, type_or_collection: str, *, kind: str | None = None) -> None:
-        target = self._search_target(type_or_collection, kind)
+        target = search_target(self._db, type_or_collection, kind)
         search_index.drop(self._db, search_index.TEXT, target.kind, target.type)
 
     def text_indexes(self) -> list[TextIndex]:
@@ -817,13 +808,13 @@ class Repository:
         """Declare that ``property`` holds vectors (JSON arrays of ``dimensions`` numbers,
         compared by ``metric``: ``"cosine"``, ``"l2"`` or ``"dot"``); every later write is
         checked and ``View.similar`` finds nearest elements at any commit. Idempotent."""
-        target = self._search_target(type_or_collection, kind)
+        target = search_target(self._db, type_or_collection, kind)
         return search_index.create_vector(self._db, target.kind, target.type, property,
                                           dimensions, metric)
 
     def drop_vector_index(self, type_or_collection: str, property: str = "embedding", *,
                           kind: str | None = None) -> None:
-        target = self._search_target(type_or_collection, kind)
+        target = search_target(self._db, type_or_collection, kind)
         search_index.drop(self._db, search_index.VECTOR, target.kind, target.type, property)
 
     def vector_indexes(self) -> list[VectorIndex]:
@@ -838,19 +829,6 @@ class Repository:
         """``repo.at(ref).similar(vector, k=k, ...)``: nearest elements at a branch, tag,
         commit or time (``"2026-01-01"``)."""
         return self.at(ref).similar(vector, k, type=type, property=property, where=where)
-
-    def _search_target(self, name: str, kind: str | None) -> Target:
-        if kind is None:
-            kinds = [code for code in ("d", "e") if target_exists(self._db, code, name)]
-            if len(kinds) != 1:
-                why = "both a collection and an entity type" if kinds else "not stored yet"
-                raise InvalidValue(f"{name!r} is {why}; give its kind: 'entity' or "
-                                   "'document'")
-            return Target(kinds[0], check_name(name, "type"))
-        if kind not in ("entity", "document"):
-            raise InvalidValue(f"kind: 'entity' or 'document', not {kind!r}")
-        return self._index_target(name, None) if kind == "entity" else \
-            self._index_target(None, name)
 
     def create_view(self, name: str, collection_or_type: str, query: object = None, *,
                     kind: str | None = None) -> ViewInfo:
@@ -880,8 +858,8 @@ class Repository:
         commit id and state hash. The copy lands whole or not at all; with ``verify`` the
         destination is fsck'ed before it commits.
         """
+        from .maintenance.copy import copy_repository
         from .storage import open_database
-        from .versioning.copy import copy_repository
         destination = open_database(target)
         try:
             return copy_repository(self._db, self._commits, self._refs, destination,

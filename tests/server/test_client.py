@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import palimpsest
-from palimpsest.client import RemoteRepository, connect
+from palimpsest.remote import RemoteRepository, connect
 
 from .conftest import Server
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import palimpsest
-from palimpsest.client import connect
+from palimpsest.remote import connect
 
 from .conftest import Server
 

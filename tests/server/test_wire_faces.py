@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from palimpsest import wire
-from palimpsest.client import connect
+from palimpsest.remote import connect
 
 from .conftest import Server
 

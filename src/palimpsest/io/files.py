@@ -187,7 +187,7 @@ def import_files(repo: Repository, paths: Sequence[str | os.PathLike[str]], *,
 
 
 def _import_archive(repo: Repository, path: Path, allow_legacy: bool) -> ImportResult:
-    from ..versioning.archive import import_archive
+    from ..maintenance.archive import import_archive
     if not path.exists():
         raise InvalidInput("no such file", source=str(path))
     try:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import QueryError
+from ..codec import check_name
+from ..errors import InvalidValue, QueryError
 from ..storage.base import Database
 from .filters import Compiler
 
@@ -66,3 +67,27 @@ def resolve_target(db: Database, name: object, kind: str | None = None) -> Targe
         raise QueryError(f"{name!r} is both a collection and an entity type; pass "
                          "kind='document' or kind='entity'")
     return Target(found[0], name)
+
+
+def index_target(type: str | None, collection: str | None) -> Target:
+    """What a declared index covers: an entity ``type`` or a ``collection``, exactly one."""
+    if (type is None) == (collection is None):
+        raise InvalidValue("give an entity type or collection=..., not both")
+    if collection is not None:
+        return Target("d", check_name(collection, "collection"))
+    return Target("e", check_name(type, "entity type"))
+
+
+def search_target(db: Database, name: str, kind: str | None) -> Target:
+    """What a search index covers: the entity type or collection ``name``, which must be
+    stored already unless ``kind`` ("entity" / "document") says which."""
+    if kind is None:
+        kinds = [code for code in ("d", "e") if exists(db, code, name)]
+        if len(kinds) != 1:
+            why = "both a collection and an entity type" if kinds else "not stored yet"
+            raise InvalidValue(f"{name!r} is {why}; give its kind: 'entity' or "
+                               "'document'")
+        return Target(kinds[0], check_name(name, "type"))
+    if kind not in ("entity", "document"):
+        raise InvalidValue(f"kind: 'entity' or 'document', not {kind!r}")
+    return index_target(name, None) if kind == "entity" else index_target(None, name)

@@ -17,10 +17,10 @@ from ..errors import CorruptObject, InvalidValue
 from ..storage.base import Database, Dialect, Params, Row, Tracer
 from ..storage.schema import create_schema, rebuild_superseded
 from ..types import CopyReport
-from . import search_index
+from ..versioning import search_index
+from ..versioning.commits import CommitStore, id_text
+from ..versioning.refs import RefStore
 from .archive import _load, _records, _verify
-from .commits import CommitStore, id_text
-from .refs import RefStore
 
 _BATCH = 1000
 

@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from .codec import check_document, check_json, check_name, check_props, encode, patched
-from .errors import InvalidValue, NotFound, QueryError, ReadOnly
-from .models import kv as kvmodel
-from .types import JSON, Commit, Document, Entity, Entry, Relation
+from ..codec import check_document, check_json, check_name, check_props, encode, patched
+from ..errors import InvalidValue, NotFound, QueryError, ReadOnly
+from ..models import kv as kvmodel
+from ..types import JSON, Commit, Document, Entity, Entry, Relation
 
 
 def _matches(props: Mapping[str, JSON], where: Mapping[str, JSON] | None) -> bool:

@@ -9,11 +9,11 @@ import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from . import wire
-from .codec import check_json, encode
-from .errors import InvalidValue, NotFound, ReadOnly
-from .models import kv as kv_model
-from .types import JSON, Commit, Entry, KVEvent
+from .. import wire
+from ..codec import check_json, encode
+from ..errors import InvalidValue, NotFound, ReadOnly
+from ..models import kv as kv_model
+from ..types import JSON, Commit, Entry, KVEvent
 
 
 class Server(Protocol):

@@ -32,8 +32,8 @@ from ..storage import integrity
 from ..storage.base import Database
 from ..storage.schema import rebuild_superseded
 from ..storage.visibility import Chain, read_row, scan
-from .commits import CommitStore, id_bytes, id_text, parents_text
-from .elements import ERASED, is_erased
+from ..versioning.commits import CommitStore, id_bytes, id_text, parents_text
+from ..versioning.elements import ERASED, is_erased
 
 
 @dataclass(frozen=True, slots=True)

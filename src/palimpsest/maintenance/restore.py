@@ -23,12 +23,12 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import CorruptObject, InvalidValue, PalimpsestError
-from .repository import Repository
-from .storage import is_file, open_database
-from .types import BackupInfo
-from .versioning.archive import import_archive
-from .versioning.backup import Format, fsck_file, journal_delete, remove_files
+from ..errors import CorruptObject, InvalidValue, PalimpsestError
+from ..repository import Repository
+from ..storage import is_file, open_database
+from ..types import BackupInfo
+from .archive import import_archive
+from .backup import Format, fsck_file, journal_delete, remove_files
 
 if TYPE_CHECKING:
     pass

@@ -31,14 +31,14 @@ from ..errors import InvalidKey, InvalidValue
 from ..storage.base import Database
 from ..storage.cache import bump_rewrites
 from ..types import Commit, RetentionPolicy
-from . import search_index
-from .commits import CommitStore
-from .firstparent import at_time, path
-from .log import merge_bases, walk
-from .pruned import check_readable, pruned_range
+from ..versioning import search_index
+from ..versioning.commits import CommitStore
+from ..versioning.firstparent import at_time, path
+from ..versioning.log import merge_bases, walk
+from ..versioning.pruned import check_readable, pruned_range
 
 if TYPE_CHECKING:
-    from .refs import RefStore
+    from ..versioning.refs import RefStore
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdwy])\s*$")

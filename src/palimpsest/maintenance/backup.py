@@ -1,5 +1,5 @@
 """Backups: a consistent online copy of a repository, verified before it is trusted (the
-formats and their guarantees are described in :mod:`palimpsest.maintenance`)."""
+formats and their guarantees are described in :mod:`palimpsest.maintenance.restore`)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from ..errors import CorruptObject, InvalidValue, PalimpsestError, StorageError
 from ..storage import open_database
 from ..storage.schema import create_schema
 from ..types import BackupFormat, BackupInfo
+from ..versioning.commits import CommitStore
+from ..versioning.refs import RefStore
 from .archive import export_archive, import_archive
-from .commits import CommitStore
 from .fsck import FsckReport, check_repository
-from .refs import RefStore
 
 Format = BackupFormat
 
@@ -22,7 +22,7 @@ Format = BackupFormat
 def backup(refs: RefStore, dest: str | os.PathLike[str], *, format: Format | None = None,
            verify: bool = True) -> BackupInfo:
     """Copy the repository of ``refs`` to the new file ``dest`` (see
-    :mod:`palimpsest.maintenance`); never overwrites a file."""
+    :mod:`palimpsest.maintenance.restore`); never overwrites a file."""
     path = os.fspath(dest)
     if not isinstance(path, str) or not path or "\x00" in path:
         raise InvalidValue(f"backup destination {path!r} is not a usable file path")

@@ -19,9 +19,9 @@ from ..errors import InvalidValue, NotFound
 from ..storage.base import Database
 from ..storage.cache import bump_rewrites
 from ..types import Erasure
-from . import search_index
-from .commits import id_text
-from .elements import ERASED, PUT, element_name, erased_value, public_id
+from ..versioning import search_index
+from ..versioning.commits import id_text
+from ..versioning.elements import ERASED, PUT, element_name, erased_value, public_id
 
 
 def stored_key(db: Database, keys: list[tuple[str, str]]) -> tuple[str, str]:

@@ -27,11 +27,11 @@ from ..codec import KIND_NAMES, commit_id, content_hash, decode, element_term, s
 from ..errors import CorruptObject, InvalidValue, PalimpsestError
 from ..storage.base import Database
 from ..storage.schema import rebuild_superseded
-from . import search_index
-from .commits import CommitStore, id_bytes, id_text, parents_bytes, parents_text
-from .elements import is_erased
-from .log import walk
-from .refs import RefStore
+from ..versioning import search_index
+from ..versioning.commits import CommitStore, id_bytes, id_text, parents_bytes, parents_text
+from ..versioning.elements import is_erased
+from ..versioning.log import walk
+from ..versioning.refs import RefStore
 
 FORMAT = "palimpsest-archive"
 VERSION = 2
