@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -619,7 +620,7 @@ class Repository:
         report = gc(self._commits, self._refs, pinned=pinned, dry_run=dry_run,
                     now=to_us(now) if now is not None else None)
         if vacuum and not dry_run:
-            report.vacuumed = give_back_space(self._db)
+            return replace(report, vacuumed=give_back_space(self._db))
         return report
 
     def erase(self, id: ElementRef, *, reason: str, author: str | None = None,

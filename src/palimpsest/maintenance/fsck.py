@@ -15,7 +15,7 @@ derived data first (never history).
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..codec import (
     EMPTY_STATE,
@@ -56,7 +56,7 @@ class Problem:
                 "name": self.name}
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class FsckReport:
     """What fsck checked and every problem found (empty ``problems`` means healthy)."""
 
@@ -77,11 +77,6 @@ class FsckReport:
     def ok(self) -> bool:
         return not self.problems
 
-    def add(self, check: str, message: str, *, rid: int | None = None, seq: int | None = None,
-            name: str | None = None) -> None:
-        self.details.append(Problem(check, message, rid, seq, name))
-        self.problems.append(message)
-
     def rids(self, check: str | None = None) -> set[int]:
         """Row ids with problems (of one check)."""
         return {p.rid for p in self.details
@@ -100,6 +95,31 @@ class FsckReport:
                 "repaired_indexes": self.repaired_indexes}
 
 
+@dataclass(slots=True)
+class _Tally:
+    """The counts and problems fsck gathers while it checks; frozen into a FsckReport."""
+
+    rows: int = 0
+    commits: int = 0
+    refs: int = 0
+    pruned_commits: int = 0
+    erased_rows: int = 0
+    problems: list[str] = field(default_factory=list)
+    details: list[Problem] = field(default_factory=list)
+    engine_check: str | None = None
+    unchecked_indexes: list[str] = field(default_factory=list)
+
+    def add(self, check: str, message: str, *, rid: int | None = None, seq: int | None = None,
+            name: str | None = None) -> None:
+        self.details.append(Problem(check, message, rid, seq, name))
+        self.problems.append(message)
+
+    def report(self) -> FsckReport:
+        return FsckReport(self.rows, self.commits, self.refs, self.pruned_commits,
+                          self.erased_rows, self.problems, self.details, self.engine_check,
+                          self.unchecked_indexes)
+
+
 def check_repository(db: Database, commits: CommitStore, *, last: int | None = None,
                      repair_indexes: bool = False) -> FsckReport:
     """:meth:`Repository.fsck`: with ``repair_indexes``, first rebuild every index the
@@ -115,8 +135,7 @@ def check_repository(db: Database, commits: CommitStore, *, last: int | None = N
             repaired = ["*"] if whole else names
         rebuild_superseded(db)
     report = fsck(db, commits, last=last, engine=last is None)
-    report.repaired_indexes = repaired
-    return report
+    return replace(report, repaired_indexes=repaired)
 
 
 def fsck(db: Database, commits: CommitStore, *, last: int | None = None,
@@ -124,7 +143,7 @@ def fsck(db: Database, commits: CommitStore, *, last: int | None = None,
     """Check the repository (or, with ``last=N``, the newest N commits and their rows);
     ``engine`` adds the engine's own check of indexes and pages (run before the snapshot,
     since it must not share its transaction)."""
-    report = FsckReport()
+    report = _Tally()
     if engine:
         found = integrity.check(db)
         report.engine_check = found.method
@@ -145,7 +164,7 @@ def fsck(db: Database, commits: CommitStore, *, last: int | None = None,
         _check_lines(db, report)
         _check_superseded(db, report, min_seq, pruned)
         _check_pruned(db, report, pruned)
-    return report
+    return report.report()
 
 
 class _Pruned:
@@ -162,7 +181,7 @@ class _Pruned:
         return any(lo <= seq <= hi for lo, hi, _ in self.ranges.get(line, ()))
 
 
-def _check_rows(db: Database, report: FsckReport, min_seq: int) -> None:
+def _check_rows(db: Database, report: _Tally, min_seq: int) -> None:
     erasures = {int(i): (k, key) for i, k, key in db.all("SELECT id, kind, key FROM erasures")}
 
     def where() -> str:
@@ -192,7 +211,7 @@ def _check_rows(db: Database, report: FsckReport, min_seq: int) -> None:
                        seq=seq)
 
 
-def _check_erased(report: FsckReport, erasures: dict[int, tuple[str, str]], where: str,
+def _check_erased(report: _Tally, erasures: dict[int, tuple[str, str]], where: str,
                   rid: int, seq: int, kind: str, key: str, value: str) -> None:
     try:
         number = decode(value[len(ERASED):]).get("erasure")
@@ -203,7 +222,7 @@ def _check_erased(report: FsckReport, erasures: dict[int, tuple[str, str]], wher
                    rid=rid, seq=seq)
 
 
-def _check_commits(db: Database, commits: CommitStore, report: FsckReport, min_seq: int,
+def _check_commits(db: Database, commits: CommitStore, report: _Tally, min_seq: int,
                    pruned: _Pruned) -> None:
     order = _LineOrder(db, min_seq)
     lines = {int(r[0]) for r in db.all("SELECT id FROM lines")}
@@ -317,7 +336,7 @@ def _full_state(db: Database, chain: Chain) -> bytes:
     return state
 
 
-def _check_refs(db: Database, report: FsckReport, pruned: _Pruned) -> None:
+def _check_refs(db: Database, report: _Tally, pruned: _Pruned) -> None:
     for name, kind, line, commit_seq in db.all("SELECT name, kind, line, commit_seq FROM refs"):
         report.refs += 1
         if kind == "branch":
@@ -340,7 +359,7 @@ def _check_refs(db: Database, report: FsckReport, pruned: _Pruned) -> None:
                    name="HEAD")
 
 
-def _check_lines(db: Database, report: FsckReport) -> None:
+def _check_lines(db: Database, report: _Tally) -> None:
     heads = {int(line): int(top) for line, top in db.all(
         "SELECT line, max(seq) FROM commits GROUP BY line")}
     for line, parent, fork, head in db.all("SELECT id, parent, fork_seq, head_seq FROM lines"):
@@ -362,7 +381,7 @@ def _check_lines(db: Database, report: FsckReport) -> None:
                        f"({heads.get(int(line))})", name=str(line))
 
 
-def _check_superseded(db: Database, report: FsckReport, min_seq: int, pruned: _Pruned) -> None:
+def _check_superseded(db: Database, report: _Tally, min_seq: int, pruned: _Pruned) -> None:
     """``superseded`` must name the next row of the key on the line, or (after gc deleted
     that row) a seq inside a pruned range before the next remaining row."""
     bad = 0
@@ -384,7 +403,7 @@ def _check_superseded(db: Database, report: FsckReport, min_seq: int, pruned: _P
         report.add("superseded", f"... and {bad - 100} more rows with a stale 'superseded' mark")
 
 
-def _check_pruned(db: Database, report: FsckReport, pruned: _Pruned) -> None:
+def _check_pruned(db: Database, report: _Tally, pruned: _Pruned) -> None:
     for line, ranges in pruned.ranges.items():
         for lo, hi, horizon in ranges:
             where = f"pruned range {lo}..{hi} of line {line}"

@@ -50,7 +50,7 @@ _UNNEEDED = ("NOT EXISTS (SELECT 1 FROM gc_bounds b WHERE b.line = rows.line AND
              "b.bound >= rows.seq AND b.bound < coalesce(rows.superseded, 9223372036854775807))")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class GcReport:
     """What one gc run did (or, with ``dry_run``, would do)."""
 
@@ -191,7 +191,7 @@ def gc(commits: CommitStore, refs: RefStore, *, pinned: Iterable[Commit] = (),
     ``pinned`` commits stay readable besides what the refs keep (the commits of open Views).
     """
     db = commits.db
-    report = GcReport(dry_run=dry_run)
+    horizons: dict[str, str | None] = {}
     at = now if now is not None else now_us()
     with db.write():
         already = _pruned_seqs(db)
@@ -204,7 +204,7 @@ def gc(commits: CommitStore, refs: RefStore, *, pinned: Iterable[Commit] = (),
                 continue
             heads.append(head)
             cut = horizon_of(commits, head, _matching(rules, name), at)
-            report.horizons[name] = cut.id if cut is not None else None
+            horizons[name] = cut.id if cut is not None else None
             floor = cut.seq if cut is not None else 0
             for commit in walk(commits, [head]):
                 if commit.seq < floor:
@@ -226,14 +226,13 @@ def gc(commits: CommitStore, refs: RefStore, *, pinned: Iterable[Commit] = (),
         for seq in readable:
             commit = commits.by_seq(seq)
             bounds.update(commits.chain(commit.line, commit.seq))
-        report.readable_commits = len(readable)
         newly = [(int(s), int(line)) for s, line in db.all("SELECT seq, line FROM commits")
                  if int(s) not in readable and int(s) not in already]
-        report.commits_pruned = len(newly)
         doomed = _doomed_rows(db, bounds)
-        report.rows_deleted = doomed
         total = db.one("SELECT count(*) FROM rows")
-        report.rows_kept = (int(total[0]) if total else 0) - doomed
+        report = GcReport(commits_pruned=len(newly), rows_deleted=doomed,
+                          rows_kept=(int(total[0]) if total else 0) - doomed,
+                          readable_commits=len(readable), horizons=horizons, dry_run=dry_run)
         if dry_run:
             db.run("DELETE FROM gc_bounds")
             return report
