@@ -36,12 +36,6 @@ NOT_REMOTE: dict[str, str] = {
     "Repository.export": "writes a file on the server's disk",
     "Repository.fsck": "reads the whole database; the admin route POST /api/fsck covers it",
     # not offered over HTTP yet: each needs a route (issue 13 follow-up)
-    "Repository.create_text_index": "no route yet (schema administration on the host)",
-    "Repository.drop_text_index": "no route yet (schema administration on the host)",
-    "Repository.text_indexes": "no route yet (schema administration on the host)",
-    "Repository.create_vector_index": "no route yet (schema administration on the host)",
-    "Repository.drop_vector_index": "no route yet (schema administration on the host)",
-    "Repository.vector_indexes": "no route yet (schema administration on the host)",
 }
 
 # Public names of the embedded classes that are plumbing between palimpsest's own layers

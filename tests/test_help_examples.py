@@ -31,7 +31,9 @@ NOT_RUN = {
 }
 # Commands whose examples continue in the folder of an earlier command.
 CONTINUES = {"restore": "backup", "schema show": "schema set", "schema list": "schema set",
-             "schema drop": "schema set"}
+             "schema drop": "schema set", "text-index drop": "text-index create",
+             "text-index list": "text-index create", "vector-index drop": "vector-index create",
+             "vector-index list": "vector-index create"}
 
 SCHEMA = "<https://schema.org/{0}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> " \
          "<http://www.w3.org/2000/01/rdf-schema#Class> .\n" \

@@ -22,14 +22,9 @@ pytest.importorskip("usearch")
 
 
 @pytest.fixture
-def admin(repo: palimpsest.Repository, backend: str, repo_url: str) -> Any:
-    """A handle that may declare indexes (the remote case: the server's file, opened here)."""
-    if backend != "remote":
-        yield repo
-        return
-    local = palimpsest.open(repo_url)
-    yield local
-    local.close()
+def admin(repo: palimpsest.Repository) -> Any:
+    """The handle that declares indexes: the repository itself (over HTTP an admin route)."""
+    return repo
 
 
 def ids(hits: list[SearchHit] | list[SimilarHit]) -> list[str]:

@@ -39,6 +39,8 @@ from .types import (
     SearchHit,
     SimilarHit,
     Tag,
+    TextIndex,
+    VectorIndex,
     Version,
 )
 
@@ -388,7 +390,7 @@ class Repository(Protocol):
         ...
 
     def create_text_index(self, type_or_collection: str, fields: Sequence[str], *,
-                          kind: str | None = None) -> Any:
+                          kind: str | None = None) -> TextIndex:
         """Declare a full-text index on ``fields`` (property names; dotted paths reach
         inside objects) of an entity type or collection and index every stored version;
         ``View.search`` then finds them at any commit and branch. Idempotent; ``kind``
@@ -398,13 +400,13 @@ class Repository(Protocol):
     def drop_text_index(self, type_or_collection: str, *, kind: str | None = None) -> None:
         ...
 
-    def text_indexes(self) -> list[Any]:
+    def text_indexes(self) -> list[TextIndex]:
         """The declared full-text indexes."""
         ...
 
     def create_vector_index(self, type_or_collection: str, property: str = "embedding", *,
                             dimensions: int, metric: str = "cosine",
-                            kind: str | None = None) -> Any:
+                            kind: str | None = None) -> VectorIndex:
         """Declare that ``property`` holds vectors (JSON arrays of ``dimensions`` numbers,
         compared by ``metric``: ``"cosine"``, ``"l2"`` or ``"dot"``); every later write is
         checked and ``View.similar`` finds nearest elements at any commit. Idempotent."""
@@ -414,7 +416,7 @@ class Repository(Protocol):
                           kind: str | None = None) -> None:
         ...
 
-    def vector_indexes(self) -> list[Any]:
+    def vector_indexes(self) -> list[VectorIndex]:
         """The declared vector indexes."""
         ...
 

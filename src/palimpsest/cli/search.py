@@ -138,3 +138,126 @@ def similar(
         value = element.props if isinstance(element, Entity) else element.value
         echo(f"{_title(hit)}  {paint(f'{hit.distance:.4g}', 'dim')}  {short(value, 80)}")
     err(f"{len(hits)} result(s)", "dim")
+
+
+# -- declaring search indexes ------------------------------------------------------------------
+text_index_app = typer.Typer(help="Full-text indexes: the fields palimpsest search finds words "
+                                  "in, at every commit.", no_args_is_help=True)
+app.add_typer(text_index_app, name="text-index")
+vector_index_app = typer.Typer(help="Vector indexes: properties palimpsest similar compares, at "
+                                    "every commit.", no_args_is_help=True)
+app.add_typer(vector_index_app, name="vector-index")
+
+
+@text_index_app.command("create")
+def text_index_create(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="An entity type or a collection.")],
+    fields: Annotated[list[str], typer.Argument(help="Property names (dotted paths).")],
+    kind: KindOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Declare a full-text index on FIELDS of TARGET and index every stored version.
+
+    Examples:
+
+      palimpsest text-index create Person name
+    """
+    info = open_repo(ctx).create_text_index(target, fields, kind=kind)
+    if wants_json(ctx, json_out):
+        emit_json(wire.encode(info))
+        return
+    echo(f"text index on {info.type}: {', '.join(info.fields)}")
+
+
+@text_index_app.command("drop")
+def text_index_drop(ctx: typer.Context,
+                    target: Annotated[str, typer.Argument(help="The indexed type or collection.")],
+                    kind: KindOpt = None) -> None:
+    """Drop the full-text index of TARGET and its entries.
+
+    Examples:
+
+      palimpsest text-index drop Person
+    """
+    open_repo(ctx).drop_text_index(target, kind=kind)
+    echo(f"dropped the text index on {target}")
+
+
+@text_index_app.command("list")
+def text_index_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """The declared full-text indexes.
+
+    Examples:
+
+      palimpsest text-index list
+    """
+    found = open_repo(ctx).text_indexes()
+    if wants_json(ctx, json_out):
+        emit_json([wire.encode(i) for i in found])
+        return
+    for i in found:
+        echo(f"{i.element} {i.type}: {', '.join(i.fields)}")
+    if not found:
+        echo("no text indexes")
+
+
+@vector_index_app.command("create")
+def vector_index_create(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="An entity type or a collection.")],
+    property: Annotated[str, typer.Argument(help="The property holding vectors.")] = "embedding",
+    dimensions: Annotated[int, typer.Option("--dimensions", "-d", help="Numbers per vector.")]
+    = 384,
+    metric: Annotated[str, typer.Option("--metric", help="cosine, l2 or dot.")] = "cosine",
+    kind: KindOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Declare that PROPERTY of TARGET holds vectors; later writes are checked.
+
+    Examples:
+
+      palimpsest vector-index create Person embedding --dimensions 3
+    """
+    info = open_repo(ctx).create_vector_index(target, property, dimensions=dimensions,
+                                              metric=metric, kind=kind)
+    if wants_json(ctx, json_out):
+        emit_json(wire.encode(info))
+        return
+    echo(f"vector index on {info.type}.{info.property}: {info.dimensions} dimensions, "
+         f"{info.metric}")
+
+
+@vector_index_app.command("drop")
+def vector_index_drop(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="The indexed type or collection.")],
+    property: Annotated[str, typer.Argument(help="The property.")] = "embedding",
+    kind: KindOpt = None,
+) -> None:
+    """Drop a vector index and its entries.
+
+    Examples:
+
+      palimpsest vector-index drop Person embedding
+    """
+    open_repo(ctx).drop_vector_index(target, property, kind=kind)
+    echo(f"dropped the vector index on {target}.{property}")
+
+
+@vector_index_app.command("list")
+def vector_index_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """The declared vector indexes.
+
+    Examples:
+
+      palimpsest vector-index list
+    """
+    found = open_repo(ctx).vector_indexes()
+    if wants_json(ctx, json_out):
+        emit_json([wire.encode(i) for i in found])
+        return
+    for i in found:
+        echo(f"{i.element} {i.type}.{i.property}: {i.dimensions} dimensions, {i.metric}")
+    if not found:
+        echo("no vector indexes")

@@ -39,6 +39,8 @@ from ..types import (
     Schema,
     SimilarHit,
     Tag,
+    TextIndex,
+    VectorIndex,
     Version,
     ViewInfo,
 )
@@ -513,6 +515,35 @@ class RemoteRepository:
 
     def indexes(self) -> list[IndexInfo]:
         return [wire.decode(IndexInfo, i) for i in self._call("GET", "/api/indexes")]
+
+    def create_text_index(self, type_or_collection: str, fields: Sequence[str], *,
+                          kind: str | None = None) -> TextIndex:
+        """Declare a full-text index on the server (admins)."""
+        return wire.decode(TextIndex, self._call("POST", "/api/text-indexes", json={
+            "target": type_or_collection, "fields": list(fields), "kind": kind}))
+
+    def drop_text_index(self, type_or_collection: str, *, kind: str | None = None) -> None:
+        self._call("DELETE", "/api/text-indexes",
+                   params={"target": type_or_collection, "kind": kind})
+
+    def text_indexes(self) -> list[TextIndex]:
+        return [wire.decode(TextIndex, i) for i in self._call("GET", "/api/text-indexes")]
+
+    def create_vector_index(self, type_or_collection: str, property: str = "embedding", *,
+                            dimensions: int, metric: str = "cosine",
+                            kind: str | None = None) -> VectorIndex:
+        """Declare a vector index on the server (admins)."""
+        return wire.decode(VectorIndex, self._call("POST", "/api/vector-indexes", json={
+            "target": type_or_collection, "property": property, "dimensions": dimensions,
+            "metric": metric, "kind": kind}))
+
+    def drop_vector_index(self, type_or_collection: str, property: str = "embedding", *,
+                          kind: str | None = None) -> None:
+        self._call("DELETE", "/api/vector-indexes",
+                   params={"target": type_or_collection, "property": property, "kind": kind})
+
+    def vector_indexes(self) -> list[VectorIndex]:
+        return [wire.decode(VectorIndex, i) for i in self._call("GET", "/api/vector-indexes")]
 
     def create_view(self, name: str, collection_or_type: str, query: object = None, *,
                     kind: str | None = None) -> ViewInfo:

@@ -476,6 +476,20 @@ class AggregateIn(_Model):
     ref: str | None = None
 
 
+class TextIndexIn(_Model):
+    target: str = Field(min_length=1, description="an entity type or a collection")
+    fields: list[str] = Field(min_length=1, description="property names (dotted paths)")
+    kind: Literal["document", "entity"] | None = None
+
+
+class VectorIndexIn(_Model):
+    target: str = Field(min_length=1, description="an entity type or a collection")
+    property: str = Field(default="embedding", min_length=1)
+    dimensions: int = Field(ge=1, le=65_536)
+    metric: Literal["cosine", "l2", "dot"] = "cosine"
+    kind: Literal["document", "entity"] | None = None
+
+
 class SearchIn(_Model):
     query: str = Field(description='words, "quoted phrases" and prefix* (all required)')
     type: str | None = Field(default=None, description="one entity type or collection")
