@@ -35,7 +35,6 @@ NOT_REMOTE: dict[str, str] = {
     "Repository.copy_to": "writes another database reachable from the server",
     "Repository.export": "writes a file on the server's disk",
     "Repository.fsck": "reads the whole database; the admin route POST /api/fsck covers it",
-    # not offered over HTTP yet: each needs a route (issue 13 follow-up)
 }
 
 # Public names of the embedded classes that are plumbing between palimpsest's own layers
