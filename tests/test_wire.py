@@ -30,9 +30,12 @@ from palimpsest.types import (
     Entity,
     Entry,
     Erasure,
+    FsckReport,
+    GcReport,
     IndexInfo,
     KVEvent,
     MergeResult,
+    Problem,
     RefLogEntry,
     Relation,
     RetentionPolicy,
@@ -108,6 +111,7 @@ schemas = st.builds(Schema, st.sampled_from(["entity", "relation", "collection"]
                     json_values, st.none() | name_lists, st.none() | name_lists,
                     st.none() | counts, name_lists)
 
+problems = st.builds(Problem, names, text, st.none() | counts, st.none() | counts, maybe_names)
 STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     Entity: entities,
     Relation: relations,
@@ -154,6 +158,13 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
                           counts, st.booleans()),
     CopyReport: st.builds(CopyReport, text, counts, counts, counts,
                           st.dictionaries(names, st.none() | hashes, max_size=3)),
+    Problem: problems,
+    FsckReport: st.builds(FsckReport, counts, counts, counts, counts, counts,
+                          st.lists(text, max_size=3), st.lists(problems, max_size=3),
+                          maybe_names, st.lists(names, max_size=2), st.lists(names, max_size=2)),
+    GcReport: st.builds(GcReport, counts, counts, counts, counts,
+                        st.dictionaries(names, st.none() | hashes, max_size=3), st.booleans(),
+                        st.booleans()),
 }
 
 

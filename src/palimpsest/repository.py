@@ -8,11 +8,11 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .codec import check_json, check_name, encode, to_us
 from .errors import InvalidValue, NotFound
-from .maintenance.fsck import FsckReport, check_repository
+from .maintenance.fsck import check_repository
 from .models import schemas as schema_rules
 from .models.kv import Builder as KVBuilder
 from .models.kv import KeyValue
@@ -38,6 +38,8 @@ from .types import (
     CommitStats,
     CopyReport,
     Erasure,
+    FsckReport,
+    GcReport,
     IndexInfo,
     KVEvent,
     RefLogEntry,
@@ -64,9 +66,6 @@ from .versioning.pruned import pruned_range
 from .versioning.refs import Ref, RefStore, is_commit_id
 from .view import View
 from .watch import CommitFollower, Follower, Watch, commit_poller, kv_poller, parse_token
-
-if TYPE_CHECKING:
-    from .maintenance.retention import GcReport
 
 ElementRef = str | tuple[str, str]
 

@@ -746,3 +746,82 @@ class SimilarHit:
 
     element: Entity | Document
     distance: float
+
+
+# -- maintenance reports -----------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One integrity problem: which check found it, where, and what is wrong."""
+
+    check: str
+    """row-hash, erasure, orphan-row, row-shape, commit-id, state-hash, parent, line, ref,
+    head, pruned, superseded, or index (the engine's own check of indexes and pages)."""
+    message: str
+    rid: int | None = None
+    seq: int | None = None
+    name: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, object]:
+        return {"check": self.check, "message": self.message, "rid": self.rid, "seq": self.seq,
+                "name": self.name}
+
+
+@dataclass(frozen=True, slots=True)
+class FsckReport:
+    """What fsck checked and every problem found (empty ``problems`` means healthy)."""
+
+    rows: int = 0
+    commits: int = 0
+    refs: int = 0
+    pruned_commits: int = 0
+    erased_rows: int = 0
+    problems: list[str] = field(default_factory=list)
+    details: list[Problem] = field(default_factory=list)
+    engine_check: str | None = None
+    """How the engine checked indexes (``integrity_check``, ``amcheck``, ``index-scan
+    comparison``), or None when it did not run (``last=N``)."""
+    unchecked_indexes: list[str] = field(default_factory=list)
+    repaired_indexes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def rids(self, check: str | None = None) -> set[int]:
+        """Row ids with problems (of one check)."""
+        return {p.rid for p in self.details
+                if p.rid is not None and (check is None or p.check == check)}
+
+    def seqs(self, check: str | None = None) -> set[int]:
+        """Commit seqs with problems (of one check)."""
+        return {p.seq for p in self.details
+                if p.seq is not None and p.rid is None and (check is None or p.check == check)}
+
+    def to_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "rows": self.rows, "commits": self.commits, "refs": self.refs,
+                "pruned_commits": self.pruned_commits, "erased_rows": self.erased_rows,
+                "problems": self.problems, "details": [p.to_dict() for p in self.details],
+                "engine_check": self.engine_check, "unchecked_indexes": self.unchecked_indexes,
+                "repaired_indexes": self.repaired_indexes}
+
+
+@dataclass(frozen=True, slots=True)
+class GcReport:
+    """What one gc run did (or, with ``dry_run``, would do)."""
+
+    commits_pruned: int = 0
+    rows_deleted: int = 0
+    rows_kept: int = 0
+    readable_commits: int = 0
+    horizons: dict[str, str | None] = field(default_factory=dict)
+    """Branch -> id of its horizon commit (None: the whole history is kept)."""
+    dry_run: bool = False
+    vacuumed: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {"commits_pruned": self.commits_pruned, "rows_deleted": self.rows_deleted,
+                "rows_kept": self.rows_kept, "readable_commits": self.readable_commits,
+                "horizons": self.horizons, "dry_run": self.dry_run, "vacuumed": self.vacuumed}

@@ -40,9 +40,12 @@ from .types import (
     Entity,
     Entry,
     Erasure,
+    FsckReport,
+    GcReport,
     IndexInfo,
     KVEvent,
     MergeResult,
+    Problem,
     RefLogEntry,
     Relation,
     RetentionPolicy,
@@ -240,7 +243,7 @@ _CODECS: dict[type[Any], _Codec] = {
                 Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent,
                 IndexInfo, ViewInfo, Erasure, RetentionPolicy, BackupInfo, CopyReport,
                 TextIndex, VectorIndex, SearchHit, SimilarHit,
-                Violation, Schema)
+                Violation, Schema, Problem, FsckReport, GcReport)
 }
 
 TYPES: tuple[type[Any], ...] = tuple(_CODECS)

@@ -10,11 +10,11 @@ import sqlite3
 from ..errors import CorruptObject, InvalidValue, PalimpsestError, StorageError
 from ..storage import open_database
 from ..storage.schema import create_schema
-from ..types import BackupFormat, BackupInfo
+from ..types import BackupFormat, BackupInfo, FsckReport
 from ..versioning.commits import CommitStore
 from ..versioning.refs import RefStore
 from .archive import export_archive, import_archive
-from .fsck import FsckReport, check_repository
+from .fsck import check_repository
 
 Format = BackupFormat
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -30,7 +29,7 @@ from ..codec import now_us
 from ..errors import InvalidKey, InvalidValue
 from ..storage.base import Database
 from ..storage.cache import bump_rewrites
-from ..types import Commit, RetentionPolicy
+from ..types import Commit, GcReport, RetentionPolicy
 from ..versioning import search_index
 from ..versioning.commits import CommitStore
 from ..versioning.firstparent import at_time, path
@@ -48,25 +47,6 @@ _US = 1_000_000
 # it there. (The coalesce gives the index an upper end: one range probe per row.)
 _UNNEEDED = ("NOT EXISTS (SELECT 1 FROM gc_bounds b WHERE b.line = rows.line AND "
              "b.bound >= rows.seq AND b.bound < coalesce(rows.superseded, 9223372036854775807))")
-
-
-@dataclass(frozen=True, slots=True)
-class GcReport:
-    """What one gc run did (or, with ``dry_run``, would do)."""
-
-    commits_pruned: int = 0
-    rows_deleted: int = 0
-    rows_kept: int = 0
-    readable_commits: int = 0
-    horizons: dict[str, str | None] = field(default_factory=dict)
-    """Branch -> id of its horizon commit (None: the whole history is kept)."""
-    dry_run: bool = False
-    vacuumed: bool = False
-
-    def to_dict(self) -> dict[str, object]:
-        return {"commits_pruned": self.commits_pruned, "rows_deleted": self.rows_deleted,
-                "rows_kept": self.rows_kept, "readable_commits": self.readable_commits,
-                "horizons": self.horizons, "dry_run": self.dry_run, "vacuumed": self.vacuumed}
 
 
 def parse_keep(keep: str | timedelta | int) -> int:
