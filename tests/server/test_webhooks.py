@@ -29,7 +29,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.received.append((dict(self.headers.items()), body))
                 self.send_response(outer.status)
@@ -204,3 +204,34 @@ def test_admin_only_and_typed_errors(hooked: Server, receiver: Receiver) -> None
     assert c.get("/api/webhooks/nope/deliveries", headers=hooked.h("admin")).status_code == 404
     listed = c.get("/api/webhooks", headers=hooked.h("admin")).json()
     assert listed == [] and wh.EVENTS[0] == "commit"
+
+
+def test_the_cli_manages_the_hooks_a_server_delivers_to(
+        repo_file: palimpsest.Repository, receiver: Receiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from palimpsest.cli import app
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    url = repo_file.url
+
+    def run(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(app, ["--repo", url, *args])
+        assert result.exit_code == code, (args, result.stdout, result.stderr)
+        return result.stdout
+
+    made = json.loads(run("webhook", "add", receiver.url, "-e", "commit", "--json"))
+    run("webhook", "add", receiver.url, "-e", "push", code=1)
+    assert [h["id"] for h in json.loads(run("webhook", "list", "--json"))] == [made["id"]]
+    srv = make_server(repo_file, config=ServerConfig(webhook_backoff_seconds=0.01))
+    with srv.client:
+        commit(srv, "ada")
+        wait_for(lambda: json.loads(run("webhook", "deliveries", made["id"], "--json"))
+                 and json.loads(run("webhook", "deliveries", made["id"], "--json")
+                                )[0]["status"] == "delivered")
+    headers, body = receiver.received[0]
+    assert headers["X-Palimpsest-Signature"] == wh.sign(made["secret"], body)
+    run("webhook", "remove", made["id"])
+    run("webhook", "remove", made["id"], code=1)
+    assert json.loads(run("webhook", "list", "--json")) == []

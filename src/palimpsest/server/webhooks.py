@@ -300,12 +300,16 @@ def install(repo: Repository, *, attempts: int = 5, backoff_seconds: float = 1.0
 
     def on_commit(commit: Commit) -> None:
         with contextlib.suppress(Exception):  # a hook must never fail a commit
-            branches = [b.name for b in repo.branches(base=None) if b.head is not None and b.head.id == commit.id]
             event = "merge" if len(commit.parents) > 1 else "commit"
+            if not any(event in hook.events for hook, _ in _hooks(repo.database)):
+                return  # the usual case: no branch lookup
+            branches: list[str | None] = [
+                b.name for b in repo.branches(base=None)
+                if b.head is not None and b.head.id == commit.id]
             payload = {"id": commit.id, "parents": list(commit.parents),
                        "author": commit.author, "message": commit.message,
                        "timestamp": commit.timestamp.isoformat()}
-            for branch in branches or [None]:
+            for branch in branches or [None]:  # None: no branch points at it any more
                 dispatcher.emit(event, payload | {"branch": branch}, branch)
 
     repo.on_commit(on_commit)
