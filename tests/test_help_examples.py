@@ -28,6 +28,10 @@ NOT_RUN = {
                                           "runs)",
     "palimpsest token revoke 3f2a9c": "needs the id of a token made at run time "
                                       "(test_cli.py revokes one)",
+    "palimpsest webhook remove 3f2a9c1b7d0e": "needs the id of a hook made at run time "
+                                              "(tests/server/test_webhooks.py removes one)",
+    "palimpsest webhook deliveries 3f2a9c1b7d0e": "needs the id of a hook made at run time "
+                                                  "(tests/server/test_webhooks.py lists them)",
 }
 # Commands whose examples continue in the folder of an earlier command.
 CONTINUES = {"restore": "backup", "schema show": "schema set", "schema list": "schema set",

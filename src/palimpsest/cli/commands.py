@@ -426,6 +426,7 @@ def _register() -> None:
     from . import kv  # noqa: F401, I001  (first: kv is listed before token)
     from . import data, history, mr, refs, schemas, search, sparql  # noqa: F401
     from . import manage  # noqa: F401  (combine, index, view)
+    from . import webhook  # noqa: F401
 
 
 _register()

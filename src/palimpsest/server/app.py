@@ -93,6 +93,10 @@ class ServerConfig:
     secure_cookies: bool | None = None
     """None: Secure cookies when the request came over HTTPS or to a loopback host."""
     csrf_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    webhook_attempts: int = 5
+    """Tries per webhook delivery before it is recorded as failed."""
+    webhook_backoff_seconds: float = 1.0
+    """Wait before the first retry of a delivery; doubles with each further one."""
 
 
 class ApiError(Exception):

@@ -26,7 +26,9 @@ from . import (
     routes_search,
     routes_sparql,
     routes_watch,
+    routes_webhooks,
     ui,
+    webhooks,
 )
 from .app import (
     ApiError,
@@ -51,6 +53,8 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     config = config or ServerConfig()
     config.no_auth = no_auth or config.no_auth
     auth.ensure_tables(repo.database)
+    dispatcher = webhooks.install(repo, attempts=config.webhook_attempts,
+                                  backoff_seconds=config.webhook_backoff_seconds)
     app = FastAPI(
         title="palimpsest", version=__version__,
         description="A versioned database for knowledge graphs and JSON documents. "
@@ -59,6 +63,7 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     )
     app.state.repo = repo
     app.state.config = config
+    app.state.webhooks = dispatcher
     app.state.auth_cache = {}
     app.add_middleware(inputs.StrictInput)  # inside BodyLimit, which bounds what it reads
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
@@ -114,6 +119,7 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.include_router(manage_router)
     app.include_router(routes_search.router)
     app.include_router(routes_sparql.router)
+    app.include_router(routes_webhooks.router)
     ui.install(app)
     return app
 

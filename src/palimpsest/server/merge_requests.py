@@ -25,7 +25,7 @@ from .. import wire
 from ..codec import from_us, now_us
 from ..errors import Forbidden, InvalidValue, MergeConflict, NotFound, PalimpsestError
 from ..types import Conflict, MergeResult
-from . import auth
+from . import auth, webhooks
 from .auth import Principal
 
 if TYPE_CHECKING:
@@ -227,7 +227,7 @@ def create(repo: Repository, principal: Principal, *, source: str, target: str, 
                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                (number, title, description, source, target, principal.user, "open", now, now,
                 None))
-    return get(repo, number)
+    return _announce(repo, "merge_request.opened", get(repo, number))
 
 
 def get(repo: Repository, number: int) -> MergeRequest:
@@ -291,7 +291,8 @@ def approve(repo: Repository, principal: Principal, number: int, body: str = ""
         raise Forbidden(f"{principal.user} opened merge request #{number} and cannot approve "
                         "it; ask another reviewer")
     _review(repo, number, "approval", principal.user, _text(body, "comment", MAX_TEXT))
-    return get(repo, number)
+    return _announce(repo, "merge_request.approved", get(repo, number),
+                     approver=principal.user)
 
 
 def close(repo: Repository, principal: Principal, number: int) -> MergeRequest:
@@ -417,7 +418,14 @@ def merge(repo: Repository, principal: Principal, number: int, checks: Checks, *
         raise MergeConflict(f"merge request #{number} has {len(result.conflicts)} conflict(s); "
                             "resolve them first", result.conflicts)
     _set_state(repo, number, "merged", result.commit.id if result.commit else None)
-    return get(repo, number), result
+    return _announce(repo, "merge_request.merged", get(repo, number)), result
+
+
+def _announce(repo: Repository, event: str, request: MergeRequest, **extra: Any
+              ) -> MergeRequest:
+    """Tell the webhooks about ``event`` (queued; never blocks or fails the request)."""
+    webhooks.emit(repo, event, request.to_dict() | extra, request.target)
+    return request
 
 
 def conflict_dicts(conflicts: list[Conflict]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from .. import wire
 from ..errors import Forbidden, MergeConflict
 from ..types import Branch, MergeResult
 from ..versioning.threeway import Resolved
-from . import auth, schemas
+from . import auth, schemas, webhooks
 from .app import Caller, RefParam, get_repo
 
 router = APIRouter(prefix="/api")
@@ -191,8 +191,11 @@ def tag(body: schemas.TagIn, request: Request, principal: Caller) -> dict[str, A
     """Name a commit (writers; moving an existing tag with ``force``, or a name matching a
     protected branch pattern, needs admin)."""
     auth.require_tag(get_repo(request).database, principal, body.name, force=body.force)
-    return wire.encode(get_repo(request).tag(body.name, body.ref, message=body.message,
-                                          author=principal.user, force=body.force))
+    repo = get_repo(request)
+    encoded = wire.encode(repo.tag(body.name, body.ref, message=body.message,
+                                   author=principal.user, force=body.force))
+    webhooks.emit(repo, "tag", encoded)
+    return encoded
 
 
 @router.delete("/tags/{name:path}", status_code=204, operation_id="delete_tag")
