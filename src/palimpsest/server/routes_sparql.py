@@ -167,9 +167,13 @@ async def sparql_post(request: Request, principal: Caller, query: QueryParam = N
 
 @router.get("/api/sparql/explain", operation_id="sparql_explain")
 def sparql_explain(request: Request, principal: Caller, query: QueryParam = None,
-                   ref: RefParam = None, prefixes: PrefixesParam = None) -> dict[str, str]:
-    """The SQL a SPARQL query compiles to at a ref (``?`` placeholders)."""
+                   ref: RefParam = None, prefixes: PrefixesParam = None) -> Any:
+    """The SQL a SPARQL query compiles to at a ref (``?`` placeholders); a query that does
+    not parse or is not supported is 400, as at ``/sparql``."""
     if query is None or not query.strip():
         raise ApiError(400, "bad_request", "give the SPARQL query as 'query'")
-    return {"sql": get_repo(request).at(ref).sparql_explain(query,
-                                                            prefixes=_prefixes(prefixes))}
+    try:
+        return {"sql": get_repo(request).at(ref).sparql_explain(query,
+                                                                prefixes=_prefixes(prefixes))}
+    except (QuerySyntaxError, UnsupportedQuery) as exc:
+        return JSONResponse(palimpsest_error_body(exc), 400)
