@@ -25,7 +25,6 @@ from .codec import (
     check_props,
     encode,
     from_us,
-    patched,
     to_us,
 )
 from .errors import (
@@ -404,12 +403,10 @@ class Transaction:
         if current is None:
             raise NotFound(f"cannot update entity {id!r}: it does not exist "
                            "(use put_entity to create it)")
-        patch = check_props(props, f"properties of entity {id!r}")
-        merged = patched(current.props, patch)
-        new_type = current.type if type is None else check_name(type, f"type of entity {id!r}")
+        _, made = current.patch(props, type)
         # stored props and the patch are both validated: the merge needs no second check
-        self._put(Write("e", id, PUT, new_type, value=encode(merged)))
-        return Entity(id, new_type, merged)
+        self._put(Write("e", id, PUT, made.type, value=encode(made.props)))
+        return made
 
     def delete_entity(self, id: str) -> None:
         """Delete an entity and every relation that starts or ends at it."""
@@ -492,12 +489,10 @@ class Transaction:
         current = self.relation(id)
         if current is None:
             raise NotFound(f"cannot update relation {id!r}: it does not exist")
-        patch = check_props(props,
-                            f"properties of relation {id!r}")
-        merged = patched(current.props, patch)
+        _, made = current.patch(props)
         # like update_entity: the patch is checked, stored properties are kept as they are
-        self._put_relation(id, current.type, current.source, current.target, merged)
-        return Relation(id, current.type, current.source, current.target, merged)
+        self._put_relation(id, made.type, made.source, made.target, made.props)
+        return made
 
     def delete_relation(self, id: str) -> None:
         check_name(id, "relation id")

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeAlias
 
-from .codec import json_equal
+from .codec import check_name, check_props, json_equal, patched
 
 JSON: TypeAlias = Any
 """A JSON value: str, int, finite float, bool, None, list or dict with string keys."""
@@ -33,6 +33,15 @@ class Entity:
     def to_dict(self) -> dict[str, JSON]:
         return {"type": self.type, "props": self.props}
 
+    def patch(self, props: Mapping[str, JSON] | None,
+              type: str | None = None) -> tuple[dict[str, JSON], Entity]:
+        """The checked patch and this entity with it applied (keys given as None removed;
+        ``type`` retypes): the one update rule of embedded and remote transactions."""
+        patch = check_props(props, f"properties of entity {self.id!r}")
+        new_type = self.type if type is None else check_name(type,
+                                                             f"type of entity {self.id!r}")
+        return patch, Entity(self.id, new_type, patched(self.props, patch))
+
 
 @dataclass(frozen=True, slots=True)
 class Relation:
@@ -47,6 +56,12 @@ class Relation:
     def to_dict(self) -> dict[str, JSON]:
         return {"type": self.type, "source": self.source, "target": self.target,
                 "props": self.props}
+
+    def patch(self, props: Mapping[str, JSON] | None) -> tuple[dict[str, JSON], Relation]:
+        """The checked patch and this relation with it applied (as :meth:`Entity.patch`)."""
+        patch = check_props(props, f"properties of relation {self.id!r}")
+        return patch, Relation(self.id, self.type, self.source, self.target,
+                               patched(self.props, patch))
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from ..codec import check_document, check_json, check_name, check_props, encode, patched
+from ..codec import check_document, check_json, check_name, check_props, encode
 from ..errors import InvalidValue, NotFound, QueryError, ReadOnly
 from ..models import kv as kvmodel
 from ..types import JSON, Commit, Document, Entity, Entry, Relation
@@ -287,11 +287,8 @@ class RemoteTransaction:
         if current is None:
             raise NotFound(f"cannot update entity {id!r}: it does not exist "
                            "(use put_entity to create it)")
-        patch = check_props(props, f"properties of entity {id!r}")
-        merged = patched(current.props, patch)
-        new_type = current.type if type is None else check_name(type, f"type of entity {id!r}")
+        patch, made = current.patch(props, type)
         self._op({"op": "update_entity", "id": id, "props": patch, "type": type})
-        made = Entity(id, new_type, merged)
         self._entities[id] = made
         return made
 
@@ -342,11 +339,8 @@ class RemoteTransaction:
         current = self.relation(id)
         if current is None:
             raise NotFound(f"cannot update relation {id!r}: it does not exist")
-        patch = check_props(props, f"properties of relation {id!r}")
-        merged = patched(current.props, patch)
+        patch, made = current.patch(props)
         self._op({"op": "update_relation", "id": id, "props": patch})
-        made = Relation(id, current.type, current.source, current.target,
-                                       merged)
         self._relations[id] = made
         return made
 
