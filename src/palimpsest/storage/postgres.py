@@ -523,6 +523,9 @@ class PostgresDatabase:
                         "(SELECT value FROM meta WHERE name = 'head'), "
                         "(SELECT value FROM meta WHERE name = 'rewrites')")
 
+    def write_token(self, *, after_commit: bool = False) -> object | None:
+        return None  # no cheap check: other sessions commit without a trace here
+
     def lock(self, name: str) -> None:
         """Take the named lock (e.g. ``"seq"``, ``"branch:main"``) until the write transaction
         ends: writers holding the same name run one after another."""

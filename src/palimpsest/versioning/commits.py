@@ -27,6 +27,7 @@ from ..codec import (
 )
 from ..errors import InvalidValue, RefNotFound
 from ..storage.base import Database, Row
+from ..storage.cache import facts_of
 from ..storage.visibility import Chain, StoredRow, read_rows
 from ..types import Commit, CommitStats
 from . import search_index
@@ -167,7 +168,12 @@ class CommitStore:
         return known
 
     def branch_position(self, branch: str) -> tuple[int, int | None] | None:
-        """(line, head seq) of a branch in one query; None if there is no such branch."""
+        """(line, head seq) of a branch in one query; None if there is no such branch. Inside
+        a write, kept between commits (``storage.cache.WriteFacts``)."""
+        return facts_of(self.db).get(  # type: ignore[no-any-return]
+            self.db, ("position", branch), lambda: self._branch_position(branch))
+
+    def _branch_position(self, branch: str) -> tuple[int, int | None] | None:
         row = self.db.one("SELECT l.id, coalesce(l.head_seq, l.fork_seq) FROM refs r "
                           "JOIN lines l ON l.id = r.line WHERE r.name = ? AND r.kind = 'branch'",
                           (branch,))
@@ -257,6 +263,9 @@ class CommitStore:
             applied.append((old, write, new_hash))
         if not applied and not allow_empty:
             return None
+        facts = facts_of(db)
+        indexes = search_index.committed(db)  # read before the rows go in, with the facts
+        before = facts.known(db)
         # Held to COMMIT: seqs become visible in order, without gaps (PostgreSQL; SQLite's
         # write lock already does this).
         db.lock("seq")
@@ -286,8 +295,9 @@ class CommitStore:
                 "origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
         if supersede:
             db.many("UPDATE rows SET superseded = ? WHERE rid = ?", supersede)
-        search_index.index_rows(db, line, seq, [(w.kind, w.key, w.op, w.type, w.value)
-                                                for _, w, _ in applied])
+        if indexes:
+            search_index.index_rows(db, line, seq, [(w.kind, w.key, w.op, w.type, w.value)
+                                                    for _, w, _ in applied], indexes)
         state = state_combine(bytes.fromhex(parent.state_hash) if parent else EMPTY_STATE,
                               added, removed)
         stats = CommitStats(**counts)
@@ -298,6 +308,8 @@ class CommitStore:
                 encode(meta),
                 encode({k: v for k, v in stats.to_dict().items() if v}), state))
         db.run("UPDATE lines SET head_seq = ? WHERE id = ?", (seq, line))
+        if before is not None:
+            facts.carry(db, before, line, seq, {(w.kind, w.type) for _, w, _ in applied})
         commit = Commit(id=cid, parents=tuple(parents), author=author, message=message,
                         timestamp=from_us(time_us), metadata=meta, stats=stats,
                         state_hash=state.hex(), seq=seq, line=line)
