@@ -702,7 +702,8 @@ class Repository:
                 self._refs.branch_line(name)  # raises RefNotFound with a hint
                 raise AssertionError("unreachable")
             line, head = position
-            reader = KVReader(self._db, self._commits.chain(line, head or 0))
+            reader = KVReader(self._db, self._commits.chain(line, head or 0),
+                              self._commits.time_us)
             writes = build(reader)
             if not writes:
                 return None

@@ -50,11 +50,13 @@ class Reader:
     (possibly a deletion) or None, one query per key or one per 500 with :meth:`prefetch`.
     What it read is :attr:`known`, so the commit does not read those rows again."""
 
-    def __init__(self, db: Database, chain: Chain) -> None:
+    def __init__(self, db: Database, chain: Chain,
+                 commit_time: Callable[[int], int] | None = None) -> None:
         self.db = db
         self.chain = chain
         self.known: dict[tuple[str, str], StoredRow | None] = {}
         self._times: dict[int, int] = {}
+        self._commit_time = commit_time  # one commit's time (µs) by seq, e.g. from a cache
 
     def __call__(self, key: str) -> StoredRow | None:
         ident = (KIND, key)
@@ -84,7 +86,10 @@ class Reader:
         if created is not None:
             return created
         if row.seq not in self._times:
-            self._creation_times([row])
+            if self._commit_time is not None:
+                self._times[row.seq] = self._commit_time(row.seq)
+            else:
+                self._creation_times([row])
         return self._times.get(row.seq, 0)
 
 

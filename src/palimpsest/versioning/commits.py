@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..codec import (
@@ -23,7 +23,6 @@ from ..codec import (
     from_us,
     now_us,
     state_combine,
-    to_us,
 )
 from ..errors import InvalidValue, RefNotFound
 from ..storage.base import Database, Row
@@ -37,6 +36,9 @@ _COMMIT_COLUMNS = ("seq, id, line, parents, author, message, time_us, metadata, 
                    "state_hash")
 
 _UNKNOWN: Any = object()
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
 
 _STAT_NAMES = {"e": "entities", "r": "relations", "d": "documents"}
 
@@ -151,6 +153,10 @@ class CommitStore:
                            "ORDER BY id LIMIT ?", (low, high, limit))
         return [self._from_row(r) for r in rows]
 
+    def time_us(self, seq: int) -> int:
+        """The time of the commit at ``seq`` in µs (from the commit cache when it holds it)."""
+        return (self.by_seq(seq).timestamp - _EPOCH) // _MICRO
+
     def count(self) -> int:
         row = self.db.one("SELECT count(*) FROM commits")
         return int(row[0]) if row else 0
@@ -235,7 +241,7 @@ class CommitStore:
         assert head is None or isinstance(head, int)
         head_chain = self.chain(line, head) if head is not None else ((line, 0),)
         parent = self.by_seq(head) if head is not None else None  # cached: commits never change
-        parent_time = to_us(parent.timestamp) if parent is not None else None
+        parent_time = (parent.timestamp - _EPOCH) // _MICRO if parent is not None else None
         now = now_us()
         if time_us is None:
             time_us = max(now, parent_time or 0)
@@ -306,7 +312,7 @@ class CommitStore:
         db.run(f"INSERT INTO commits ({_COMMIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                (seq, id_bytes(cid), line, parents_bytes(parents), author, message, time_us,
                 encode(meta),
-                encode({k: v for k, v in stats.to_dict().items() if v}), state))
+                encode(counts), state))  # the stats that are not zero
         db.run("UPDATE lines SET head_seq = ? WHERE id = ?", (seq, line))
         if before is not None:
             facts.carry(db, before, line, seq, {(w.kind, w.type) for _, w, _ in applied})
