@@ -20,6 +20,7 @@ import builtins
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from ..codec import MAX_VALUE_BYTES, check_count, decode, encode, from_us
@@ -524,8 +525,15 @@ class KeyValue:
         commit = self._commit(message or f"kv set {len(values)} keys", author, metadata,
                               values, build)
         assert commit is not None
-        return [self._written(key, value, version, created, commit)
-                for key, value, version, created in made]
+        stamp = commit.timestamp
+        times: dict[int | None, datetime] = {None: stamp}  # keys created together share one
+        out = []
+        for key, value, version, created in made:
+            created_at = times.get(created)
+            if created_at is None:
+                created_at = times[created] = from_us(created or 0)
+            out.append(Entry(key, value, version, created_at, stamp, commit.id))
+        return out
 
     def compare_and_set(self, key: str, expected_version: int, value: bytes, *,
                         message: str | None = None, author: str | None = None,
