@@ -61,6 +61,7 @@ class ReadCache:
         self._local = threading.local()
         self.hits = 0
         self.misses = 0
+        self.facts = WriteFacts()  # the handle's write facts, whatever the cache's size
 
     @property
     def enabled(self) -> bool:
@@ -225,7 +226,6 @@ class WriteFacts:
 
 _CACHES: dict[int, ReadCache] = {}
 _CACHES_LOCK = threading.Lock()
-_FACTS: dict[int, WriteFacts] = {}
 
 
 def cache_of(db: Database) -> ReadCache:
@@ -241,15 +241,9 @@ def cache_of(db: Database) -> ReadCache:
 
 
 def facts_of(db: Database) -> WriteFacts:
-    """The write facts of a database handle (made on first use, dropped with the handle)."""
-    facts = _FACTS.get(id(db))
-    if facts is None:
-        with _CACHES_LOCK:
-            facts = _FACTS.get(id(db))
-            if facts is None:
-                facts = _FACTS[id(db)] = WriteFacts()
-                weakref.finalize(db, _FACTS.pop, id(db), None)
-    return facts
+    """The write facts of a database handle (kept with its read cache, whether that is on or
+    off)."""
+    return cache_of(db).facts
 
 
 def bump_rewrites(db: Database) -> None:
