@@ -1,8 +1,10 @@
 """Commits and lines: reading them, and writing one commit's rows atomically.
 
-A *line* is a sequence of commits that may fork from ``(parent line, fork seq)``. Seqs come from
-one repository-wide counter, so a commit is ``(line, seq)`` and its visible state is given by its
-chain (see :mod:`palimpsest.storage.visibility`). Lines never change once forked; only their
+A *line* is a sequence of commits that may fork from ``(parent line, fork seq)``. Seqs are unique
+in the repository and grow along each line and from a commit to its descendants (not gap-free,
+and on PostgreSQL not visible in seq order across lines: ``storage.schema.next_seq``), so a
+commit is ``(line, seq)`` and its visible state is given by its chain (see
+:mod:`palimpsest.storage.visibility`). Lines never change once forked; only their
 ``head_seq`` advances, so chains are cached.
 """
 
@@ -27,6 +29,7 @@ from ..codec import (
 )
 from ..errors import InvalidValue, RefNotFound
 from ..storage.base import Database, Row
+from ..storage.schema import next_seq
 from ..storage.visibility import Chain, StoredRow, read_rows
 from ..types import Commit, CommitStats
 from . import search_index
@@ -198,7 +201,7 @@ class CommitStore:
         return self.chain(commit.line, commit.seq)
 
     def new_line(self, parent: int | None, fork_seq: int | None) -> int:
-        self.db.lock("seq")  # line ids, like seqs, are allocated one writer at a time
+        self.db.lock("lines")  # line ids are allocated one writer at a time
         row = self.db.one("SELECT coalesce(max(id), 0) + 1 FROM lines")
         line = int(row[0]) if row else 1
         self.db.run("INSERT INTO lines (id, parent, fork_seq, head_seq) VALUES (?, ?, ?, NULL)",
@@ -257,11 +260,11 @@ class CommitStore:
             applied.append((old, write, new_hash))
         if not applied and not allow_empty:
             return None
-        # Held to COMMIT: seqs become visible in order, without gaps (PostgreSQL; SQLite's
-        # write lock already does this).
-        db.lock("seq")
-        row = db.one("SELECT coalesce(max(seq), 0) + 1 FROM commits")
-        seq = int(row[0]) if row else 1
+        # The line's lock, held to COMMIT (callers hold their branch's already): the line's
+        # commits get increasing seqs in commit order. No repository-wide lock: commits to
+        # other lines proceed (docs/postgres.md, "Many writers", for why that stays exact).
+        db.lock(f"line:{line}")
+        seq = next_seq(db)
         added = removed = 0
         counts: dict[str, int] = {}
         inserts, supersede = [], []
