@@ -60,8 +60,9 @@ from .base import (
     current_lock_wait,
 )
 from .fulltext import FullText, PostgresFullText
+from .replicas import LSN_SQL, Replicas
 
-_OPTIONS = ("schema", "pool_size")
+_OPTIONS = ("schema", "pool_size", "replica", "replica_wait")
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _ITERSIZE = 2000
 _COPY_FROM = 64  # rows in one many() call from which a plain INSERT becomes a COPY
@@ -209,6 +210,9 @@ class Target:
     password: str | None
     pool_size: int
     display: str = field(default="")
+    replicas: tuple[str, ...] = ()
+    """``replica=`` URLs (docs/postgres.md, "Read replicas")."""
+    replica_wait: float = 1.0
 
     @property
     def where(self) -> str:
@@ -222,6 +226,13 @@ def parse_url(url: str) -> Target:
         raise InvalidValue(f"not a PostgreSQL URL (postgresql://user@host/db): {parts.scheme}://")
     query = parse_qsl(parts.query, keep_blank_values=True)
     options = {k: v for k, v in query if k in _OPTIONS}
+    replicas = tuple(v for k, v in query if k == "replica" and v)
+    try:
+        replica_wait = float(options.get("replica_wait", "1"))
+    except ValueError:
+        raise InvalidValue("replica_wait must be a number of seconds") from None
+    if not replica_wait >= 0:
+        raise InvalidValue("replica_wait must be zero or more seconds")
     rest = [(k, v) for k, v in query if k not in _OPTIONS]
     schema = options.get("schema", "public") or "public"
     if not _SCHEMA_NAME.match(schema):
@@ -242,11 +253,13 @@ def parse_url(url: str) -> Target:
     netloc = parts.netloc
     if parts.password:
         netloc = netloc.replace(":" + parts.password + "@", ":***@", 1)
-    shown = [(k, "***" if k == "password" else v) for k, v in query]
+    shown = [(k, "***" if k == "password" else parse_url(v).display if k == "replica" else v)
+             for k, v in query]
     display = urlunsplit((parts.scheme, netloc, parts.path, urlencode(shown, quote_via=quote),
                           ""))
     return Target(conninfo=conninfo, schema=schema, host=host, port=port, dbname=dbname,
-                  password=password, pool_size=pool_size, display=display)
+                  password=password, pool_size=pool_size, display=display, replicas=replicas,
+                  replica_wait=replica_wait)
 
 
 def _key(schema: str, name: str) -> int:
@@ -277,7 +290,8 @@ class _Bound:
 class PostgresDatabase:
     """A pool of connections to one repository (one schema of one PostgreSQL database)."""
 
-    def __init__(self, url: str, *, connect_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, connect_timeout: float = 10.0,
+                 replicas: Sequence[str] = ()) -> None:
         self.target = parse_url(url)
         self.url = self.target.display
         self.schema = self.target.schema
@@ -296,7 +310,18 @@ class PostgresDatabase:
             self.target.conninfo, min_size=1, max_size=self.target.pool_size,
             kwargs=self._connect_kwargs(), configure=self._configure, open=False,
             timeout=60.0, name=f"palimpsest-{self.schema}")
+        self.replicas: Replicas | None = None
+        """Where reads go when the handle has streaming replicas (``replica=`` URLs)."""
         self._bootstrap()
+        urls = [*self.target.replicas, *replicas]
+        if urls:
+            infos = [parse_url(u).conninfo for u in urls]
+            self.replicas = Replicas(infos, pool_size=self.target.pool_size,
+                                     wait=self.target.replica_wait,
+                                     kwargs=self._connect_kwargs(), configure=self._configure,
+                                     name=f"palimpsest-{self.schema}")
+            row = self.one(LSN_SQL)  # the primary: replicas serve reads once they have
+            self.replicas.wrote(int(row[0]) if row else 0)  # what opening wrote or read
 
     # -- connections ---------------------------------------------------------------------
     def _connect_kwargs(self) -> dict[str, Any]:
@@ -413,6 +438,10 @@ class PostgresDatabase:
             bound.dirty = bound.dirty or fetch == "count"
             return _fetch(cur, fetch)
         retry = fetch != "count"  # a read can be re-run on a fresh connection; a write can't
+        if retry and self.replicas is not None and _is_read(sql):
+            done, result = self._on_replica(query, params, fetch, limit if timeout else None)
+            if done:
+                return result
         while True:
             try:
                 with self._pool.connection() as conn, \
@@ -430,6 +459,31 @@ class PostgresDatabase:
                 raise self._error(exc, "a query") from None
             except (psycopg.Error, PoolTimeout) as exc:
                 raise self._error(exc, "a query") from None
+
+    def _on_replica(self, query: str, params: Params, fetch: str,
+                    limit: str | None) -> tuple[bool, Any]:
+        """Run a read on a replica that has this handle's writes: ``(True, result)``, or
+        ``(False, None)`` when it must run on the primary."""
+        assert self.replicas is not None
+        try:
+            with self.replicas.connection() as picked:
+                if picked is None:
+                    return False, None
+                _, conn = picked
+                with conn.transaction() if limit else nullcontext():
+                    if limit:
+                        conn.execute(limit)
+                    return True, _fetch(conn.execute(query, params), fetch)
+        except UnicodeEncodeError as exc:
+            raise bad_text(exc) from None
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if isinstance(exc, pgerrors.QueryCanceled):
+                raise self._error(exc, "a query") from None
+            return False, None  # the replica went away: the primary answers
+        except (pgerrors.ReadOnlySqlTransaction, pgerrors.FeatureNotSupported):
+            return False, None  # not a plain read after all
+        except psycopg.Error as exc:
+            raise self._error(exc, "a query") from None
 
     # -- the Database protocol -----------------------------------------------------------
     def one(self, sql: str, params: Params = ()) -> Row | None:
@@ -524,6 +578,12 @@ class PostgresDatabase:
         # One round trip: the newest commit, ref move, current branch and rewrite epoch.
         if self.in_write():
             return None
+        token = self._token()
+        if self.replicas is not None:  # name the server too: reads may come from either
+            return self.replicas.source(), token
+        return token
+
+    def _token(self) -> object | None:
         # Not max(seq): seqs of different lines commit out of order. A commit raises its
         # line's head_seq, and heads never move back, so the sum grows with every commit.
         return self.one("SELECT l.s, l.n, (SELECT max(id) FROM reflog), "
@@ -591,7 +651,20 @@ class PostgresDatabase:
         if self._bound() is not None:
             yield
             return
+        if self.replicas is not None:
+            with self.replicas.connection() as picked:
+                if picked is not None:
+                    conn = picked[1]
+                    try:
+                        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    except psycopg.Error as exc:
+                        raise self._error(exc, "starting a transaction") from None
+                    yield from self._reading(conn, release=False)
+                    return
         conn, _ = self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield from self._reading(conn, release=True)
+
+    def _reading(self, conn: psycopg.Connection[Any], *, release: bool) -> Iterator[None]:
         bound = _Bound(conn, None)
         self._local.bound = bound
         try:
@@ -599,7 +672,8 @@ class PostgresDatabase:
         finally:
             self._local.bound = None
             self._end(conn, "COMMIT")
-            self._release(conn)
+            if release:
+                self._release(conn)
 
     def _begin(self, statement: str) -> tuple[psycopg.Connection[Any], str | None]:
         """A pooled connection with a transaction begun; a dead pooled connection is replaced
@@ -644,7 +718,14 @@ class PostgresDatabase:
         try:
             if bound.dirty:  # one round trip: NOTIFY is delivered at COMMIT
                 payload = "" if bound.seq is None else str(int(bound.seq))
-                conn.execute(f"NOTIFY \"{self.channel}\", '{payload}'; COMMIT")
+                tail = "" if self.replicas is None else f"; {LSN_SQL}"
+                cur = conn.execute(f"NOTIFY \"{self.channel}\", '{payload}'; COMMIT{tail}")
+                if self.replicas is not None:  # read-your-writes: where the commit ended
+                    while cur.nextset():
+                        pass
+                    row = cur.fetchone()
+                    if row is not None:
+                        self.replicas.wrote(int(row[0]))
             else:
                 conn.execute("COMMIT")
         except psycopg.Error as exc:
@@ -725,6 +806,8 @@ class PostgresDatabase:
                 self._listener.stop()
                 self._listener = None
         self._pool.close()
+        if self.replicas is not None:
+            self.replicas.close()
 
     def drop(self) -> None:
         """Drop the repository's schema, then close."""
@@ -741,6 +824,16 @@ class PostgresDatabase:
 def _fetch(cur: psycopg.Cursor[Any], fetch: str) -> Any:
     return cur.fetchone() if fetch == "one" else cur.fetchall() if fetch == "all" else \
         cur.rowcount
+
+
+_NOT_READS = ("nextval", "setval", "pg_advisory", "txid_current", "pg_current_wal",
+              "pg_xact_status")
+
+
+def _is_read(sql: str) -> bool:
+    """A statement a replica can answer (plain SELECTs; the primary runs the rest)."""
+    head = sql.lstrip()[:6].upper()
+    return head in ("SELECT", "WITH ") and not any(f in sql for f in _NOT_READS)
 
 
 def _broken(exc: BaseException) -> bool:
