@@ -273,7 +273,7 @@ class CommitStore:
                             write.target, write.value, new_hash, write.origin))
             old_live = old is not None and old.op == PUT
             if old is not None and old.line == line:
-                supersede.append((seq, old.rid))
+                supersede.append((seq, old.rid, line))
             if old_live:
                 assert old is not None and old.hash is not None
                 removed += element_term(write.kind, write.key, bytes(old.hash))
@@ -288,7 +288,8 @@ class CommitStore:
         db.many("INSERT INTO rows (kind, key, line, seq, op, type, source, target, value, hash, "
                 "origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
         if supersede:
-            db.many("UPDATE rows SET superseded = ? WHERE rid = ?", supersede)
+            # the line too: partitioned or distributed by line, the update touches one part
+            db.many("UPDATE rows SET superseded = ? WHERE rid = ? AND line = ?", supersede)
         search_index.index_rows(db, line, seq, [(w.kind, w.key, w.op, w.type, w.value)
                                                 for _, w, _ in applied])
         state = state_combine(bytes.fromhex(parent.state_hash) if parent else EMPTY_STATE,
