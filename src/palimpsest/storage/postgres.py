@@ -363,6 +363,8 @@ class PostgresDatabase:
             return False, None  # the replica went away: the primary answers
         except (pgerrors.ReadOnlySqlTransaction, pgerrors.FeatureNotSupported):
             return False, None  # not a plain read after all
+        except pgerrors.SerializationFailure:
+            return False, None  # cancelled by a conflict with the replica's replay
         except psycopg.Error as exc:
             raise self._error(exc, "a query") from None
 
