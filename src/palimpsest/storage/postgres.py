@@ -10,9 +10,11 @@ which never change.
 Writers serialise through transaction-scoped advisory locks (:meth:`PostgresDatabase.lock`):
 one per branch and one per line (commits to one branch land one after another, each on the
 latest head). Commit seqs come from a sequence with no lock held to COMMIT, so writers on
-different branches never wait for each other (docs/postgres.md, "Many writers"). Every write transaction that changed something sends a
-NOTIFY on the repository's channel; :meth:`PostgresDatabase.wait_for_notification` lets watchers
-in other processes wake up at once (they still re-read: a notification can be missed).
+different branches never wait for each other (docs/postgres.md, "Many writers"). Every write
+transaction that changed something sends a NOTIFY on the repository's channel;
+:meth:`PostgresDatabase.wait_for_notification` lets watchers in other processes wake up at once
+(they still re-read: a notification can be missed). With ``replica=`` URLs, reads outside a
+write transaction go to a streaming replica (``storage/replicas.py``).
 
 URL: ``postgresql://user[:password]@host[:port]/dbname[?schema=NAME&pool_size=N&...]``;
 ``schema`` (default ``public``) lets several repositories share one database, ``pool_size``
