@@ -199,7 +199,7 @@ def bench_sql_floor(folder: Path, size: str, durability: str) -> list[tuple[str,
         digest = hashlib.blake2b(b"%d" % seq, digest_size=32).digest()
         conn.execute("INSERT INTO rows (kind, key, line, seq, op, type, value, hash) VALUES "
                      "('k', ?, 1, ?, 1, '2:1', '\"dmFsdWU=\"', ?)", (key, seq, digest))
-        conn.execute("UPDATE rows SET superseded = ? WHERE rid = ?", (seq, old[0]))
+        conn.execute("UPDATE rows SET superseded = ? WHERE rid = ? AND line = 1", (seq, old[0]))
         conn.execute("INSERT INTO commits (seq, id, line, parents, author, message, time_us, "
                      "metadata, stats, state_hash) VALUES (?, ?, 1, ?, 'bench', 'kv set', ?, "
                      "'{}', '{\"kv_changed\":1}', ?)",
