@@ -252,6 +252,8 @@ def test_merge_requests_through_the_api(server: Server) -> None:
     listed = c.get("/api/merge-requests", params={"state": "merged"},
                    headers=server.h("reader")).json()
     assert [r["number"] for r in listed] == [1] and listed[0]["merge_commit"] == head.id
+    assert head.metadata["merge_request"] == 1 and head.metadata["approved_by"] == ["alice"]
+    assert "fsck" in head.metadata["checks"]  # type: ignore[operator]
     assert c.get("/api/merge-requests", params={"state": "x"},
                  headers=server.h("reader")).status_code == 422
 
@@ -275,6 +277,12 @@ def test_merge_request_pages(server: Server) -> None:
     page = server.client.post("/ui/mr/1/merge", data={"csrf": csrf(server)}).text
     assert 'id="mr-state">merged<' in page
     assert server.repo.head().entity("bob") is not None
+    head = server.repo.log()[0]
+    assert len(head.parents) == 2 and head.metadata["merge_request"] == 1
+    commit_page = server.client.get(f"/ui/commit/{head.id}").text
+    assert re.search(r'<a class="mr-link" href="/ui/mr/1">#1</a>', commit_page)
+    assert "approved by alice" in commit_page
+    assert '<a class="mr-badge" href="/ui/mr/1">MR #1</a>' in server.client.get("/ui/log").text
     assert "Add Bob" in server.client.get("/ui/mr", params={"state": "merged"}).text
     assert server.client.get("/ui/mr/99").status_code == 404
 
@@ -332,7 +340,10 @@ def test_merge_request_storage_on_every_backend(repo_url: str) -> None:
             mr.merge(repo, bob, 1, mr.Checks())
         mr.approve(repo, alice, 1)
         done, result = mr.merge(repo, bob, 1, mr.Checks())
-        assert done.state == "merged" and result.status == "fast_forward"
+        # it could fast-forward, but a merge commit records the request
+        assert done.state == "merged" and result.status == "merged"
+        assert result.commit is not None and result.commit.metadata["merge_request"] == 1
+        assert done.merge_commit == result.commit.id == repo.resolve("main").id
         assert repo.head().entity("a").props["v"] == 2
         assert [r.number for r in mr.list_requests(repo, "open")] == [2]
         assert mr.close(repo, bob, 2).state == "closed"
@@ -375,7 +386,7 @@ def test_merge_requests_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyP
     run("mr", "merge", "1", code=3)  # no approval yet
     run("mr", "approve", "1", "--author", "bob", code=1)  # its author
     run("mr", "approve", "1", "--author", "alice", "--comment", "ok")
-    assert "fast forward" in run("mr", "merge", "1")
+    assert "merged as" in run("mr", "merge", "1")  # a merge commit, not a fast forward
     listed = json.loads(run("mr", "list", "--state", "merged", "--json"))
     assert [r["number"] for r in listed] == [1] and listed[0]["approvals"] == ["alice"]
     with palimpsest.open(str(path)) as repo:
