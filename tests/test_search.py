@@ -190,15 +190,21 @@ def test_approximate_recall_at_head(repo: Any, metric: str) -> None:
     assert found / total >= 0.95, found / total
 
 
+def load_chunks(repo: Any, rng: random.Random, n: int, dims: int) -> list[list[float]]:
+    """Declare a vector index on ``Chunk.v`` and commit ``n`` random chunks ``c0000``…"""
+    repo.create_vector_index("Chunk", "v", dimensions=dims, kind="entity")
+    vectors = random_vectors(rng, n, dims)
+    with repo.transaction("load") as tx:
+        for i, v in enumerate(vectors):
+            tx.put_entity(f"c{i:04d}", "Chunk", {"v": v})
+    return vectors
+
+
 @pytest.mark.needs_embedded("follows the approximate index in this process")
 def test_approximate_index_follows_the_branch(repo: Any) -> None:
     rng = random.Random(7)
     dims = 8
-    repo.create_vector_index("Chunk", "v", dimensions=dims, kind="entity")
-    vectors = random_vectors(rng, 600, dims)
-    with repo.transaction("load") as tx:
-        for i, v in enumerate(vectors):
-            tx.put_entity(f"c{i:04d}", "Chunk", {"v": v})
+    vectors = load_chunks(repo, rng, 600, dims)
     first = repo.head().commit
     assert ids(repo.head().similar(vectors[5], 1)) == ["c0005"]  # starts building the index
     assert ann.wait(repo.database, 60) and ann.ready(repo.database)
@@ -230,11 +236,7 @@ def test_searches_answer_exactly_until_the_index_is_ready(repo: Any,
 
     rng = random.Random(11)
     dims = 8
-    repo.create_vector_index("Chunk", "v", dimensions=dims, kind="entity")
-    vectors = random_vectors(rng, 800, dims)
-    with repo.transaction("load") as tx:
-        for i, v in enumerate(vectors):
-            tx.put_entity(f"c{i:04d}", "Chunk", {"v": v})
+    vectors = load_chunks(repo, rng, 800, dims)
     ann.forget(repo.database)
     release, started = threading.Event(), threading.Event()
     real_build, real_query = ann._build, ann._query
