@@ -241,8 +241,11 @@ class Repository(Protocol):
     def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
                   author: str | None = None, strategy: str | None = None,
                   resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
-                  dry_run: bool = False) -> MergeResult:
-        """Merge ``source`` (a branch, tag or commit) into branch ``into`` (default: current)."""
+                  dry_run: bool = False, metadata: Mapping[str, JSON] | None = None
+                  ) -> MergeResult:
+        """Merge ``source`` (a branch, tag or commit) into branch ``into`` (default: current);
+        ``metadata`` joins the merge commit's (a merge that could fast-forward then writes a
+        merge commit)."""
         ...
 
     def merge_preview(self, source: Ref, *, into: str | None = None,

@@ -468,20 +468,23 @@ class Repository:
     def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
               author: str | None = None, strategy: str | None = None,
               resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
-              dry_run: bool = False) -> MergeResult:
+              dry_run: bool = False, metadata: Mapping[str, JSON] | None = None
+              ) -> MergeResult:
         """Merge ``source`` (a branch, tag or commit) into branch ``into`` (default: current).
 
         Returns a MergeResult whose status is "fast_forward", "merged" (a commit whose
         parents are both heads), "up_to_date", or "conflict" (nothing written). ``strategy``
         ("ours" / "theirs") and ``resolutions`` ({Conflict.key: "ours" | "theirs" | value})
-        resolve conflicts; conflicts left after them raise MergeConflict.
+        resolve conflicts; conflicts left after them raise MergeConflict. ``metadata`` is
+        added to the merge commit's (which records the merge under ``"merge"``); with it a
+        merge that could fast-forward writes a merge commit instead.
         """
         return merge_ops.merge(self._refs, source, into=into or self.current_branch,
                                current=self.current_branch, message=message,
                                author=author or self.default_author,
                                resolver=Resolver(strategy, resolutions), dry_run=dry_run,
                                write=self._write_plan,
-                               vet=self._vet)
+                               vet=self._vet, metadata=metadata)
 
     def merge_preview(self, source: Ref, *, into: str | None = None,
                       strategy: str | None = None,
