@@ -146,6 +146,7 @@ def _downgrade_to_v2(db: Any) -> None:
             db.run("INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (seq, bytes(cid).hex(), line, orjson.dumps(hexes).decode(), *rest))
         db.run("DROP TABLE commits_v3")
+        db.run("DROP TABLE type_counts")  # schema 4
         db.run("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
 
 
@@ -203,3 +204,43 @@ def test_v2_postgres_migrates_to_v3(tmp_path: Path) -> None:
     sep = "&" if "?" in str(POSTGRES_URL) else "?"
     _migrates_keeping_archive(f"{POSTGRES_URL}{sep}schema={name}", tmp_path,
                               lambda: drop_postgres_schema(name))
+
+
+# -- schema 3 -> 4: maintained counts by type --------------------------------------------------
+
+def _migrates_to_v4(url: str, cleanup: Any = None) -> None:
+    repo = palimpsest.open(url, author="tester")
+    _history(repo)
+    with repo.transaction("retype") as tx:
+        tx.update_entity("ada", type="Countess")
+    expected = {(ref, t): repo.at(ref).count(type=t) for ref in ("main", "draft", "v1", "main~1")
+                for t in ("Person", "Countess", "KNOWS")}
+    with repo.database.write():
+        repo.database.run("DROP TABLE type_counts")
+        repo.database.run("UPDATE meta SET value = '3' WHERE name = 'schema_version'")
+    repo.close()
+    repo = palimpsest.open(url)
+    try:
+        assert int(repo.database.one("SELECT value FROM meta WHERE name = 'schema_version'")
+                   [0]) == schema.SCHEMA_VERSION
+        got = {(ref, t): repo.at(ref).count(type=t) for ref, t in expected}
+        assert got == expected
+        assert expected[("main", "Countess")] == 1 and expected[("v1", "Person")] == 1
+        assert expected[("main~1", "Person")] == 1 and expected[("draft", "Person")] == 2
+        assert repo.head().count_relations(type="KNOWS") == 0
+        assert repo.fsck().ok
+    finally:
+        repo.close()
+        if cleanup is not None:
+            cleanup()
+
+
+def test_v3_file_migrates_to_v4_counting_types(tmp_path: Path) -> None:
+    _migrates_to_v4(str(tmp_path / "v3.db"))
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PALIMPSEST_TEST_POSTGRES")
+def test_v3_postgres_migrates_to_v4() -> None:
+    name = f"mig_{uuid.uuid4().hex[:10]}"
+    sep = "&" if "?" in str(POSTGRES_URL) else "?"
+    _migrates_to_v4(f"{POSTGRES_URL}{sep}schema={name}", lambda: drop_postgres_schema(name))

@@ -28,10 +28,10 @@ from ..codec import (
     state_add,
     state_combine,
 )
-from ..storage import integrity
+from ..storage import counts, integrity
 from ..storage.base import Database
 from ..storage.schema import rebuild_superseded
-from ..storage.visibility import Chain, read_row, scan
+from ..storage.visibility import Chain, read_row, scan, visible
 from ..types import FsckReport, Problem
 from ..versioning.commits import CommitStore, id_bytes, id_text, parents_text
 from ..versioning.elements import ERASED, is_erased
@@ -106,6 +106,8 @@ def fsck(db: Database, commits: CommitStore, *, last: int | None = None,
         _check_lines(db, report)
         _check_superseded(db, report, min_seq, pruned)
         _check_pruned(db, report, pruned)
+        if last is None:
+            _check_type_counts(db, commits, report)
     return report.report()
 
 
@@ -343,6 +345,38 @@ def _check_superseded(db: Database, report: _Tally, min_seq: int, pruned: _Prune
                            "repair_indexes=True", rid=rid, seq=seq)
     if bad > 100:
         report.add("superseded", f"... and {bad - 100} more rows with a stale 'superseded' mark")
+
+
+def _check_type_counts(db: Database, commits: CommitStore, report: _Tally) -> None:
+    """The maintained counts by type (``storage/counts.py``) at every branch head and tag
+    must equal the live rows counted."""
+    heads: dict[str, tuple[int, int]] = {}
+    for name, kind, line, seq in db.all("SELECT name, kind, line, commit_seq FROM refs"):
+        if kind == "branch" and line is not None:
+            head = commits.line_head(int(line))
+            if head is not None:
+                heads[name] = (int(line), head)
+        elif seq is not None:
+            tagged = db.one("SELECT line FROM commits WHERE seq = ?", (seq,))
+            if tagged is not None:
+                heads[name] = (int(tagged[0]), int(seq))
+    for name, (line, bound) in sorted(heads.items()):
+        chain = commits.chain(line, bound)
+        lines = ",".join(str(int(part[0])) for part in chain)
+        for kind in ("e", "r", "d"):
+            where, params = visible(chain, kind)
+            found = {str(t): int(n) for t, n in db.all(
+                f"SELECT r.type, count(*) FROM rows r WHERE r.kind = ? AND r.op = 1 AND {where} "
+                "AND r.type IS NOT NULL GROUP BY r.type", [kind, *params])}
+            kept = {str(t) for (t,) in db.all(
+                f"SELECT DISTINCT type FROM type_counts WHERE kind = ? AND line IN ({lines})",
+                (kind,))}
+            for type_ in sorted(found.keys() | kept):
+                n = counts.count_at(db, chain, kind, type_)
+                if n != found.get(type_, 0):
+                    report.add("counts", f"{name}: the maintained count of {KIND_NAMES[kind]} "
+                               f"of type {type_!r} is {n}, the rows hold {found.get(type_, 0)}; "
+                               "run fsck with repair_indexes=True", name=name)
 
 
 def _check_pruned(db: Database, report: _Tally, pruned: _Pruned) -> None:

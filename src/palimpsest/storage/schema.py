@@ -28,9 +28,10 @@ from collections.abc import Callable
 
 from ..codec import decode
 from ..errors import SchemaVersionError
+from . import counts
 from .base import Database
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -148,6 +149,14 @@ CREATE TABLE IF NOT EXISTS view_rows (
     PRIMARY KEY (view, key, line, seq)
 );
 CREATE INDEX IF NOT EXISTS view_rows_scan ON view_rows (view, line, seq, superseded, op);
+CREATE TABLE IF NOT EXISTS type_counts (
+    line  {bigint} NOT NULL,
+    kind  TEXT NOT NULL,
+    type  TEXT NOT NULL,
+    seq   {bigint} NOT NULL,
+    n     {bigint} NOT NULL,
+    PRIMARY KEY (line, kind, type, seq)
+);
 CREATE TABLE IF NOT EXISTS search_indexes (
     name       TEXT PRIMARY KEY,
     mode       TEXT NOT NULL,
@@ -196,7 +205,12 @@ def _v2_to_v3(db: Database) -> None:
     db.run("DROP TABLE commits_v2")
 
 
-MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(db: Database) -> None:
+    """``type_counts`` (created by re-running ``_TABLES``), filled from the rows."""
+    counts.rebuild(db)
+
+
+MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 """``MIGRATIONS[v]`` turns a version-``v`` database into version ``v + 1``."""
 
 
@@ -249,7 +263,9 @@ def _stored_version(db: Database) -> int | None:
 
 
 def rebuild_superseded(db: Database) -> None:
-    """Recompute the derived ``superseded`` column from the immutable history."""
+    """Recompute the derived ``superseded`` column from the immutable history, and the
+    maintained type counts that depend on it (``storage/counts.py``)."""
     with db.write():
         db.run("UPDATE rows SET superseded = (SELECT min(n.seq) FROM rows n WHERE n.kind = "
                "rows.kind AND n.key = rows.key AND n.line = rows.line AND n.seq > rows.seq)")
+        counts.rebuild(db)

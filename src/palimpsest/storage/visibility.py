@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from ..codec import check_count
 from .base import Database
+from .counts import count_at
 
 Chain = tuple[tuple[int, int], ...]
 """((line, max visible seq), …), tip first."""
@@ -171,6 +172,10 @@ def scan_hashes(db: Database, chain: Chain, kind: str) -> dict[str, bytes | None
 
 
 def count(db: Database, chain: Chain, kind: str, *, type_: str | None = None) -> int:
+    """Live elements of ``kind`` (of one type: the maintained count, one lookup per chain
+    line, ``storage/counts.py``) at the chain's commit."""
+    if type_ is not None:
+        return count_at(db, chain, kind, type_)
     where, params = visible(chain, kind)
     sql = f"SELECT count(*) FROM rows r WHERE r.kind = ? AND r.op = 1 AND {where}"
     args: list[Any] = [kind, *params]

@@ -26,6 +26,7 @@ from ..codec import (
     to_us,
 )
 from ..errors import InvalidValue, RefNotFound
+from ..storage import counts as type_counts
 from ..storage.base import Database, Row
 from ..storage.visibility import Chain, StoredRow, read_rows
 from ..types import Commit, CommitStats
@@ -286,6 +287,9 @@ class CommitStore:
                 "origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
         if supersede:
             db.many("UPDATE rows SET superseded = ? WHERE rid = ?", supersede)
+        type_counts.record(db, line, seq, head_chain, type_counts.deltas_of(
+            (w.kind, old.op if old else None, old.type if old else None, w.op, w.type)
+            for old, w, _ in applied))
         search_index.index_rows(db, line, seq, [(w.kind, w.key, w.op, w.type, w.value)
                                                 for _, w, _ in applied])
         state = state_combine(bytes.fromhex(parent.state_hash) if parent else EMPTY_STATE,
