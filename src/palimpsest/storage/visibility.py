@@ -392,9 +392,8 @@ def change_rids(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | No
                                        f"{old}.rid AS old_rid, {new}.rid AS new_rid")
     if limit is not None:
         return db.all(q.sql + " ORDER BY c.o, c.key", q.args)
-    rows = db.all(f"SELECT * FROM ({q.sql}) d WHERE d.change IS NOT NULL", q.args)
-    rows.sort(key=itemgetter(0, 2))  # code point order = SQL's bytewise order
-    return rows
+    return db.all(f"SELECT * FROM ({q.sql}) d WHERE d.change IS NOT NULL ORDER BY d.o, d.key",
+                  q.args)  # bytewise order on both backends = code point order
 
 
 def rows_by_rid(db: Database, rids: Sequence[int]) -> dict[int, StoredRow]:
