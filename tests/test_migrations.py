@@ -198,12 +198,17 @@ def test_v2_file_migrates_to_v3_keeping_ids_and_archive(tmp_path: Path) -> None:
     _migrates_keeping_archive(str(tmp_path / "v2.db"), tmp_path)
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="needs PALIMPSEST_TEST_POSTGRES")
-def test_v2_postgres_migrates_to_v3(tmp_path: Path) -> None:
+def _postgres_schema() -> tuple[str, Any]:
+    """A URL of a fresh PostgreSQL schema, and what drops it."""
     name = f"mig_{uuid.uuid4().hex[:10]}"
     sep = "&" if "?" in str(POSTGRES_URL) else "?"
-    _migrates_keeping_archive(f"{POSTGRES_URL}{sep}schema={name}", tmp_path,
-                              lambda: drop_postgres_schema(name))
+    return f"{POSTGRES_URL}{sep}schema={name}", lambda: drop_postgres_schema(name)
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PALIMPSEST_TEST_POSTGRES")
+def test_v2_postgres_migrates_to_v3(tmp_path: Path) -> None:
+    url, cleanup = _postgres_schema()
+    _migrates_keeping_archive(url, tmp_path, cleanup)
 
 
 # -- schema 3 -> 4: maintained counts by type --------------------------------------------------
@@ -241,6 +246,4 @@ def test_v3_file_migrates_to_v4_counting_types(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs PALIMPSEST_TEST_POSTGRES")
 def test_v3_postgres_migrates_to_v4() -> None:
-    name = f"mig_{uuid.uuid4().hex[:10]}"
-    sep = "&" if "?" in str(POSTGRES_URL) else "?"
-    _migrates_to_v4(f"{POSTGRES_URL}{sep}schema={name}", lambda: drop_postgres_schema(name))
+    _migrates_to_v4(*_postgres_schema())
