@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 from ..codec import decode
 from ..errors import SchemaVersionError
+from . import counts
 from .base import Database
 
 SCHEMA_VERSION = 4
@@ -157,6 +158,14 @@ CREATE TABLE IF NOT EXISTS view_lines (
     synced_seq {bigint} NOT NULL,
     PRIMARY KEY (view, line)
 );
+CREATE TABLE IF NOT EXISTS type_counts (
+    line  {bigint} NOT NULL,
+    kind  TEXT NOT NULL,
+    type  TEXT NOT NULL,
+    seq   {bigint} NOT NULL,
+    n     {bigint} NOT NULL,
+    PRIMARY KEY (line, kind, type, seq)
+);
 CREATE TABLE IF NOT EXISTS search_indexes (
     name       TEXT PRIMARY KEY,
     mode       TEXT NOT NULL,
@@ -206,14 +215,19 @@ def _v2_to_v3(db: Database) -> None:
 
 
 def _v3_to_v4(db: Database) -> None:
-    """Commit seqs without a repository-wide lock (docs/postgres.md, "Many writers"):
+    """Schema 4, one migration for what the third session added.
+
+    Commit seqs without a repository-wide lock (docs/postgres.md, "Many writers"):
     PostgreSQL allocates them from the ``commit_seq`` sequence (created by ``_ddl``), moved
     past every stored seq here; materialized views record how far they are built per line
     (``view_lines``), since seqs no longer become visible in order across lines. A view built
-    up to seq N had every line's rows up to N."""
+    up to seq N had every line's rows up to N. ``type_counts`` (created by re-running
+    ``_TABLES``) is filled from the rows."""
     sync_sequences(db)
+    db.run("DELETE FROM view_lines")
     db.run("INSERT INTO view_lines (view, line, synced_seq) SELECT v.name, l.id, v.synced_seq "
            "FROM query_views v, lines l")
+    counts.rebuild(db)
 
 
 MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2, 2: _v2_to_v3,
@@ -288,7 +302,9 @@ def _stored_version(db: Database) -> int | None:
 
 
 def rebuild_superseded(db: Database) -> None:
-    """Recompute the derived ``superseded`` column from the immutable history."""
+    """Recompute the derived ``superseded`` column from the immutable history, and the
+    maintained type counts that depend on it (``storage/counts.py``)."""
     with db.write():
         db.run("UPDATE rows SET superseded = (SELECT min(n.seq) FROM rows n WHERE n.kind = "
                "rows.kind AND n.key = rows.key AND n.line = rows.line AND n.seq > rows.seq)")
+        counts.rebuild(db)

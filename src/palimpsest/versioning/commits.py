@@ -27,6 +27,7 @@ from ..codec import (
     state_combine,
 )
 from ..errors import InvalidValue, RefNotFound
+from ..storage import counts as type_counts
 from ..storage.base import Database, Row
 from ..storage.cache import facts_of
 from ..storage.schema import next_seq
@@ -305,6 +306,9 @@ class CommitStore:
         if supersede:
             # the line too: partitioned or distributed by line, the update touches one part
             db.many("UPDATE rows SET superseded = ? WHERE rid = ? AND line = ?", supersede)
+        type_counts.record(db, line, seq, head_chain, type_counts.deltas_of(
+            (w.kind, old.op if old else None, old.type if old else None, w.op, w.type)
+            for old, w, _ in applied))
         if indexes:
             search_index.index_rows(db, line, seq, [(w.kind, w.key, w.op, w.type, w.value)
                                                     for _, w, _ in applied], indexes)
