@@ -101,8 +101,8 @@ class Peer(Protocol):
 
 # -- one repository's side, used by LocalPeer, the local end of every sync, and the server --
 def advertise(db: Database, refs: RefStore) -> Advertisement:
+    prefixes = tuple(tracking_prefixes(db))
     with db.read():
-        prefixes = tuple(tracking_prefixes(db))
         branches = {}
         for name in refs.branch_names():
             if not name.startswith(prefixes):

@@ -4,6 +4,8 @@ remote-tracking branches (``origin/main``) that mirror their branches."""
 from __future__ import annotations
 
 import os
+import weakref
+from typing import Any
 
 from ..codec import now_us
 from ..errors import InvalidKey, InvalidValue, NotFound
@@ -11,10 +13,14 @@ from ..storage.base import Database
 from ..types import Remote
 from ..versioning.refs import check_ref_name
 
+_READY: weakref.WeakSet[Any] = weakref.WeakSet()
+
 
 def ensure_table(db: Database) -> None:
     """Create ``sync_remotes`` when missing (no schema version change: a repository that
     never had a remote has no table, and older palimpsests ignore it)."""
+    if db in _READY:
+        return
     bigint = db.dialect.bigint
     with db.write():
         db.run(f"""CREATE TABLE IF NOT EXISTS sync_remotes (
@@ -23,6 +29,7 @@ def ensure_table(db: Database) -> None:
             token   TEXT,
             time_us {bigint} NOT NULL
         )""")
+    _READY.add(db)
 
 
 def check_url(url: object) -> str:
