@@ -64,7 +64,7 @@ def fetch(local: Local, remote: str, *, progress: Progress | None = None,
     try:
         adv = other.advertise()
         prefix = f"{remote}/"
-        wants = sorted({cid for cid in adv.branches.values()
+        wants = sorted({cid for cid in [*adv.branches.values(), *adv.tags.values()]
                         if cid is not None and local.commits.by_id(cid) is None})
         updates = []
         for name, cid in sorted(adv.branches.items()):
@@ -80,17 +80,33 @@ def fetch(local: Local, remote: str, *, progress: Progress | None = None,
             if updates:
                 peers.apply_updates(local.commits, local.refs, updates, author=local.author,
                                     message=f"fetch {remote}")
-            return SyncReport(remote, "updated" if updates else "up_to_date", 0, 0, 0, 0,
-                              {u.name: u.new for u in updates})
+            tags = _new_tags(local, adv.tags)
+            moved: dict[str, str | None] = {**{u.name: u.new for u in updates}, **tags}
+            return SyncReport(remote, "updated" if moved else "up_to_date", 0, 0, 0, 0,
+                              moved)
         stream = other.send_pack(wants, pack.haves(local.db))
         received = peers.receive_pack(
             local.db, local.commits, local.refs, stream, updates, author=local.author,
             message=f"fetch {remote}", progress=progress)
+        tags = _new_tags(local, adv.tags)
     finally:
         if peer is None:
             other.close()
     return SyncReport(remote, "updated", received.commits, received.skipped, received.rows,
-                      received.bytes, {u.name: u.new for u in updates})
+                      received.bytes, {**{u.name: u.new for u in updates}, **tags})
+
+
+def _new_tags(local: Local, tags: dict[str, str]) -> dict[str, str | None]:
+    """Create the remote's tags this repository has no ref of that name for (an existing tag
+    or branch of the same name wins, as in git)."""
+    made: dict[str, str | None] = {}
+    for name, cid in sorted(tags.items()):
+        commit = local.commits.by_id(cid)
+        if commit is None or local.db.one("SELECT 1 FROM refs WHERE name = ?", (name,)):
+            continue
+        local.refs.create_tag(name, commit, message=None, author=local.author)
+        made[name] = cid
+    return made
 
 
 def push(local: Local, remote: str, branch: str, *, force: bool = False,
