@@ -52,11 +52,11 @@ def clone(
     """Copy a repository with its whole history (identical commit ids): remote-tracking
     branches ORIGIN/NAME and a local branch for the remote's current one.
 
-    Examples:
+    From a server: palimpsest clone http://HOST:8000 kg.db --token TOKEN.
 
-      palimpsest clone kg.db copy.db
+    Example:
 
-      palimpsest clone http://kg.example.org:8000 kg.db --token $TOKEN
+      palimpsest clone palimpsest.db copy.db
     """
     from ..sync.engine import clone as run_clone
     with progress_bar(not wants_json(ctx, json_out)) as progress:
@@ -80,9 +80,11 @@ def remote_add(ctx: typer.Context, name: RemoteArg,
                token: TokenOpt = None) -> None:
     """Remember another repository as NAME.
 
+    A server: palimpsest remote add origin http://HOST:8000 --token TOKEN.
+
     Example:
 
-      palimpsest remote add origin http://kg.example.org:8000 --token $TOKEN
+      palimpsest init mine.db && palimpsest --repo mine.db remote add hub palimpsest.db
     """
     open_repo(ctx).remotes.add(name, url, token=token)
     echo(f"Added remote {name} ({url})")
@@ -90,14 +92,24 @@ def remote_add(ctx: typer.Context, name: RemoteArg,
 
 @remote_app.command("remove")
 def remote_remove(ctx: typer.Context, name: RemoteArg) -> None:
-    """Forget a remote and its remote-tracking branches."""
+    """Forget a remote and its remote-tracking branches.
+
+    Example:
+
+      palimpsest clone palimpsest.db copy.db && palimpsest --repo copy.db remote remove origin
+    """
     open_repo(ctx).remotes.remove(name)
     echo(f"Removed remote {name}")
 
 
 @remote_app.command("list")
 def remote_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """The remotes, by name."""
+    """The remotes, by name.
+
+    Example:
+
+      palimpsest clone palimpsest.db copy.db && palimpsest --repo copy.db remote list
+    """
     remotes = open_repo(ctx).remotes.list()
     if wants_json(ctx, json_out):
         emit_json([wire.encode(r) for r in remotes])
@@ -117,7 +129,7 @@ def fetch(ctx: typer.Context,
 
     Example:
 
-      palimpsest fetch origin && palimpsest diff main origin/main --stat
+      palimpsest clone palimpsest.db copy.db && palimpsest --repo copy.db fetch origin
     """
     repo = open_repo(ctx)
     with progress_bar(not wants_json(ctx, json_out)) as progress:
@@ -142,7 +154,7 @@ def pull(ctx: typer.Context,
 
     Example:
 
-      palimpsest pull origin main
+      palimpsest clone palimpsest.db copy.db && palimpsest --repo copy.db pull origin main
     """
     repo = open_repo(ctx)
     with progress_bar(not wants_json(ctx, json_out)) as progress:
@@ -175,7 +187,7 @@ def push(ctx: typer.Context,
 
     Example:
 
-      palimpsest push origin main
+      palimpsest clone palimpsest.db copy.db && palimpsest --repo copy.db push origin main
     """
     repo = open_repo(ctx)
     with progress_bar(not wants_json(ctx, json_out)) as progress:
