@@ -335,3 +335,58 @@ def test_cli_clone_remote_fetch_pull_push(tmp_path: Path, monkeypatch: pytest.Mo
     run("--repo", "c.db", "push", code=1)
     run("--repo", "c.db", "remote", "remove", "origin")
     assert "no remotes" in run("--repo", "c.db", "remote", "list")
+
+
+@pytest.mark.parametrize("how", ["depth", "since"])
+def test_a_shallow_clone_keeps_recent_states_and_marks_a_horizon(tmp_path: Path,
+                                                                  how: str) -> None:
+    from datetime import timedelta
+
+    from palimpsest.errors import InvalidValue, RetentionExpired
+    origin = palimpsest.open(str(tmp_path / "o.db"), author="ada")
+    for i in range(12):
+        origin.put_entity(f"e{i % 4}", "T", {"n": i, "f": 1.0})
+    origin.rollback("main~2")
+    origin.put_entity("last", "T", {"b": True})
+    history = origin.log(limit=None)
+    options: dict[str, Any] = {"depth": 4} if how == "depth" else \
+        {"since": history[3].timestamp + timedelta(microseconds=1)}
+    full = palimpsest.clone(str(tmp_path / "o.db"), str(tmp_path / "full.db"))
+    clone = palimpsest.clone(str(tmp_path / "o.db"), str(tmp_path / "c.db"), **options)
+    assert [c.id for c in clone.log(limit=None)] == [c.id for c in history]  # metadata: all
+    readable = history[:4]
+    for commit in history:
+        if commit in readable:
+            assert clone.at(commit.id).to_dict() == origin.at(commit.id).to_dict()
+            assert clone.commit(commit.id).state_hash == commit.state_hash
+        else:
+            with pytest.raises(RetentionExpired, match=readable[-1].id[:10]):
+                clone.at(commit.id)
+    assert clone.fsck().problems == []
+    pack_rows = clone.database.one("SELECT count(*) FROM rows")[0]
+    assert pack_rows < full.database.one("SELECT count(*) FROM rows")[0]
+    # it keeps working: pull, commit, push
+    origin.put_entity("new", "T", {})
+    assert clone.pull().status == "fast_forward"
+    clone.put_entity("mine", "T", {"n": 1})
+    assert clone.push().commits == 1
+    assert origin.head().to_dict() == clone.head().to_dict()
+    # but it cannot give what it does not have
+    palimpsest.open(str(tmp_path / "empty.db")).close()
+    clone.remotes.add("empty", str(tmp_path / "empty.db"))
+    with pytest.raises(InvalidValue, match="horizon"):
+        clone.push("empty")
+    with pytest.raises(InvalidValue):
+        palimpsest.clone(str(tmp_path / "o.db"), str(tmp_path / "bad.db"), depth=0)
+
+
+def test_a_full_transfer_refuses_metadata_only_commits(tmp_path: Path) -> None:
+    """A sender may not pass commits off without their state unless a shallow transfer
+    was asked for."""
+    origin = _repo(tmp_path / "o.db", 5)
+    local = _local(palimpsest.open(str(tmp_path / "c.db")))
+    stream = sync_peer.send_pack(origin.database, _local(origin).commits,
+                                 [origin.resolve("main").id], [], depth=2)
+    with pytest.raises(CorruptObject, match="shallow"):
+        sync_peer.receive_pack(local.db, local.commits, local.refs, stream, [], author="x",
+                               message="fetch")

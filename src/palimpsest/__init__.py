@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .errors import (
@@ -112,13 +112,17 @@ def connect(url: str, token: str | None = None, *, timeout: float = 30.0) -> Rem
 
 
 def clone(url: str, path: str | os.PathLike[str], *, token: str | None = None,
-          author: str = "anonymous", origin: str = "origin") -> Repository:
+          author: str = "anonymous", origin: str = "origin", depth: int | None = None,
+          since: str | datetime | None = None) -> Repository:
     """A new repository at ``path`` (a SQLite path or ``postgresql://`` URL) holding the
     history of ``url`` (another repository's path or URL, or an ``http(s)://`` server with
     its ``token``) with identical commit ids: remote-tracking branches ``origin/NAME`` and a
-    local branch for the remote's current one (docs/sync.md)."""
+    local branch for the remote's current one (docs/sync.md). ``depth=N`` (the last N
+    first-parent commits of each branch) or ``since=`` (a time) make a shallow clone: older
+    commits keep their metadata but not their state, marked as a retention horizon."""
     from .sync.engine import clone as _clone
-    _clone(url, path, token=token, author=author, origin=origin)
+    _clone(url, path, token=token, author=author, origin=origin, depth=depth,
+           since=since.isoformat() if isinstance(since, datetime) else since)
     return open(path, author=author)
 
 

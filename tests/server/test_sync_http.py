@@ -158,3 +158,16 @@ def test_clone_push_pull_against_a_running_server(tmp_path: Path) -> None:
     hub = palimpsest.open(str(path))
     assert hub.resolve("main").id == a.resolve("main").id
     assert hub.fsck().problems == []
+
+
+def test_a_shallow_fetch_over_http(seeded: Server, tmp_path: Path) -> None:
+    from palimpsest.errors import RetentionExpired
+    repo = palimpsest.open(str(tmp_path / "shallow.db"), author="bob")
+    repo.remotes.add("origin", "http://testserver")
+    report = engine.fetch(_local(repo), "origin", peer=_peer(seeded, "reader"), depth=1)
+    head = seeded.repo.resolve("main")
+    assert report.commits == 3 and repo.resolve("origin/main").id == head.id
+    assert repo.at("origin/main").to_dict() == seeded.repo.head().to_dict()
+    with pytest.raises(RetentionExpired):
+        repo.at(head.parents[0])
+    assert repo.fsck().problems == []

@@ -47,6 +47,10 @@ def clone(
                                         "goes (a new SQLite file or postgresql://...).")],
     token: TokenOpt = None,
     origin: Annotated[str, typer.Option("--origin", help="Name of the remote.")] = "origin",
+    depth: Annotated[int | None, typer.Option("--depth", min=1, help="Shallow: only the last "
+                     "N commits of each branch come with their state.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Shallow: only the history "
+                     "from this ISO time on comes with its state.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Copy a repository with its whole history (identical commit ids): remote-tracking
@@ -54,14 +58,16 @@ def clone(
 
     From a server: palimpsest clone http://HOST:8000 kg.db --token TOKEN.
 
-    Example:
+    Examples:
 
       palimpsest clone palimpsest.db copy.db
+
+      palimpsest clone palimpsest.db recent.db --depth 3
     """
     from ..sync.engine import clone as run_clone
     with progress_bar(not wants_json(ctx, json_out)) as progress:
         report = run_clone(url, path, token=token, author=state(ctx).author, origin=origin,
-                           progress=progress)
+                           progress=progress, depth=depth, since=since)
     if wants_json(ctx, json_out):
         emit_json(wire.encode(report))
         return

@@ -18,6 +18,7 @@ import orjson
 from ..errors import CorruptObject
 from ..sync.pack import FORMAT, VERSION, lines_of
 from ..sync.peer import Advertisement, Received, RefUpdate
+from ..sync.shallow import shallow_options
 from .http import error_from
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
@@ -57,10 +58,12 @@ class HttpPeer:
         return [str(i) for i in self._json("POST", "/api/sync/has",
                                            json={"ids": list(ids)})["ids"]]
 
-    def send_pack(self, wants: Sequence[str], haves: Sequence[str]) -> Iterator[bytes]:
+    def send_pack(self, wants: Sequence[str], haves: Sequence[str], *,
+                  depth: int | None = None, since: str | None = None) -> Iterator[bytes]:
         self.requests += 1
+        body = {"wants": list(wants), "haves": list(haves), **shallow_options(depth, since)}
         with self._http.stream("POST", self.url + "/api/sync/pack", headers=self._headers,
-                               json={"wants": list(wants), "haves": list(haves)}) as response:
+                               json=body) as response:
             if response.status_code >= 400:
                 raise _error(response.status_code, response.read())
             yield from response.iter_bytes()

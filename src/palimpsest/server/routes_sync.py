@@ -44,6 +44,10 @@ class PackIn(_In):
     wants: list[str] = Field(max_length=_MAX_IDS, description="commit ids the client lacks")
     haves: list[str] = Field(default_factory=list, max_length=_MAX_IDS,
                              description="commit ids the client has")
+    depth: int | None = Field(None, ge=1, description="shallow: the last N first-parent "
+                              "commits of each wanted head come whole, older ones as metadata")
+    since: str | None = Field(None, description="shallow: the history from this ISO time on "
+                              "comes whole, older commits as metadata")
 
 
 def _stores(request: Request) -> tuple[CommitStore, RefStore]:
@@ -80,7 +84,8 @@ def sync_pack(body: PackIn, request: Request, principal: Caller) -> StreamingRes
     rows (docs/sync.md, the pack format)."""
     commits, _ = _stores(request)
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
-    for chunk in sync_peer.send_pack(commits.db, commits, body.wants, body.haves):
+    for chunk in sync_peer.send_pack(commits.db, commits, body.wants, body.haves,
+                                     depth=body.depth, since=body.since):
         spool.write(chunk)
     spool.seek(0)
 

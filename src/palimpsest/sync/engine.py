@@ -57,7 +57,8 @@ def _counted(stream: Iterable[bytes], progress: Progress | None) -> Iterator[byt
 
 
 def fetch(local: Local, remote: str, *, progress: Progress | None = None,
-          peer: peers.Peer | None = None) -> SyncReport:
+          peer: peers.Peer | None = None, depth: int | None = None,
+          since: str | None = None) -> SyncReport:
     """Bring the commits of ``remote``'s branches that this repository lacks and set the
     remote-tracking branches ``remote/NAME`` to them (they follow the remote, forced)."""
     other = peer if peer is not None else connect(local, remote)
@@ -84,10 +85,12 @@ def fetch(local: Local, remote: str, *, progress: Progress | None = None,
             moved: dict[str, str | None] = {**{u.name: u.new for u in updates}, **tags}
             return SyncReport(remote, "updated" if moved else "up_to_date", 0, 0, 0, 0,
                               moved)
-        stream = other.send_pack(wants, pack.haves(local.db))
+        shallow = depth is not None or since is not None
+        stream = other.send_pack(wants, pack.haves(local.db), depth=depth, since=since) \
+            if shallow else other.send_pack(wants, pack.haves(local.db))
         received = peers.receive_pack(
             local.db, local.commits, local.refs, stream, updates, author=local.author,
-            message=f"fetch {remote}", progress=progress)
+            message=f"fetch {remote}", progress=progress, shallow=shallow)
         tags = _new_tags(local, adv.tags)
     finally:
         if peer is None:
@@ -158,11 +161,12 @@ def _set_tracking(local: Local, tracking: str, cid: str, remote: str) -> None:
 
 def clone(url: str, target: str | os.PathLike[str], *, token: str | None = None,
           author: str = "anonymous", origin: str = "origin",
-          progress: Progress | None = None) -> SyncReport:
+          progress: Progress | None = None, depth: int | None = None,
+          since: str | None = None) -> SyncReport:
     """Make a new repository at ``target`` holding ``url``'s history with identical commit
     ids: remote-tracking branches ``origin/NAME``, and a local branch for the remote's
     current one, checked out. ``target`` must be new or empty; a failed clone removes what
-    it created."""
+    it created. ``depth`` / ``since``: a shallow clone (:mod:`.shallow`)."""
     db = open_database(os.fspath(target))
     try:
         create_schema(db)
@@ -172,7 +176,7 @@ def clone(url: str, target: str | os.PathLike[str], *, token: str | None = None,
         commits = CommitStore(db)
         local = Local(db, commits, RefStore(commits), author)
         local.remotes.add(origin, url, token=token)
-        report = fetch(local, origin, progress=progress)
+        report = fetch(local, origin, progress=progress, depth=depth, since=since)
         _check_out_remote_head(local, origin)
     except BaseException:
         if db.created:

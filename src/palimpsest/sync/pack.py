@@ -38,13 +38,15 @@ from typing import Any
 
 import orjson
 
-from ..codec import decode
+from ..codec import commit_id, decode, encode, now_us
 from ..errors import CorruptObject, Forbidden, InvalidValue, PalimpsestError
 from ..storage.base import Database
 from ..types import Commit
 from ..versioning.commits import CommitStore, id_text
 from ..versioning.elements import Write, is_erased
 from ..versioning.firstparent import state_base
+from ..versioning.pruned import pruned_range
+from .shallow import full_state
 
 FORMAT = "palimpsest-pack"
 VERSION = 1
@@ -144,12 +146,15 @@ def haves(db: Database, *, limit: int = 256) -> list[str]:
 
 
 # -- sending ---------------------------------------------------------------------------------
-def write_pack(db: Database, commits: CommitStore, chosen: Sequence[Commit]
-               ) -> Iterator[bytes]:
-    """The pack of ``chosen`` (oldest first) as JSON Lines, ending in the trailer."""
+def write_pack(db: Database, commits: CommitStore, chosen: Sequence[Commit], *,
+               horizon: int | None = None) -> Iterator[bytes]:
+    """The pack of ``chosen`` (oldest first) as JSON Lines, ending in the trailer. With a
+    ``horizon`` seq (a shallow transfer, :mod:`.shallow`), older commits go as metadata only and
+    a recent commit based on one of them as a graft of its whole state."""
     digest = hashlib.blake2b(digest_size=32)
     origins: dict[int, str | None] = {}
     rows_sent = 0
+    sending = {c.seq for c in chosen}
 
     def line(record: dict[str, Any]) -> bytes:
         data = orjson.dumps(record) + b"\n"
@@ -167,15 +172,31 @@ def write_pack(db: Database, commits: CommitStore, chosen: Sequence[Commit]
     yield line({"t": "pack", "format": FORMAT, "version": VERSION, "commits": len(chosen)})
     for commit in chosen:
         base = state_base(commits, commit)
-        rows = db.all("SELECT kind, key, op, type, source, target, value, hash, origin FROM rows "
-                      "WHERE line = ? AND seq = ? ORDER BY kind, key", (commit.line, commit.seq))
-        stored = db.one("SELECT time_us FROM commits WHERE seq = ?", (commit.seq,))
+        stored = db.one("SELECT time_us, stats FROM commits WHERE seq = ?", (commit.seq,))
         assert stored is not None
-        yield line({"t": "commit", "id": commit.id, "parents": list(commit.parents),
-                    "base": base.id if base is not None else None, "author": commit.author,
-                    "message": commit.message, "time_us": int(stored[0]),
-                    "metadata": commit.metadata, "state_hash": commit.state_hash,
-                    "rows": len(rows)})
+        record: dict[str, Any] = {
+            "t": "commit", "id": commit.id, "parents": list(commit.parents),
+            "base": base.id if base is not None else None, "author": commit.author,
+            "message": commit.message, "time_us": int(stored[0]), "metadata": commit.metadata,
+            "state_hash": commit.state_hash}
+        pruned = pruned_range(db, commit) is not None
+        if horizon is not None and commit.seq < horizon:
+            yield line({**record, "shallow": "pruned", "stats": decode(stored[1]), "rows": 0})
+            continue
+        if pruned:
+            raise InvalidValue(f"commit {commit.id[:12]} lies before this repository's retention "
+                               "horizon (gc or a shallow clone): its state is not here to send; "
+                               "send from a repository that has it, or clone with depth=")
+        if horizon is not None and base is not None and base.seq < horizon and \
+                base.seq in sending:
+            rows: Sequence[Any] = [(r.kind, r.key, r.op, r.type, r.source, r.target, r.value,
+                                    r.hash, r.origin) for r in full_state(commits, commit)]
+            record.update(base=None, shallow="graft")
+        else:
+            rows = db.all("SELECT kind, key, op, type, source, target, value, hash, origin "
+                          "FROM rows WHERE line = ? AND seq = ? ORDER BY kind, key",
+                          (commit.line, commit.seq))
+        yield line({**record, "rows": len(rows)})
         for kind, key, op, type_, source, target, value, hash_, origin in rows:
             yield line({"t": "row", "kind": kind, "key": key, "op": op, "type": type_,
                         "source": source, "target": target, "value": value,
@@ -209,8 +230,13 @@ class Receiver:
 
     def __init__(self, db: Database, commits: CommitStore,
                  vet: Callable[[dict[str, Any]], None] | None = None,
-                 progress: Callable[[str, int, int], None] | None = None) -> None:
+                 progress: Callable[[str, int, int], None] | None = None, *,
+                 shallow: bool = False) -> None:
         self.db = db
+        self.shallow = shallow
+        self._pruned_line: int | None = None
+        self._pruned_seqs: list[int] = []
+        self._horizon: int | None = None
         self.commits = commits
         self.vet = vet
         self.progress = progress
@@ -255,6 +281,7 @@ class Receiver:
                     pending = next(records, None)
                     if stored >= CHUNK_COMMITS or rows >= CHUNK_ROWS:
                         break
+                self._record_pruned()
                 if pending is None or pending.get("t") == "end":
                     self._trailer(pending)
                     if finish is not None:
@@ -308,6 +335,15 @@ class Receiver:
                 return
             if self.vet is not None:
                 self.vet(r)
+            shallow = r.get("shallow")
+            if shallow is not None and not self.shallow:
+                raise CorruptObject(f"commit {cid[:12]} came without its state (a shallow "
+                                    "transfer), which this transfer did not ask for")
+            if shallow == "pruned":
+                self._metadata_only(cid, parents, r)
+                return
+            if shallow not in (None, "graft") or (shallow == "graft" and base_id is not None):
+                raise CorruptObject(f"commit {cid[:12]}: unknown shallow form {shallow!r}")
             for pid in parents:
                 if self.commits.by_id(pid) is None:
                     raise CorruptObject(f"commit {cid[:12]} names parent {pid[:12]}, which "
@@ -345,8 +381,44 @@ class Receiver:
             raise CorruptObject(f"commit {cid[:12]} does not match its content: its rows on "
                                 f"top of its base give state {commit.state_hash[:12]}, not "
                                 f"{str(r['state_hash'])[:12]}; nothing of this chunk is kept")
+        if r.get("shallow") == "graft" and self._horizon is None:
+            self._horizon = commit.seq  # the oldest whole state: the pruned range's horizon
+            self.db.run("UPDATE pruned SET horizon = ? WHERE horizon IS NULL AND line = ?",
+                        (commit.seq, self._pruned_line))
         self.tails[cid] = line
         self.received += 1
+
+    def _metadata_only(self, cid: str, parents: list[str], r: dict[str, Any]) -> None:
+        """A commit before a shallow transfer's horizon: its id checked from its content,
+        stored without rows on one line of such commits, recorded as pruned."""
+        state = bytes.fromhex(str(r["state_hash"]))
+        metadata = dict(r["metadata"])
+        if len(state) != 32 or commit_id(parents, state, str(r["author"]), str(r["message"]),
+                                         int(r["time_us"]), metadata) != cid:
+            raise CorruptObject(f"commit {cid[:12]} does not match its content")
+        if self._pruned_line is None:
+            self._pruned_line = self.commits.new_line(None, None)
+        self.db.lock("seq")
+        row = self.db.one("SELECT coalesce(max(seq), 0) + 1 FROM commits")
+        seq = int(row[0]) if row else 1
+        stats = {k: int(v) for k, v in dict(r.get("stats") or {}).items() if int(v)}
+        self.db.run("INSERT INTO commits (seq, id, line, parents, author, message, time_us, "
+                    "metadata, stats, state_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (seq, bytes.fromhex(cid), self._pruned_line, b"".join(
+                        bytes.fromhex(p) for p in parents), str(r["author"]), str(r["message"]),
+                     int(r["time_us"]), encode(metadata), encode(stats), state))
+        self.db.run("UPDATE lines SET head_seq = ? WHERE id = ?", (seq, self._pruned_line))
+        self._pruned_seqs.append(seq)
+        self.received += 1
+
+    def _record_pruned(self) -> None:
+        """The metadata-only commits of this chunk as a pruned range (horizon: the first
+        graft, set when it arrives), in the chunk's transaction."""
+        if self._pruned_seqs and self._pruned_line is not None:
+            self.db.run("INSERT INTO pruned (line, lo_seq, hi_seq, horizon, time_us) VALUES "
+                        "(?, ?, ?, ?, ?)", (self._pruned_line, min(self._pruned_seqs),
+                                           max(self._pruned_seqs), self._horizon, now_us()))
+        self._pruned_seqs = []
 
     def _write(self, cid: str, r: dict[str, Any]) -> Write:
         kind, key, op, value = str(r["kind"]), str(r["key"]), int(r["op"]), r["value"]

@@ -21,7 +21,7 @@ from ..storage.schema import create_schema
 from ..versioning.commits import CommitStore, id_text
 from ..versioning.log import is_ancestor
 from ..versioning.refs import RefStore, check_ref_name
-from . import pack
+from . import pack, shallow
 from .remotes import tracking_prefixes
 
 
@@ -91,7 +91,8 @@ class Peer(Protocol):
 
     def has(self, ids: Sequence[str]) -> list[str]: ...
 
-    def send_pack(self, wants: Sequence[str], haves: Sequence[str]) -> Iterable[bytes]: ...
+    def send_pack(self, wants: Sequence[str], haves: Sequence[str], *,
+                  depth: int | None = None, since: str | None = None) -> Iterable[bytes]: ...
 
     def receive_pack(self, stream: Iterable[bytes], updates: Sequence[RefUpdate]
                      ) -> Received: ...
@@ -119,18 +120,21 @@ def has(commits: CommitStore, ids: Sequence[str]) -> list[str]:
     return [cid for cid in ids if isinstance(cid, str) and commits.by_id(cid) is not None]
 
 
-def send_pack(db: Database, commits: CommitStore, wants: Sequence[str], haves: Sequence[str]
-              ) -> Iterator[bytes]:
+def send_pack(db: Database, commits: CommitStore, wants: Sequence[str], haves: Sequence[str],
+              *, depth: int | None = None, since: str | None = None) -> Iterator[bytes]:
+    """The pack of what ``haves`` lacks of ``wants``; shallow with ``depth`` / ``since``."""
     with db.read():
         chosen = pack.select(commits, wants, haves)
-        yield from pack.write_pack(db, commits, chosen)
+        horizon = shallow.horizon(commits, wants, depth=depth, since=since)
+        yield from pack.write_pack(db, commits, chosen, horizon=horizon)
 
 
 def receive_pack(db: Database, commits: CommitStore, refs: RefStore, stream: Iterable[bytes],
                  updates: Sequence[RefUpdate], *, author: str, message: str,
                  check: Callable[[RefUpdate], None] | None = None,
                  vet: Callable[[dict[str, Any]], None] | None = None,
-                 progress: Callable[[str, int, int], None] | None = None) -> Received:
+                 progress: Callable[[str, int, int], None] | None = None,
+                 shallow: bool = False) -> Received:
     """Store a pack and apply ``updates`` with it (compare-and-swap on ``old``, fast-forward
     unless forced; ``check`` adds the caller's rules for each update, e.g. a server's
     protected branches, and ``vet`` for each new commit record, e.g. its author)."""
@@ -138,7 +142,7 @@ def receive_pack(db: Database, commits: CommitStore, refs: RefStore, stream: Ite
         check_ref_name(update.name)
         if check is not None:
             check(update)
-    receiver = pack.Receiver(db, commits, vet, progress)
+    receiver = pack.Receiver(db, commits, vet, progress, shallow=shallow)
     receiver.receive(stream, lambda: apply_updates(commits, refs, updates, author=author,
                                                    message=message))
     return Received(receiver.received, receiver.skipped, receiver.rows, receiver.bytes)
@@ -197,8 +201,9 @@ class LocalPeer:
     def has(self, ids: Sequence[str]) -> list[str]:
         return has(self.commits, ids)
 
-    def send_pack(self, wants: Sequence[str], haves: Sequence[str]) -> Iterable[bytes]:
-        return send_pack(self.db, self.commits, wants, haves)
+    def send_pack(self, wants: Sequence[str], haves: Sequence[str], *,
+                  depth: int | None = None, since: str | None = None) -> Iterable[bytes]:
+        return send_pack(self.db, self.commits, wants, haves, depth=depth, since=since)
 
     def receive_pack(self, stream: Iterable[bytes], updates: Sequence[RefUpdate]
                      ) -> Received:
