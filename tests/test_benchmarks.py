@@ -156,4 +156,5 @@ def test_sync_benchmark_runs() -> None:
     proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_sync", "--size", "tiny"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert proc.stdout.count("fetch 1") == 2 and "pack bytes (per commit)" in proc.stdout
+    assert proc.stdout.count("fetch 1 new commit,") == 2
+    assert proc.stdout.count("fetch 100 new commits,") == 2 and "clone over HTTP" in proc.stdout

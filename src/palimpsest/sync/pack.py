@@ -41,6 +41,7 @@ import orjson
 from ..codec import commit_id, decode, encode, now_us
 from ..errors import CorruptObject, Forbidden, InvalidValue, PalimpsestError
 from ..storage.base import Database
+from ..storage.schema import next_seq
 from ..types import Commit
 from ..versioning.commits import CommitStore, id_text
 from ..versioning.elements import Write, is_erased
@@ -398,9 +399,8 @@ class Receiver:
             raise CorruptObject(f"commit {cid[:12]} does not match its content")
         if self._pruned_line is None:
             self._pruned_line = self.commits.new_line(None, None)
-        self.db.lock("seq")
-        row = self.db.one("SELECT coalesce(max(seq), 0) + 1 FROM commits")
-        seq = int(row[0]) if row else 1
+        self.db.lock(f"line:{self._pruned_line}")
+        seq = next_seq(self.db)
         stats = {k: int(v) for k, v in dict(r.get("stats") or {}).items() if int(v)}
         self.db.run("INSERT INTO commits (seq, id, line, parents, author, message, time_us, "
                     "metadata, stats, state_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
