@@ -48,10 +48,12 @@ from .types import (
     Problem,
     RefLogEntry,
     Relation,
+    Remote,
     RetentionPolicy,
     Schema,
     SearchHit,
     SimilarHit,
+    SyncReport,
     Tag,
     TextIndex,
     VectorIndex,
@@ -242,6 +244,7 @@ _CODECS: dict[type[Any], _Codec] = {
     for cls in (Entity, Relation, Document, CommitStats, Commit, Branch, Tag, RefLogEntry,
                 Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent,
                 IndexInfo, ViewInfo, Erasure, RetentionPolicy, BackupInfo, CopyReport,
+                Remote, SyncReport,
                 TextIndex, VectorIndex, SearchHit, SimilarHit,
                 Violation, Schema, Problem, FsckReport, GcReport)
 }
