@@ -96,6 +96,7 @@ _CLI_WORDS = (
     (r"push with force=True", "push with --force"),
     (r"clone with depth=", "clone with --depth"),
     (r"repo\.remotes\.add\(name, url\)", "`palimpsest remote add NAME URL`"),
+    (r"replicas= needs", "a read replica (?replica=URL in the repository URL) needs"),
 )
 
 
