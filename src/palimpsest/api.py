@@ -477,6 +477,12 @@ class View(Protocol):
         ``[start, end)`` (their interval overlaps it)."""
         ...
 
+    @property
+    def valid_window(self) -> tuple[datetime, datetime] | None:
+        """The valid-time window ``[start, end)`` this view is narrowed to (None: none;
+        ``valid_at(t)`` is ``[t, t + 1µs)``)."""
+        ...
+
     def entity(self, id: str) -> Entity | None:
         """The entity with this id, or None."""
         ...

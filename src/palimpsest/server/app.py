@@ -53,6 +53,7 @@ from ..errors import (
 from ..repository import Repository
 from ..storage.base import lock_wait
 from ..types import Conflict, Violation
+from ..view import View
 from . import auth, inputs
 from .auth import Principal
 
@@ -265,6 +266,27 @@ class StreamAuth:
 RefParam = Annotated[str | None, Query(
     description="branch, tag, commit id or prefix, REF~N, or an ISO time; default: the "
                 "current branch")]
+ValidAtParam = Annotated[str | None, Query(
+    description="valid time: only the entities and relations that hold in the world at this "
+                "ISO time (docs/valid-time.md)")]
+ValidBetweenParam = Annotated[str | None, Query(
+    description="valid time: only the entities and relations valid at some time in "
+                "START/END (an ISO 8601 interval, END excluded)")]
+
+
+def narrowed(view: View, valid_at: str | None, valid_between: str | None) -> View:
+    """``view`` narrowed to a valid time (``valid_at`` or ``valid_between``, not both)."""
+    if valid_at is not None and valid_between is not None:
+        raise InvalidValue("give valid_at or valid_between, not both")
+    if valid_at is not None:
+        return view.valid_at(valid_at)
+    if valid_between is not None:
+        start, slash, end = valid_between.partition("/")
+        if not slash:
+            raise InvalidValue(f"valid_between {valid_between!r} must be START/END, e.g. "
+                               "2020-01-01/2021-01-01")
+        return view.valid_between(start, end)
+    return view
 
 
 # -- limits ----------------------------------------------------------------------------------
