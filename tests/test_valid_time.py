@@ -41,7 +41,7 @@ def _seed(repo: palimpsest.Repository) -> tuple[str, str]:
 
 
 def test_intervals_are_read_back_and_narrow_every_read(repo: palimpsest.Repository) -> None:
-    learned, corrected = _seed(repo)
+    learned, _ = _seed(repo)
     head = repo.head()
     rel = head.relation("alice-acme")
     assert rel is not None and rel.props == {"role": "engineer"}
