@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from . import api
 from .codec import from_us, to_us
-from .errors import NotFound
+from .errors import InvalidValue, NotFound
 from .models import documents as docs
 from .models import graph
 from .models.graph import Direction
@@ -218,3 +219,23 @@ class View:
         for name in self.collections():
             out["documents"][name] = {d.key: d.value for d in self.documents(name)}
         return out
+
+
+V = TypeVar("V", bound=api.View)
+
+
+def narrowed(view: V, valid_at: str | None, valid_between: str | None) -> V:
+    """``view`` narrowed to a valid time given as text, as the faces take it: ``valid_at``
+    (an ISO time) or ``valid_between`` (``START/END``), not both (the CLI's ``--valid-at`` /
+    ``--valid-between``, the server's query parameters)."""
+    if valid_at is not None and valid_between is not None:
+        raise InvalidValue("give valid_at or valid_between, not both")
+    if valid_at is not None:
+        return cast(V, view.valid_at(valid_at))
+    if valid_between is not None:
+        start, slash, end = valid_between.partition("/")
+        if not slash:
+            raise InvalidValue(f"valid_between {valid_between!r} must be START/END, e.g. "
+                               "2020-01-01/2021-01-01")
+        return cast(V, view.valid_between(start, end))
+    return view

@@ -304,17 +304,8 @@ ValidToOpt = Annotated[str | None, typer.Option(
 
 def narrow(view: Any, valid_at: str | None, valid_between: str | None) -> Any:
     """``view`` narrowed to ``--valid-at`` or ``--valid-between`` (one of them at most)."""
-    if valid_at is not None and valid_between is not None:
-        fail("give --valid-at or --valid-between, not both", code=EXIT_USAGE)
-    if valid_at is not None:
-        return view.valid_at(valid_at)
-    if valid_between is not None:
-        start, slash, end = valid_between.partition("/")
-        if not slash:
-            fail(f"--valid-between {valid_between!r} must be START/END, e.g. "
-                 "2020-01-01/2021-01-01", code=EXIT_USAGE)
-        return view.valid_between(start, end)
-    return view
+    from ..view import narrowed
+    return narrowed(view, valid_at, valid_between)
 
 
 def wants_json(ctx: typer.Context, flag: bool) -> bool:

@@ -53,7 +53,7 @@ from ..errors import (
 from ..repository import Repository
 from ..storage.base import lock_wait
 from ..types import Conflict, Violation
-from ..view import View
+from ..view import narrowed as narrowed  # the read routes' valid-time parameters
 from . import auth, inputs
 from .auth import Principal
 
@@ -272,21 +272,6 @@ ValidAtParam = Annotated[str | None, Query(
 ValidBetweenParam = Annotated[str | None, Query(
     description="valid time: only the entities and relations valid at some time in "
                 "START/END (an ISO 8601 interval, END excluded)")]
-
-
-def narrowed(view: View, valid_at: str | None, valid_between: str | None) -> View:
-    """``view`` narrowed to a valid time (``valid_at`` or ``valid_between``, not both)."""
-    if valid_at is not None and valid_between is not None:
-        raise InvalidValue("give valid_at or valid_between, not both")
-    if valid_at is not None:
-        return view.valid_at(valid_at)
-    if valid_between is not None:
-        start, slash, end = valid_between.partition("/")
-        if not slash:
-            raise InvalidValue(f"valid_between {valid_between!r} must be START/END, e.g. "
-                               "2020-01-01/2021-01-01")
-        return view.valid_between(start, end)
-    return view
 
 
 # -- limits ----------------------------------------------------------------------------------
