@@ -246,3 +246,24 @@ def test_server_routes_take_valid_at(repo: palimpsest.Repository) -> None:
     assert head.valid_between("2022-01-01", "2024-01-01").count_relations() == 2
     state = head.valid_at("2009-01-01").to_dict()
     assert sorted(state["entities"]) == ["acme", "alice"] and state["relations"] == {}
+
+
+def test_json_patch_carries_interval_changes(repo: palimpsest.Repository) -> None:
+    """``diff(a, b).to_json_patch()`` turns ``a``'s ``to_dict()`` into ``b``'s exactly, when
+    only an interval changed too (the state form has ``valid_from`` / ``valid_to`` only for
+    elements with one)."""
+    import jsonpatch
+
+    repo.put_entity("a", "T", {"x": 1})
+    first = repo.head()
+    repo.update_entity("a", valid_from="2020-01-01")
+    repo.put_relation("r", "R", "a", "a", valid_to="2030-01-01")
+    second = repo.head()
+    repo.update_entity("a", valid_from="open", valid_to="2040-01-01")
+    third = repo.head()
+    states = [v.to_dict() for v in (first, second, third)]
+    ids = [v.commit.id for v in (first, second, third)]  # type: ignore[union-attr]
+    for i in range(3):
+        for j in range(3):
+            patch = repo.diff(ids[i], ids[j]).to_json_patch()
+            assert jsonpatch.apply_patch(states[i], patch) == states[j], (i, j, patch)

@@ -524,6 +524,13 @@ def _element_ops(root: str, change: Change) -> list[dict[str, Any]]:
     for name in ("type", "source", "target"):
         if name in new and not json_equal(old.get(name), new[name]):
             ops.append({"op": "replace", "path": path + _pointer(name), "value": new[name]})
+    for name in ("valid_from", "valid_to"):  # present only when the element has an interval
+        if name not in new:
+            if name in old:
+                ops.append({"op": "remove", "path": path + _pointer(name)})
+        elif name not in old or old[name] != new[name]:
+            ops.append({"op": "add" if name not in old else "replace",
+                        "path": path + _pointer(name), "value": new[name]})
     before, after = old["props"], new["props"]
     for prop in sorted(before.keys() | after.keys()):
         target = path + _pointer("props", prop)
