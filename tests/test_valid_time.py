@@ -14,6 +14,7 @@ import pytest
 import palimpsest
 from palimpsest import wire
 from palimpsest.codec import content_hash, encode
+from palimpsest.errors import UnsupportedQuery
 from palimpsest.types import Entity, Relation
 
 
@@ -267,3 +268,16 @@ def test_json_patch_carries_interval_changes(repo: palimpsest.Repository) -> Non
         for j in range(3):
             patch = repo.diff(ids[i], ids[j]).to_json_patch()
             assert jsonpatch.apply_patch(states[i], patch) == states[j], (i, j, patch)
+
+
+def test_reads_that_do_not_honour_valid_time_refuse_a_narrowed_view(
+        repo: palimpsest.Repository) -> None:
+    """SPARQL, search and materialized views answer over the whole state: on a narrowed view
+    they refuse rather than answer as if narrowed."""
+    repo.put_entity("a", "T", valid_from="2020-01-01")
+    narrowed = repo.head().valid_at("2010-01-01")
+    for call in (lambda: narrowed.sparql("SELECT ?s WHERE { ?s ?p ?o }"),
+                 lambda: narrowed.search("x"), lambda: narrowed.similar([1.0]),
+                 lambda: narrowed.materialized("v")):
+        with pytest.raises(UnsupportedQuery, match="valid time"):
+            call()

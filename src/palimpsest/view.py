@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 
 from . import api
 from .codec import from_us, to_us
-from .errors import InvalidValue, NotFound
+from .errors import InvalidValue, NotFound, UnsupportedQuery
 from .models import documents as docs
 from .models import graph
 from .models.graph import Direction
@@ -163,6 +163,8 @@ class View:
                      offset: int = 0) -> list[Document | Entity]:
         """The members of materialized view ``name`` (``Repository.create_view``) at this
         view's commit."""
+        if self._window is not None:
+            raise unnarrowed("a materialized view")
         return query_views.read(self._db, self._chain, name, where=where, order_by=order_by,
                                 limit=limit, offset=offset)
 
@@ -171,11 +173,15 @@ class View:
         """Answer a SPARQL SELECT (``Solutions``: rows of pyoxigraph terms) or ASK (bool)
         over the graph ``export`` writes as RDF at this commit, compiled to one SQL query
         (docs/sparql.md). ``prefixes`` as for RDF export; needs ``palimpsest[sparql]``."""
+        if self._window is not None:
+            raise unnarrowed("SPARQL")
         from .query import sparql
         return sparql.run(self._db, self._chain, text, prefixes, timeout, self._versions)
 
     def sparql_explain(self, text: str, *, prefixes: Mapping[str, str] | None = None) -> str:
         """The SQL that :meth:`sparql` runs for this query (parameters inlined as ``?``)."""
+        if self._window is not None:
+            raise unnarrowed("SPARQL")
         from .query import sparql
         return sparql.compile_query(self._db, self._chain, text, prefixes, self._versions).sql
 
@@ -186,6 +192,8 @@ class View:
         (``Repository.create_text_index``) hold every word, ``"quoted phrase"`` and
         ``prefix*`` of ``query``, best first, with highlights. ``type`` picks one index
         (default: all), ``where`` filters as in :meth:`query`."""
+        if self._window is not None:
+            raise unnarrowed("full-text search")
         return search.text(self._db, self._chain, query, type_=type, kind=kind, where=where,
                            limit=limit, offset=offset)
 
@@ -196,6 +204,8 @@ class View:
         (``Repository.create_vector_index``) is nearest to ``vector`` at this view's commit,
         nearest first. At a branch head without ``where`` an approximate index answers;
         in the past, with ``where`` or with ``exact=True``, an exact scan."""
+        if self._window is not None:
+            raise unnarrowed("similarity search")
         return search.similar(self._db, self._chain, vector, k=k, type_=type, kind=kind,
                               prop=property, where=where, exact=exact)
 
@@ -239,3 +249,10 @@ def narrowed(view: V, valid_at: str | None, valid_between: str | None) -> V:
                                "2020-01-01/2021-01-01")
         return cast(V, view.valid_between(start, end))
     return view
+
+
+def unnarrowed(what: str) -> UnsupportedQuery:
+    """The error of a read that does not honour valid time yet, on a narrowed view: refused
+    rather than answered over the whole state (docs/valid-time.md)."""
+    return UnsupportedQuery(f"{what} does not honour valid time yet: run it on a view without "
+                            "valid_at / valid_between", "valid time")

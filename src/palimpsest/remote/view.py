@@ -23,6 +23,7 @@ from ..types import (
     SimilarHit,
     ViewInfo,
 )
+from ..view import unnarrowed
 from .http import _order, _p, _where, when_text
 from .kv import RemoteKV
 from .kv import Server as KVServer
@@ -208,6 +209,8 @@ class RemoteView:
     def materialized(self, name: str, *, where: Any = None, order_by: Any = None,
                      limit: int | None = None, offset: int = 0) -> list[Document | Entity]:
         """The members of materialized view ``name`` at this view's commit."""
+        if self._valid:
+            raise unnarrowed("a materialized view")
         check_page(limit, offset)
         body = {"ref": self.commit.id if self.commit is not None else None,
                 "where": _where(where), "order_by": _order(order_by), "limit": limit,
@@ -231,6 +234,8 @@ class RemoteView:
     def search(self, query: str, *, type: str | None = None, kind: str | None = None,
                where: Any = None, limit: int | None = 10, offset: int = 0) -> list[SearchHit]:
         """Like View.search; ``where`` in the dict form (``Filter.to_dict()``)."""
+        if self._valid:
+            raise unnarrowed("full-text search")
         if self.commit is None:
             return []
         body = {"query": query, "type": type, "kind": kind, "where": _where(where),
@@ -242,6 +247,8 @@ class RemoteView:
                 property: str | None = None, kind: str | None = None, where: Any = None,
                 exact: bool = False) -> list[SimilarHit]:
         """Like View.similar; ``where`` in the dict form (``Filter.to_dict()``)."""
+        if self._valid:
+            raise unnarrowed("similarity search")
         if self.commit is None:
             return []
         body = {"vector": list(vector), "k": k, "type": type, "property": property,
@@ -253,6 +260,8 @@ class RemoteView:
                timeout: float | None = None) -> Any:
         """A SPARQL query at this commit, through the server's SPARQL 1.1 Protocol endpoint
         (``POST /sparql``): the same answers as the embedded ``View.sparql``."""
+        if self._valid:
+            raise unnarrowed("SPARQL")
         import orjson
         import pyoxigraph as ox
 
@@ -281,6 +290,8 @@ class RemoteView:
 
     def sparql_explain(self, text: str, *, prefixes: Mapping[str, str] | None = None) -> str:
         """The SQL the server runs for this query (``GET /api/sparql/explain``)."""
+        if self._valid:
+            raise unnarrowed("SPARQL")
         import orjson
 
         params = {"query": text, "ref": self.commit.id if self.commit else None,
