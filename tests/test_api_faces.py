@@ -98,6 +98,10 @@ FACES: dict[str, tuple[str, str]] = {
                              ("push", "push"))},
     # -- View ---------------------------------------------------------------------------
     "View.chain": (INTERNAL, INTERNAL),
+    "View.valid_at": ("get", "entity"),  # --valid-at on reads; ?valid_at= on read routes
+    "View.valid_between": ("get", "entity"),  # --valid-between; ?valid_between=START/END
+    "View.valid_window": ("- what a narrowed view reads; the faces take it per command",
+                          "- what a narrowed view reads; the routes take it per request"),
     "View.entity": ("get", "entity"),
     "View.get_entity": ("get", "entity"),
     "View.entities": ("query", "entities"),

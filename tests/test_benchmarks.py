@@ -158,3 +158,12 @@ def test_sync_benchmark_runs() -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.count("fetch 1 new commit,") == 2
     assert proc.stdout.count("fetch 100 new commits,") == 2 and "clone over HTTP" in proc.stdout
+
+def test_valid_time_benchmark_runs() -> None:
+    """``python -m benchmarks.bench_valid_time --size tiny``: both figures and their ratios
+    are measured (the benchmark checks its narrowed answers against the unnarrowed ones)."""
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_valid_time", "--size",
+                           "tiny"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("with / without valid_at") == 2

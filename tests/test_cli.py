@@ -75,8 +75,10 @@ def test_missing_repository_is_one_clear_line(cli: Run) -> None:
 def test_put_get_update_rm(people: Run) -> None:
     got = people("get", "ada", "--json").json()
     assert got == {"id": "ada", "type": "Person", "props": {"born": 1815, "name": "Ada"},
+                   "valid_from": None, "valid_to": None,
                    "out": [{"id": "ada KNOWS bob", "type": "KNOWS", "source": "ada",
-                            "target": "bob", "props": {}}], "in": []}
+                            "target": "bob", "props": {}, "valid_from": None,
+                            "valid_to": None}], "in": []}
     people("put", "ada", "--update", "--set", "died=1852", "--unset", "born")
     assert people("get", "ada", "--json").json()["props"] == {"died": 1852,  # type: ignore[index]
                                                               "name": "Ada"}

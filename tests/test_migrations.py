@@ -132,8 +132,10 @@ def _downgrade_to_v2(db: Any) -> None:
     import orjson
 
     with db.write():
+        db.run("DROP INDEX rows_type")  # schema 3 ends it with the valid-time columns
         for column in ("provenance", "valid_from", "valid_to"):
             db.run(f"ALTER TABLE rows DROP COLUMN {column}")
+        db.run("CREATE INDEX rows_type ON rows (kind, type, line, seq, superseded, op)")
         db.run("DROP INDEX commits_line_time")
         db.run("ALTER TABLE commits RENAME TO commits_v3")
         db.run(_V2_COMMITS.format(bigint=db.dialect.bigint, blob=db.dialect.blob))

@@ -95,16 +95,20 @@ class Repository(Protocol):
                        message: str | None = None, author: str | None = None,
                        metadata: Mapping[str, JSON] | None = None,
                        timestamp: datetime | str | None = None,
-                       branch: str | None = None) -> Commit:
-        """Create or replace one entity in its own commit."""
+                       branch: str | None = None, valid_from: datetime | str | None = None,
+                       valid_to: datetime | str | None = None) -> Commit:
+        """Create or replace one entity in its own commit (``valid_from`` / ``valid_to``: its
+        valid-time interval, docs/valid-time.md)."""
         ...
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
                           type: str | None = None, message: str | None = None,
                           author: str | None = None, metadata: Mapping[str,
                           JSON] | None = None, timestamp: datetime | str | None = None,
-                          branch: str | None = None) -> Commit:
-        """Patch one entity's properties (None removes a property) in its own commit."""
+                          branch: str | None = None, valid_from: datetime | str | None = None,
+                          valid_to: datetime | str | None = None) -> Commit:
+        """Patch one entity's properties (None removes a property) and the ends of its
+        valid-time interval (None keeps an end, ``"open"`` opens it) in its own commit."""
         ...
 
     def delete_entity(self, id: str, *, message: str | None = None, author: str | None = None,
@@ -118,7 +122,8 @@ class Repository(Protocol):
                          JSON] | None = None, *, message: str | None = None,
                          author: str | None = None, metadata: Mapping[str,
                          JSON] | None = None, timestamp: datetime | str | None = None,
-                         branch: str | None = None) -> Commit:
+                         branch: str | None = None, valid_from: datetime | str | None = None,
+                         valid_to: datetime | str | None = None) -> Commit:
         ...
 
     def delete_relation(self, id: str, *, message: str | None = None,
@@ -490,6 +495,23 @@ class View(Protocol):
         """The (line, seq) chain this view reads (see docs/architecture.md)."""
         ...
 
+    def valid_at(self, when: datetime | str) -> View:
+        """This state narrowed to the entities and relations valid at ``when`` (valid time:
+        when a fact holds in the world, beside the commit's transaction time). Elements
+        without an interval are always valid; documents and kv entries have none."""
+        ...
+
+    def valid_between(self, start: datetime | str, end: datetime | str) -> View:
+        """This state narrowed to the entities and relations valid at some time in
+        ``[start, end)`` (their interval overlaps it)."""
+        ...
+
+    @property
+    def valid_window(self) -> tuple[datetime, datetime] | None:
+        """The valid-time window ``[start, end)`` this view is narrowed to (None: none;
+        ``valid_at(t)`` is ``[t, t + 1µs)``)."""
+        ...
+
     def entity(self, id: str) -> Entity | None:
         """The entity with this id, or None."""
         ...
@@ -660,14 +682,19 @@ class Transaction(Protocol):
         read set; ``set`` / ``delete`` become part of its commit."""
         ...
 
-    def put_entity(self, id: str, type: str, props: Mapping[str,
-                       JSON] | None = None) -> Entity:
-        """Create or replace an entity (type and all properties)."""
+    def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
+                   valid_from: datetime | str | None = None,
+                   valid_to: datetime | str | None = None) -> Entity:
+        """Create or replace an entity (type, all properties and its valid-time interval
+        ``[valid_from, valid_to)``, None for an open end; docs/valid-time.md)."""
         ...
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
-                          type: str | None = None) -> Entity:
-        """Patch an entity's properties: given keys are set, keys given as None removed."""
+                      type: str | None = None, valid_from: datetime | str | None = None,
+                      valid_to: datetime | str | None = None) -> Entity:
+        """Patch an entity's properties: given keys are set, keys given as None removed.
+        ``valid_from`` / ``valid_to`` replace an end of its valid-time interval (None keeps
+        it, ``"open"`` opens it)."""
         ...
 
     def delete_entity(self, id: str) -> None:
@@ -680,9 +707,12 @@ class Transaction(Protocol):
         ``delete_entity`` queries the stored relations once per entity)."""
         ...
 
-    def put_relation(self, id: str, type: str, source: str, target: str, props: Mapping[str,
-                         JSON] | None = None) -> Relation:
-        """Create or replace a relation; both endpoints must exist."""
+    def put_relation(self, id: str, type: str, source: str, target: str,
+                     props: Mapping[str, JSON] | None = None, *,
+                     valid_from: datetime | str | None = None,
+                     valid_to: datetime | str | None = None) -> Relation:
+        """Create or replace a relation; both endpoints must exist (``valid_from`` /
+        ``valid_to``: its valid-time interval)."""
         ...
 
     def put_entities(self, entities: Iterable[tuple[str, str, Mapping[str,
@@ -696,8 +726,11 @@ class Transaction(Protocol):
         checks are batched. Returns how many."""
         ...
 
-    def update_relation(self, id: str, props: Mapping[str, JSON] | None = None) -> Relation:
-        """Patch a relation's properties (None removes a property)."""
+    def update_relation(self, id: str, props: Mapping[str, JSON] | None = None, *,
+                        valid_from: datetime | str | None = None,
+                        valid_to: datetime | str | None = None) -> Relation:
+        """Patch a relation's properties (None removes a property) and the ends of its
+        valid-time interval (as :meth:`update_entity`)."""
         ...
 
     def delete_relation(self, id: str) -> None:

@@ -186,19 +186,26 @@ class Repository:
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
                    message: str | None = None, author: str | None = None,
                    metadata: Mapping[str, JSON] | None = None,
-                   timestamp: datetime | str | None = None, branch: str | None = None) -> Commit:
-        """Create or replace one entity in its own commit."""
+                   timestamp: datetime | str | None = None, branch: str | None = None,
+                   valid_from: datetime | str | None = None,
+                   valid_to: datetime | str | None = None) -> Commit:
+        """Create or replace one entity in its own commit (``valid_from`` / ``valid_to``: its
+        valid-time interval, docs/valid-time.md)."""
         return self._one(message or f"Put entity {id}", author, metadata, timestamp, branch,
-                         lambda tx: tx.put_entity(id, type, props))
+                         lambda tx: tx.put_entity(id, type, props, valid_from=valid_from,
+                                                  valid_to=valid_to))
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
                       type: str | None = None, message: str | None = None,
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
-                      branch: str | None = None) -> Commit:
-        """Patch one entity's properties (None removes a property) in its own commit."""
+                      branch: str | None = None, valid_from: datetime | str | None = None,
+                      valid_to: datetime | str | None = None) -> Commit:
+        """Patch one entity's properties (None removes a property) and the ends of its
+        valid-time interval (None keeps an end, ``"open"`` opens it) in its own commit."""
         return self._one(message or f"Update entity {id}", author, metadata, timestamp, branch,
-                         lambda tx: tx.update_entity(id, props, type=type))
+                         lambda tx: tx.update_entity(id, props, type=type,
+                                                     valid_from=valid_from, valid_to=valid_to))
 
     def delete_entity(self, id: str, *, message: str | None = None, author: str | None = None,
                       metadata: Mapping[str, JSON] | None = None,
@@ -212,9 +219,11 @@ class Repository:
                      props: Mapping[str, JSON] | None = None, *, message: str | None = None,
                      author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
-                     branch: str | None = None) -> Commit:
+                     branch: str | None = None, valid_from: datetime | str | None = None,
+                     valid_to: datetime | str | None = None) -> Commit:
         return self._one(message or f"Put relation {id}", author, metadata, timestamp, branch,
-                         lambda tx: tx.put_relation(id, type, source, target, props))
+                         lambda tx: tx.put_relation(id, type, source, target, props,
+                                                    valid_from=valid_from, valid_to=valid_to))
 
     def delete_relation(self, id: str, *, message: str | None = None, author: str | None = None,
                         metadata: Mapping[str, JSON] | None = None,

@@ -292,6 +292,26 @@ RefOpt = Annotated[str | None, typer.Option(
     "--ref", "-r", help="Branch, tag, commit id, REF~N or ISO time (default: current branch).")]
 
 
+ValidAtOpt = Annotated[str | None, typer.Option(
+    "--valid-at", metavar="TIME", help="Valid time: only the entities and relations that hold "
+                                       "in the world at TIME (ISO 8601).")]
+ValidBetweenOpt = Annotated[str | None, typer.Option(
+    "--valid-between", metavar="START/END", help="Valid time: only what holds at some time "
+                                                 "in [START, END).")]
+ValidFromOpt = Annotated[str | None, typer.Option(
+    "--valid-from", metavar="TIME", help="Start of the valid-time interval (ISO 8601; with "
+                                         "--update, 'open' opens it).")]
+ValidToOpt = Annotated[str | None, typer.Option(
+    "--valid-to", metavar="TIME", help="End of the valid-time interval, excluded (ISO 8601; "
+                                       "with --update, 'open' opens it).")]
+
+
+def narrow(view: Any, valid_at: str | None, valid_between: str | None) -> Any:
+    """``view`` narrowed to ``--valid-at`` or ``--valid-between`` (one of them at most)."""
+    from ..view import narrowed
+    return narrowed(view, valid_at, valid_between)
+
+
 def wants_json(ctx: typer.Context, flag: bool) -> bool:
     return flag or state(ctx).json
 

@@ -131,9 +131,11 @@ def _check_rows(db: Database, report: _Tally, min_seq: int) -> None:
     def where() -> str:
         return f"row {rid} ({KIND_NAMES.get(kind, kind)} {key!r}, seq {seq})"
 
-    for rid, kind, key, line, seq, op, type_, source, target, value, hash_, has_commit in \
+    for (rid, kind, key, line, seq, op, type_, source, target, value, hash_, valid_from,
+         valid_to, has_commit) in \
             db.iterate("SELECT r.rid, r.kind, r.key, r.line, r.seq, r.op, r.type, r.source, "
-                       "r.target, r.value, r.hash, c.seq FROM rows r LEFT JOIN commits c "
+                       "r.target, r.value, r.hash, r.valid_from, r.valid_to, c.seq "
+                       "FROM rows r LEFT JOIN commits c "
                        "ON c.seq = r.seq AND c.line = r.line WHERE r.seq >= ?", (min_seq,)):
         report.rows += 1
         if kind not in KIND_NAMES or op not in (0, 1):
@@ -150,7 +152,8 @@ def _check_rows(db: Database, report: _Tally, min_seq: int) -> None:
         elif is_erased(value):
             report.erased_rows += 1
             _check_erased(report, erasures, where(), rid, seq, kind, key, value)
-        elif content_hash(kind, type_, source, target, value) != bytes(hash_):
+        elif content_hash(kind, type_, source, target, value, valid_from,
+                          valid_to) != bytes(hash_):
             report.add("row-hash", f"{where()}: value does not match its hash", rid=rid,
                        seq=seq)
 

@@ -271,7 +271,7 @@ def read_entry(db: Database, chain: Chain, key: str) -> Entry | None:
                  [KIND, key, *params])
     if row is None or row[5] != PUT:
         return None
-    return to_entry(StoredRow(*row[:12]), id_text(row[12]), int(row[13]))
+    return to_entry(StoredRow(*row[:-2]), id_text(row[-2]), int(row[-1]))
 
 
 # -- operations for transactions ------------------------------------------------------------

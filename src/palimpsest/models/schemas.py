@@ -31,7 +31,7 @@ from ..storage.base import Database
 from ..storage.cache import facts_of
 from ..storage.visibility import Chain, StoredRow, adjacent, read_rows, scan
 from ..types import JSON, Schema, SchemaKind, Violation
-from ..versioning.elements import PUT, Write, doc_key, is_erased, split_doc_key
+from ..versioning.elements import PUT, Write, doc_key, is_erased, row_of_write, split_doc_key
 
 COLLECTION = "_schemas"
 """The reserved collection holding the schemas, one document per target."""
@@ -132,8 +132,7 @@ def _compiled(text: str) -> _Compiled:
 
 # -- the state a commit produces ------------------------------------------------------------
 def _pending_row(write: Write) -> StoredRow:
-    return StoredRow(0, write.kind, write.key, 0, 0, write.op, write.type, write.source,
-                     write.target, write.value, None, None)
+    return row_of_write(write)
 
 
 class _State:

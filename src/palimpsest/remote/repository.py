@@ -46,7 +46,16 @@ from ..types import (
 )
 from ..versioning.diff import Diff
 from ..versioning.merge import MergeResult
-from .http import Ref, _options, _p, _ref, _resolutions, _settled, error_from
+from .http import (
+    Ref,
+    _options,
+    _p,
+    _ref,
+    _resolutions,
+    _settled,
+    error_from,
+    interval_body,
+)
 from .kv import RemoteKV
 from .transaction import RemoteTransaction
 from .view import RemoteView
@@ -173,24 +182,29 @@ class RemoteRepository:
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
                    message: str | None = None, author: str | None = None,
                    metadata: Mapping[str, JSON] | None = None,
-                   timestamp: datetime | str | None = None, branch: str | None = None) -> Commit:
+                   timestamp: datetime | str | None = None, branch: str | None = None,
+                   valid_from: datetime | str | None = None,
+                   valid_to: datetime | str | None = None) -> Commit:
         check_name(id, "entity id")
         check_name(type, f"type of entity {id!r}")
         values = check_props(props, f"properties of entity {id!r}")
         body = _options(message, author, metadata, timestamp, branch)
         return self._write("PUT", f"/api/entities/{_p(id)}",
-                           body | {"type": type, "props": values})
+                           body | {"type": type, "props": values,
+                                   **interval_body(valid_from, valid_to, f"entity {id!r}")})
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
                       type: str | None = None, message: str | None = None,
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
-                      branch: str | None = None) -> Commit:
+                      branch: str | None = None, valid_from: datetime | str | None = None,
+                      valid_to: datetime | str | None = None) -> Commit:
         check_name(id, "entity id")
         values = check_props(props, f"properties of entity {id!r}")
         body = _options(message, author, metadata, timestamp, branch)
         return self._write("PATCH", f"/api/entities/{_p(id)}",
-                           body | {"props": values, "type": type})
+                           body | {"props": values, "type": type,
+                                   **interval_body(valid_from, valid_to, None)})
 
     def delete_entity(self, id: str, *, message: str | None = None,
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
@@ -204,7 +218,8 @@ class RemoteRepository:
                      props: Mapping[str, JSON] | None = None, *, message: str | None = None,
                      author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
-                     branch: str | None = None) -> Commit:
+                     branch: str | None = None, valid_from: datetime | str | None = None,
+                     valid_to: datetime | str | None = None) -> Commit:
         for name, what in ((id, "relation id"), (type, f"type of relation {id!r}"),
                            (source, f"source of relation {id!r}"),
                            (target, f"target of relation {id!r}")):
@@ -212,7 +227,8 @@ class RemoteRepository:
         values = check_props(props, f"properties of relation {id!r}")
         body = _options(message, author, metadata, timestamp, branch)
         return self._write("PUT", f"/api/relations/{_p(id)}", body | {
-            "type": type, "source": source, "target": target, "props": values})
+            "type": type, "source": source, "target": target, "props": values,
+            **interval_body(valid_from, valid_to, f"relation {id!r}")})
 
     def delete_relation(self, id: str, *, message: str | None = None,
                         author: str | None = None, metadata: Mapping[str, JSON] | None = None,

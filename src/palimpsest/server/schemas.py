@@ -36,6 +36,8 @@ class EntityOut(BaseModel):
     id: str
     type: str
     props: dict[str, JSONValue]
+    valid_from: str | None = None
+    valid_to: str | None = None
 
 
 class RelationOut(BaseModel):
@@ -44,6 +46,8 @@ class RelationOut(BaseModel):
     source: str
     target: str
     props: dict[str, JSONValue]
+    valid_from: str | None = None
+    valid_to: str | None = None
 
 
 class DocumentOut(BaseModel):
@@ -213,6 +217,8 @@ class PutEntityOp(_Model):
     id: str
     type: str
     props: dict[str, JSONValue] | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
 
 
 class UpdateEntityOp(_Model):
@@ -220,6 +226,8 @@ class UpdateEntityOp(_Model):
     id: str
     props: dict[str, JSONValue] | None = None
     type: str | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
 
 
 class DeleteEntityOp(_Model):
@@ -234,12 +242,16 @@ class PutRelationOp(_Model):
     source: str
     target: str
     props: dict[str, JSONValue] | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
 
 
 class UpdateRelationOp(_Model):
     op: Literal["update_relation"]
     id: str
     props: dict[str, JSONValue] | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
 
 
 class DeleteRelationOp(_Model):
@@ -319,11 +331,15 @@ class TransactionIn(CommitOptions):
 class PutEntityIn(CommitOptions):
     type: str
     props: dict[str, JSONValue] | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
 
 
 class UpdateEntityIn(CommitOptions):
     props: dict[str, JSONValue] | None = None
     type: str | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
 
 
 class PutRelationIn(CommitOptions):
@@ -331,6 +347,8 @@ class PutRelationIn(CommitOptions):
     source: str
     target: str
     props: dict[str, JSONValue] | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
 
 
 class PutDocumentIn(CommitOptions):
@@ -466,6 +484,8 @@ class QueryIn(_Model):
     offset: int = Field(default=0, ge=0)
     kind: Literal["document", "entity"] | None = None
     ref: str | None = None
+    valid_at: str | None = None
+    valid_between: str | None = Field(default=None, description="START/END (valid time)")
 
 
 class AggregateIn(_Model):
@@ -475,6 +495,8 @@ class AggregateIn(_Model):
     group_by: str | list[str] | None = None
     kind: Literal["document", "entity"] | None = None
     ref: str | None = None
+    valid_at: str | None = None
+    valid_between: str | None = Field(default=None, description="START/END (valid time)")
 
 
 class TextIndexIn(_Model):

@@ -471,10 +471,13 @@ def sparql_page(request: Request, query: str = "", ref: str = "") -> Response:
 
 @router.get("/entity/{id:path}", response_class=HTMLResponse)
 def entity_page(id: str, request: Request, ref: str | None = None,
-                relations: Literal["out", "in", "both", "none"] = "out") -> Response:
+                relations: Literal["out", "in", "both", "none"] = "out",
+                valid_at: str = "") -> Response:
     user(request)
     repo = get_repo(request)
     view = repo.at(ref)
+    if valid_at.strip():  # valid time: the entity, its relations and neighbors then
+        view = view.valid_at(valid_at.strip())
     current = view.entity(id)
     versions = (repo.history(id, ref, relations=relations) if view.commit is not None
                 else [])
@@ -498,7 +501,7 @@ def entity_page(id: str, request: Request, ref: str | None = None,
                   facts=[b for _, b in sorted(blame.items()) if b.relation],
                   relations=relations,
                   fields=field_rows(current, current) if current is not None else [],
-                  now=datetime.now(UTC))
+                  valid_at=valid_at.strip() or None, now=datetime.now(UTC))
 
 
 @router.get("/restore/{ref:path}", response_class=HTMLResponse)

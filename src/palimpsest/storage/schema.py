@@ -99,7 +99,6 @@ CREATE TABLE IF NOT EXISTS rows (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS rows_key ON rows (kind, key, line, seq);
 CREATE INDEX IF NOT EXISTS rows_line_seq ON rows (line, seq);
-CREATE INDEX IF NOT EXISTS rows_type ON rows (kind, type, line, seq, superseded, op);
 CREATE INDEX IF NOT EXISTS rows_source ON rows (source, line, seq) WHERE source IS NOT NULL;
 CREATE INDEX IF NOT EXISTS rows_target ON rows (target, line, seq) WHERE target IS NOT NULL;
 CREATE TABLE IF NOT EXISTS retention (
@@ -178,6 +177,15 @@ CREATE TABLE IF NOT EXISTS search_indexes (
 """
 
 
+ROWS_TYPE_INDEX = ("CREATE INDEX IF NOT EXISTS rows_type ON rows "
+                   "(kind, type, line, seq, superseded, op, valid_from, valid_to)")
+"""The covering index of scans and counts by type. It ends with the valid-time interval, so
+a count narrowed to a valid time (``View.valid_at``) stays an index-only scan: the visibility
+rule picks the versions from the index and the interval filters them there, no table row is
+read. Created after the migrations (the columns exist only from schema 3 on; the migration to
+4 rebuilds it, ``docs/valid-time.md``)."""
+
+
 def _v1_to_v2(db: Database) -> None:
     """Retention and erasure tables: created by re-running ``_TABLES``; no data changes."""
 
@@ -197,6 +205,7 @@ def _v2_to_v3(db: Database) -> None:
     """
     for column in ("provenance", "valid_from", "valid_to"):
         db.run(f"ALTER TABLE rows ADD COLUMN {column} {db.dialect.bigint}")
+    db.run("DROP INDEX rows_type")  # rebuilt ending with the interval (ROWS_TYPE_INDEX)
     db.run("DROP INDEX commits_line_time")
     db.run("ALTER TABLE commits RENAME TO commits_v2")
     db.script(_ddl(db))  # the new commits table and its index
@@ -222,12 +231,14 @@ def _v3_to_v4(db: Database) -> None:
     past every stored seq here; materialized views record how far they are built per line
     (``view_lines``), since seqs no longer become visible in order across lines. A view built
     up to seq N had every line's rows up to N. ``type_counts`` (created by re-running
-    ``_TABLES``) is filled from the rows."""
+    ``_TABLES``) is filled from the rows. The type index is rebuilt ending with the valid-time
+    interval (``ROWS_TYPE_INDEX``, after the migrations), so narrowed counts stay index-only."""
     sync_sequences(db)
     db.run("DELETE FROM view_lines")
     db.run("INSERT INTO view_lines (view, line, synced_seq) SELECT v.name, l.id, v.synced_seq "
            "FROM query_views v, lines l")
     counts.rebuild(db)
+    db.run("DROP INDEX IF EXISTS rows_type")
 
 
 MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2, 2: _v2_to_v3,
@@ -241,6 +252,7 @@ def create_schema(db: Database) -> None:
     if found is None:
         with db.write():
             db.script(_ddl(db))
+            db.run(ROWS_TYPE_INDEX)
             db.run("INSERT INTO meta (name, value) VALUES ('schema_version', ?)",
                    (str(SCHEMA_VERSION),))
             db.run("INSERT INTO lines (id, parent, fork_seq, head_seq) VALUES (1, NULL, NULL, NULL)")
@@ -265,6 +277,7 @@ def migrate(db: Database) -> int:
         db.script(_ddl(db))
         for version in range(found, SCHEMA_VERSION):
             MIGRATIONS[version](db)
+        db.run(ROWS_TYPE_INDEX)
         db.run("UPDATE meta SET value = ? WHERE name = 'schema_version'",
                (str(SCHEMA_VERSION),))
     return found

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from ..codec import check_count
+from ..codec import check_count, from_us
+from ..errors import InvalidValue
 from .base import Database
 from .counts import count_at
 
@@ -26,7 +27,7 @@ Chain = tuple[tuple[int, int], ...]
 """((line, max visible seq), …), tip first."""
 
 COLUMNS = "r.rid, r.kind, r.key, r.line, r.seq, r.op, r.type, r.source, r.target, r.value, " \
-          "r.hash, r.origin"
+          "r.hash, r.origin, r.valid_from, r.valid_to"
 
 
 class StoredRow(NamedTuple):
@@ -42,6 +43,50 @@ class StoredRow(NamedTuple):
     value: str | None
     hash: bytes | None
     origin: int | None
+    valid_from: int | None = None
+    valid_to: int | None = None
+
+
+Window = tuple[int, int]
+"""A valid-time window ``[lo, hi)`` in microseconds: the rows whose interval overlaps it.
+``View.valid_at(t)`` is ``(t, t + 1)``, ``View.valid_between(a, b)`` is ``(a, b)``."""
+
+
+def check_window(start: int, end: int) -> Window:
+    """``[start, end)`` as a window; raises InvalidValue unless ``start < end``."""
+    if start >= end:
+        raise InvalidValue(f"valid_between: the start ({show_time(start)}) must come before "
+                           f"the end ({show_time(end)}); for one instant use valid_at")
+    return start, end
+
+
+def show_window(window: Window) -> str:
+    """A window as text: ``at T`` for one instant, else ``[A, B)``."""
+    if window[1] == window[0] + 1:
+        return f"at {show_time(window[0])}"
+    return f"[{show_time(window[0])}, {show_time(window[1])})"
+
+
+def show_time(time_us: int) -> str:
+    return from_us(time_us).isoformat()
+
+
+def in_window(window: Window | None, alias: str = "r") -> tuple[str, list[Any]]:
+    """SQL true for rows whose valid-time interval overlaps ``window`` (a NULL end is open),
+    ``""`` without a window. A filter on the visible rows, never a choice between versions:
+    the state at a commit is decided first, valid time then narrows it."""
+    if window is None:
+        return "", []
+    return (f"({alias}.valid_from IS NULL OR {alias}.valid_from < ?) AND "
+            f"({alias}.valid_to IS NULL OR {alias}.valid_to > ?)"), [window[1], window[0]]
+
+
+def row_in_window(row: StoredRow | None, window: Window | None) -> bool:
+    """:func:`in_window` for one row already read (point reads)."""
+    if row is None or window is None:
+        return row is not None
+    return ((row.valid_from is None or row.valid_from < window[1])
+            and (row.valid_to is None or row.valid_to > window[0]))
 
 
 def in_chain(chain: Chain, alias: str = "r") -> tuple[str, list[Any]]:
@@ -134,17 +179,22 @@ def read_latest(db: Database, chain: Chain, kind: str, keys: Sequence[str]
 
 def scan(db: Database, chain: Chain, kind: str, *, type_: str | None = None,
          extra: str = "", extra_params: Sequence[Any] = (), order: str = "r.key",
-         limit: int | None = None, offset: int = 0, hint: str = "") -> Iterator[StoredRow]:
+         limit: int | None = None, offset: int = 0, hint: str = "",
+         window: Window | None = None) -> Iterator[StoredRow]:
     """Live rows of ``kind`` (optionally one type or collection) at the chain's commit.
 
     ``extra`` is an SQL filter on ``r``; ``hint`` goes after ``FROM rows r`` (the dialect's
-    ``index_hint`` for a declared query index)."""
+    ``index_hint`` for a declared query index); ``window`` keeps the rows valid in it."""
     where, params = visible(chain, kind)
     sql = f"SELECT {COLUMNS} FROM rows r {hint} WHERE r.kind = ? AND r.op = 1 AND {where}"
     args: list[Any] = [kind, *params]
     if type_ is not None:
         sql += " AND r.type = ?"
         args.append(type_)
+    valid, valid_params = in_window(window)
+    if valid:
+        sql += f" AND {valid}"
+        args += valid_params
     if extra:
         sql += f" AND ({extra})"
         args += list(extra_params)
@@ -171,10 +221,12 @@ def scan_hashes(db: Database, chain: Chain, kind: str) -> dict[str, bytes | None
     return {key: (bytes(hash_) if hash_ is not None else None) for key, hash_ in rows}
 
 
-def count(db: Database, chain: Chain, kind: str, *, type_: str | None = None) -> int:
-    """Live elements of ``kind`` (of one type: the maintained count, one lookup per chain
-    line, ``storage/counts.py``) at the chain's commit."""
-    if type_ is not None:
+def count(db: Database, chain: Chain, kind: str, *, type_: str | None = None,
+          window: Window | None = None) -> int:
+    """Live elements of ``kind`` at the chain's commit; of one type and not narrowed to a
+    valid time, the maintained count (one lookup per chain line, ``storage/counts.py``): the
+    stored counts know nothing of valid time, so a narrowed count scans."""
+    if type_ is not None and window is None:
         return count_at(db, chain, kind, type_)
     where, params = visible(chain, kind)
     sql = f"SELECT count(*) FROM rows r WHERE r.kind = ? AND r.op = 1 AND {where}"
@@ -182,17 +234,25 @@ def count(db: Database, chain: Chain, kind: str, *, type_: str | None = None) ->
     if type_ is not None:
         sql += " AND r.type = ?"
         args.append(type_)
+    valid, valid_params = in_window(window)
+    if valid:
+        sql += f" AND {valid}"
+        args += valid_params
     row = db.one(sql, args)
     return int(row[0]) if row else 0
 
 
 def adjacent(db: Database, chain: Chain, ids: Sequence[str], *, column: str,
-             rel_type: str | None = None) -> list[StoredRow]:
-    """Live relations whose ``column`` (``source`` or ``target``) is one of ``ids``."""
+             rel_type: str | None = None, window: Window | None = None) -> list[StoredRow]:
+    """Live relations whose ``column`` (``source`` or ``target``) is one of ``ids`` (valid
+    in ``window`` when given)."""
     if column not in ("source", "target") or not ids:
         return []
     out: list[StoredRow] = []
     where, params = visible(chain, "r", by_position=False)
+    valid, valid_params = in_window(window)
+    if valid:
+        where, params = f"{where} AND {valid}", [*params, *valid_params]
     for start in range(0, len(ids), 500):
         chunk = list(ids[start:start + 500])
         marks = ",".join("?" * len(chunk))
@@ -447,7 +507,7 @@ def row_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None
 
 
 PAIR_FIELDS = ("rid", "line", "seq", "op", "type", "source", "target", "value", "hash",
-               "origin")
+               "origin", "valid_from", "valid_to")
 
 
 def stored(raw: Sequence[Any]) -> tuple[StoredRow | None, StoredRow | None]:
@@ -457,9 +517,11 @@ def stored(raw: Sequence[Any]) -> tuple[StoredRow | None, StoredRow | None]:
 
 
 def _row(kind: str, key: str, fields: Sequence[Any]) -> StoredRow | None:
-    rid, line, seq, op, type_, source, target, value, hash_, origin = fields[:len(PAIR_FIELDS)]
+    rid, line, seq, op, type_, source, target, value, hash_, origin, valid_from, valid_to = \
+        fields[:len(PAIR_FIELDS)]
     return None if rid is None else StoredRow(rid, kind, key, line, seq, op, type_, source,
-                                              target, value, hash_, origin)
+                                              target, value, hash_, origin, valid_from,
+                                              valid_to)
 
 
 def change_counts(db: Database, a: Chain, b: Chain) -> dict[tuple[str, str, str], int]:

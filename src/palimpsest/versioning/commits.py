@@ -286,7 +286,8 @@ class CommitStore:
         inserts, supersede = [], []
         for old, write, new_hash in applied:
             inserts.append((write.kind, write.key, line, seq, write.op, write.type, write.source,
-                            write.target, write.value, new_hash, write.origin))
+                            write.target, write.value, new_hash, write.origin,
+                            write.valid_from, write.valid_to))
             old_live = old is not None and old.op == PUT
             if old is not None and old.line == line:
                 supersede.append((seq, old.rid, line))
@@ -302,7 +303,8 @@ class CommitStore:
         if len(inserts) > 64:
             inserts.sort(key=lambda row: (row[0], row[1]))  # index locality for big commits
         db.many("INSERT INTO rows (kind, key, line, seq, op, type, source, target, value, hash, "
-                "origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
+                "origin, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                inserts)
         if supersede:
             # the line too: partitioned or distributed by line, the update touches one part
             db.many("UPDATE rows SET superseded = ? WHERE rid = ? AND line = ?", supersede)

@@ -36,7 +36,16 @@ from ..types import MergeResult as MergeResult  # its home before types.py
 from .commits import CommitStore, parents_text
 from .diff import change_between
 from .diff import compute as compute_diff
-from .elements import DELETE, PUT, Write, deletion, element_name, public_id, write_from_row
+from .elements import (
+    DELETE,
+    PUT,
+    Write,
+    deletion,
+    element_name,
+    public_id,
+    row_of_write,
+    write_from_row,
+)
 from .log import is_ancestor, merge_bases
 from .pruned import check_readable
 from .refs import Ref, RefStore
@@ -448,8 +457,7 @@ def changes_of(db: Database, chain: Chain, writes: Sequence[Write],
     for write in writes:
         ident = (write.kind, write.key)
         old = known[ident] if ident in known else read_row(db, chain, write.kind, write.key)
-        new = StoredRow(0, write.kind, write.key, 0, 0, write.op, write.type, write.source,
-                        write.target, write.value, write.hash, write.origin)
+        new = row_of_write(write, write.hash)
         change = change_between(old, new)
         if change is not None:
             out.append(change)
