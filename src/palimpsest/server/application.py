@@ -24,6 +24,7 @@ from . import (
     routes_kv,
     routes_schemas,
     routes_search,
+    routes_cypher,
     routes_sparql,
     routes_watch,
     routes_webhooks,
@@ -119,6 +120,7 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.include_router(manage_router)
     app.include_router(routes_search.router)
     app.include_router(routes_sparql.router)
+    app.include_router(routes_cypher.router)
     app.include_router(routes_webhooks.router)
     ui.install(app)
     return app
