@@ -12,13 +12,13 @@ import pytest
 
 pytest.importorskip("graphglot")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-import palimpsest  # noqa: E402
-from palimpsest.codec import canonical  # noqa: E402
-from palimpsest.errors import QueryError, QuerySyntaxError, UnsupportedQuery  # noqa: E402
-from palimpsest.types import Entity, Relation  # noqa: E402
+import palimpsest
+from palimpsest.codec import canonical
+from palimpsest.errors import QueryError, QuerySyntaxError, UnsupportedQuery
+from palimpsest.types import Entity, Relation
 
 
 def _people(repo: palimpsest.Repository) -> None:
@@ -47,7 +47,7 @@ def test_match_return_exact_values(repo: palimpsest.Repository) -> None:
     # exact: 1.0 stays a float, 2 an int, true a bool
     assert [type(v) for v in got.rows[0][1:]] == [int, float, bool]
     assert type(got.rows[1][2]) is int
-    assert list(got)[0]["name"] == "Alice"
+    assert next(iter(got))["name"] == "Alice"
 
 
 def test_nodes_and_relationships(repo: palimpsest.Repository) -> None:
@@ -341,7 +341,9 @@ def _same(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]], ordered: bool
        value=st.sampled_from([1, 1.0, 2, True, "x", "y"]), op=st.sampled_from(["=", "<>", "<",
                                                                              ">"]))
 def test_differential(open_repo: Any, seed: int, later: int, value: Any, op: str) -> None:
-    repo = open_repo()
+    repo = open_repo()  # the same database for every example (file, PostgreSQL): start clean
+    state = repo.head().to_dict()
+    _load(repo, {}, {}, old=(state["entities"], state["relations"]))
     first = _graph(seed)
     _load(repo, *first)
     c1 = repo.head().commit

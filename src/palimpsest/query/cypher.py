@@ -249,11 +249,12 @@ class Compiler:
         if pat.direction in ("in", "both"):
             branches.append(S("SELECT r.key AS k, r.target AS a, r.source AS b FROM rows r "
                               "WHERE ", where))
-        self.ctes.append(S(f"{steps} AS ({self.mat()}", join(" UNION ALL ", branches), ")"))
+        self.ctes.append(S(f"{steps} AS {self.mat()}(", join(" UNION ALL ", branches), ")"))
         low = 1 if pat.low is None else pat.low
         depth = "" if pat.high is None else f" AND v.d < {int(pat.high)}"
         if low == 0:
-            seed = S("SELECT e.key AS s, e.key AS e, 0 AS d, ", sep, " AS p FROM rows e WHERE "
+            seed = S("SELECT e.key AS s, e.key AS e, 0 AS d, ", self.d.text(S(sep)),
+                     " AS p FROM rows e WHERE "
                      "e.kind = 'e' AND e.op = 1 AND ", self.visible("e", "e"))
         else:
             seed = S(f"SELECT a AS s, b AS e, 1 AS d, {sep} || k || {sep} AS p FROM {steps}")
@@ -328,7 +329,7 @@ class Compiler:
             return frame
         select, columns, kinds = self.project(frame, proj)
         name = self.fresh("w")
-        self.ctes.append(S(f"{name} AS ({self.mat()}", select, ")"))
+        self.ctes.append(S(f"{name} AS {self.mat()}(", select, ")"))
         out = Frame(S(f"{name}"))
         for i, (alias, kind) in enumerate(zip(columns, kinds, strict=True)):
             out.scope[alias] = self._column_binding(name, i, kind)
@@ -363,8 +364,9 @@ class Compiler:
                 names = ("key", "type", "value") if kind == "node" else (
                     "key", "type", "source", "target", "value")
                 cols += [S(p, f" AS c{i}_{n}") for p, n in zip(parts, names, strict=True)]
-            if aggregating and not has_aggregate(expr):
-                groups += parts
+            if aggregating and not has_aggregate(expr):  # by position: the same parameters
+                first = len(cols) - len(parts) + 1
+                groups += [S(str(first + k)) for k in range(len(parts))]
         # ORDER BY: over the projected columns, or (no DISTINCT, no aggregate) over the
         # variables before the projection, as hidden columns
         order_cols: list[tuple[S, bool]] = []
@@ -448,7 +450,8 @@ class Compiler:
                    "WHEN {} THEN 4 ELSE 1 END)", x, d.is_("num", x), d.is_("bool", x),
                    d.is_("str", x), d.is_("list", x))
         number = fmt("(CASE WHEN {} THEN {} END)", d.is_("num", x), d.num(x))
-        return [rank, number, d.text(x)]
+        other = fmt("(CASE WHEN {} THEN NULL ELSE {} END)", d.is_("num", x), d.text(x))
+        return [rank, number, other]
 
     # -- expressions --------------------------------------------------------------------------
     def value(self, v: V) -> S:
@@ -472,7 +475,7 @@ class Compiler:
             raise QueryError("a node or relationship is not a condition")
         return fmt("({} = 'true')", v.sql)
 
-    def expr(self, scope: Mapping[str, Binding], e: Expr) -> V:  # noqa: C901, PLR0911, PLR0912
+    def expr(self, scope: Mapping[str, Binding], e: Expr) -> V:
         d = self.d
         if isinstance(e, Const):
             return V(lit(_checked(e.value)), "json")
@@ -497,25 +500,25 @@ class Compiler:
         assert isinstance(e, Op)
         op = e.op
         if op in ("and", "or"):
-            return V(S("(", join(f" {op.upper()} ", [self.pred(scope, a) for a in e.args]),
+            return V(S("(", join(f" {op.upper()} ", [self.pred(scope, x) for x in e.args]),
                        ")"), "bool")
         if op == "xor":
-            a, b = (self.pred(scope, x) for x in e.args)
-            return V(fmt("(({}) <> ({}))", a, b), "bool")
+            p, q = (self.pred(scope, x) for x in e.args)
+            return V(fmt("(({}) <> ({}))", p, q), "bool")
         if op == "not":
             return V(fmt("(NOT {})", self.pred(scope, e.args[0])), "bool")
         if op == "is null":
             v = self.expr(scope, e.args[0])
             target = v.element.key if v.element is not None else self.value(v)
             return V(fmt("({} IS NULL)", target), "bool")
-        args = [self.expr(scope, a) for a in e.args]
+        args = [self.expr(scope, x) for x in e.args]
         if op in _COMPARISONS:
             return self.compare(op, args[0], args[1])
         if op == "in":
             return self.in_(e.args[1], args[0], args[1])
         if op in ("starts with", "ends with", "contains"):
-            a, b = (self.value(x) for x in args)
-            sa, sb = d.str(a), d.str(b)
+            ta, tb = (self.value(x) for x in args)
+            sa, sb = d.string(ta), d.string(tb)
             if op == "starts with":
                 test = fmt("substr({}, 1, length({})) = {}", sa, sb, sb)
             elif op == "ends with":
@@ -523,8 +526,8 @@ class Compiler:
                            " = {}", sa, sb, sa, sa, sb, sb)
             else:
                 test = fmt("{} > 0", d.pos(sb, sa))
-            return V(fmt("(CASE WHEN {} AND {} THEN ({}) END)", d.is_("str", a),
-                         d.is_("str", b), test), "bool")
+            return V(fmt("(CASE WHEN {} AND {} THEN ({}) END)", d.is_("str", ta),
+                         d.is_("str", tb), test), "bool")
         if op == "=~":
             pattern = e.args[1]
             if not isinstance(pattern, Const | Param):
@@ -534,9 +537,9 @@ class Compiler:
                 return V(NULL, "bool")
             if not isinstance(text, str):
                 raise QueryError("=~ takes a string pattern")
-            a = self.value(args[0])
-            test = self.re.regex_param(d.str(a), f"^(?:{text})$")
-            return V(fmt("(CASE WHEN {} THEN {} END)", d.is_("str", a), test), "bool")
+            target = self.value(args[0])
+            test = self.re.regex_param(d.string(target), f"^(?:{text})$")
+            return V(fmt("(CASE WHEN {} THEN {} END)", d.is_("str", target), test), "bool")
         if op in ("+", "-", "*", "/", "%", "neg"):
             return self.arith(op, [self.value(a) for a in args])
         if op == "[]":
@@ -575,7 +578,7 @@ class Compiler:
         return V(fmt(f"(CASE WHEN {{}} AND {{}} THEN {{}} {op} {{}} WHEN {{}} AND {{}} THEN "
                      f"{{}} {op} {{}} WHEN {{}} AND {{}} THEN {{}} {op} {{}} END)",
                      d.is_("num", x), d.is_("num", y), d.num(x), d.num(y),
-                     d.is_("str", x), d.is_("str", y), d.text(d.str(x)), d.text(d.str(y)),
+                     d.is_("str", x), d.is_("str", y), d.text(d.string(x)), d.text(d.string(y)),
                      d.is_("bool", x), d.is_("bool", y), x, y), "bool")
 
     def in_(self, source: Expr, x: V, items: V) -> V:
@@ -615,29 +618,29 @@ class Compiler:
         if op == "+":
             branches = S(branches, fmt(" WHEN {} AND {} THEN {}", d.is_("str", x),
                                        d.is_("str", y),
-                                       d.json_str(fmt("({} || {})", d.str(x), d.str(y)))))
+                                       d.json_str(fmt("({} || {})", d.string(x), d.string(y)))))
         return V(S("(CASE ", branches, " END)"), "json")
 
-    def func(self, scope: Mapping[str, Binding], f: Func) -> V:  # noqa: C901, PLR0911, PLR0912
+    def func(self, scope: Mapping[str, Binding], f: Func) -> V:
         d = self.d
         name = f.name
         if name in AGGREGATES:
             return self.aggregate(scope, f)
         if name == "list":
-            parts = [fmt("coalesce({}, 'null')", self.value(self.expr(scope, a)))
-                     for a in f.args]
+            parts = [fmt("coalesce({}, 'null')", self.value(self.expr(scope, arg)))
+                     for arg in f.args]
             if not parts:
                 return V(S("'[]'"), "json")
             return V(S("('[' || ", join(" || ',' || ", parts), " || ']')"), "json")
         if name == "map":
             parts = []
-            for key, a in zip(f.keys, f.args, strict=True):
+            for key, arg in zip(f.keys, f.args, strict=True):
                 parts.append(fmt("{} || ':' || coalesce({}, 'null')",
-                                 lit(key), self.value(self.expr(scope, a))))
+                                 lit(key), self.value(self.expr(scope, arg))))
             if not parts:
                 return V(S("'{}'"), "json")
             return V(S("('{' || ", join(" || ',' || ", parts), " || '}')"), "json")
-        args = [self.expr(scope, a) for a in f.args]
+        args = [self.expr(scope, arg) for arg in f.args]
         if name == "coalesce":
             return V(S("COALESCE(", join(", ", [self.value(a) for a in args]), ")"), "json")
         if len(args) != 1:
@@ -672,11 +675,11 @@ class Compiler:
         if name in ("size", "length"):
             return V(fmt("(CASE WHEN {} THEN {} WHEN {} THEN {} END)", d.is_("list", x),
                          d.json_num(d.size(x)), d.is_("str", x),
-                         d.json_num(fmt("length({})", d.str(x)))), "json")
+                         d.json_num(fmt("length({})", d.string(x)))), "json")
         if name in ("toupper", "tolower"):
             fn = "upper" if name == "toupper" else "lower"
-            return V(fmt(f"(CASE WHEN {{}} THEN {{}} END)", d.is_("str", x),
-                         d.json_str(fmt(f"{fn}({{}})", d.str(x)))), "json")
+            return V(fmt("(CASE WHEN {} THEN {} END)", d.is_("str", x),
+                         d.json_str(fmt(f"{fn}({{}})", d.string(x)))), "json")
         if name == "tostring":
             return V(fmt("(CASE WHEN {} THEN {} WHEN {} IS NOT NULL THEN {} END)",
                          d.is_("str", x), x, x, d.json_str(x)), "json")
@@ -707,14 +710,14 @@ class Compiler:
             raise QueryError(f"{f.name}() takes values, not nodes or relationships")
         number = fmt("(CASE WHEN {} THEN {} END)", d.is_("num", x), d.num(x))
         if f.name == "sum":
-            return V(fmt(f"COALESCE({{}}, '0')", d.json_num(fmt(f"sum({distinct}{{}})", number))),
+            return V(fmt("COALESCE({}, '0')", d.json_num(fmt(f"sum({distinct}{{}})", number))),
                      "json")
         if f.name == "avg":
             return V(d.json_float(fmt(f"avg({distinct}{{}})", number)), "float")
         # min / max: numbers if there are any, else strings
-        string = fmt("(CASE WHEN {} THEN {} END)", d.is_("str", x), d.text(d.str(x)))
+        string = fmt("(CASE WHEN {} THEN {} END)", d.is_("str", x), d.text(d.string(x)))
         fn = f.name
-        return V(fmt(f"(CASE WHEN count({{}}) > 0 THEN {{}} ELSE {{}} END)", number,
+        return V(fmt("(CASE WHEN count({}) > 0 THEN {} ELSE {} END)", number,
                      d.json_num(fmt(f"{fn}({{}})", number)),
                      d.json_str(fmt(f"{fn}({{}})", string))), "json")
 

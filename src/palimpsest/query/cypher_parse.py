@@ -103,17 +103,18 @@ def _fix_in_precedence() -> None:
         _fixed = True
         return
 
+    # graphglot's parser API is its underscored methods (its own dialects use them)
     def infix(parser: Any) -> Any:
-        start = parser._index
+        start = parser._index  # noqa: SLF001
         lhs = parser.get_parser(ast.CommonValueExpression)(parser)
-        if parser._match(TokenType.IN):
-            parser._expect(TokenType.IN)
+        if parser._match(TokenType.IN):  # noqa: SLF001
+            parser._expect(TokenType.IN)  # noqa: SLF001
             rhs = parser.get_parser(ast.CommonValueExpression)(parser)
             return InPredicate(value=lhs, list_expression=rhs)
-        parser._retreat(start)
+        parser._retreat(start)  # noqa: SLF001
         return original(parser)
 
-    module._try_cypher_infix_predicate = infix
+    module._try_cypher_infix_predicate = infix  # noqa: SLF001
     _fixed = True
 
 
@@ -373,7 +374,7 @@ class _Adapter:
         return Projection(items, star, distinct, order, skip, limit, where, final)
 
     # -- expressions ----------------------------------------------------------------------
-    def expr(self, node: Any) -> Expr:  # noqa: C901, PLR0911, PLR0912 - one dispatch table
+    def expr(self, node: Any) -> Expr:
         kind = _name(node)
         if kind == "BooleanValueExpression":
             out = self.expr(node.boolean_term)
@@ -514,7 +515,7 @@ class _Adapter:
             return found
         try:
             return str(_dialect().generate(node))
-        except Exception:  # noqa: BLE001 - only a column name
+        except Exception:
             return repr(expr)
 
     def expr_aggregate(self, node: Any) -> Expr:

@@ -41,7 +41,7 @@ class SQLite:
     def num(self, x: S) -> S:
         return fmt("json_extract({}, '$')", x)
 
-    def str(self, x: S) -> S:
+    def string(self, x: S) -> S:
         return fmt("json_extract({}, '$')", x)
 
     def json_num(self, n: S) -> S:
@@ -112,8 +112,8 @@ class Postgres(SQLite):
         return fmt("(CASE WHEN json_typeof(CAST({} AS json)) = 'number' THEN "
                    "CAST({} AS numeric) END)", x, x)
 
-    def str(self, x: S) -> S:
-        return fmt("(CAST({} AS json) #>> '{{}}')", x)
+    def string(self, x: S) -> S:
+        return S("(CAST(", x, " AS json) #>> '{}')")
 
     def json_num(self, n: S) -> S:
         return fmt("CAST({} AS TEXT)", n)
