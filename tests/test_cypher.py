@@ -114,6 +114,10 @@ def test_aggregates_and_with(repo: palimpsest.Repository) -> None:
     paged = view.cypher("MATCH (n) RETURN n.name ORDER BY n.name DESC SKIP 1 LIMIT $k",
                         {"k": 2})
     assert rows(paged) == [("Bob",), ("Alice",)]
+    assert len(view.cypher("MATCH (n) RETURN n LIMIT 1").rows) == 1
+    assert len(view.cypher("MATCH (n) RETURN n SKIP 3").rows) == 1
+    assert len(view.cypher("MATCH (n) WITH n LIMIT 2 RETURN n").rows) == 2
+    assert len(view.cypher("MATCH (n) RETURN n ORDER BY n.name LIMIT 3").rows) == 3
     unwound = view.cypher("UNWIND [1, 2.0, 'x', true, null, [1]] AS x RETURN x")
     assert [canonical(r[0]) for r in got.rows] and [canonical(r[0]) for r in unwound.rows] == [
         canonical(v) for v in [1, 2.0, "x", True, None, [1]]]

@@ -333,19 +333,30 @@ class _Adapter:
         while _name(body) == "ReturnStatementBody":
             body = body.return_statement_body
         if page is not None:
-            page = page.order_by_and_page_statement if _name(
-                page) == "OrderByAndPageStatement" else page
-            clause = getattr(page, "order_by_clause", None)
+            if _name(page) == "OrderByAndPageStatement":
+                page = page.order_by_and_page_statement
+            parts = {"OrderByClause": page if _name(page) == "OrderByClause" else None,
+                     "OffsetClause": page if _name(page) == "OffsetClause" else None,
+                     "LimitClause": page if _name(page) == "LimitClause" else None}
+            if not any(parts.values()):
+                known = ("_OrderByClauseOffsetClauseLimitClause", "_OffsetClauseLimitClause",
+                         "_OrderByClauseLimitClause", "_OrderByClauseOffsetClause")
+                if _name(page) not in known and not _name(page).startswith("_"):
+                    raise UnsupportedQuery(f"the page clause {_name(page)}", "ORDER BY/SKIP")
+                parts = {"OrderByClause": getattr(page, "order_by_clause", None),
+                         "OffsetClause": getattr(page, "offset_clause", None),
+                         "LimitClause": getattr(page, "limit_clause", None)}
+            clause = parts["OrderByClause"]
             if clause is not None:
                 for spec in clause.sort_specification_list.list_sort_specification:
                     descending = (spec.ordering_specification is not None and
                                   spec.ordering_specification.ordering_specification.name
                                   == "DESC")
                     order.append(Order(self.expr(spec.sort_key), descending))
-            if getattr(page, "offset_clause", None) is not None:
-                skip = self.expr(page.offset_clause.non_negative_integer_specification)
-            if getattr(page, "limit_clause", None) is not None:
-                limit = self.expr(page.limit_clause.non_negative_integer_specification)
+            if parts["OffsetClause"] is not None:
+                skip = self.expr(parts["OffsetClause"].non_negative_integer_specification)
+            if parts["LimitClause"] is not None:
+                limit = self.expr(parts["LimitClause"].non_negative_integer_specification)
         distinct = False
         items: list[Item] = []
         star = False
