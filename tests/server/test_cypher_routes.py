@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("graphglot")
 
-from .conftest import Server  # noqa: E402
+from .conftest import Server
 
 
 def test_answers_at_refs(seeded: Server) -> None:
