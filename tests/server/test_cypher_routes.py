@@ -7,7 +7,9 @@ import pytest
 
 pytest.importorskip("graphglot")
 
-from .conftest import Server
+import palimpsest
+
+from .conftest import Server, make_server
 
 
 def test_answers_at_refs(seeded: Server) -> None:
@@ -52,3 +54,20 @@ def test_bad_queries_are_typed_errors(seeded: Server, query: str, code: str) -> 
 def test_needs_a_token(seeded: Server) -> None:
     got = seeded.client.post("/api/cypher", json={"query": "MATCH (n) RETURN n"})
     assert got.status_code == 401
+
+
+def test_ui_query_page(repo_file: palimpsest.Repository) -> None:
+    repo_file.put_entity("ada", type="Person", props={"name": "Ada"})
+    repo_file.tag("v1")
+    repo_file.put_entity("bob", type="Person", props={"name": "Bob"})
+    repo_file.put_relation("k", type="KNOWS", source="ada", target="bob")
+    ui = make_server(repo_file, no_auth=True).client
+    page = ui.get("/ui/cypher", params={"query": "MATCH (n) RETURN n.name AS name", "ref": "v1"})
+    assert page.status_code == 200 and "<td>Ada</td>" in page.text and "Bob" not in page.text
+    linked = ui.get("/ui/cypher", params={"query": "MATCH (a)-[k]->(b) RETURN a, k, b"})
+    assert 'href="/ui/entity/ada' in linked.text and 'href="/ui/entity/bob' in linked.text
+    bad = ui.get("/ui/cypher", params={"query": "MATCH (n RETURN n"})
+    assert bad.status_code == 200 and "Expected" in bad.text
+    write = ui.get("/ui/cypher", params={"query": "CREATE (n)"})
+    assert "transaction" in write.text
+    assert "<textarea" in ui.get("/ui/cypher").text
