@@ -276,7 +276,7 @@ def _paths(relations: dict[str, Any], start: str, low: int, high: int, types: se
     return out
 
 
-TEMPLATES = ["pattern", "where", "group", "varlen", "optional", "order"]
+TEMPLATES = ["pattern", "where", "group", "varlen", "varlen_back", "optional", "order"]
 
 
 def _reference(kind: str, entities: dict[str, Any], relations: dict[str, Any], value: Any,
@@ -305,6 +305,11 @@ def _reference(kind: str, entities: dict[str, Any], relations: dict[str, Any], v
         q = "MATCH (a:B)-[:T|U*1..3]->(b) RETURN id(a), id(b)"
         out = [(a, b) for a, (t, _) in entities.items() if t == "B"
                for b in _paths(relations, a, 1, 3, {"T", "U"})]
+        return q, {}, out, False
+    if kind == "varlen_back":  # narrowed at the right end: the recursion walks backwards
+        q = "MATCH (a)-[:T*0..2]->(b:A) RETURN id(a), id(b)"
+        out = [(a, b) for a in entities for b in _paths(relations, a, 0, 2, {"T"})
+               if entities[b][0] == "A"]
         return q, {}, out, False
     if kind == "optional":
         q = "MATCH (a:A) OPTIONAL MATCH (a)-[r:U]->(b:B) RETURN id(a), id(r), id(b)"

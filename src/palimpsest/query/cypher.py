@@ -157,11 +157,12 @@ class Compiler:
     def path(self, frame: Frame, path: Path, rel_keys: list[S], paths_of: list[S]) -> None:
         if path.name is not None:
             raise UnsupportedQuery("named paths (p = (...)) are not supported yet", "named path")
+        seeds = [self.seed(frame, n) for n in path.nodes]
         nodes = [self.node(frame, n) for n in path.nodes]
         for i, rel in enumerate(path.rels):
             left, right = nodes[i], nodes[i + 1]
             if rel.varlen:
-                paths_of.append(self.varlen(frame, rel, left, right))
+                paths_of.append(self.varlen(frame, rel, left, right, seeds[i], seeds[i + 1]))
             else:
                 rel_keys.append(self.rel(frame, rel, left, right))
 
@@ -175,7 +176,7 @@ class Compiler:
             alias = self.fresh("n")
             frame.joins.append(S(f"JOIN rows {alias} ON 1 = 1"))
             frame.where.append(S(f"{alias}.kind = 'e' AND {alias}.op = 1"))
-            frame.where.append(self.visible("e", alias))
+            frame.where.append(self.visible("e", alias, by_position=False))
             node = NodeB(S(f"{alias}.key"), S(f"{alias}.type"), S(doc(f"{alias}.value")))
             if pat.var:
                 frame.scope[pat.var] = node
@@ -220,9 +221,29 @@ class Compiler:
                            or fmt("(({}) OR ({}))", out, back))
         return rel.key
 
-    def varlen(self, frame: Frame, pat: RelPat, left: NodeB, right: NodeB) -> S:
-        """A recursive CTE of the paths along visible relations (no relation twice in a path);
-        returns the SQL of the joined path's relation keys (``sep key sep key sep``)."""
+    def seed(self, frame: Frame, pat: NodePat) -> S | None:
+        """The keys a new node pattern can match when its labels or constant properties narrow
+        it (a variable-length path starts its recursion there), else None."""
+        if (pat.var and pat.var in frame.scope) or not (pat.labels or pat.props):
+            return None
+        if not all(isinstance(e, Const | Param) for e in pat.props.values()):
+            return None
+        conds = [S("e.kind = 'e' AND e.op = 1"), self.visible("e", "e")]
+        conds += [self.one_of(S("e.type"), names) for names in pat.labels]
+        conds += [self.equal(self.prop(V(S(doc("e.value")), "json"), key), self.expr({}, e))
+                  for key, e in pat.props.items()]
+        return S("SELECT e.key FROM rows e WHERE ", join(" AND ", conds))
+
+    def varlen(self, frame: Frame, pat: RelPat, left: NodeB, right: NodeB,
+               left_seed: S | None = None, right_seed: S | None = None) -> S:
+        """A recursive CTE of the paths along visible relations (no relation twice in a path),
+        started from the narrower end when one is narrowed; returns the SQL of the joined
+        path's relation keys (``sep key sep key sep``)."""
+        seed_keys = left_seed
+        if left_seed is None and right_seed is not None:  # walk backwards from the right end
+            seed_keys, left, right = right_seed, right, left
+            flip = {"out": "in", "in": "out", "both": "both"}[pat.direction]
+            pat = RelPat(pat.var, pat.types, pat.props, flip, pat.low, pat.high, pat.varlen)
         if pat.var is not None:
             raise UnsupportedQuery("a variable on a variable-length relationship "
                                    "(-[r*1..3]->) is not supported yet; leave it unnamed",
@@ -255,9 +276,11 @@ class Compiler:
         if low == 0:
             seed = S("SELECT e.key AS s, e.key AS e, 0 AS d, ", self.d.text(S(sep)),
                      " AS p FROM rows e WHERE "
-                     "e.kind = 'e' AND e.op = 1 AND ", self.visible("e", "e"))
+                     "e.kind = 'e' AND e.op = 1 AND ", self.visible("e", "e"),
+                     S(" AND e.key IN (", seed_keys, ")") if seed_keys is not None else "")
         else:
-            seed = S(f"SELECT a AS s, b AS e, 1 AS d, {sep} || k || {sep} AS p FROM {steps}")
+            seed = S(f"SELECT a AS s, b AS e, 1 AS d, {sep} || k || {sep} AS p FROM {steps}",
+                     S(" WHERE a IN (", seed_keys, ")") if seed_keys is not None else "")
         step = S(f"SELECT v.s, st.b, v.d + 1, v.p || st.k || {sep} FROM {paths} v "
                  f"JOIN {steps} st ON st.a = v.e WHERE ",
                  self.d.pos(S(f"{sep} || st.k || {sep}"), S("v.p")), f" = 0{depth}")
