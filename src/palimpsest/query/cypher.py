@@ -244,6 +244,10 @@ class Compiler:
             seed_keys, left, right = right_seed, right, left
             flip = {"out": "in", "in": "out", "both": "both"}[pat.direction]
             pat = RelPat(pat.var, pat.types, pat.props, flip, pat.low, pat.high, pat.varlen)
+        if seed_keys is not None:  # computed once, not once per relation
+            name = self.fresh("sd")
+            self.ctes.append(S(f"{name} AS {self.re.materialized}(", seed_keys, ")"))
+            seed_keys = S(f"SELECT key FROM {name}")
         if pat.var is not None:
             raise UnsupportedQuery("a variable on a variable-length relationship "
                                    "(-[r*1..3]->) is not supported yet; leave it unnamed",
