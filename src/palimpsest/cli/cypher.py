@@ -22,7 +22,7 @@ from .common import (
     table,
     wants_json,
 )
-from .sparql import _query_text
+from .sparql import ExplainOpt, QueryArg, TimeoutOpt, _query_text
 
 
 def _cell(value: Any) -> str:
@@ -40,16 +40,13 @@ def _cell(value: Any) -> str:
 @app.command()
 def cypher(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="The query, @FILE to read it from a file, or - "
-                                              "for standard input.")],
+    query: QueryArg,
     ref: RefOpt = None,
     param: Annotated[list[str] | None, typer.Option(
         "--param", "-p", help="NAME=VALUE for $NAME (VALUE as JSON when it parses); "
                               "repeatable.")] = None,
-    explain: Annotated[bool, typer.Option("--explain", help="Print the SQL the query "
-                                                            "compiles to instead.")] = False,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Stop after this many "
-                                                                    "seconds.")] = None,
+    explain: ExplainOpt = False,
+    timeout: TimeoutOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Answer an openCypher read query (MATCH ... RETURN) at any ref.
