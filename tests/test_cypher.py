@@ -90,6 +90,10 @@ def test_where_operators(repo: palimpsest.Repository) -> None:
     assert names("n.score = 1") == ["Alice"]  # 1.0 = 1 in Cypher comparisons
     assert names("n.ok = 1") == []  # true is not 1
     assert names("n.ok") == ["Alice"]
+    assert names("n:Company") == ["Acme"]
+    assert names("n:Company|Nobody OR n.age = 25") == ["Acme", "Bob"]
+    assert names("NOT n:Person") == ["Acme"]
+    assert names("n IS NULL") == []
 
 
 def test_aggregates_and_with(repo: palimpsest.Repository) -> None:

@@ -538,6 +538,14 @@ class Compiler:
             v = self.expr(scope, e.args[0])
             target = v.element.key if v.element is not None else self.value(v)
             return V(fmt("({} IS NULL)", target), "bool")
+        if op == "label":
+            subject = self.expr(scope, e.args[0])
+            labels = e.args[1]
+            if subject.element is None or not isinstance(labels, Const):
+                raise QueryError("a label test takes a node or a relationship: n:Label")
+            tests = [self.one_of(subject.element.type, names) for names in labels.value]
+            return V(fmt("(CASE WHEN {} IS NOT NULL THEN ({}) END)", subject.element.key,
+                         join(" AND ", tests)), "bool")
         args = [self.expr(scope, x) for x in e.args]
         if op in _COMPARISONS:
             return self.compare(op, args[0], args[1])

@@ -414,6 +414,12 @@ class _Adapter:
         if kind == "NullPredicate":
             test = Op("is null", [self.expr(node.value_expression_primary)])
             return Op("not", [test]) if node.null_predicate_part_2.not_ else test
+        if kind == "LabeledPredicate":  # n:A, n:A|B, n:A:B
+            part = node.labeled_predicate_part_2
+            test = Op("label", [Var(_ident(node.element_variable_reference)),
+                                Const(self.labels(part.label_expression))])
+            negated = _name(part.is_labeled_or_colon.is_labeled_or_colon) == "_IsNotLabeled"
+            return Op("not", [test]) if negated else test
         if kind == "InPredicate":
             return Op("in", [self.expr(node.value), self.expr(node.list_expression)])
         if kind == "StringMatchPredicate":
