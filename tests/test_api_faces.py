@@ -92,6 +92,10 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.sparql": ("sparql", "sparql"),
     "Repository.refresh_views": ("view refresh", "refresh_views"),
     "Repository.copy_to": ("copy", HOST),
+    **{f"Repository.{name}": (command, "- the sync_* routes are the other side of these: a "
+                              "client clones the server and fetches, pulls, pushes locally")
+       for name, command in (("remotes", "remote list"), ("fetch", "fetch"), ("pull", "pull"),
+                             ("push", "push"))},
     # -- View ---------------------------------------------------------------------------
     "View.chain": (INTERNAL, INTERNAL),
     "View.entity": ("get", "entity"),

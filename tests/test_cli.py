@@ -220,6 +220,12 @@ def test_merge_conflict_exit_code_and_strategies(people: Run) -> None:
     assert "Already up to date" in people("merge", "feature").stdout
     graph = people("log", "--graph").stdout
     assert "*" in graph and "\\" in graph
+    people("branch", "ff")
+    people("put", "eve", "--type", "Person", "-b", "ff", "-m", "eve")
+    people("merge", "ff", "--metadata", '{"ticket": "DATA-12"}')
+    head = people("log", "--json").json()[0]  # type: ignore[index]
+    assert head["metadata"]["ticket"] == "DATA-12" and len(head["parents"]) == 2  # type: ignore[index]
+    people("merge", "ff", "--metadata", "[1]", code=2)
 
 
 @pytest.mark.skipif(not hasattr(palimpsest.Repository, "cherry_pick"),

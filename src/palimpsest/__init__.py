@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .errors import (
@@ -86,7 +87,8 @@ __version__ = "0.1.0"
 
 def open(target: str | os.PathLike[str] = "palimpsest.db", *, author: str = "anonymous",
          durability: str = "normal", max_clock_skew: timedelta | None = None,
-         kv_group_commit: float | None = None) -> Repository:
+         kv_group_commit: float | None = None,
+         replicas: Sequence[str] | None = None) -> Repository:
     """Open (creating if missing) a repository.
 
     ``target`` is a SQLite file path, ``":memory:"``, or a ``postgresql://`` URL.
@@ -97,10 +99,13 @@ def open(target: str | os.PathLike[str] = "palimpsest.db", *, author: str = "ano
     with :class:`InvalidValue`, because commit times never decrease and one future commit
     would hold back every later one. ``kv_group_commit`` (seconds, e.g. ``0.002``) lets
     concurrent ``repo.kv`` writers of this handle share commits (docs/kv.md, group commit).
+    ``replicas`` (PostgreSQL): URLs of streaming replicas of ``target`` that serve this
+    handle's reads, with read-your-writes (docs/postgres.md, "Read replicas").
     """
     from .repository import Repository
     from .storage import open_database
-    return Repository(open_database(target, durability=durability), author=author,
+    return Repository(open_database(target, durability=durability, replicas=replicas or ()),
+                      author=author,
                       max_clock_skew=max_clock_skew, kv_group_commit=kv_group_commit)
 
 
@@ -109,6 +114,35 @@ def connect(url: str, token: str | None = None, *, timeout: float = 30.0) -> Rem
     embedded repository for the common operations (needs the ``server`` extra)."""
     from .remote import connect as _connect
     return _connect(url, token, timeout=timeout)
+
+
+def clone(url: str, path: str | os.PathLike[str], *, token: str | None = None,
+          author: str = "anonymous", origin: str = "origin", depth: int | None = None,
+          since: str | datetime | None = None) -> Repository:
+    """A new repository at ``path`` (a SQLite path or ``postgresql://`` URL) holding the
+    history of ``url`` (another repository's path or URL, or an ``http(s)://`` server with
+    its ``token``) with identical commit ids: remote-tracking branches ``origin/NAME`` and a
+    local branch for the remote's current one (docs/sync.md). ``depth=N`` (the last N
+    first-parent commits of each branch) or ``since=`` (a time) make a shallow clone: older
+    commits keep their metadata but not their state, marked as a retention horizon."""
+    from .sync.engine import clone as _clone
+    _clone(url, path, token=token, author=author, origin=origin, depth=depth,
+           since=since.isoformat() if isinstance(since, datetime) else since)
+    return open(path, author=author)
+
+
+def _http_peer(url: str, token: str | None, author: str) -> object:
+    from .remote.sync import HttpPeer
+    return HttpPeer(url, token)
+
+
+def _register_transports() -> None:
+    from .sync.peer import register_transport
+    for scheme in ("http", "https"):
+        register_transport(scheme, _http_peer)  # type: ignore[arg-type]
+
+
+_register_transports()
 
 
 def import_(path: str | os.PathLike[str], target: str | os.PathLike[str] = ":memory:", *,
@@ -190,6 +224,7 @@ __all__ = [
     "Violation",
     "Watch",
     "and_",
+    "clone",
     "connect",
     "import_",
     "not_",

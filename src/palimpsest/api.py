@@ -242,8 +242,11 @@ class Repository(Protocol):
     def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
                   author: str | None = None, strategy: str | None = None,
                   resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
-                  dry_run: bool = False) -> MergeResult:
-        """Merge ``source`` (a branch, tag or commit) into branch ``into`` (default: current)."""
+                  dry_run: bool = False, metadata: Mapping[str, JSON] | None = None
+                  ) -> MergeResult:
+        """Merge ``source`` (a branch, tag or commit) into branch ``into`` (default: current);
+        ``metadata`` joins the merge commit's (a merge that could fast-forward then writes a
+        merge commit)."""
         ...
 
     def merge_preview(self, source: Ref, *, into: str | None = None,
@@ -452,6 +455,32 @@ class Repository(Protocol):
         repository at ``target`` (a SQLite path or a ``postgresql://`` URL), keeping every seq,
         commit id and state hash. The copy lands whole or not at all; with ``verify`` the
         destination is fsck'ed before it commits."""
+        ...
+
+    @property
+    def remotes(self) -> Any:
+        """The repositories this one syncs with: ``remotes.add(name, url, token=None)``,
+        ``remotes.remove(name)``, ``remotes.list()`` (docs/sync.md)."""
+        ...
+
+    def fetch(self, remote: str = "origin", *, progress: Any = None) -> Any:
+        """Bring the commits of ``remote``'s branches this repository lacks (negotiated by
+        commit id, verified before any ref moves) and set the remote-tracking branches
+        ``remote/NAME``. Returns a SyncReport."""
+        ...
+
+    def pull(self, remote: str = "origin", branch: str | None = None, *,
+             into: str | None = None, message: str | None = None, author: str | None = None,
+             strategy: str | None = None, progress: Any = None) -> Any:
+        """Fetch ``remote``, then merge ``remote/branch`` into ``into`` (default: the current
+        branch, and ``branch`` defaults to its name): a fast-forward or a three-way merge,
+        conflicts returned as values. Returns a MergeResult."""
+        ...
+
+    def push(self, remote: str = "origin", branch: str | None = None, *, force: bool = False,
+             progress: Any = None) -> Any:
+        """Send ``branch`` (default: the current one) to ``remote``'s branch of that name;
+        refuses a non-fast-forward (NonFastForward) unless ``force``. Returns a SyncReport."""
         ...
 
 class View(Protocol):

@@ -27,6 +27,8 @@ from .storage.base import Database
 from .storage.cache import cache_of
 from .storage.schema import create_schema
 from .storage.visibility import Chain, StoredRow
+from .sync import engine as sync_engine
+from .sync.remotes import Remotes
 from .transaction import Transaction
 from .types import (
     JSON,
@@ -46,6 +48,7 @@ from .types import (
     RetentionPolicy,
     Schema,
     SimilarHit,
+    SyncReport,
     Tag,
     TextIndex,
     VectorIndex,
@@ -468,20 +471,23 @@ class Repository:
     def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
               author: str | None = None, strategy: str | None = None,
               resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
-              dry_run: bool = False) -> MergeResult:
+              dry_run: bool = False, metadata: Mapping[str, JSON] | None = None
+              ) -> MergeResult:
         """Merge ``source`` (a branch, tag or commit) into branch ``into`` (default: current).
 
         Returns a MergeResult whose status is "fast_forward", "merged" (a commit whose
         parents are both heads), "up_to_date", or "conflict" (nothing written). ``strategy``
         ("ours" / "theirs") and ``resolutions`` ({Conflict.key: "ours" | "theirs" | value})
-        resolve conflicts; conflicts left after them raise MergeConflict.
+        resolve conflicts; conflicts left after them raise MergeConflict. ``metadata`` is
+        added to the merge commit's (which records the merge under ``"merge"``); with it a
+        merge that could fast-forward writes a merge commit instead.
         """
         return merge_ops.merge(self._refs, source, into=into or self.current_branch,
                                current=self.current_branch, message=message,
                                author=author or self.default_author,
                                resolver=Resolver(strategy, resolutions), dry_run=dry_run,
                                write=self._write_plan,
-                               vet=self._vet)
+                               vet=self._vet, metadata=metadata)
 
     def merge_preview(self, source: Ref, *, into: str | None = None,
                       strategy: str | None = None,
@@ -702,7 +708,8 @@ class Repository:
                 self._refs.branch_line(name)  # raises RefNotFound with a hint
                 raise AssertionError("unreachable")
             line, head = position
-            reader = KVReader(self._db, self._commits.chain(line, head or 0))
+            reader = KVReader(self._db, self._commits.chain(line, head or 0),
+                              self._commits.time_us)
             writes = build(reader)
             if not writes:
                 return None
@@ -866,3 +873,41 @@ class Repository:
                                    verify=verify)
         finally:
             destination.close()
+
+    # -- sync (docs/sync.md): the work is in sync/ ---------------------------------------
+    @property
+    def remotes(self) -> Remotes:
+        """The repositories this one syncs with: ``add(name, url, token=None)``,
+        ``remove(name)``, ``list()``."""
+        return Remotes(self._db)
+
+    def _sync_side(self, author: str | None = None) -> sync_engine.Local:
+        return sync_engine.Local(self._db, self._commits, self._refs,
+                                 author or self.default_author)
+
+    def fetch(self, remote: str = "origin", *, progress: sync_engine.Progress | None = None
+              ) -> SyncReport:
+        """Bring the commits of ``remote``'s branches this repository lacks (negotiated by
+        commit id, verified before any ref moves) and set the remote-tracking branches
+        ``remote/NAME``."""
+        return sync_engine.fetch(self._sync_side(), remote, progress=progress)
+
+    def pull(self, remote: str = "origin", branch: str | None = None, *,
+             into: str | None = None, message: str | None = None, author: str | None = None,
+             strategy: str | None = None, progress: sync_engine.Progress | None = None
+             ) -> MergeResult:
+        """Fetch ``remote``, then merge ``remote/branch`` into ``into`` (default: the current
+        branch; ``branch`` defaults to its name): fast-forward or three-way merge, conflicts
+        returned as values."""
+        into = into or self.current_branch
+        self.fetch(remote, progress=progress)
+        return self.merge(f"{remote}/{branch or into}", into=into, author=author,
+                          message=message or f"Merge {remote}/{branch or into} into {into}",
+                          strategy=strategy)
+
+    def push(self, remote: str = "origin", branch: str | None = None, *, force: bool = False,
+             progress: sync_engine.Progress | None = None) -> SyncReport:
+        """Send ``branch`` (default: the current one) to ``remote``'s branch of that name;
+        refuses a non-fast-forward (NonFastForward) unless ``force``."""
+        return sync_engine.push(self._sync_side(), remote, branch or self.current_branch,
+                                force=force, progress=progress)

@@ -717,6 +717,32 @@ class CopyReport:
                 "records": self.records, "heads": dict(self.heads)}
 
 
+# -- sync (docs/sync.md) ----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Remote:
+    """Another repository this one fetches from and pushes to: a SQLite path, a
+    ``postgresql://`` URL or an ``http(s)://`` server (its token is not shown)."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What a clone, fetch, pull or push moved: the commits sent (or received) and already
+    present, their rows, the bytes of the pack, and each ref it set (name -> commit id, None
+    for an empty branch). ``status``: ``"up_to_date"``, ``"updated"``, or for a pull the merge's
+    status (``"fast_forward"``, ``"merged"``, ``"conflict"``)."""
+
+    remote: str
+    status: str
+    commits: int
+    skipped: int
+    rows: int
+    bytes: int
+    refs: dict[str, str | None]
+
+
 # -- search (docs/search.md) -------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class TextIndex:

@@ -49,10 +49,12 @@ from .types import (
     Problem,
     RefLogEntry,
     Relation,
+    Remote,
     RetentionPolicy,
     Schema,
     SearchHit,
     SimilarHit,
+    SyncReport,
     Tag,
     TextIndex,
     VectorIndex,
@@ -278,6 +280,7 @@ _CODECS: dict[type[Any], _Codec] = {
     for cls in (Entity, Relation, Document, CommitStats, Commit, Branch, Tag, RefLogEntry,
                 Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent,
                 IndexInfo, ViewInfo, Erasure, RetentionPolicy, BackupInfo, CopyReport,
+                Remote, SyncReport,
                 TextIndex, VectorIndex, SearchHit, SimilarHit, CypherResult,
                 Violation, Schema, Problem, FsckReport, GcReport)
 }

@@ -427,6 +427,7 @@ def _register() -> None:
     from . import cypher, data, history, mr, refs, schemas, search, sparql  # noqa: F401
     from . import manage  # noqa: F401  (combine, index, view)
     from . import webhook  # noqa: F401
+    from . import sync  # noqa: F401  (clone, remote, fetch, pull, push)
 
 
 _register()

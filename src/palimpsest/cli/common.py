@@ -93,6 +93,9 @@ _CLI_WORDS = (
     (r"repo\.fsck\(\)", "`palimpsest fsck`"),
     (r"repo\.schemas\(\)", "`palimpsest schema list`"),
     (r"repo\.set_schema", "`palimpsest schema set`"),
+    (r"push with force=True", "push with --force"),
+    (r"clone with depth=", "clone with --depth"),
+    (r"repo\.remotes\.add\(name, url\)", "`palimpsest remote add NAME URL`"),
 )
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..codec import DOC_SEP, decode, encode
 from ..errors import InvalidValue, SchemaViolation
 from ..storage.base import Database
+from ..storage.cache import facts_of
 from ..storage.visibility import Chain, StoredRow, adjacent, read_rows, scan
 from ..types import JSON, Schema, SchemaKind, Violation
 from ..versioning.elements import PUT, Write, doc_key, is_erased, split_doc_key
@@ -203,9 +204,10 @@ def load(db: Database, chain: Chain, pending: Mapping[Ident, Write] | None = Non
 
 
 def ever_had_schemas(db: Database) -> bool:
-    """Whether any version of any branch ever held a schema (one index probe)."""
-    return db.one("SELECT 1 FROM rows WHERE kind = 'd' AND type = ? LIMIT 1",
-                  [COLLECTION]) is not None
+    """Whether any version of any branch ever held a schema (one index probe; inside a
+    write, kept between commits: storage.cache.WriteFacts)."""
+    return facts_of(db).get(db, ("rows", "d", COLLECTION), lambda: db.one(  # type: ignore[no-any-return]
+        "SELECT 1 FROM rows WHERE kind = 'd' AND type = ? LIMIT 1", [COLLECTION]) is not None)
 
 
 def schemas(db: Database, chain: Chain) -> list[Schema]:

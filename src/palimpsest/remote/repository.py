@@ -411,12 +411,14 @@ class RemoteRepository:
     def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
               author: str | None = None, strategy: str | None = None,
               resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
-              dry_run: bool = False) -> MergeResult:
+              dry_run: bool = False, metadata: Mapping[str, JSON] | None = None
+              ) -> MergeResult:
         """Merge on the server; conflicts come back as ``status == "conflict"`` with nothing
         committed, like the embedded call. The author is the token's user."""
         return _settled(lambda: self._call("POST", "/api/merge", json={
             "source": _ref(source), "into": into, "strategy": strategy, "message": message,
-            "resolutions": _resolutions(resolutions), "dry_run": dry_run}),
+            "resolutions": _resolutions(resolutions), "dry_run": dry_run,
+            **({"metadata": metadata} if metadata is not None else {})}),
             bool(strategy or resolutions), dry_run)
 
     def merge_preview(self, source: Ref, *, into: str | None = None,

@@ -391,6 +391,7 @@ class MergeIn(_Model):
     message: str | None = None
     resolutions: list[ResolutionIn] | None = None
     dry_run: bool = False
+    metadata: dict[str, JSONValue] | None = None
 
 
 class CherryPickIn(_Model):

@@ -61,6 +61,12 @@ class Dialect(Protocol):
     bigint: str
     autoid: str
     """Column type of an id the engine assigns on insert (``rows.rid``, ``reflog.id``)."""
+    seq_ddl: str
+    """DDL appended to the schema for commit seq allocation (PostgreSQL: a sequence)."""
+    next_seq: str
+    """SQL yielding a new commit seq (``storage.schema.next_seq``)."""
+    sync_seq: str
+    """SQL moving seq allocation past every stored commit ("" where allocation reads them)."""
 
     def json_text(self, column: str, path: Sequence[str]) -> str:
         """SQL yielding the JSON value at ``path`` inside ``column`` as SQL text/number."""
@@ -209,6 +215,14 @@ class Database(Protocol):
         earlier tokens); None inside a write or where no cheap check exists. The read cache
         (``storage/cache.py``) trusts what it holds while it stays the same."""
 
+    def write_token(self, *, after_commit: bool = False) -> object | None:
+        """Inside ``write()``: a cheap value that stays the same exactly while the database
+        does: it differs from every earlier one once any connection (this process or another)
+        committed, or this transaction changed a row. With ``after_commit``, the value the next
+        write transaction of this handle will see first if this one commits as it stands and
+        nothing else commits meanwhile. None outside a write or where no cheap check exists.
+        Writers keep what they read under it (``storage.cache.WriteFacts``)."""
+
     def deadline(self, seconds: float | None) -> AbstractContextManager[None]:
         """Stop any query this thread runs inside the block once ``seconds`` have passed,
         raising :class:`~palimpsest.errors.QueryTimeout` (None: no limit)."""
@@ -220,7 +234,7 @@ class Database(Protocol):
 
     def lock(self, name: str) -> None:
         """Inside ``write()``: take the named lock until the transaction ends, so writers of
-        the same name (``"seq"``, ``"branch:NAME"``) run one after another. A no-op where
+        the same name (``"line:ID"``, ``"branch:NAME"``) run one after another. A no-op where
         ``write()`` already excludes every other writer (SQLite)."""
 
     def secure_delete(self, on: bool) -> None:

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from ..codec import check_count
 from .base import Database
+from .counts import count_at
 
 Chain = tuple[tuple[int, int], ...]
 """((line, max visible seq), …), tip first."""
@@ -171,6 +172,10 @@ def scan_hashes(db: Database, chain: Chain, kind: str) -> dict[str, bytes | None
 
 
 def count(db: Database, chain: Chain, kind: str, *, type_: str | None = None) -> int:
+    """Live elements of ``kind`` (of one type: the maintained count, one lookup per chain
+    line, ``storage/counts.py``) at the chain's commit."""
+    if type_ is not None:
+        return count_at(db, chain, kind, type_)
     where, params = visible(chain, kind)
     sql = f"SELECT count(*) FROM rows r WHERE r.kind = ? AND r.op = 1 AND {where}"
     args: list[Any] = [kind, *params]
@@ -309,17 +314,19 @@ class _Pairs(NamedTuple):
 
 def _pairs(a: Chain, b: Chain, segments: Sequence[tuple[int, int, int, int]], *,
            after: tuple[str, str] | None, limit: int | None,
-           select: Callable[[str, str], str], third: Chain | None = None) -> _Pairs:
+           select: Callable[[str, str], str], third: Chain | None = None,
+           carry: str = COLUMNS.replace("r.", "")) -> _Pairs:
     """One query over the candidate keys joined with their rows at ``a`` and at ``b``.
 
     With one segment (one state descends from the other along a line: the common case) the
     segment's newest row of a key is that side's row, so only the other side needs an index
-    seek; otherwise both sides seek (the visibility rule: the highest seq inside the chain)."""
+    seek; otherwise both sides seek (the visibility rule: the highest seq inside the chain).
+    ``carry``: the columns of the segment's row the select list reads in that case (it must
+    include ``rid``, ``kind`` and ``key``); fewer columns, less copied."""
     order = _ORDER.format("r")
     if len(segments) == 1:
         side = segments[0][0]
-        with_sql, args = _window(segments, after, limit,
-                                 f"{order} AS o, {COLUMNS.replace('r.', '')}")
+        with_sql, args = _window(segments, after, limit, f"{order} AS o, {carry}")
         seek, seek_args = _holder(b if side == 0 else a, "c")
         old, new = ("c", "X") if side == 0 else ("X", "c")
         sql = f"{with_sql}SELECT {select(old, new)} FROM c LEFT JOIN rows X ON X.rid = {seek}"
@@ -360,6 +367,45 @@ def raw_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None
     if limit is None:
         rows.sort(key=itemgetter(0, 2))  # code point order = SQL's bytewise order
     return rows
+
+
+CHANGE_FIELDS = ("o", "kind", "key", "change", "old_rid", "new_rid")
+"""The fields of a :func:`change_rids` tuple."""
+
+
+def change_rids(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None = None,
+                limit: int | None = None) -> list[tuple[Any, ...]]:
+    """The diff from ``a`` to ``b`` as slim tuples :data:`CHANGE_FIELDS` in diff order: the
+    change (``created`` / ``modified`` / ``deleted``, from ops and hashes in SQL) and the rids
+    of the old and new rows (None without a row), read later with :func:`rows_by_rid` when a
+    change's values are needed. So a diff copies no value out of SQL until it is read.
+
+    Without ``limit`` only real changes are returned; with it, one window of candidates
+    (as :func:`raw_pairs`: equal keys included, their ``change`` None) so the caller can tell
+    a full window from the last one."""
+    segments = _segments(a, b)
+    if not segments or limit == 0:
+        return []
+    q = _pairs(a, b, segments, after=after, limit=limit, carry="rid, kind, key, op, hash",
+               select=lambda old, new: f"c.o AS o, c.kind AS kind, c.key AS key, "
+                                       f"{_CHANGE.format(old, new)} AS change, "
+                                       f"{old}.rid AS old_rid, {new}.rid AS new_rid")
+    if limit is not None:
+        return db.all(q.sql + " ORDER BY c.o, c.key", q.args)
+    return db.all(f"SELECT * FROM ({q.sql}) d WHERE d.change IS NOT NULL ORDER BY d.o, d.key",
+                  q.args)  # bytewise order on both backends = code point order
+
+
+def rows_by_rid(db: Database, rids: Sequence[int]) -> dict[int, StoredRow]:
+    """The stored rows with these rids (absent: removed since, by gc), 500 per query."""
+    out: dict[int, StoredRow] = {}
+    unique = list(dict.fromkeys(rids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in db.all(f"SELECT {COLUMNS} FROM rows r WHERE r.rid IN ({marks})", chunk):
+            out[row[0]] = StoredRow(*row)
+    return out
 
 
 def row_triples(db: Database, base: Chain, theirs: Chain, ours: Chain
@@ -423,7 +469,7 @@ def change_counts(db: Database, a: Chain, b: Chain) -> dict[tuple[str, str, str]
     segments = _segments(a, b)
     if not segments:
         return {}
-    q = _pairs(a, b, segments, after=None, limit=None,
+    q = _pairs(a, b, segments, after=None, limit=None, carry="rid, kind, key, op, hash, type",
                select=lambda old, new: f"c.kind, {_CHANGE.format(old, new)} AS change, "
                                        f"COALESCE({new}.type, {old}.type) AS t, count(*)")
     return {(str(kind), str(change), str(type_ or "")): int(n)

@@ -50,15 +50,17 @@ class Write(NamedTuple):
     target: str | None = None
     value: str | None = None
     origin: int | None = None
-    erased_hash: bytes | None = None
-    """For a copy of an erased row: the hash it keeps (the erased value's)."""
+    stored_hash: bytes | None = None
+    """For a copy of a stored row (rollback, merge, cherry-pick): the row's hash, kept rather
+    than recomputed (an erased row keeps the erased value's; a damaged value stays detectably
+    damaged instead of getting a new hash that matches it)."""
 
     @property
     def hash(self) -> bytes | None:
         if self.op == DELETE or self.value is None:
             return None
-        if self.erased_hash is not None and is_erased(self.value):
-            return self.erased_hash
+        if self.stored_hash is not None:
+            return self.stored_hash
         return content_hash(self.kind, self.type, self.source, self.target, self.value)
 
 
@@ -66,7 +68,7 @@ def write_from_row(row: StoredRow, *, origin: int | None = None) -> Write:
     """A write that reproduces a stored row (rollback, merge, cherry-pick)."""
     return Write(row.kind, row.key, row.op, row.type, row.source, row.target, row.value,
                  origin if origin is not None else row.origin,
-                 bytes(row.hash) if row.hash is not None and is_erased(row.value) else None)
+                 bytes(row.hash) if row.hash is not None else None)
 
 
 def deletion(kind: str, key: str) -> Write:
