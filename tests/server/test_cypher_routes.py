@@ -21,7 +21,8 @@ def test_answers_at_refs(seeded: Server) -> None:
     assert body["columns"] == ["who", "b", "rel"]
     assert body["rows"] == [[{"value": "Ada Lovelace"},
                              {"entity": {"id": "bob", "type": "Person",
-                                         "props": {"name": "Bob"}}},
+                                         "props": {"name": "Bob"}, "valid_from": None,
+                                         "valid_to": None}},
                              {"value": "k1"}]]
     log = c.get("/api/log", headers=r).json()
     oldest = log[-1]["id"] if isinstance(log, list) else log["commits"][-1]["id"]
