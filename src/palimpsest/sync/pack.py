@@ -191,18 +191,23 @@ def write_pack(db: Database, commits: CommitStore, chosen: Sequence[Commit], *,
         if horizon is not None and base is not None and base.seq < horizon and \
                 base.seq in sending:
             rows: Sequence[Any] = [(r.kind, r.key, r.op, r.type, r.source, r.target, r.value,
-                                    r.hash, r.origin) for r in full_state(commits, commit)]
+                                    r.hash, r.origin, r.valid_from, r.valid_to)
+                                   for r in full_state(commits, commit)]
             record.update(base=None, shallow="graft")
         else:
-            rows = db.all("SELECT kind, key, op, type, source, target, value, hash, origin "
+            rows = db.all("SELECT kind, key, op, type, source, target, value, hash, origin, "
+                          "valid_from, valid_to "
                           "FROM rows WHERE line = ? AND seq = ? ORDER BY kind, key",
                           (commit.line, commit.seq))
         yield line({**record, "rows": len(rows)})
-        for kind, key, op, type_, source, target, value, hash_, origin in rows:
-            yield line({"t": "row", "kind": kind, "key": key, "op": op, "type": type_,
-                        "source": source, "target": target, "value": value,
-                        "hash": bytes(hash_).hex() if hash_ is not None else None,
-                        "origin": origin_id(origin)})
+        for kind, key, op, type_, source, target, value, hash_, origin, since, until in rows:
+            row = {"t": "row", "kind": kind, "key": key, "op": op, "type": type_,
+                   "source": source, "target": target, "value": value,
+                   "hash": bytes(hash_).hex() if hash_ is not None else None,
+                   "origin": origin_id(origin)}
+            if since is not None or until is not None:  # valid time, only where it is set
+                row.update(valid_from=since, valid_to=until)
+            yield line(row)
         rows_sent += len(rows)
     yield orjson.dumps({"t": "end", "commits": len(chosen), "rows": rows_sent,
                         "digest": digest.hexdigest()}) + b"\n"
@@ -426,8 +431,14 @@ class Receiver:
             raise CorruptObject(f"commit {cid[:12]}: a row of {key!r} has unknown kind or op")
         sent = bytes.fromhex(r["hash"]) if r["hash"] is not None else None
         erased = sent if value is not None and is_erased(value) else None
+        since, until = r.get("valid_from"), r.get("valid_to")
+        if not all(t is None or (isinstance(t, int) and not isinstance(t, bool))
+                   for t in (since, until)):
+            raise CorruptObject(f"commit {cid[:12]}: a row of {key!r} has a malformed "
+                                "valid-time interval")
         write = Write(kind, key, op, r["type"], r["source"], r["target"],
-                      value if op == 1 else None, self._origin(r["origin"]), erased)
+                      value if op == 1 else None, self._origin(r["origin"]), erased,
+                      since if op == 1 else None, until if op == 1 else None)
         if op == 1 and (value is None or write.hash != sent):
             raise CorruptObject(f"commit {cid[:12]}: the value of {key!r} does not match its "
                                 "hash")
