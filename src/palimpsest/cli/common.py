@@ -97,6 +97,8 @@ _CLI_WORDS = (
     (r"clone with depth=", "clone with --depth"),
     (r"repo\.remotes\.add\(name, url\)", "`palimpsest remote add NAME URL`"),
     (r"replicas= needs", "a read replica (?replica=URL in the repository URL) needs"),
+    (r"with a transaction \(repo\.transaction\(\): put_entity, put_relation, delete\.\.\.\)",
+     "with `palimpsest put`, `palimpsest relate`, `palimpsest rm` or `palimpsest import`"),
 )
 
 
