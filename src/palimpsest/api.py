@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -95,7 +96,8 @@ class Repository(Protocol):
                        message: str | None = None, author: str | None = None,
                        metadata: Mapping[str, JSON] | None = None,
                        timestamp: datetime | str | None = None,
-                       branch: str | None = None) -> Commit:
+                       branch: str | None = None,
+                       provenance: Mapping[str, JSON] | None = None) -> Commit:
         """Create or replace one entity in its own commit."""
         ...
 
@@ -103,14 +105,16 @@ class Repository(Protocol):
                           type: str | None = None, message: str | None = None,
                           author: str | None = None, metadata: Mapping[str,
                           JSON] | None = None, timestamp: datetime | str | None = None,
-                          branch: str | None = None) -> Commit:
+                          branch: str | None = None,
+                          provenance: Mapping[str, JSON] | None = None) -> Commit:
         """Patch one entity's properties (None removes a property) in its own commit."""
         ...
 
     def delete_entity(self, id: str, *, message: str | None = None, author: str | None = None,
                           metadata: Mapping[str, JSON] | None = None,
                           timestamp: datetime | str | None = None,
-                          branch: str | None = None) -> Commit:
+                          branch: str | None = None,
+                          provenance: Mapping[str, JSON] | None = None) -> Commit:
         """Delete one entity and its relations in one commit."""
         ...
 
@@ -118,26 +122,30 @@ class Repository(Protocol):
                          JSON] | None = None, *, message: str | None = None,
                          author: str | None = None, metadata: Mapping[str,
                          JSON] | None = None, timestamp: datetime | str | None = None,
-                         branch: str | None = None) -> Commit:
+                         branch: str | None = None,
+                         provenance: Mapping[str, JSON] | None = None) -> Commit:
         ...
 
     def delete_relation(self, id: str, *, message: str | None = None,
                             author: str | None = None, metadata: Mapping[str,
                             JSON] | None = None, timestamp: datetime | str | None = None,
-                            branch: str | None = None) -> Commit:
+                            branch: str | None = None,
+                            provenance: Mapping[str, JSON] | None = None) -> Commit:
         ...
 
     def put_document(self, collection: str, key: str, value: JSON, *,
                          message: str | None = None, author: str | None = None,
                          metadata: Mapping[str, JSON] | None = None,
                          timestamp: datetime | str | None = None,
-                         branch: str | None = None) -> Commit:
+                         branch: str | None = None,
+                         provenance: Mapping[str, JSON] | None = None) -> Commit:
         ...
 
     def delete_document(self, collection: str, key: str, *, message: str | None = None,
                             author: str | None = None, metadata: Mapping[str,
                             JSON] | None = None, timestamp: datetime | str | None = None,
-                            branch: str | None = None) -> Commit:
+                            branch: str | None = None,
+                            provenance: Mapping[str, JSON] | None = None) -> Commit:
         ...
 
     def set_schema(self, target: str, json_schema: JSON = None, *, kind: str = "entity",
@@ -631,17 +639,24 @@ class Transaction(Protocol):
         read set; ``set`` / ``delete`` become part of its commit."""
         ...
 
+    def provenance(self, **fields: JSON) -> AbstractContextManager[None]:
+        """Give every write inside the ``with`` block this provenance record (``source=``,
+        ``extractor=``, ...); a write's own ``provenance=`` fields are laid over it."""
+        ...
+
     def put_entity(self, id: str, type: str, props: Mapping[str,
-                       JSON] | None = None) -> Entity:
-        """Create or replace an entity (type and all properties)."""
+                       JSON] | None = None, *, provenance: Mapping[str, JSON] | None = None) -> Entity:
+        """Create or replace an entity (type and all properties); ``provenance`` says where it
+        came from (docs/provenance.md)."""
         ...
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
-                          type: str | None = None) -> Entity:
+                          type: str | None = None,
+                          provenance: Mapping[str, JSON] | None = None) -> Entity:
         """Patch an entity's properties: given keys are set, keys given as None removed."""
         ...
 
-    def delete_entity(self, id: str) -> None:
+    def delete_entity(self, id: str, *, provenance: Mapping[str, JSON] | None = None) -> None:
         """Delete an entity and every relation that starts or ends at it."""
         ...
 
@@ -652,7 +667,7 @@ class Transaction(Protocol):
         ...
 
     def put_relation(self, id: str, type: str, source: str, target: str, props: Mapping[str,
-                         JSON] | None = None) -> Relation:
+                         JSON] | None = None, *, provenance: Mapping[str, JSON] | None = None) -> Relation:
         """Create or replace a relation; both endpoints must exist."""
         ...
 
@@ -667,18 +682,21 @@ class Transaction(Protocol):
         checks are batched. Returns how many."""
         ...
 
-    def update_relation(self, id: str, props: Mapping[str, JSON] | None = None) -> Relation:
+    def update_relation(self, id: str, props: Mapping[str, JSON] | None = None, *,
+                        provenance: Mapping[str, JSON] | None = None) -> Relation:
         """Patch a relation's properties (None removes a property)."""
         ...
 
-    def delete_relation(self, id: str) -> None:
+    def delete_relation(self, id: str, *, provenance: Mapping[str, JSON] | None = None) -> None:
         ...
 
-    def put_document(self, collection: str, key: str, value: JSON) -> Document:
+    def put_document(self, collection: str, key: str, value: JSON, *,
+                     provenance: Mapping[str, JSON] | None = None) -> Document:
         """Create or replace the JSON document ``key`` in ``collection``."""
         ...
 
-    def delete_document(self, collection: str, key: str) -> None:
+    def delete_document(self, collection: str, key: str, *,
+                        provenance: Mapping[str, JSON] | None = None) -> None:
         ...
 
     def write_raw(self, write: Any) -> None:

@@ -183,57 +183,68 @@ class Repository:
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
                    message: str | None = None, author: str | None = None,
                    metadata: Mapping[str, JSON] | None = None,
-                   timestamp: datetime | str | None = None, branch: str | None = None) -> Commit:
+                   timestamp: datetime | str | None = None, branch: str | None = None,
+                   provenance: Mapping[str, JSON] | None = None) -> Commit:
         """Create or replace one entity in its own commit."""
         return self._one(message or f"Put entity {id}", author, metadata, timestamp, branch,
-                         lambda tx: tx.put_entity(id, type, props))
+                         lambda tx: tx.put_entity(id, type, props, provenance=provenance))
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
                       type: str | None = None, message: str | None = None,
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
-                      branch: str | None = None) -> Commit:
+                      branch: str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Commit:
         """Patch one entity's properties (None removes a property) in its own commit."""
         return self._one(message or f"Update entity {id}", author, metadata, timestamp, branch,
-                         lambda tx: tx.update_entity(id, props, type=type))
+                         lambda tx: tx.update_entity(id, props, type=type,
+                                                    provenance=provenance))
 
     def delete_entity(self, id: str, *, message: str | None = None, author: str | None = None,
                       metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
-                      branch: str | None = None) -> Commit:
+                      branch: str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Commit:
         """Delete one entity and its relations in one commit."""
         return self._one(message or f"Delete entity {id}", author, metadata, timestamp, branch,
-                         lambda tx: tx.delete_entity(id))
+                         lambda tx: tx.delete_entity(id, provenance=provenance))
 
     def put_relation(self, id: str, type: str, source: str, target: str,
                      props: Mapping[str, JSON] | None = None, *, message: str | None = None,
                      author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
-                     branch: str | None = None) -> Commit:
+                     branch: str | None = None,
+                     provenance: Mapping[str, JSON] | None = None) -> Commit:
         return self._one(message or f"Put relation {id}", author, metadata, timestamp, branch,
-                         lambda tx: tx.put_relation(id, type, source, target, props))
+                         lambda tx: tx.put_relation(id, type, source, target, props,
+                                                    provenance=provenance))
 
     def delete_relation(self, id: str, *, message: str | None = None, author: str | None = None,
                         metadata: Mapping[str, JSON] | None = None,
                         timestamp: datetime | str | None = None,
-                        branch: str | None = None) -> Commit:
+                        branch: str | None = None,
+                        provenance: Mapping[str, JSON] | None = None) -> Commit:
         return self._one(message or f"Delete relation {id}", author, metadata, timestamp,
-                         branch, lambda tx: tx.delete_relation(id))
+                         branch, lambda tx: tx.delete_relation(id, provenance=provenance))
 
     def put_document(self, collection: str, key: str, value: JSON, *,
                      message: str | None = None, author: str | None = None,
                      metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
-                     branch: str | None = None) -> Commit:
+                     branch: str | None = None,
+                     provenance: Mapping[str, JSON] | None = None) -> Commit:
         return self._one(message or f"Put document {collection}/{key}", author, metadata,
-                         timestamp, branch, lambda tx: tx.put_document(collection, key, value))
+                         timestamp, branch, lambda tx: tx.put_document(
+                             collection, key, value, provenance=provenance))
 
     def delete_document(self, collection: str, key: str, *, message: str | None = None,
                         author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                         timestamp: datetime | str | None = None,
-                        branch: str | None = None) -> Commit:
+                        branch: str | None = None,
+                        provenance: Mapping[str, JSON] | None = None) -> Commit:
         return self._one(message or f"Delete document {collection}/{key}", author, metadata,
-                         timestamp, branch, lambda tx: tx.delete_document(collection, key))
+                         timestamp, branch, lambda tx: tx.delete_document(
+                             collection, key, provenance=provenance))
 
     # -- schemas (docs/schemas.md): documents of the _schemas collection ------------------
     def set_schema(self, target: str, json_schema: JSON = None, *, kind: str = "entity",

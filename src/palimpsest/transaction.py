@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -46,6 +47,7 @@ from .storage import visibility
 from .storage.base import Database
 from .storage.visibility import Chain, StoredRow, adjacent, read_row, read_rows, scan
 from .types import JSON, Commit, Document, Entity, Entry, Relation
+from .versioning import provenance as prov
 from .versioning.elements import DELETE, PUT, Write, doc_key, to_value
 from .versioning.readset import ReadSet, first_conflict
 from .versioning.refs import RefStore
@@ -88,6 +90,7 @@ class Transaction:
         self._unchecked = False  # raw relation writes whose endpoints nobody checked yet
         self._known: dict[Ident, StoredRow | None] = {}
         self._reads = ReadSet()  # predicate reads; point reads are the keys of _known
+        self._provenance: dict[str, JSON] | None = None  # the open provenance() block's
         self._open = True
         self._line, self._head_seq = self._position()
         self._chain: Chain = self._commits.chain(self._line, self._head_seq or 0)
@@ -371,6 +374,25 @@ class Transaction:
         return TransactionKV(self)
 
     # -- writes --------------------------------------------------------------------------
+    @contextmanager
+    def provenance(self, **fields: JSON) -> Iterator[None]:
+        """Give every write inside the block this provenance record (``source=``,
+        ``extractor=``, ``span=``, ``confidence=``, any JSON fields); a write's own
+        ``provenance=`` fields are laid over it. Blocks nest the same way."""
+        self.check_open()
+        before = self._provenance
+        record = prov.merged(before, fields)
+        prov.check(record)
+        self._provenance = record
+        try:
+            yield
+        finally:
+            self._provenance = before
+
+    def _prov(self, provenance: Mapping[str, JSON] | None) -> str | None:
+        """The canonical text of a write's provenance: its own over the open block's."""
+        return prov.check(prov.merged(self._provenance, provenance))
+
     def _put(self, write: Write) -> None:
         self.check_open()
         ident = (write.kind, write.key)
@@ -384,46 +406,54 @@ class Transaction:
                     self._pending_ends.setdefault(str(end), set()).add(write.key)
         self._pending[ident] = write
 
-    def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None) -> Entity:
-        """Create or replace an entity (type and all properties)."""
-        return Entity(id, type, self._put_entity(id, type, props))
+    def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
+                   provenance: Mapping[str, JSON] | None = None) -> Entity:
+        """Create or replace an entity (type and all properties); ``provenance`` says where
+        it came from (docs/provenance.md)."""
+        return Entity(id, type, self._put_entity(id, type, props, self._prov(provenance)))
 
-    def _put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None
-                    ) -> dict[str, JSON]:
+    def _put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None,
+                    source: str | None = None) -> dict[str, JSON]:
         check_name(id, "entity id")
         check_name(type, f"type of entity {id!r}")
         values = check_props(props, f"properties of entity {id!r}")
-        self._put(Write("e", id, PUT, type, value=encode(values)))
+        self._put(Write("e", id, PUT, type, value=encode(values), provenance=source))
         return values
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
-                      type: str | None = None) -> Entity:
-        """Patch an entity's properties: given keys are set, keys given as None removed."""
+                      type: str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Entity:
+        """Patch an entity's properties: given keys are set, keys given as None removed.
+        The new version's provenance is ``provenance`` (not the old version's)."""
+        source = self._prov(provenance)
         current = self.entity(id)
         if current is None:
             raise NotFound(f"cannot update entity {id!r}: it does not exist "
                            "(use put_entity to create it)")
         _, made = current.patch(props, type)
         # stored props and the patch are both validated: the merge needs no second check
-        self._put(Write("e", id, PUT, made.type, value=encode(made.props)))
+        self._put(Write("e", id, PUT, made.type, value=encode(made.props), provenance=source))
         return made
 
-    def delete_entity(self, id: str) -> None:
-        """Delete an entity and every relation that starts or ends at it."""
+    def delete_entity(self, id: str, *, provenance: Mapping[str, JSON] | None = None) -> None:
+        """Delete an entity and every relation that starts or ends at it (the deletions carry
+        ``provenance``: who said it is gone)."""
         check_name(id, "entity id")
+        source = self._prov(provenance)
         if self.entity(id) is None:
             raise NotFound(f"cannot delete entity {id!r}: it does not exist")
         ends = {**self._adjacent([id], "source", track=False),
                 **self._adjacent([id], "target", track=False)}
         for key in sorted(ends):
-            self._put(Write("r", key, DELETE))
-        self._put(Write("e", id, DELETE))
+            self._put(Write("r", key, DELETE, provenance=source))
+        self._put(Write("e", id, DELETE, provenance=source))
 
     def delete_entities(self, ids: Iterable[str]) -> None:
         """Delete many entities and their relations, like :meth:`delete_entity` on each, but
         with one batched lookup of their relations (a versioned import deletes thousands;
         ``delete_entity`` queries the stored relations once per entity)."""
         wanted: list[str] = []
+        source = self._prov(None)
         ids = [check_name(id, "entity id") for id in ids]
         self._prefetch("e", ids)  # one batched read, not one query per id
         for id in ids:
@@ -433,18 +463,19 @@ class Transaction:
         ends = set(wanted)
         for rel in graph.incident(self._db, self._chain, wanted):
             if ("r", rel.id) not in self._pending:
-                self._put(Write("r", rel.id, DELETE))
+                self._put(Write("r", rel.id, DELETE, provenance=source))
         for end in ends:
             for key in list(self._pending_ends.get(end, ())):
-                self._put(Write("r", key, DELETE))
+                self._put(Write("r", key, DELETE, provenance=source))
         for id in wanted:
-            self._put(Write("e", id, DELETE))
+            self._put(Write("e", id, DELETE, provenance=source))
 
     def put_relation(self, id: str, type: str, source: str, target: str,
-                     props: Mapping[str, JSON] | None = None) -> Relation:
+                     props: Mapping[str, JSON] | None = None, *,
+                     provenance: Mapping[str, JSON] | None = None) -> Relation:
         """Create or replace a relation; both endpoints must exist."""
         values = self._check_relation(id, type, source, target, props)
-        self._put_relation(id, type, source, target, values)
+        self._put_relation(id, type, source, target, values, self._prov(provenance))
         return Relation(id, type, source, target, values)
 
     @staticmethod
@@ -457,19 +488,20 @@ class Transaction:
         return check_props(props, f"properties of relation {id!r}")
 
     def _put_relation(self, id: str, type: str, source: str, target: str,
-                      values: dict[str, JSON]) -> None:
+                      values: dict[str, JSON], origin: str | None = None) -> None:
         for end, name in ((source, "source"), (target, "target")):
             if not self._exists("e", end):
                 raise NotFound(f"relation {id!r}: {name} entity {end!r} does not exist; "
                                "create it first")
-        self._put(Write("r", id, PUT, type, source, target, encode(values)))
+        self._put(Write("r", id, PUT, type, source, target, encode(values), provenance=origin))
 
     def put_entities(self, entities: Iterable[tuple[str, str, Mapping[str, JSON] | None]]
                      ) -> int:
         """Bulk :meth:`put_entity` of ``(id, type, props)`` tuples; returns how many."""
         count = 0
+        source = self._prov(None)  # the open provenance() block's, if any
         for id, type, props in entities:
-            self._put_entity(id, type, props)  # no Entity built: the caller gets a count
+            self._put_entity(id, type, props, source)  # no Entity built: a count
             count += 1
         return count
 
@@ -478,42 +510,51 @@ class Transaction:
         """Bulk :meth:`put_relation` of ``(id, type, source, target, props)`` tuples; endpoint
         checks are batched. Returns how many."""
         items = list(relations)
+        origin = self._prov(None)  # the open provenance() block's, if any
         self._prefetch("e", [x for item in items for x in (item[2], item[3])])
         for id, type, source, target, props in items:
             values = self._check_relation(id, type, source, target, props)
-            self._put_relation(id, type, source, target, values)  # no Relation built
+            self._put_relation(id, type, source, target, values, origin)  # no Relation built
         return len(items)
 
-    def update_relation(self, id: str, props: Mapping[str, JSON] | None = None) -> Relation:
+    def update_relation(self, id: str, props: Mapping[str, JSON] | None = None, *,
+                        provenance: Mapping[str, JSON] | None = None) -> Relation:
         """Patch a relation's properties (None removes a property)."""
+        origin = self._prov(provenance)
         current = self.relation(id)
         if current is None:
             raise NotFound(f"cannot update relation {id!r}: it does not exist")
         _, made = current.patch(props)
         # like update_entity: the patch is checked, stored properties are kept as they are
-        self._put_relation(id, made.type, made.source, made.target, made.props)
+        self._put_relation(id, made.type, made.source, made.target, made.props, origin)
         return made
 
-    def delete_relation(self, id: str) -> None:
+    def delete_relation(self, id: str, *,
+                        provenance: Mapping[str, JSON] | None = None) -> None:
         check_name(id, "relation id")
+        origin = self._prov(provenance)
         if self.relation(id) is None:
             raise NotFound(f"cannot delete relation {id!r}: it does not exist")
-        self._put(Write("r", id, DELETE))
+        self._put(Write("r", id, DELETE, provenance=origin))
 
-    def put_document(self, collection: str, key: str, value: JSON) -> Document:
+    def put_document(self, collection: str, key: str, value: JSON, *,
+                     provenance: Mapping[str, JSON] | None = None) -> Document:
         """Create or replace the JSON document ``key`` in ``collection``."""
         check_name(collection, "collection")
         check_name(key, f"document key in {collection!r}")
         check_document(value, f"document {collection}/{key}")
-        self._put(Write("d", doc_key(collection, key), PUT, collection, value=encode(value)))
+        self._put(Write("d", doc_key(collection, key), PUT, collection, value=encode(value),
+                        provenance=self._prov(provenance)))
         return Document(collection, key, value)
 
-    def delete_document(self, collection: str, key: str) -> None:
+    def delete_document(self, collection: str, key: str, *,
+                        provenance: Mapping[str, JSON] | None = None) -> None:
         check_name(collection, "collection")
         check_name(key, f"document key in {collection!r}")
+        origin = self._prov(provenance)
         if self.document(collection, key) is None:
             raise NotFound(f"cannot delete document {collection}/{key}: it does not exist")
-        self._put(Write("d", doc_key(collection, key), DELETE))
+        self._put(Write("d", doc_key(collection, key), DELETE, provenance=origin))
 
     def write_raw(self, write: Write) -> None:
         """Queue a prepared row write (used by rollback, revert, merge and the kv API)."""

@@ -265,7 +265,8 @@ def read_entry(db: Database, chain: Chain, key: str) -> Entry | None:
                  [KIND, key, *params])
     if row is None or row[5] != PUT:
         return None
-    return to_entry(StoredRow(*row[:12]), id_text(row[12]), int(row[13]))
+    width = len(StoredRow._fields)
+    return to_entry(StoredRow(*row[:width]), id_text(row[width]), int(row[width + 1]))
 
 
 # -- operations for transactions ------------------------------------------------------------

@@ -46,7 +46,7 @@ from ..types import (
 )
 from ..versioning.diff import Diff
 from ..versioning.merge import MergeResult
-from .http import Ref, _options, _p, _ref, _resolutions, _settled, error_from
+from .http import Ref, _options, _p, _ref, _resolutions, _settled, _with, error_from
 from .kv import RemoteKV
 from .transaction import RemoteTransaction
 from .view import RemoteView
@@ -173,11 +173,12 @@ class RemoteRepository:
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
                    message: str | None = None, author: str | None = None,
                    metadata: Mapping[str, JSON] | None = None,
-                   timestamp: datetime | str | None = None, branch: str | None = None) -> Commit:
+                   timestamp: datetime | str | None = None, branch: str | None = None,
+                   provenance: Mapping[str, JSON] | None = None) -> Commit:
         check_name(id, "entity id")
         check_name(type, f"type of entity {id!r}")
         values = check_props(props, f"properties of entity {id!r}")
-        body = _options(message, author, metadata, timestamp, branch)
+        body = _options(message, author, metadata, timestamp, branch, provenance)
         return self._write("PUT", f"/api/entities/{_p(id)}",
                            body | {"type": type, "props": values})
 
@@ -185,62 +186,71 @@ class RemoteRepository:
                       type: str | None = None, message: str | None = None,
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
-                      branch: str | None = None) -> Commit:
+                      branch: str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Commit:
         check_name(id, "entity id")
         values = check_props(props, f"properties of entity {id!r}")
-        body = _options(message, author, metadata, timestamp, branch)
+        body = _options(message, author, metadata, timestamp, branch, provenance)
         return self._write("PATCH", f"/api/entities/{_p(id)}",
                            body | {"props": values, "type": type})
 
     def delete_entity(self, id: str, *, message: str | None = None,
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
-                      branch: str | None = None) -> Commit:
+                      branch: str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Commit:
         body = _options(message or f"Delete entity {id}", author, metadata, timestamp,
-                             branch)
-        return self._write("POST", "/api/transaction", body | {"ops": [{"op": "delete_entity", "id": id}]})
+                        branch)
+        return self._write("POST", "/api/transaction", body | {"ops": [
+            _with({"op": "delete_entity", "id": id}, provenance)]})
 
     def put_relation(self, id: str, type: str, source: str, target: str,
                      props: Mapping[str, JSON] | None = None, *, message: str | None = None,
                      author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
-                     branch: str | None = None) -> Commit:
+                     branch: str | None = None,
+                     provenance: Mapping[str, JSON] | None = None) -> Commit:
         for name, what in ((id, "relation id"), (type, f"type of relation {id!r}"),
                            (source, f"source of relation {id!r}"),
                            (target, f"target of relation {id!r}")):
             check_name(name, what)
         values = check_props(props, f"properties of relation {id!r}")
-        body = _options(message, author, metadata, timestamp, branch)
+        body = _options(message, author, metadata, timestamp, branch, provenance)
         return self._write("PUT", f"/api/relations/{_p(id)}", body | {
             "type": type, "source": source, "target": target, "props": values})
 
     def delete_relation(self, id: str, *, message: str | None = None,
                         author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                         timestamp: datetime | str | None = None,
-                        branch: str | None = None) -> Commit:
+                        branch: str | None = None,
+                        provenance: Mapping[str, JSON] | None = None) -> Commit:
         body = _options(message or f"Delete relation {id}", author, metadata, timestamp,
-                             branch)
-        return self._write("POST", "/api/transaction", body | {"ops": [{"op": "delete_relation", "id": id}]})
+                        branch)
+        return self._write("POST", "/api/transaction", body | {"ops": [
+            _with({"op": "delete_relation", "id": id}, provenance)]})
 
     def put_document(self, collection: str, key: str, value: JSON, *,
                      message: str | None = None, author: str | None = None,
                      metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
-                     branch: str | None = None) -> Commit:
+                     branch: str | None = None,
+                     provenance: Mapping[str, JSON] | None = None) -> Commit:
         check_name(collection, "collection")
         check_name(key, f"document key in {collection!r}")
         check_document(value, f"document {collection}/{key}")
-        body = _options(message, author, metadata, timestamp, branch)
+        body = _options(message, author, metadata, timestamp, branch, provenance)
         return self._write("PUT", f"/api/documents/{_p(collection)}/{_p(key)}",
                            body | {"value": value})
 
     def delete_document(self, collection: str, key: str, *, message: str | None = None,
                         author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                         timestamp: datetime | str | None = None,
-                        branch: str | None = None) -> Commit:
+                        branch: str | None = None,
+                        provenance: Mapping[str, JSON] | None = None) -> Commit:
         body = _options(message or f"Delete document {collection}/{key}", author,
-                             metadata, timestamp, branch)
-        return self._write("POST", "/api/transaction", body | {"ops": [{"op": "delete_document", "collection": collection, "key": key}]})
+                        metadata, timestamp, branch)
+        return self._write("POST", "/api/transaction", body | {"ops": [_with(
+            {"op": "delete_document", "collection": collection, "key": key}, provenance)]})
 
     # -- schemas ---------------------------------------------------------------------------
     def set_schema(self, target: str, json_schema: JSON = None, *, kind: str = "entity",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -25,6 +26,7 @@ from ..codec import check_document, check_json, check_name, check_props, encode
 from ..errors import InvalidValue, NotFound, QueryError, ReadOnly
 from ..models import kv as kvmodel
 from ..types import JSON, Commit, Document, Entity, Entry, Relation
+from ..versioning import provenance as prov
 
 
 def _matches(props: Mapping[str, JSON], where: Mapping[str, JSON] | None) -> bool:
@@ -82,6 +84,7 @@ class RemoteTransaction:
         self._base: Any = None
         self._send = send
         self.ops: list[dict[str, Any]] = []
+        self._provenance: dict[str, JSON] | None = None  # the open provenance() block's
         self.commit: Commit | None = None
         self._ended = False
         self._entities: dict[str, Entity | None] = {}
@@ -259,16 +262,34 @@ class RemoteTransaction:
         return RemoteTransactionKV(self)
 
     # -- writes: checked now, sent at the end --------------------------------------------
-    def _op(self, op: dict[str, Any]) -> None:
+    def _op(self, op: dict[str, Any], provenance: Mapping[str, JSON] | None = None) -> None:
         self.check_open()
+        record = prov.merged(self._provenance, provenance)
+        if prov.check(record) is not None:
+            op["provenance"] = record
         _ = self._view  # the base: what the server checks the transaction against
         self.ops.append(op)
 
-    def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None) -> Entity:
+    @contextmanager
+    def provenance(self, **fields: JSON) -> Iterator[None]:
+        """Give every write inside the block this provenance record (like the embedded
+        :meth:`palimpsest.transaction.Transaction.provenance`)."""
+        self.check_open()
+        before = self._provenance
+        record = prov.merged(before, fields)
+        prov.check(record)
+        self._provenance = record
+        try:
+            yield
+        finally:
+            self._provenance = before
+
+    def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
+                   provenance: Mapping[str, JSON] | None = None) -> Entity:
         check_name(id, "entity id")
         check_name(type, f"type of entity {id!r}")
         values = check_props(props, f"properties of entity {id!r}")
-        self._op({"op": "put_entity", "id": id, "type": type, "props": values})
+        self._op({"op": "put_entity", "id": id, "type": type, "props": values}, provenance)
         made = Entity(id, type, values)
         self._entities[id] = made
         return made
@@ -281,18 +302,19 @@ class RemoteTransaction:
         return len(items)
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
-                      type: str | None = None) -> Entity:
+                      type: str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Entity:
         """Patch an entity's properties: given keys are set, keys given as None removed."""
         current = self.entity(id)
         if current is None:
             raise NotFound(f"cannot update entity {id!r}: it does not exist "
                            "(use put_entity to create it)")
         patch, made = current.patch(props, type)
-        self._op({"op": "update_entity", "id": id, "props": patch, "type": type})
+        self._op({"op": "update_entity", "id": id, "props": patch, "type": type}, provenance)
         self._entities[id] = made
         return made
 
-    def delete_entity(self, id: str) -> None:
+    def delete_entity(self, id: str, *, provenance: Mapping[str, JSON] | None = None) -> None:
         """Delete an entity and every relation that starts or ends at it."""
         check_name(id, "entity id")
         if self.entity(id) is None:
@@ -304,7 +326,7 @@ class RemoteTransaction:
             self.reads.paused = False
         for rel in cascade:
             self._relations[rel.id] = None  # the server cascades too
-        self._op({"op": "delete_entity", "id": id})
+        self._op({"op": "delete_entity", "id": id}, provenance)
         self._entities[id] = None
 
     def delete_entities(self, ids: Iterable[str]) -> None:
@@ -312,7 +334,8 @@ class RemoteTransaction:
             self.delete_entity(id)
 
     def put_relation(self, id: str, type: str, source: str, target: str,
-                     props: Mapping[str, JSON] | None = None) -> Relation:
+                     props: Mapping[str, JSON] | None = None, *,
+                     provenance: Mapping[str, JSON] | None = None) -> Relation:
         check_name(id, "relation id")
         check_name(type, f"type of relation {id!r}")
         check_name(source, f"source of relation {id!r}")
@@ -323,7 +346,7 @@ class RemoteTransaction:
                 raise NotFound(f"relation {id!r}: {name} entity {end!r} does not exist; "
                                "create it first")
         self._op({"op": "put_relation", "id": id, "type": type, "source": source,
-                         "target": target, "props": values})
+                  "target": target, "props": values}, provenance)
         made = Relation(id, type, source, target, values)
         self._relations[id] = made
         return made
@@ -335,38 +358,41 @@ class RemoteTransaction:
             self.put_relation(*item)
         return len(items)
 
-    def update_relation(self, id: str, props: Mapping[str, JSON] | None = None) -> Relation:
+    def update_relation(self, id: str, props: Mapping[str, JSON] | None = None, *,
+                        provenance: Mapping[str, JSON] | None = None) -> Relation:
         current = self.relation(id)
         if current is None:
             raise NotFound(f"cannot update relation {id!r}: it does not exist")
         patch, made = current.patch(props)
-        self._op({"op": "update_relation", "id": id, "props": patch})
+        self._op({"op": "update_relation", "id": id, "props": patch}, provenance)
         self._relations[id] = made
         return made
 
-    def delete_relation(self, id: str) -> None:
+    def delete_relation(self, id: str, *, provenance: Mapping[str, JSON] | None = None) -> None:
         check_name(id, "relation id")
         if self.relation(id) is None:
             raise NotFound(f"cannot delete relation {id!r}: it does not exist")
-        self._op({"op": "delete_relation", "id": id})
+        self._op({"op": "delete_relation", "id": id}, provenance)
         self._relations[id] = None
 
-    def put_document(self, collection: str, key: str, value: JSON) -> Document:
+    def put_document(self, collection: str, key: str, value: JSON, *,
+                     provenance: Mapping[str, JSON] | None = None) -> Document:
         check_name(collection, "collection")
         check_name(key, f"document key in {collection!r}")
         check_document(value, f"document {collection}/{key}")
         self._op({"op": "put_document", "collection": collection, "key": key,
-                         "value": value})
+                  "value": value}, provenance)
         made = Document(collection, key, value)
         self._documents[(collection, key)] = made
         return made
 
-    def delete_document(self, collection: str, key: str) -> None:
+    def delete_document(self, collection: str, key: str, *,
+                        provenance: Mapping[str, JSON] | None = None) -> None:
         check_name(collection, "collection")
         check_name(key, f"document key in {collection!r}")
         if self.document(collection, key) is None:
             raise NotFound(f"cannot delete document {collection}/{key}: it does not exist")
-        self._op({"op": "delete_document", "collection": collection, "key": key})
+        self._op({"op": "delete_document", "collection": collection, "key": key}, provenance)
         self._documents[(collection, key)] = None
 
 

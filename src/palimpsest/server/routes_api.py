@@ -103,21 +103,22 @@ def kv_bytes(data: str) -> bytes:
 def apply_op(tx: Transaction, op: Any) -> None:
     kind = op.op
     if kind == "put_entity":
-        tx.put_entity(op.id, op.type, op.props)
+        tx.put_entity(op.id, op.type, op.props, provenance=op.provenance)
     elif kind == "update_entity":
-        tx.update_entity(op.id, op.props, type=op.type)
+        tx.update_entity(op.id, op.props, type=op.type, provenance=op.provenance)
     elif kind == "delete_entity":
-        tx.delete_entity(op.id)
+        tx.delete_entity(op.id, provenance=op.provenance)
     elif kind == "put_relation":
-        tx.put_relation(op.id, op.type, op.source, op.target, op.props)
+        tx.put_relation(op.id, op.type, op.source, op.target, op.props,
+                        provenance=op.provenance)
     elif kind == "update_relation":
-        tx.update_relation(op.id, op.props)
+        tx.update_relation(op.id, op.props, provenance=op.provenance)
     elif kind == "delete_relation":
-        tx.delete_relation(op.id)
+        tx.delete_relation(op.id, provenance=op.provenance)
     elif kind == "put_document":
-        tx.put_document(op.collection, op.key, op.value)
+        tx.put_document(op.collection, op.key, op.value, provenance=op.provenance)
     elif kind == "delete_document":
-        tx.delete_document(op.collection, op.key)
+        tx.delete_document(op.collection, op.key, provenance=op.provenance)
     elif kind == "kv_set":
         tx.kv.set(op.key, kv_bytes(op.value))
     elif kind == "kv_delete":
@@ -162,7 +163,8 @@ def put_entity(id: str, body: schemas.PutEntityIn, request: Request,
                      principal: Caller) -> Response:
     """Create or replace one entity in its own commit."""
     return _written(request, principal, body, f"Put entity {id}",
-                    lambda tx: tx.put_entity(id, body.type, body.props))
+                    lambda tx: tx.put_entity(id, body.type, body.props,
+                                             provenance=body.provenance))
 
 
 @router.patch("/entities/{id:path}", response_model=schemas.CommitOut,
@@ -171,7 +173,8 @@ def update_entity(id: str, body: schemas.UpdateEntityIn, request: Request,
                         principal: Caller) -> Response:
     """Patch one entity's properties (null removes a property) in its own commit."""
     return _written(request, principal, body, f"Update entity {id}",
-                    lambda tx: tx.update_entity(id, body.props, type=body.type))
+                    lambda tx: tx.update_entity(id, body.props, type=body.type,
+                                                provenance=body.provenance))
 
 
 @router.delete("/entities/{id:path}", response_model=schemas.CommitOut,
@@ -191,7 +194,7 @@ def put_relation(id: str, body: schemas.PutRelationIn, request: Request,
     """Create or replace one relation (both endpoints must exist) in its own commit."""
     return _written(request, principal, body, f"Put relation {id}",
                     lambda tx: tx.put_relation(id, body.type, body.source, body.target,
-                                               body.props))
+                                               body.props, provenance=body.provenance))
 
 
 @router.delete("/relations/{id:path}", response_model=schemas.CommitOut,
@@ -209,7 +212,8 @@ def put_document(collection: str, key: str, body: schemas.PutDocumentIn,
                        request: Request, principal: Caller) -> Response:
     """Create or replace one JSON document in its own commit."""
     return _written(request, principal, body, f"Put document {collection}/{key}",
-                    lambda tx: tx.put_document(collection, key, body.value))
+                    lambda tx: tx.put_document(collection, key, body.value,
+                                               provenance=body.provenance))
 
 
 @router.delete("/documents/{collection}/{key:path}", response_model=schemas.CommitOut,

@@ -213,6 +213,8 @@ class PutEntityOp(_Model):
     id: str
     type: str
     props: dict[str, JSONValue] | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class UpdateEntityOp(_Model):
@@ -220,11 +222,15 @@ class UpdateEntityOp(_Model):
     id: str
     props: dict[str, JSONValue] | None = None
     type: str | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class DeleteEntityOp(_Model):
     op: Literal["delete_entity"]
     id: str
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class PutRelationOp(_Model):
@@ -234,17 +240,23 @@ class PutRelationOp(_Model):
     source: str
     target: str
     props: dict[str, JSONValue] | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class UpdateRelationOp(_Model):
     op: Literal["update_relation"]
     id: str
     props: dict[str, JSONValue] | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class DeleteRelationOp(_Model):
     op: Literal["delete_relation"]
     id: str
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class PutDocumentOp(_Model):
@@ -252,12 +264,16 @@ class PutDocumentOp(_Model):
     collection: str
     key: str
     value: JSONValue
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class DeleteDocumentOp(_Model):
     op: Literal["delete_document"]
     collection: str
     key: str
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class KVSetOp(_Model):
@@ -319,11 +335,15 @@ class TransactionIn(CommitOptions):
 class PutEntityIn(CommitOptions):
     type: str
     props: dict[str, JSONValue] | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class UpdateEntityIn(CommitOptions):
     props: dict[str, JSONValue] | None = None
     type: str | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class PutRelationIn(CommitOptions):
@@ -331,10 +351,14 @@ class PutRelationIn(CommitOptions):
     source: str
     target: str
     props: dict[str, JSONValue] | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class PutDocumentIn(CommitOptions):
     value: JSONValue
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class SetSchemaIn(CommitOptions):

@@ -19,7 +19,10 @@ nullable ``provenance``, ``valid_from`` and ``valid_to`` columns, and added ``se
 full-text and vector indexes (``versioning/search_index.py``); each index keeps its entries
 (one per indexed row version, keyed by the row's ``(kind, key, line, seq)``) in its own table. Two maintenance operations are the only exceptions to append-only
 rows: gc deletes rows no readable state needs, and erasure replaces the value of an erased
-element's rows (keeping their hash).
+element's rows (keeping their hash). Version 4 added ``provenance``, the records rows point
+at through ``rows.provenance`` (where a fact came from: one row per distinct record, keyed by
+its content hash, its ``source`` extracted for filters), and the partial index
+``rows_provenance``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from ..codec import decode
 from ..errors import SchemaVersionError
 from .base import Database
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -98,6 +101,14 @@ CREATE INDEX IF NOT EXISTS rows_line_seq ON rows (line, seq);
 CREATE INDEX IF NOT EXISTS rows_type ON rows (kind, type, line, seq, superseded, op);
 CREATE INDEX IF NOT EXISTS rows_source ON rows (source, line, seq) WHERE source IS NOT NULL;
 CREATE INDEX IF NOT EXISTS rows_target ON rows (target, line, seq) WHERE target IS NOT NULL;
+CREATE INDEX IF NOT EXISTS rows_provenance ON rows (provenance) WHERE provenance IS NOT NULL;
+CREATE TABLE IF NOT EXISTS provenance (
+    id     {bigint} PRIMARY KEY,
+    hash   {blob} NOT NULL UNIQUE,
+    source TEXT,
+    value  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS provenance_source ON provenance (source);
 CREATE TABLE IF NOT EXISTS retention (
     pattern      TEXT PRIMARY KEY,
     keep_us      {bigint},
@@ -196,7 +207,14 @@ def _v2_to_v3(db: Database) -> None:
     db.run("DROP TABLE commits_v2")
 
 
-MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(db: Database) -> None:
+    """Provenance records (``provenance``, deduplicated by content hash, referenced from
+    ``rows.provenance``; docs/provenance.md) and the index from rows to them: created by
+    re-running ``_TABLES``; no row changes."""
+
+
+MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2, 2: _v2_to_v3,
+                                                      3: _v3_to_v4}
 """``MIGRATIONS[v]`` turns a version-``v`` database into version ``v + 1``."""
 
 

@@ -25,7 +25,7 @@ Chain = tuple[tuple[int, int], ...]
 """((line, max visible seq), …), tip first."""
 
 COLUMNS = "r.rid, r.kind, r.key, r.line, r.seq, r.op, r.type, r.source, r.target, r.value, " \
-          "r.hash, r.origin"
+          "r.hash, r.origin, r.provenance"
 
 
 class StoredRow(NamedTuple):
@@ -41,6 +41,8 @@ class StoredRow(NamedTuple):
     value: str | None
     hash: bytes | None
     origin: int | None
+    provenance: int | None = None
+    """The id of the row's provenance record (``versioning/provenance.py``), if any."""
 
 
 def in_chain(chain: Chain, alias: str = "r") -> tuple[str, list[Any]]:
@@ -401,7 +403,7 @@ def row_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None
 
 
 PAIR_FIELDS = ("rid", "line", "seq", "op", "type", "source", "target", "value", "hash",
-               "origin")
+               "origin", "provenance")
 
 
 def stored(raw: Sequence[Any]) -> tuple[StoredRow | None, StoredRow | None]:
@@ -411,9 +413,10 @@ def stored(raw: Sequence[Any]) -> tuple[StoredRow | None, StoredRow | None]:
 
 
 def _row(kind: str, key: str, fields: Sequence[Any]) -> StoredRow | None:
-    rid, line, seq, op, type_, source, target, value, hash_, origin = fields[:len(PAIR_FIELDS)]
+    rid, line, seq, op, type_, source, target, value, hash_, origin, provenance = \
+        fields[:len(PAIR_FIELDS)]
     return None if rid is None else StoredRow(rid, kind, key, line, seq, op, type_, source,
-                                              target, value, hash_, origin)
+                                              target, value, hash_, origin, provenance)
 
 
 def change_counts(db: Database, a: Chain, b: Chain) -> dict[tuple[str, str, str], int]:

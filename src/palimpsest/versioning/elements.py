@@ -52,6 +52,9 @@ class Write(NamedTuple):
     origin: int | None = None
     erased_hash: bytes | None = None
     """For a copy of an erased row: the hash it keeps (the erased value's)."""
+    provenance: int | str | None = None
+    """Where the fact came from: a stored record's id (a copied row), or the canonical JSON
+    text of a new record (``versioning/provenance.py``), interned when the commit is written."""
 
     @property
     def hash(self) -> bytes | None:
@@ -66,7 +69,8 @@ def write_from_row(row: StoredRow, *, origin: int | None = None) -> Write:
     """A write that reproduces a stored row (rollback, merge, cherry-pick)."""
     return Write(row.kind, row.key, row.op, row.type, row.source, row.target, row.value,
                  origin if origin is not None else row.origin,
-                 bytes(row.hash) if row.hash is not None and is_erased(row.value) else None)
+                 bytes(row.hash) if row.hash is not None and is_erased(row.value) else None,
+                 row.provenance)
 
 
 def deletion(kind: str, key: str) -> Write:
