@@ -478,9 +478,11 @@ class View(Protocol):
         ...
 
     def entities(self, type: str | None = None, where: Mapping[str, JSON] | None = None, *,
-                     limit: int | None = None, offset: int = 0) -> Iterator[Entity]:
-        """Entities in id order, optionally of one type and with property values equal to
-        ``where``."""
+                     limit: int | None = None, offset: int = 0,
+                     source: str | None = None) -> Iterator[Entity]:
+        """Entities in id order, optionally of one type, with property values equal to
+        ``where``, and whose current version came from provenance ``source``
+        (docs/provenance.md)."""
         ...
 
     def count(self, type: str | None = None) -> int:

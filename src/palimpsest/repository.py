@@ -27,7 +27,7 @@ from .storage.base import Database
 from .storage.cache import cache_of
 from .storage.schema import create_schema
 from .storage.visibility import Chain, StoredRow
-from .transaction import Transaction
+from .transaction import Transaction, retract_source
 from .types import (
     JSON,
     BackupInfo,
@@ -660,6 +660,42 @@ class Repository:
             self._db.secure_delete(False)
         scrub(self._db)
         return erasure
+
+    def erase_source(self, source: str, *, reason: str, author: str | None = None,
+                     message: str | None = None) -> list[Erasure]:
+        """Erase every stored value that came from provenance ``source``, in every version on
+        every line (:meth:`erase` per element, restricted to the rows from that source):
+        hashes stay, so commit ids, state hashes and fsck stay valid. One erasure record per
+        element, one empty commit on the current branch naming them (docs/provenance.md)."""
+        from .maintenance.erase import erase_rows, link_commit, scrub, source_keys
+        who = check_name(author or self.default_author, "author")
+        self._db.secure_delete(True)
+        try:
+            with self._db.write():
+                keys, only = source_keys(self._db, source)
+                made = [erase_rows(self._db, kind, key, reason=reason, author=who, only=only)
+                        for kind, key in keys]
+                metadata = {"erasure": {"source": source, "reason": reason,
+                                        "ids": [e.id for e in made]}}
+                with self.transaction(message or f"Erase what came from {source!r}",
+                                      author=who, metadata=metadata) as tx:
+                    pass
+                assert tx.commit is not None
+                made = [link_commit(self._db, e, tx.commit.seq, tx.commit.id) for e in made]
+        finally:
+            self._db.secure_delete(False)
+        scrub(self._db)
+        return made
+
+    def retract(self, source: str, *, message: str | None = None, author: str | None = None,
+                metadata: Mapping[str, JSON] | None = None, branch: str | None = None
+                ) -> Commit:
+        """One commit deleting every element whose current version came from provenance
+        ``source`` (entities, relations, documents; an entity's relations go with it, as with
+        :meth:`delete_entity`). Older versions stay in history; see :meth:`erase_source` to
+        remove them too."""
+        return self._one(message or f"Retract {source}", author, metadata, None, branch,
+                         lambda tx: retract_source(tx, source))
 
     def erasures(self) -> list[Erasure]:
         """Every erasure made in this repository, oldest first (the audit record)."""

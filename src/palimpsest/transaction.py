@@ -48,7 +48,7 @@ from .storage.base import Database
 from .storage.visibility import Chain, StoredRow, adjacent, read_row, read_rows, scan
 from .types import JSON, Commit, Document, Entity, Entry, Relation
 from .versioning import provenance as prov
-from .versioning.elements import DELETE, PUT, Write, doc_key, to_value
+from .versioning.elements import DELETE, PUT, Write, doc_key, split_doc_key, to_value
 from .versioning.readset import ReadSet, first_conflict
 from .versioning.refs import RefStore
 
@@ -624,6 +624,25 @@ class Transaction:
                 if not alive:
                     raise IntegrityError(f"relation {key!r} points at entity {end!r}, which "
                                          "does not exist when this commit lands")
+
+
+def retract_source(tx: Transaction, source: str) -> None:
+    """Delete, in ``tx``, every entity, relation and document whose current version came from
+    provenance ``source`` (:meth:`Repository.retract`). The scan is a predicate read of every
+    element of those kinds, so a concurrent write of any of them makes the commit retry."""
+    where, params = prov.source_filter(source)
+    found: dict[str, list[str]] = {}
+    for kind in ("e", "r", "d"):
+        tx.reads.kind(kind, None)
+        found[kind] = [row.key for row in scan(tx.database, tx.chain, kind, extra=where,
+                                               extra_params=params)]
+    tx.delete_entities(found["e"])
+    for key in found["r"]:
+        if tx.relation(key) is not None:  # not already gone with one of its ends
+            tx.delete_relation(key)
+    for key in found["d"]:
+        collection, name = split_doc_key(key)
+        tx.delete_document(collection, name)
 
 
 class TransactionKV:

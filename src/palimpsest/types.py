@@ -154,6 +154,9 @@ class Change:
     old: Any
     new: Any
     collection: str | None = None
+    provenance: dict[str, JSON] | None = None
+    """Where the new value came from (for a deletion: the deletion's), if recorded
+    (docs/provenance.md)."""
 
     def property_changes(self) -> dict[str, tuple[JSON, JSON]]:
         """Per property (or top-level document field): ``(old, new)``; missing is ``None``.
@@ -226,6 +229,8 @@ class Version:
     :attr:`id` it tells versions of an entity's own properties from versions of its facts."""
     id: str | None = None
     """The id of the element (a relation's id, a document's key), also for a deletion."""
+    provenance: dict[str, JSON] | None = None
+    """Where this version came from, as the write recorded it (docs/provenance.md)."""
 
 
 Relations = Literal["out", "in", "both", "none"]
@@ -244,6 +249,8 @@ class Blame:
     commit: Commit
     origin: str | None = None
     relation: str | None = None
+    provenance: dict[str, JSON] | None = None
+    """The provenance of the credited version: where the property's value came from."""
 
 
 @dataclass(frozen=True, slots=True)

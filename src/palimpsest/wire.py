@@ -167,13 +167,13 @@ def _change(c: Change) -> JSON:
 def _change_from(d: Data) -> Change:
     element = d["element"]
     return Change(d["kind"], element, d["id"], _value_from(element, d["old"]),
-                  _value_from(element, d["new"]), d.get("collection"))
+                  _value_from(element, d["new"]), d.get("collection"), d.get("provenance"))
 
 
 def _version_from(d: Data) -> Version:
     element = d.get("element")
     return Version(decode(Commit, d["commit"]), d["kind"], _value_from(element, d["value"]),
-                   d.get("origin"), element, d.get("id"))
+                   d.get("origin"), element, d.get("id"), d.get("provenance"))
 
 
 def _diff(diff: Diff) -> JSON:

@@ -15,6 +15,7 @@ from ..storage.base import Database
 from ..storage.cache import copy_json, read_through
 from ..storage.visibility import Chain, adjacent, count, read_row, read_rows, scan
 from ..types import JSON, Entity, Relation
+from ..versioning import provenance
 from ..versioning.elements import is_erased, to_value
 
 Direction = Literal["out", "in", "both"]
@@ -100,12 +101,16 @@ def matches(props: Mapping[str, JSON], where: Mapping[str, JSON] | None) -> bool
 
 def entities(db: Database, chain: Chain, *, type: str | None = None,
              where: Mapping[str, JSON] | None = None, limit: int | None = None,
-             offset: int = 0) -> Iterator[Entity]:
-    """Live entities at the chain's state, by id; ``where`` is property equality."""
+             offset: int = 0, source: str | None = None) -> Iterator[Entity]:
+    """Live entities at the chain's state, by id; ``where`` is property equality; ``source``
+    keeps those whose current version came from that provenance source."""
     extra, params = _where_sql(db, where)
     # SQL filters exactly unless a condition could not be expressed there (then Python
     # confirms each row, and limit/offset must be applied after that check).
     exact = not where or len(params) == len(where)
+    if source is not None:
+        sql, args = provenance.source_filter(source)
+        extra, params = (f"{extra} AND {sql}" if extra else sql), [*params, *args]
     rows = scan(db, chain, "e", type_=type, extra=extra, extra_params=params,
                 limit=limit if exact else None, offset=offset if exact else 0)
     produced = skipped = 0

@@ -257,13 +257,16 @@ def entity(id: str, request: Request, principal: Caller,
 def entities(request: Request, principal: Caller, ref: RefParam = None, type: str | None = None,
              where: str | None = Query(None, description='JSON object, e.g. {"lang": "en"}'),
              limit: int = Query(100, ge=1, le=MAX_PAGE),
-             offset: int = Query(0, ge=0)
+             offset: int = Query(0, ge=0),
+             source: str | None = Query(None, description="only entities whose current "
+                                        "version came from this provenance source")
              ) -> list[dict[str, Any]]:
     """Entities in id order, optionally of one type and with property values equal to
     ``where``; page with ``limit`` and ``offset``."""
     view = view_at(request, ref)
     return [wire.encode(e) for e in view.entities(type=type, where=parse_where(where),
-                                                   limit=limit, offset=offset)]
+                                                   limit=limit, offset=offset,
+                                                   source=source)]
 
 
 @router.get("/count", operation_id="count")

@@ -12,7 +12,7 @@ in SQL alone. Keys written on both sides but ending equal do not appear.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 
 from ..errors import InvalidValue
@@ -28,6 +28,7 @@ from ..storage.visibility import (
 )
 from ..types import Change, ChangeKind, ChangeList, Commit, CommitStats, ElementKind, stat_name
 from ..types import Diff as Diff  # its home before types.py
+from . import provenance
 from .elements import DELETE, element_name, public_id, split_doc_key, to_value
 
 _FIRST_WINDOW = 64
@@ -47,29 +48,36 @@ def change_kind(old_row: StoredRow | None, new_row: StoredRow | None) -> ChangeK
     return "created" if new_live else "deleted" if old_live else None
 
 
-def _change(kind: ChangeKind, old_row: StoredRow | None, new_row: StoredRow | None) -> Change:
+def _change(kind: ChangeKind, old_row: StoredRow | None, new_row: StoredRow | None,
+            records: Mapping[int, dict[str, Any]]) -> Change:
     row = new_row if new_row is not None else old_row
     assert row is not None
     ident, collection = public_id(row.kind, row.key)
+    made = new_row.provenance if new_row is not None else None
     return Change(kind, element_name(row.kind), ident,
                   to_value(old_row) if kind != "created" else None,
-                  to_value(new_row) if kind != "deleted" else None, collection)
+                  to_value(new_row) if kind != "deleted" else None, collection,
+                  records.get(made) if made is not None else None)
 
 
-def change_between(old_row: StoredRow | None, new_row: StoredRow | None) -> Change | None:
-    """The change from one stored version of an element to another (None if equal)."""
+def change_between(old_row: StoredRow | None, new_row: StoredRow | None,
+                   records: Mapping[int, dict[str, Any]] | None = None) -> Change | None:
+    """The change from one stored version of an element to another (None if equal);
+    ``records``: the provenance records of the rows (``versioning/provenance.py``)."""
     kind = change_kind(old_row, new_row)
-    return None if kind is None else _change(kind, old_row, new_row)
+    return None if kind is None else _change(kind, old_row, new_row, records or {})
 
 
 class RowChanges(ChangeList):
     """Changes kept as their stored rows (:func:`raw_pairs` tuples) and decoded on first read
     (see :class:`ChangeList`). Holds no database handle: the rows were read with the diff."""
 
-    __slots__ = ("_decoded", "_rows")
+    __slots__ = ("_decoded", "_records", "_rows")
 
-    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def __init__(self, rows: Sequence[tuple[Any, ...]],
+                 records: Mapping[int, dict[str, Any]] | None = None) -> None:
         self._rows = list(rows)
+        self._records = records or {}
         self._decoded: list[Change | None] = [None] * len(self._rows)
 
     def kinds(self) -> list[tuple[ElementKind, ChangeKind]]:
@@ -94,7 +102,7 @@ class RowChanges(ChangeList):
         found = self._decoded[index]
         if found is None:
             raw = self._rows[index]
-            found = self._decoded[index] = _change(raw[3], *stored(raw))
+            found = self._decoded[index] = _change(raw[3], *stored(raw), self._records)
         return found
 
     def __iter__(self) -> Iterator[Change]:
@@ -145,7 +153,9 @@ def _diff(db: Database, a: Commit | None, chain_a: Chain, b: Commit | None, chai
     collections = sorted({split_doc_key(raw[2])[0] for raw in rows if raw[1] == "d"})
     presence = {name: (_has_collection(db, chain_a, name), _has_collection(db, chain_b, name))
                 for name in collections}
-    return Diff(a, b, RowChanges(rows), presence, cursor)
+    made = [new.provenance for raw in rows
+            for new in stored(raw)[1:] if new is not None and new.provenance is not None]
+    return Diff(a, b, RowChanges(rows, provenance.records(db, made)), presence, cursor)
 
 
 def stats(db: Database, chain_a: Chain, chain_b: Chain) -> CommitStats:
