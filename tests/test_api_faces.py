@@ -72,6 +72,8 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.horizon": ("retention", "horizon"),
     "Repository.gc": ("gc", HOST),
     "Repository.erase": ("erase", "erase"),
+    "Repository.erase_source": ("erase --source", "erase_source"),
+    "Repository.retract": ("retract", "retract"),
     "Repository.erasures": ("erase", "erasures"),
     "Repository.backup": ("backup", HOST),
     "Repository.kv": ("kv", "kv_get"),

@@ -350,6 +350,23 @@ class Repository(Protocol):
         ``vacuum`` (SQLite) gives the freed pages back to the file system afterwards."""
         ...
 
+    def retract(self, source: str, *, message: str | None = None, author: str | None = None,
+                metadata: Mapping[str, JSON] | None = None, branch: str | None = None
+                ) -> Commit:
+        """One commit deleting every element whose current version came from provenance
+        ``source`` (entities, relations, documents; an entity's relations go with it, as with
+        :meth:`delete_entity`). Older versions stay in history; see :meth:`erase_source` to
+        remove them too."""
+        ...
+
+    def erase_source(self, source: str, *, reason: str, author: str | None = None,
+                     message: str | None = None) -> list[Any]:
+        """Erase every stored value that came from provenance ``source``, in every version on
+        every line (:meth:`erase` per element, restricted to the rows from that source):
+        hashes stay, so commit ids, state hashes and fsck stay valid. One erasure record per
+        element, one empty commit on the current branch naming them (docs/provenance.md)."""
+        ...
+
     def erase(self, id: ElementRef, *, reason: str, author: str | None = None,
                   element: str | None = None, message: str | None = None) -> Any:
         """Remove every stored value of one element (GDPR erasure), keeping the hashes, so

@@ -23,7 +23,9 @@ from .common import (
     CollectionOpt,
     JsonOpt,
     MessageOpt,
+    ProvenanceOpt,
     RefOpt,
+    SourceOpt,
     State,
     app,
     echo,
@@ -33,6 +35,7 @@ from .common import (
     paint,
     parse_assignments,
     parse_json_arg,
+    provenance_arg,
     report_commit,
     short,
     state,
@@ -201,6 +204,8 @@ def put(
     collection: CollectionOpt = None,
     value: Annotated[str | None, typer.Option(
         "--value", metavar="JSON", help="Document value (with --collection); @FILE, -.")] = None,
+    source_: SourceOpt = None,
+    provenance: ProvenanceOpt = None,
     message: MessageOpt = None,
     author: AuthorOpt = None,
     branch: BranchOpt = None,
@@ -217,8 +222,11 @@ def put(
       palimpsest put ada --type Person --props '{"name": "Ada"}'
 
       palimpsest put n1 --collection notes --value '{"text": "hello"}'
+
+      palimpsest put ada --type Person --set name=Ada --source doc-17
     """
     repo = open_repo(ctx)
+    origin = provenance_arg(source_, provenance)
     values = parse_json_arg(props, "--props") or {}
     if not isinstance(values, dict):
         fail("--props must be a JSON object", code=EXIT_USAGE)
@@ -226,13 +234,13 @@ def put(
     if collection is not None:
         doc = parse_json_arg(value, "--value") if value is not None else values
         commit = repo.put_document(collection, id, doc, message=message, author=author,
-                                   branch=branch)
+                                   branch=branch, provenance=origin)
         result: dict[str, Any] = {"collection": collection, "key": id, "value": doc}
     elif update:
         for name in unset or ():
             values[name] = None
         commit = repo.update_entity(id, values, type=type, message=message, author=author,
-                                    branch=branch)
+                                    branch=branch, provenance=origin)
         entity = repo.at(commit.id).get_entity(id)
         result = wire.encode(entity)
     else:
@@ -242,7 +250,7 @@ def put(
         if unset:
             fail("--unset only makes sense with --update", code=EXIT_USAGE)
         commit = repo.put_entity(id, type, values, message=message, author=author,
-                                 branch=branch)
+                                 branch=branch, provenance=origin)
         result = {"id": id, "type": type, "props": values}
     if wants_json(ctx, json_out):
         emit_json({"commit": wire.encode(commit), "element": result})
@@ -320,6 +328,8 @@ def rm(
                                                   "document keys with --collection).")],
     relation: Annotated[bool, typer.Option("--relation", help="Delete relations.")] = False,
     collection: CollectionOpt = None,
+    source_: SourceOpt = None,
+    provenance: ProvenanceOpt = None,
     message: MessageOpt = None,
     author: AuthorOpt = None,
     branch: BranchOpt = None,
@@ -338,14 +348,15 @@ def rm(
     repo = open_repo(ctx)
     what = "document" if collection else "relation" if relation else "entity"
     text = message or f"Delete {what} {', '.join(ids)}"
+    origin = provenance_arg(source_, provenance)
     with repo.transaction(text, author=author, branch=branch) as tx:
         for ident in ids:
             if collection is not None:
-                tx.delete_document(collection, ident)
+                tx.delete_document(collection, ident, provenance=origin)
             elif relation:
-                tx.delete_relation(ident)
+                tx.delete_relation(ident, provenance=origin)
             else:
-                tx.delete_entity(ident)
+                tx.delete_entity(ident, provenance=origin)
     assert tx.commit is not None
     report_commit(ctx, tx.commit, json_out, branch)
 
@@ -360,6 +371,8 @@ def relate(
         "--id", help="Relation id (default: 'SOURCE TYPE TARGET').")] = None,
     set_: SetOpt = None,
     props: PropsOpt = None,
+    source_: SourceOpt = None,
+    provenance: ProvenanceOpt = None,
     message: MessageOpt = None,
     author: AuthorOpt = None,
     branch: BranchOpt = None,
@@ -381,7 +394,8 @@ def relate(
     rid = id or f"{source} {type} {target}"
     commit = repo.put_relation(rid, type, source, target, values,
                                message=message or f"Relate {source} -[{type}]-> {target}",
-                               author=author, branch=branch)
+                               author=author, branch=branch,
+                               provenance=provenance_arg(source_, provenance))
     report_commit(ctx, commit, json_out, branch)
 
 
@@ -391,6 +405,8 @@ def unrelate(
     parts: Annotated[list[str], typer.Argument(
         metavar="ID | SOURCE TYPE TARGET", help="A relation id, or its source, type and "
                                                 "target.")],
+    source_: SourceOpt = None,
+    provenance: ProvenanceOpt = None,
     message: MessageOpt = None,
     author: AuthorOpt = None,
     branch: BranchOpt = None,
@@ -416,7 +432,8 @@ def unrelate(
         rid = found[0]
     else:
         raise CliError("give a relation id, or SOURCE TYPE TARGET", code=EXIT_USAGE)
-    commit = repo.delete_relation(rid, message=message, author=author, branch=branch)
+    commit = repo.delete_relation(rid, message=message, author=author, branch=branch,
+                                  provenance=provenance_arg(source_, provenance))
     report_commit(ctx, commit, json_out, branch)
 
 

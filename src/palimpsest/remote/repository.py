@@ -492,6 +492,19 @@ class RemoteRepository:
             **where, "reason": reason, "element": element, "message": message,
             "author": author}))
 
+    def retract(self, source: str, *, message: str | None = None, author: str | None = None,
+                metadata: Mapping[str, JSON] | None = None, branch: str | None = None
+                ) -> Commit:
+        check_name(source, "source")
+        return self._write("POST", "/api/retract", _options(
+            message, author, metadata, None, branch) | {"source": source})
+
+    def erase_source(self, source: str, *, reason: str, author: str | None = None,
+                     message: str | None = None) -> list[Erasure]:
+        """Erase what came from ``source`` on the server (admins)."""
+        return [wire.decode(Erasure, e) for e in self._call("POST", "/api/erase-source", json={
+            "source": source, "reason": reason, "message": message, "author": author})]
+
     def erasures(self) -> list[Erasure]:
         return [wire.decode(Erasure, e) for e in self._call("GET", "/api/erasures")]
 

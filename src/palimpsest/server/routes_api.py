@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request, Response
 from .. import __version__, wire
 from ..errors import Forbidden, InvalidValue, NotFound
 from ..repository import Repository
-from ..transaction import Transaction
+from ..transaction import Transaction, retract_source
 from ..types import Commit
 from ..view import View
 from . import auth, schemas
@@ -145,6 +145,14 @@ def transaction(body: schemas.TransactionIn, request: Request,
             apply_op(tx, op)
 
     return wire.encode(commit_with(request, principal, body, f"{len(body.ops)} changes", apply))
+
+
+@router.post("/retract", response_model=schemas.CommitOut, operation_id="retract")
+def retract(body: schemas.RetractIn, request: Request, principal: Caller) -> dict[str, Any]:
+    """One commit deleting every element whose current version came from provenance
+    ``source`` (docs/provenance.md)."""
+    return wire.encode(commit_with(request, principal, body, f"Retract {body.source}",
+                                   lambda tx: retract_source(tx, body.source)))
 
 
 def _delete_options(message: str | None, branch: str | None,

@@ -332,6 +332,10 @@ class TransactionIn(CommitOptions):
     reads: ReadsIn | None = None
 
 
+class RetractIn(CommitOptions):
+    source: str = Field(description="the provenance source whose current facts are deleted")
+
+
 class PutEntityIn(CommitOptions):
     type: str
     props: dict[str, JSONValue] | None = None
