@@ -128,6 +128,8 @@ FACES: dict[str, tuple[str, str]] = {
     "Transaction.kv": ("- key-value reads and writes inside a transaction: no command yet",
                        TX_HTTP),
     "Transaction.write_raw": (INTERNAL, INTERNAL),
+    "Transaction.provenance": ("- the CLI gives each write --source / --provenance",
+                               "- the client sends each op's provenance record"),
     # -- KeyValue -------------------------------------------------------------------------
     "KeyValue.read_only": ("- a property of the Python object", "- a property of the "
                                                                   "Python object"),

@@ -122,6 +122,8 @@ def history(folder: Path) -> None:
     repo.put_entity("on-computable-numbers", "Paper", {
         "title": "On Computable Numbers", "abstract": "Turing machines", "embedding": [1, 0, 0]})
     repo.tag("papers")
+    repo.put_entity("claim-1", "Claim", {"text": "Ada wrote the first program"},
+                    provenance={"source": "doc-17", "extractor": "model-x"})
     (folder / "query.json").write_text("[0.2, 0.2, 0.2]", encoding="utf-8")
     repo.export(str(folder / "backup.archive.jsonl"))
     export_files(repo, str(folder / "graph.jsonl"))
