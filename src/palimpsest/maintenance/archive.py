@@ -27,7 +27,7 @@ from ..codec import KIND_NAMES, commit_id, content_hash, decode, element_term, s
 from ..errors import CorruptObject, InvalidValue, PalimpsestError
 from ..storage.base import Database
 from ..storage.schema import rebuild_superseded
-from ..versioning import search_index
+from ..versioning import provenance, search_index
 from ..versioning.commits import CommitStore, id_bytes, id_text, parents_bytes, parents_text
 from ..versioning.elements import is_erased
 from ..versioning.log import walk
@@ -39,7 +39,9 @@ VERSION = 2
 ARCHIVE_SCHEMA = 2
 """The record layout an archive writes: schema 2's, with commit ids and hashes as hex text.
 Schema 3 changed only how the file stores them (binary ids, room for provenance and valid
-time), so archives, and their digests, stay byte-identical across it."""
+time), so archives, and their digests, stay byte-identical across it. A row with provenance
+(schema 4) carries its record as a ``provenance`` object; rows without one have no such field,
+so an archive of a history without provenance is byte-identical too."""
 
 
 def _records(db: Database, commits: CommitStore, refs: RefStore, ref: Any) -> Iterator[Any]:
@@ -77,14 +79,18 @@ def _records(db: Database, commits: CommitStore, refs: RefStore, ref: Any) -> It
                "author": author, "message": message, "time_us": time_us,
                "metadata": decode(metadata), "stats": decode(stats),
                "state_hash": bytes(state).hex()}
-    for row in db.iterate("SELECT kind, key, line, seq, op, type, source, target, value, hash, "
-                          "origin FROM rows ORDER BY seq, rid"):
-        kind, key, line, seq, op, type_, source, target, value, hash_, origin = row
+    for row in db.iterate("SELECT r.kind, r.key, r.line, r.seq, r.op, r.type, r.source, "
+                          "r.target, r.value, r.hash, r.origin, p.value FROM rows r LEFT JOIN "
+                          "provenance p ON p.id = r.provenance ORDER BY r.seq, r.rid"):
+        kind, key, line, seq, op, type_, source, target, value, hash_, origin, record = row
         if bounds is not None and seq > bounds.get(line, 0):
             continue
-        yield {"t": "row", "kind": kind, "key": key, "line": line, "seq": seq, "op": op,
+        out = {"t": "row", "kind": kind, "key": key, "line": line, "seq": seq, "op": op,
                "type": type_, "source": source, "target": target, "value": value,
                "hash": bytes(hash_).hex() if hash_ is not None else None, "origin": origin}
+        if record is not None:  # only then: archives without provenance stay as they were
+            out["provenance"] = decode(record)
+        yield out
     for name, kind, line, commit_seq, message, author, time_us in db.all(
             "SELECT name, kind, line, commit_seq, message, author, time_us FROM refs "
             "ORDER BY name"):
@@ -413,10 +419,13 @@ def _load(db: Database, kind: Any, r: dict[str, Any], number: int) -> None:
                 r["kind"], r["type"], r["source"], r["target"], r["value"]):
             raise CorruptObject(f"archive line {number}: value of {r['key']!r} does not match "
                                 "its hash")
+        record = r.get("provenance")
+        text = provenance.check(record, f"archive line {number}: provenance")
         db.run("INSERT INTO rows (kind, key, line, seq, op, type, source, target, value, hash, "
-               "origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               "origin, provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                (r["kind"], r["key"], r["line"], r["seq"], r["op"], r["type"], r["source"],
-                r["target"], r["value"], hash_, r["origin"]))
+                r["target"], r["value"], hash_, r["origin"],
+                provenance.intern(db, [text])[text] if text is not None else None))
     elif kind == "ref":
         db.run("INSERT INTO refs (name, kind, line, commit_seq, message, author, time_us) "
                "VALUES (?, ?, ?, ?, ?, ?, ?)", (r["name"], r["kind"], r["line"],
