@@ -68,8 +68,8 @@ def source_keys(db: Database, source: str) -> tuple[list[tuple[str, str]], tuple
     and the SQL condition that picks those rows."""
     sql, args = provenance.source_filter(source, alias="rows")
     keys = [(str(k), str(key)) for k, key in db.all(
-        f"SELECT DISTINCT kind, key FROM rows WHERE op = {PUT} AND {sql} ORDER BY kind, key",
-        args)]
+        f"SELECT DISTINCT kind, key FROM rows WHERE op = {PUT} AND value NOT LIKE ? AND {sql} "
+        "ORDER BY kind, key", [ERASED + "%", *args])]
     if not keys:
         raise NotFound(f"no stored value came from source {source!r}; nothing to erase")
     return keys, (sql, args)

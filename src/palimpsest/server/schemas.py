@@ -65,6 +65,8 @@ class ChangeOut(BaseModel):
     old: JSONValue
     new: JSONValue
     properties: dict[str, PropertyChange]
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the value came from (docs/provenance.md)")
 
 
 class DiffOut(BaseModel):
@@ -88,6 +90,8 @@ class VersionOut(BaseModel):
     origin: str | None
     element: Literal["entity", "relation", "document", "kv"] | None = None
     id: str | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the value came from (docs/provenance.md)")
 
 
 class BlameOut(BaseModel):
@@ -96,6 +100,8 @@ class BlameOut(BaseModel):
     commit: CommitOut
     origin: str | None
     relation: str | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the value came from (docs/provenance.md)")
 
 
 class BranchOut(BaseModel):
