@@ -170,8 +170,9 @@ def _rollback_row(commit: Commit, kind: str, key: str, before: StoredRow | None,
     """The version a rollback commit made of one key, as a row of that commit (None when the
     key is the same on both sides). It credits the commit that first wrote the value, as a
     copied row would."""
-    if same_row(before, after):
-        return None
+    if same_row(before, after) and (after is None or after.op == DELETE or before is None
+                                    or before.provenance == after.provenance):
+        return None  # (the same value from another source is a version too)
     if after is None or after.op == DELETE:
         return StoredRow(0, kind, key, commit.line, commit.seq, DELETE, None, None, None, None,
                          None, None)
