@@ -127,11 +127,13 @@ _V2_COMMITS = """CREATE TABLE commits (
 
 
 def _downgrade_to_v2(db: Any) -> None:
-    """Rewrite a schema-3 database into the schema-2 layout (hex ids, JSON parents, no
-    provenance/valid-time columns), as palimpsest 2 wrote it."""
+    """Rewrite a schema-4 database into the schema-2 layout (hex ids, JSON parents, no
+    provenance/valid-time columns, no provenance table), as palimpsest 2 wrote it."""
     import orjson
 
     with db.write():
+        db.run("DROP INDEX rows_provenance")
+        db.run("DROP TABLE provenance")
         for column in ("provenance", "valid_from", "valid_to"):
             db.run(f"ALTER TABLE rows DROP COLUMN {column}")
         db.run("DROP INDEX commits_line_time")

@@ -101,7 +101,6 @@ CREATE INDEX IF NOT EXISTS rows_line_seq ON rows (line, seq);
 CREATE INDEX IF NOT EXISTS rows_type ON rows (kind, type, line, seq, superseded, op);
 CREATE INDEX IF NOT EXISTS rows_source ON rows (source, line, seq) WHERE source IS NOT NULL;
 CREATE INDEX IF NOT EXISTS rows_target ON rows (target, line, seq) WHERE target IS NOT NULL;
-CREATE INDEX IF NOT EXISTS rows_provenance ON rows (provenance) WHERE provenance IS NOT NULL;
 CREATE TABLE IF NOT EXISTS provenance (
     id     {bigint} PRIMARY KEY,
     hash   {blob} NOT NULL UNIQUE,
@@ -207,10 +206,16 @@ def _v2_to_v3(db: Database) -> None:
     db.run("DROP TABLE commits_v2")
 
 
+_ROWS_PROVENANCE = ("CREATE INDEX IF NOT EXISTS rows_provenance ON rows (provenance) "
+                    "WHERE provenance IS NOT NULL")
+"""Not in ``_TABLES``: a migration re-runs those before ``rows.provenance`` exists (v2)."""
+
+
 def _v3_to_v4(db: Database) -> None:
     """Provenance records (``provenance``, deduplicated by content hash, referenced from
-    ``rows.provenance``; docs/provenance.md) and the index from rows to them: created by
-    re-running ``_TABLES``; no row changes."""
+    ``rows.provenance``; docs/provenance.md; created by re-running ``_TABLES``) and the index
+    from rows to them; no row changes."""
+    db.run(_ROWS_PROVENANCE)
 
 
 MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2, 2: _v2_to_v3,
@@ -224,6 +229,7 @@ def create_schema(db: Database) -> None:
     if found is None:
         with db.write():
             db.script(_ddl(db))
+            db.run(_ROWS_PROVENANCE)
             db.run("INSERT INTO meta (name, value) VALUES ('schema_version', ?)",
                    (str(SCHEMA_VERSION),))
             db.run("INSERT INTO lines (id, parent, fork_seq, head_seq) VALUES (1, NULL, NULL, NULL)")
