@@ -72,7 +72,7 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.horizon": ("retention", "horizon"),
     "Repository.gc": ("gc", HOST),
     "Repository.erase": ("erase", "erase"),
-    "Repository.erase_source": ("erase --source", "erase_source"),
+    "Repository.erase_source": ("erase", "erase_source"),  # erase --source
     "Repository.retract": ("retract", "retract"),
     "Repository.erasures": ("erase", "erasures"),
     "Repository.backup": ("backup", HOST),
@@ -92,6 +92,7 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.vector_indexes": ("vector-index list", "vector_indexes"),
     "Repository.similar_at": ("similar", "similar"),
     "Repository.sparql": ("sparql", "sparql"),
+    "Repository.validate_shacl": ("shacl", "validate_shacl"),
     "Repository.refresh_views": ("view refresh", "refresh_views"),
     "Repository.copy_to": ("copy", HOST),
     # -- View ---------------------------------------------------------------------------

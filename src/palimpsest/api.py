@@ -188,6 +188,15 @@ class Repository(Protocol):
         """SPARQL SELECT / ASK at ``ref`` (default: the current branch): ``View.sparql``."""
         ...
 
+    def validate_shacl(self, shapes: str | bytes | os.PathLike[str], *, ref: Ref | None = None,
+                       format: str | None = None,
+                       prefixes: Mapping[str, str] | None = None) -> Any:
+        """Validate the RDF graph of a version (``ref``, default the current branch: what
+        RDF export writes) against SHACL ``shapes`` (RDF text, or a path to a file; Turtle
+        unless ``format`` names another rdflib format) with pySHACL (docs/validation.md).
+        ``prefixes`` map bare names to IRIs, as for RDF export and SPARQL."""
+        ...
+
     def at(self, ref: Ref | None) -> View:
         """The state at a branch, tag, commit id or prefix, ``REF~N``, ``REF^``, or a time."""
         ...

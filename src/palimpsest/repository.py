@@ -45,6 +45,7 @@ from .types import (
     RefLogEntry,
     RetentionPolicy,
     Schema,
+    ShaclReport,
     SimilarHit,
     Tag,
     TextIndex,
@@ -660,6 +661,23 @@ class Repository:
             self._db.secure_delete(False)
         scrub(self._db)
         return erasure
+
+    def validate_shacl(self, shapes: str | bytes | os.PathLike[str], *, ref: Ref | None = None,
+                       format: str | None = None,
+                       prefixes: Mapping[str, str] | None = None) -> ShaclReport:
+        """Validate the RDF graph of a version (``ref``, default the current branch: what
+        RDF export writes) against SHACL ``shapes`` (RDF text, or a path to a file; Turtle
+        unless ``format`` names another rdflib format) with pySHACL (docs/validation.md)."""
+        from pathlib import Path
+
+        from .query import shacl
+        view = self.at(ref)
+        text = shacl.read_shapes(Path(shapes) if isinstance(shapes, os.PathLike) else shapes)
+        data = b"" if view.commit is None else \
+            view.sparql("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }",
+                        prefixes=prefixes).serialize("nt")
+        return shacl.validate(data, text, format=format,
+                              commit=view.commit.id if view.commit is not None else None)
 
     def erase_source(self, source: str, *, reason: str, author: str | None = None,
                      message: str | None = None) -> list[Erasure]:

@@ -584,6 +584,35 @@ class Violation:
         return f"{self.element} {where!r} at {self.path or '/'!r}: {self.message} [{self.rule}]"
 
 
+@dataclass(frozen=True, slots=True)
+class ShaclResult:
+    """One SHACL validation result: the ``focus`` node, the ``path`` (a property IRI, or a
+    SPARQL-like rendering of a complex path; None for node constraints), the offending
+    ``value``, the ``constraint`` component (e.g. ``sh:MinCountConstraintComponent``), the
+    ``shape`` that raised it, its ``severity`` (``Violation``, ``Warning``, ``Info``) and
+    the ``message``. Terms are N-Triples text (``<iri>``, ``"literal"``, ``_:b0``)."""
+
+    focus: str
+    path: str | None
+    value: str | None
+    constraint: str
+    shape: str | None
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShaclReport:
+    """What :meth:`Repository.validate_shacl` found at one version: ``conforms`` and every
+    result (sorted by focus node, path, constraint), at ``commit``."""
+
+    conforms: bool
+    results: list[ShaclResult]
+    commit: str | None = None
+    triples: int = 0
+    """How many triples of the version were validated."""
+
+
 MergeStatus = Literal["fast_forward", "merged", "conflict", "up_to_date"]
 
 

@@ -51,6 +51,8 @@ from .types import (
     RetentionPolicy,
     Schema,
     SearchHit,
+    ShaclReport,
+    ShaclResult,
     SimilarHit,
     Tag,
     TextIndex,
@@ -243,7 +245,7 @@ _CODECS: dict[type[Any], _Codec] = {
                 Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent,
                 IndexInfo, ViewInfo, Erasure, RetentionPolicy, BackupInfo, CopyReport,
                 TextIndex, VectorIndex, SearchHit, SimilarHit,
-                Violation, Schema, Problem, FsckReport, GcReport)
+                Violation, Schema, Problem, FsckReport, GcReport, ShaclResult, ShaclReport)
 }
 
 TYPES: tuple[type[Any], ...] = tuple(_CODECS)

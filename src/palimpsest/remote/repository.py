@@ -16,8 +16,10 @@ server's ``error.code``. Needs ``httpx`` (the ``server`` extra).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from .. import errors, wire
@@ -37,6 +39,7 @@ from ..types import (
     Relations,
     RetentionPolicy,
     Schema,
+    ShaclReport,
     SimilarHit,
     Tag,
     TextIndex,
@@ -290,6 +293,17 @@ class RemoteRepository:
     def sparql(self, text: str, ref: Ref | None = None, **options: Any) -> Any:
         """SPARQL SELECT / ASK at ``ref`` (default: the current branch): ``View.sparql``."""
         return self.at(ref).sparql(text, **options)
+
+    def validate_shacl(self, shapes: str | bytes | os.PathLike[str], *, ref: Ref | None = None,
+                       format: str | None = None,
+                       prefixes: Mapping[str, str] | None = None) -> ShaclReport:
+        """Validate a version's RDF graph against SHACL shapes on the server."""
+        if isinstance(shapes, os.PathLike):
+            shapes = Path(shapes).read_bytes()
+        text = shapes.decode() if isinstance(shapes, bytes) else shapes
+        return wire.decode(ShaclReport, self._call("POST", "/api/shacl", json={
+            "shapes": text, "format": format, "ref": _ref(ref),
+            "prefixes": dict(prefixes) if prefixes else None}))
 
     def resolve(self, ref: Ref | None = None) -> Commit:
         """The commit a ref names; raises RefNotFound."""
