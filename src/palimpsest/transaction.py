@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -90,7 +90,7 @@ class Transaction:
         self._unchecked = False  # raw relation writes whose endpoints nobody checked yet
         self._known: dict[Ident, StoredRow | None] = {}
         self._reads = ReadSet()  # predicate reads; point reads are the keys of _known
-        self._provenance: dict[str, JSON] | None = None  # the open provenance() block's
+        self._blocks = prov.Blocks()  # the open provenance() blocks
         self._open = True
         self._line, self._head_seq = self._position()
         self._chain: Chain = self._commits.chain(self._line, self._head_seq or 0)
@@ -374,24 +374,16 @@ class Transaction:
         return TransactionKV(self)
 
     # -- writes --------------------------------------------------------------------------
-    @contextmanager
-    def provenance(self, **fields: JSON) -> Iterator[None]:
+    def provenance(self, **fields: JSON) -> AbstractContextManager[None]:
         """Give every write inside the block this provenance record (``source=``,
         ``extractor=``, ``span=``, ``confidence=``, any JSON fields); a write's own
         ``provenance=`` fields are laid over it. Blocks nest the same way."""
         self.check_open()
-        before = self._provenance
-        record = prov.merged(before, fields)
-        prov.check(record)
-        self._provenance = record
-        try:
-            yield
-        finally:
-            self._provenance = before
+        return self._blocks.open(fields)
 
     def _prov(self, provenance: Mapping[str, JSON] | None) -> str | None:
-        """The canonical text of a write's provenance: its own over the open block's."""
-        return prov.check(prov.merged(self._provenance, provenance))
+        """The canonical text of a write's provenance: its own over the open blocks'."""
+        return self._blocks.text(provenance)
 
     def _put(self, write: Write) -> None:
         self.check_open()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -84,7 +84,7 @@ class RemoteTransaction:
         self._base: Any = None
         self._send = send
         self.ops: list[dict[str, Any]] = []
-        self._provenance: dict[str, JSON] | None = None  # the open provenance() block's
+        self._blocks = prov.Blocks()  # the open provenance() blocks
         self.commit: Commit | None = None
         self._ended = False
         self._entities: dict[str, Entity | None] = {}
@@ -264,25 +264,16 @@ class RemoteTransaction:
     # -- writes: checked now, sent at the end --------------------------------------------
     def _op(self, op: dict[str, Any], provenance: Mapping[str, JSON] | None = None) -> None:
         self.check_open()
-        record = prov.merged(self._provenance, provenance)
-        if prov.check(record) is not None:
-            op["provenance"] = record
+        if self._blocks.text(provenance) is not None:
+            op["provenance"] = prov.merged(self._blocks.current, provenance)
         _ = self._view  # the base: what the server checks the transaction against
         self.ops.append(op)
 
-    @contextmanager
-    def provenance(self, **fields: JSON) -> Iterator[None]:
+    def provenance(self, **fields: JSON) -> AbstractContextManager[None]:
         """Give every write inside the block this provenance record (like the embedded
         :meth:`palimpsest.transaction.Transaction.provenance`)."""
         self.check_open()
-        before = self._provenance
-        record = prov.merged(before, fields)
-        prov.check(record)
-        self._provenance = record
-        try:
-            yield
-        finally:
-            self._provenance = before
+        return self._blocks.open(fields)
 
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
                    provenance: Mapping[str, JSON] | None = None) -> Entity:

@@ -13,7 +13,8 @@ commits, so two writers never allocate the same id.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ..codec import check_json, decode, encode
@@ -49,6 +50,29 @@ def merged(base: Mapping[str, Any] | None, extra: Mapping[str, Any] | None
     if extra is not None and not isinstance(extra, Mapping):
         check(extra)  # raises with the message
     return {**(base or {}), **(extra or {})}
+
+
+class Blocks:
+    """The open ``with tx.provenance(...)`` blocks of one transaction (embedded or remote):
+    :attr:`current` is the record their fields make, innermost last."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, Any] | None = None
+
+    @contextmanager
+    def open(self, fields: Mapping[str, Any]) -> Iterator[None]:
+        before = self.current
+        record = merged(before, fields)
+        check(record)
+        self.current = record
+        try:
+            yield
+        finally:
+            self.current = before
+
+    def text(self, provenance: Mapping[str, Any] | None) -> str | None:
+        """The canonical text of a write's record: its own fields over the blocks'."""
+        return check(merged(self.current, provenance))
 
 
 def _hash(text: str) -> bytes:
