@@ -102,7 +102,7 @@ CREATE INDEX IF NOT EXISTS rows_type ON rows (kind, type, line, seq, superseded,
 CREATE INDEX IF NOT EXISTS rows_source ON rows (source, line, seq) WHERE source IS NOT NULL;
 CREATE INDEX IF NOT EXISTS rows_target ON rows (target, line, seq) WHERE target IS NOT NULL;
 CREATE TABLE IF NOT EXISTS provenance (
-    id     {bigint} PRIMARY KEY,
+    id     {autoid},
     hash   {blob} NOT NULL UNIQUE,
     source TEXT,
     value  TEXT NOT NULL

@@ -6,8 +6,9 @@ A record is a JSON object (``{"source": "doc-17", "span": [120, 180], "extractor
 canonical JSON, with ``source`` copied out for filters; a row points at its record through
 ``rows.provenance``. A record is not part of the row's value hash, so the state hash and
 commit ids do not depend on it (docs/provenance.md says what diff, merge and blame make of
-that). Records are interned by the writer under the ``seq`` lock, the same one that orders
-commits, so two writers never allocate the same id.
+that). Records are interned by the writer with ``INSERT … ON CONFLICT (hash) DO NOTHING``
+(ids from the table's identity column), so no lock is taken: two writers interning the same
+new record meet on the unique index.
 """
 
 from __future__ import annotations
@@ -80,14 +81,27 @@ def _hash(text: str) -> bytes:
 
 
 def intern(db: Database, texts: Iterable[str]) -> dict[str, int]:
-    """The record id of each canonical text, inserting the missing ones. The caller holds
-    ``db.write()``; the ``seq`` lock serialises id allocation across writers."""
+    """The record id of each canonical text, inserting the missing ones (the caller holds
+    ``db.write()``)."""
     wanted = {text: _hash(text) for text in dict.fromkeys(texts)}
     if not wanted:
         return {}
-    db.lock("seq")
-    out: dict[str, int] = {}
     by_hash = {h: t for t, h in wanted.items()}
+    out = _ids(db, by_hash)
+    missing = [t for t in wanted if t not in out]
+    if missing:
+        inserts = []
+        for text in missing:
+            source = decode(text).get("source")
+            inserts.append((wanted[text], source if isinstance(source, str) else None, text))
+        db.many("INSERT INTO provenance (hash, source, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (hash) DO NOTHING", inserts)
+        out |= _ids(db, {wanted[t]: t for t in missing})
+    return out
+
+
+def _ids(db: Database, by_hash: dict[bytes, str]) -> dict[str, int]:
+    out: dict[str, int] = {}
     hashes = list(by_hash)
     for start in range(0, len(hashes), 500):
         chunk = hashes[start:start + 500]
@@ -95,19 +109,6 @@ def intern(db: Database, texts: Iterable[str]) -> dict[str, int]:
         for rid, digest in db.all(f"SELECT id, hash FROM provenance WHERE hash IN ({marks})",
                                   chunk):
             out[by_hash[bytes(digest)]] = int(rid)
-    missing = [t for t in wanted if t not in out]
-    if missing:
-        row = db.one("SELECT coalesce(max(id), 0) FROM provenance")
-        next_id = int(row[0]) + 1 if row else 1
-        inserts = []
-        for text in missing:
-            source = decode(text).get("source")
-            inserts.append((next_id, wanted[text], source if isinstance(source, str) else None,
-                            text))
-            out[text] = next_id
-            next_id += 1
-        db.many("INSERT INTO provenance (id, hash, source, value) VALUES (?, ?, ?, ?)",
-                inserts)
     return out
 
 
