@@ -1,7 +1,14 @@
 """PostgreSQL benchmarks: the core benchmark on PostgreSQL beside SQLite, concurrent writers,
-single small commits and time-travel point reads.
+single small commits, time-travel point reads, and reads with and without a streaming replica.
 
-``python -m benchmarks.bench_postgres --size small|full [--url postgresql://...]``
+``python -m benchmarks.bench_postgres --size small|full [--url postgresql://...]
+[--replica postgresql://...] [--skip-core] [--count N]``
+
+Writers: 1, 2, 4 and 8 processes on branches of their own, and 4 on one branch (conflicting
+read-modify-writes retried), each ``--count`` commits; the figure is commits per second of
+wall time and the ratio to one writer in the same run. Each writer's CPU time per commit is
+printed too: when the machine's cores are busy, throughput cannot grow with writers whatever
+the locking (docs/postgres.md, "Many writers", explains the figures).
 
 The server comes from ``--url``, else ``PALIMPSEST_TEST_POSTGRES``, else
 ``postgresql://postgres@127.0.0.1/test``; every run works in a schema of its own and drops it.
@@ -13,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -116,6 +124,14 @@ def _writer(url: str, branch: str, me: int, count: int, start_at: float, out: Pa
     import palimpsest
 
     repo = palimpsest.open(url, author=f"writer{me}@example.com")
+    stall = float(os.environ.get("PALIMPSEST_BENCH_STALL_MS", "0")) / 1000
+    if stall:  # a slow server or network: time spent between taking the seq and COMMIT
+
+        def slow(sql: str, params: object) -> None:
+            if sql.startswith("INSERT INTO commits"):
+                time.sleep(stall)
+
+        repo.database.tracer = slow
     repo.put_entity(f"warm-{me}", type="Warm", branch=branch)  # connect, prepare
     while time.time() < start_at:
         time.sleep(0.001)
@@ -132,8 +148,14 @@ def _writer(url: str, branch: str, me: int, count: int, start_at: float, out: Pa
     out.write_text(json.dumps({"begin": begin, "end": end, "retries": retries}))
 
 
-def writers(url: str, processes: int, same_branch: bool, count: int) -> float:
-    """Commits per second of ``processes`` writers (each ``count`` commits)."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def writers(url: str, processes: int, same_branch: bool, count: int) -> tuple[float, float]:
+    """Commits per second of ``processes`` writers (each ``count`` commits), and the writer
+    processes' CPU milliseconds per commit (client side: Python, driver)."""
     import palimpsest
 
     schema = "bench_" + uuid.uuid4().hex[:12]
@@ -145,6 +167,7 @@ def writers(url: str, processes: int, same_branch: bool, count: int) -> float:
             for name in set(branches) - {"main"}:
                 repo.create_branch(name)
         start_at = time.time() + 2.0 + 0.3 * processes
+        cpu = _children_cpu()
         with tempfile.TemporaryDirectory(prefix="bench-pg-w-") as tmp:
             outs = [Path(tmp) / f"{i}.json" for i in range(processes)]
             procs = [
@@ -168,8 +191,60 @@ def writers(url: str, processes: int, same_branch: bool, count: int) -> float:
             for proc in procs:
                 proc.wait()
             spans = [json.loads(o.read_text()) for o in outs]
+        cpu = _children_cpu() - cpu
         elapsed = max(s["end"] for s in spans) - min(s["begin"] for s in spans)
-        return processes * count / elapsed
+        return processes * count / elapsed, cpu * 1000 / (processes * count)
+    finally:
+        _drop(url, schema)
+
+
+# -- part 2b: reads with and without a replica ---------------------------------------------
+def _reader(url: str, replica: str, seconds: float, start_at: float, out: Path) -> None:
+    import palimpsest
+
+    repo = palimpsest.open(url, replicas=[replica] if replica != "-" else None)
+    head = repo.resolve("main")
+    keys = [f"e{i}" for i in range(200)]
+    repo.at(head.id).entity(keys[0])  # connect
+    while time.time() < start_at:
+        time.sleep(0.001)
+    done, i = 0, 0
+    stop = time.time() + seconds
+    while time.time() < stop:
+        view = repo.at(head.id)  # a pinned view: any replica that has the commit serves it
+        view.entity(keys[i % len(keys)])
+        view.neighbors(keys[(i * 7) % len(keys)])
+        done += 1
+        i += 1
+    repo.close()
+    out.write_text(json.dumps({"reads": done, "seconds": seconds}))
+
+
+def readers(url: str, replica: str | None, processes: int, seconds: float) -> float:
+    """Point reads + neighbour reads per second of ``processes`` reader processes, against
+    the primary alone or with ``replica`` serving the reads."""
+    import palimpsest
+
+    schema = "bench_" + uuid.uuid4().hex[:12]
+    repo_url = _with_schema(url, schema)
+    try:
+        with palimpsest.open(repo_url) as repo, repo.transaction("data") as tx:
+            for i in range(200):
+                tx.put_entity(f"e{i}", "Item", {"i": i})
+            for i in range(199):
+                tx.put_relation(f"r{i}", "NEXT", f"e{i}", f"e{i + 1}")
+        time.sleep(0.5)  # let the replica replay the data
+        start_at = time.time() + 2.0 + 0.3 * processes
+        with tempfile.TemporaryDirectory(prefix="bench-pg-r-") as tmp:
+            outs = [Path(tmp) / f"{i}.json" for i in range(processes)]
+            procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.bench_postgres",
+                                       "--reader", repo_url, replica or "-", repr(seconds),
+                                       repr(start_at), str(outs[i])], cwd=_ROOT)
+                     for i in range(processes)]
+            for proc in procs:
+                proc.wait()
+            total = sum(json.loads(o.read_text())["reads"] for o in outs)
+        return total / seconds
     finally:
         _drop(url, schema)
 
@@ -210,7 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", default=None)
     p.add_argument("--skip-core", action="store_true", help="only the PostgreSQL-specific part")
     p.add_argument("--core-worker", nargs=1, help=argparse.SUPPRESS)
+    p.add_argument("--replica", default=None,
+                   help="a streaming replica of --url (default PALIMPSEST_TEST_POSTGRES_REPLICA)")
+    p.add_argument("--count", type=int, default=None, help="commits per writer")
     p.add_argument("--writer", nargs=6, help=argparse.SUPPRESS)
+    p.add_argument("--reader", nargs=5, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.core_worker:
@@ -219,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.writer:
         url, branch, me, count, start_at, out = args.writer
         _writer(url, branch, int(me), int(count), float(start_at), Path(out))
+        return 0
+    if args.reader:
+        url, replica, seconds, start_at, out = args.reader
+        _reader(url, replica, float(seconds), float(start_at), Path(out))
         return 0
     url = args.url or os.environ.get("PALIMPSEST_TEST_POSTGRES") or _DEFAULT_URL
     small = args.size == "small"
@@ -258,20 +341,37 @@ def main(argv: list[str] | None = None) -> int:
             "p95 <= 2",
         )
     )
-    count = 100 if small else 500
+    count = args.count or (100 if small else 500)
     rates: dict[tuple[int, bool], float] = {}
-    for same in (True, False):
-        for n in (1, 2, 4):
-            rates[(n, same)] = writers(url, n, same, count)
-            where = "one branch" if same else "own branches"
-            target = ">= 2.5x one writer" if (n == 4 and not same) else ""
-            rows.append(
-                (
-                    f"commits/s, {n} writer process(es), {where}",
-                    f"{rates[(n, same)]:.0f} ({rates[(n, same)] / rates[(1, same)]:.2f}x)",
-                    target,
-                )
-            )
+    for n, same in ((1, False), (2, False), (4, False), (8, False), (4, True)):
+        rate, cpu_ms = writers(url, n, same, count)
+        rates[(n, same)] = rate
+        where = "one branch" if same else "own branches"
+        target = {4: ">= 2.5x one writer", 8: ">= 4x one writer"}.get(n, "") if not same \
+            else "no lost update"
+        rows.append((f"commits/s, {n} writer process(es), {where}",
+                     f"{rate:.0f} ({rate / rates[(1, False)]:.2f}x)", target))
+        rows.append((f"  client CPU ms per commit, {n} writer(s), {where}", f"{cpu_ms:.1f}",
+                     ""))
+    stall_ms = 50
+    os.environ["PALIMPSEST_BENCH_STALL_MS"] = str(stall_ms)
+    try:
+        stalled = {n: writers(url, n, False, count)[0] for n in (1, 4, 8)}
+    finally:
+        del os.environ["PALIMPSEST_BENCH_STALL_MS"]
+    for n, rate in stalled.items():
+        rows.append((f"commits/s, {n} writer(s), own branches, {stall_ms} ms inside each commit",
+                     f"{rate:.0f} ({rate / stalled[1]:.2f}x)",
+                     {4: ">= 2.5x", 8: ">= 4x"}.get(n, "")))
+    replica = args.replica or os.environ.get("PALIMPSEST_TEST_POSTGRES_REPLICA")
+    seconds = 5.0 if small else 15.0
+    alone = readers(url, None, 2, seconds)
+    rows.append(("reads/s, 2 reader processes, primary only", f"{alone:.0f}", ""))
+    if replica:
+        with_replica = readers(url, replica, 2, seconds)
+        rows.append(("reads/s, 2 reader processes, through the replica",
+                     f"{with_replica:.0f} ({with_replica / alone:.2f}x)", "same host: ~1x"))
+    load = os.getloadavg()
     width = max(len(r[0]) for r in rows)
     print(f"{'figure':<{width}}  {'value':>18}  target")
     print(f"{'-' * width}  {'-' * 18}  {'-' * 18}")
@@ -279,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{figure:<{width}}  {value:>18}  {target}")
     print(
         f"\ncommit p95 samples: {len(lat['commit'])}; stdev "
-        f"{statistics.pstdev(lat['commit']) / MS:.2f} ms; machine: {os.cpu_count()} CPUs"
+        f"{statistics.pstdev(lat['commit']) / MS:.2f} ms; machine: {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.1f} at the start of the reads"
     )
     return 0
 

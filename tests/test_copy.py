@@ -83,6 +83,10 @@ def test_round_trip_sqlite_postgres_sqlite(tmp_path: Path, postgres_target: str)
         assert _snapshot(middle) == _snapshot(source)
         assert middle.fsck().problems == []
         middle.copy_to(str(tmp_path / "back.db"))
+        # the PostgreSQL copy allocates seqs above every copied one
+        top = max(c.seq for c in middle.log(limit=None) + middle.log("feature", limit=None))
+        commit = middle.put_entity("new", type="T")
+        assert commit.seq > top and commit.parents == (source.resolve("main").id,)
     with palimpsest.open(str(tmp_path / "back.db")) as back:
         assert _snapshot(back) == _snapshot(source)
         assert [c.id for c in back.log(limit=None)] == [c.id for c in source.log(limit=None)]

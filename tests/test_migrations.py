@@ -127,7 +127,7 @@ _V2_COMMITS = """CREATE TABLE commits (
 
 
 def _downgrade_to_v2(db: Any) -> None:
-    """Rewrite a schema-4 database into the schema-2 layout (hex ids, JSON parents, no
+    """Rewrite a schema-5 database into the schema-2 layout (hex ids, JSON parents, no
     provenance/valid-time columns, no provenance table), as palimpsest 2 wrote it."""
     import orjson
 
@@ -205,3 +205,53 @@ def test_v2_postgres_migrates_to_v3(tmp_path: Path) -> None:
     sep = "&" if "?" in str(POSTGRES_URL) else "?"
     _migrates_keeping_archive(f"{POSTGRES_URL}{sep}schema={name}", tmp_path,
                               lambda: drop_postgres_schema(name))
+
+
+# -- schema 3 -> 4: commit seqs without a repository-wide lock, views built per line -----------
+
+def _downgrade_to_v3(db: Any) -> None:
+    """Rewrite a schema-5 database into the schema-3 layout: no ``view_lines`` (views record
+    one repository-wide ``synced_seq``), no ``commit_seq`` sequence on PostgreSQL, no
+    provenance table."""
+    with db.write():
+        db.run("DROP INDEX rows_provenance")
+        db.run("DROP TABLE provenance")
+        db.run("DROP TABLE view_lines")
+        if db.dialect.seq_ddl:
+            db.run("DROP SEQUENCE commit_seq")
+        db.run("UPDATE meta SET value = '3' WHERE name = 'schema_version'")
+
+
+def _migrates_v3(url: str, cleanup: Any = None) -> None:
+    repo = palimpsest.open(url, author="tester")
+    try:
+        _history(repo)
+        repo.create_view("people", "Person", {})
+        assert sorted(e.id for e in repo.head().materialized("people")) == ["ada"]
+        top = max(c.seq for c in repo.log("draft", limit=None) + repo.log(limit=None))
+        _downgrade_to_v3(repo.database)
+        repo.close()
+        repo = palimpsest.open(url, author="tester")
+        assert int(repo.database.one("SELECT value FROM meta WHERE name = 'schema_version'")
+                   [0]) == schema.SCHEMA_VERSION == 5
+        assert sorted(e.id for e in repo.head().materialized("people")) == ["ada"]
+        assert repo.refresh_views() == 0  # the view was built on every line: nothing redone
+        commit = repo.put_entity("grace", type="Person", props={"name": "Grace"})
+        assert commit.seq > top  # the sequence starts above every stored seq
+        assert sorted(e.id for e in repo.head().materialized("people")) == ["ada", "grace"]
+        assert repo.fsck().ok
+    finally:
+        repo.close()
+        if cleanup is not None:
+            cleanup()
+
+
+def test_v3_file_migrates_to_v4(tmp_path: Path) -> None:
+    _migrates_v3(str(tmp_path / "v3.db"))
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PALIMPSEST_TEST_POSTGRES")
+def test_v3_postgres_migrates_to_v4() -> None:
+    name = f"mig_{uuid.uuid4().hex[:10]}"
+    sep = "&" if "?" in str(POSTGRES_URL) else "?"
+    _migrates_v3(f"{POSTGRES_URL}{sep}schema={name}", lambda: drop_postgres_schema(name))

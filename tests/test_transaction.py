@@ -219,7 +219,10 @@ def test_commit_rolled_back_by_an_outer_transaction_leaves_no_trace(
         assert first.resolve("main") == doomed  # visible inside the outer transaction
         raise RuntimeError("abort the outer transaction")
     survivor = second.put_entity("c", "T", message="survivor")
-    assert survivor.seq == doomed.seq  # another writer reused the seq...
+    if first.database.dialect.name == "sqlite":
+        assert survivor.seq == doomed.seq  # another writer reused the seq...
+    else:  # (PostgreSQL's sequence never hands a seq out twice)
+        assert survivor.seq > doomed.seq
     assert first.resolve("main").message == "survivor"  # ...and no stale cache answers
     assert first.head().entity("b") is None
     assert first.fsck().ok

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -88,7 +89,8 @@ __version__ = "0.1.0"
 
 def open(target: str | os.PathLike[str] = "palimpsest.db", *, author: str = "anonymous",
          durability: str = "normal", max_clock_skew: timedelta | None = None,
-         kv_group_commit: float | None = None) -> Repository:
+         kv_group_commit: float | None = None,
+         replicas: Sequence[str] | None = None) -> Repository:
     """Open (creating if missing) a repository.
 
     ``target`` is a SQLite file path, ``":memory:"``, or a ``postgresql://`` URL.
@@ -99,10 +101,13 @@ def open(target: str | os.PathLike[str] = "palimpsest.db", *, author: str = "ano
     with :class:`InvalidValue`, because commit times never decrease and one future commit
     would hold back every later one. ``kv_group_commit`` (seconds, e.g. ``0.002``) lets
     concurrent ``repo.kv`` writers of this handle share commits (docs/kv.md, group commit).
+    ``replicas`` (PostgreSQL): URLs of streaming replicas of ``target`` that serve this
+    handle's reads, with read-your-writes (docs/postgres.md, "Read replicas").
     """
     from .repository import Repository
     from .storage import open_database
-    return Repository(open_database(target, durability=durability), author=author,
+    return Repository(open_database(target, durability=durability, replicas=replicas or ()),
+                      author=author,
                       max_clock_skew=max_clock_skew, kv_group_commit=kv_group_commit)
 
 

@@ -38,7 +38,7 @@ def test_reads_answer_and_writes_get_503_while_another_process_holds_the_lock(
     r = {"Authorization": f"Bearer {reader}"}
     with running_server(path, "--lock-wait", "1.5") as url, \
             httpx.Client(base_url=url, timeout=30) as client, \
-            write_lock_held(path, 7):
+            write_lock_held(path, 30):
         outcome: dict[str, object] = {}
 
         def write() -> None:
@@ -82,7 +82,7 @@ def test_writes_piling_up_behind_the_lock_do_not_starve_reads(tmp_path: Path) ->
         reader = create_token(repo, "viewer", "reader")
     w = {"Authorization": f"Bearer {writer}"}
     r = {"Authorization": f"Bearer {reader}"}
-    with running_server(path, "--lock-wait", "4") as url, write_lock_held(path, 8):
+    with running_server(path, "--lock-wait", "4") as url, write_lock_held(path, 30):
         statuses: list[int] = []
 
         def write(i: int) -> None:

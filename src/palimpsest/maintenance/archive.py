@@ -26,7 +26,7 @@ import orjson
 from ..codec import KIND_NAMES, commit_id, content_hash, decode, element_term, state_combine
 from ..errors import CorruptObject, InvalidValue, PalimpsestError
 from ..storage.base import Database
-from ..storage.schema import rebuild_superseded
+from ..storage.schema import rebuild_superseded, sync_sequences
 from ..versioning import provenance, search_index
 from ..versioning.commits import CommitStore, id_bytes, id_text, parents_bytes, parents_text
 from ..versioning.elements import is_erased
@@ -40,7 +40,7 @@ ARCHIVE_SCHEMA = 2
 """The record layout an archive writes: schema 2's, with commit ids and hashes as hex text.
 Schema 3 changed only how the file stores them (binary ids, room for provenance and valid
 time), so archives, and their digests, stay byte-identical across it. A row with provenance
-(schema 4) carries its record as a ``provenance`` object; rows without one have no such field,
+(schema 5) carries its record as a ``provenance`` object; rows without one have no such field,
 so an archive of a history without provenance is byte-identical too."""
 
 
@@ -181,6 +181,7 @@ def import_archive(db: Database, path: str, *, allow_legacy: bool = False) -> in
                                         f"record ({exc})") from None
         checker.finish()
         rebuild_superseded(db)
+        sync_sequences(db)  # the next commit's seq lies above every copied one
         search_index.rebuild(db)  # indexes declared before the import: re-index its rows
         checker.verify_states(db)  # commit ids were checked at their lines
     return checker.records

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from ..errors import CorruptObject, InvalidValue
 from ..storage.base import Database, Dialect, Params, Row, Tracer
-from ..storage.schema import create_schema, rebuild_superseded
+from ..storage.schema import create_schema, rebuild_superseded, sync_sequences
 from ..types import CopyReport
 from ..versioning import search_index
 from ..versioning.commits import CommitStore, id_text
@@ -118,6 +118,7 @@ def copy_repository(src: Database, commits: CommitStore, refs: RefStore, dst: Da
             _load(target, kind, record, number)
         batcher.flush()
         rebuild_superseded(dst)
+        sync_sequences(dst)  # the next commit's seq lies above every copied one
         search_index.rebuild(dst)
         _verify(dst)
         heads = _heads(dst)

@@ -66,17 +66,40 @@ def drop(db: Database, name: str) -> None:
     with db.write():
         get(db, name)
         db.run("DELETE FROM view_rows WHERE view = ?", (name,))
+        db.run("DELETE FROM view_lines WHERE view = ?", (name,))
         db.run("DELETE FROM query_views WHERE name = ?", (name,))
 
 
-def refresh(db: Database, name: str) -> int:
-    """Bring one view up to the newest commit; returns the number of membership rows
-    written."""
+def _behind(db: Database, name: str, chain: Chain | None) -> list[tuple[int, int, int]]:
+    """``(line, built up to, bound)`` of the lines of ``chain`` (None: every line, up to its
+    head) on which the view is not yet built up to the bound.
+
+    The view is built per line: a line's bound is a committed commit's seq, and no commit can
+    still land on that line at or below it, whereas across lines seqs may become visible out of
+    order (docs/postgres.md, "Many writers"): a repository-wide "built up to seq N" could skip
+    a lower seq that commits later."""
+    if chain is None:
+        wanted = [(int(line), int(head)) for line, head in db.all(
+            "SELECT id, head_seq FROM lines WHERE head_seq IS NOT NULL")]
+    else:
+        wanted = list(chain)
+    built = {int(line): int(seq) for line, seq in db.all(
+        "SELECT line, synced_seq FROM view_lines WHERE view = ?", (name,))}
+    return [(line, built.get(line, 0), bound) for line, bound in wanted
+            if bound > built.get(line, 0)]
+
+
+def refresh(db: Database, name: str, chain: Chain | None = None) -> int:
+    """Bring one view up to the newest commit of every line (or up to ``chain``'s bounds on
+    its lines); returns the number of membership rows written."""
+    get(db, name)
+    if not _behind(db, name, chain):
+        return 0
     with db.write():
+        db.lock(f"view:{name}")  # one builder per view at a time
         info = get(db, name)
-        top_row = db.one("SELECT coalesce(max(seq), 0) FROM commits")
-        top = int(top_row[0]) if top_row else 0
-        if top <= info.synced_seq:
+        todo = _behind(db, name, chain)  # again, under the lock
+        if not todo:
             return 0
         target = Target("d" if info.element == "document" else "e", info.type)
         comp = target.compiler(db)
@@ -84,13 +107,14 @@ def refresh(db: Database, name: str) -> int:
         # Deletion rows carry no type. Entities can change type, so every entity row is
         # looked at; a document's collection is the prefix of its key.
         scope = " AND r.key >= ? AND r.key < ?" if target.kind == "d" else ""
+        segments = " OR ".join("(r.line = ? AND r.seq > ? AND r.seq <= ?)" for _ in todo)
         sql = (f"SELECT r.key, r.line, r.seq, CASE WHEN r.op = 1 AND r.type = ? AND {fsql} "
-               f"THEN 1 ELSE 0 END FROM rows r WHERE r.kind = ?{scope} AND r.seq > ? "
-               "AND r.seq <= ? ORDER BY r.seq, r.key")
+               f"THEN 1 ELSE 0 END FROM rows r WHERE r.kind = ?{scope} AND ({segments}) "
+               "ORDER BY r.seq, r.key")
         params: list[Any] = [target.type, *fparams, target.kind]
         if scope:
             params += [doc_key(target.type, ""), target.type + chr(ord(DOC_SEP) + 1)]
-        rows = db.all(sql, [*params, info.synced_seq, top])
+        rows = db.all(sql, [*params, *(v for segment in todo for v in segment)])
         known = _known_keys(db, name, sorted({str(r[0]) for r in rows if not r[3]}))
         inserts, supersede = [], []
         for key, line, seq, matched in rows:
@@ -104,7 +128,12 @@ def refresh(db: Database, name: str) -> int:
                     inserts)
             db.many("UPDATE view_rows SET superseded = ? WHERE view = ? AND key = ? AND "
                     "line = ? AND superseded IS NULL AND seq < ?", supersede)
-        db.run("UPDATE query_views SET synced_seq = ? WHERE name = ?", (top, name))
+        db.many("INSERT INTO view_lines (view, line, synced_seq) VALUES (?, ?, ?) "
+                "ON CONFLICT (view, line) DO UPDATE SET synced_seq = excluded.synced_seq",
+                [(name, line, bound) for line, _, bound in todo])
+        top = max(bound for _, _, bound in todo)  # shown as the view's synced_seq
+        db.run("UPDATE query_views SET synced_seq = ? WHERE name = ? AND synced_seq < ?",
+               (top, name, top))
         return len(inserts)
 
 
@@ -123,9 +152,8 @@ def read(db: Database, chain: Chain, name: str, *, where: Where = None,
          order_by: Any = None, limit: int | None = None, offset: int = 0) -> list[Result]:
     """The view's members at ``chain`` (its own order unless ``order_by`` is given),
     optionally filtered further, with the view's projection."""
+    refresh(db, name, chain)
     info = get(db, name)
-    if max((bound for _, bound in chain), default=0) > info.synced_seq:
-        refresh(db, name)
     check_page(limit, offset)
     target = Target("d" if info.element == "document" else "e", info.type)
     comp = target.compiler(db)

@@ -61,6 +61,12 @@ class Dialect(Protocol):
     bigint: str
     autoid: str
     """Column type of an id the engine assigns on insert (``rows.rid``, ``reflog.id``)."""
+    seq_ddl: str
+    """DDL appended to the schema for commit seq allocation (PostgreSQL: a sequence)."""
+    next_seq: str
+    """SQL yielding a new commit seq (``storage.schema.next_seq``)."""
+    sync_seq: str
+    """SQL moving seq allocation past every stored commit ("" where allocation reads them)."""
 
     def json_text(self, column: str, path: Sequence[str]) -> str:
         """SQL yielding the JSON value at ``path`` inside ``column`` as SQL text/number."""
@@ -220,7 +226,7 @@ class Database(Protocol):
 
     def lock(self, name: str) -> None:
         """Inside ``write()``: take the named lock until the transaction ends, so writers of
-        the same name (``"seq"``, ``"branch:NAME"``) run one after another. A no-op where
+        the same name (``"line:ID"``, ``"branch:NAME"``) run one after another. A no-op where
         ``write()`` already excludes every other writer (SQLite)."""
 
     def secure_delete(self, on: bool) -> None:

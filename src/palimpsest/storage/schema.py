@@ -17,9 +17,12 @@ indexes; ``query_views`` and ``view_rows``: materialized views, membership only,
 are part of version 2 too. Version 3 stores commit ids and parents as bytes, gives ``rows``
 nullable ``provenance``, ``valid_from`` and ``valid_to`` columns, and added ``search_indexes``, the registry of declared
 full-text and vector indexes (``versioning/search_index.py``); each index keeps its entries
-(one per indexed row version, keyed by the row's ``(kind, key, line, seq)``) in its own table. Two maintenance operations are the only exceptions to append-only
+(one per indexed row version, keyed by the row's ``(kind, key, line, seq)``) in its own table.
+Version 4 lets PostgreSQL allocate commit seqs without a repository-wide lock (the
+``commit_seq`` sequence) and records per line how far each materialized view is built
+(``view_lines``). Two maintenance operations are the only exceptions to append-only
 rows: gc deletes rows no readable state needs, and erasure replaces the value of an erased
-element's rows (keeping their hash). Version 4 added ``provenance``, the records rows point
+element's rows (keeping their hash). Version 5 added ``provenance``, the records rows point
 at through ``rows.provenance`` (where a fact came from: one row per distinct record, keyed by
 its content hash, its ``source`` extracted for filters), and the partial index
 ``rows_provenance``.
@@ -33,7 +36,7 @@ from ..codec import decode
 from ..errors import SchemaVersionError
 from .base import Database
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -158,6 +161,12 @@ CREATE TABLE IF NOT EXISTS view_rows (
     PRIMARY KEY (view, key, line, seq)
 );
 CREATE INDEX IF NOT EXISTS view_rows_scan ON view_rows (view, line, seq, superseded, op);
+CREATE TABLE IF NOT EXISTS view_lines (
+    view       TEXT NOT NULL,
+    line       {bigint} NOT NULL,
+    synced_seq {bigint} NOT NULL,
+    PRIMARY KEY (view, line)
+);
 CREATE TABLE IF NOT EXISTS search_indexes (
     name       TEXT PRIMARY KEY,
     mode       TEXT NOT NULL,
@@ -206,12 +215,23 @@ def _v2_to_v3(db: Database) -> None:
     db.run("DROP TABLE commits_v2")
 
 
+def _v3_to_v4(db: Database) -> None:
+    """Commit seqs without a repository-wide lock (docs/postgres.md, "Many writers"):
+    PostgreSQL allocates them from the ``commit_seq`` sequence (created by ``_ddl``), moved
+    past every stored seq here; materialized views record how far they are built per line
+    (``view_lines``), since seqs no longer become visible in order across lines. A view built
+    up to seq N had every line's rows up to N."""
+    sync_sequences(db)
+    db.run("INSERT INTO view_lines (view, line, synced_seq) SELECT v.name, l.id, v.synced_seq "
+           "FROM query_views v, lines l")
+
+
 _ROWS_PROVENANCE = ("CREATE INDEX IF NOT EXISTS rows_provenance ON rows (provenance) "
                     "WHERE provenance IS NOT NULL")
 """Not in ``_TABLES``: a migration re-runs those before ``rows.provenance`` exists (v2)."""
 
 
-def _v3_to_v4(db: Database) -> None:
+def _v4_to_v5(db: Database) -> None:
     """Provenance records (``provenance``, deduplicated by content hash, referenced from
     ``rows.provenance``; docs/provenance.md; created by re-running ``_TABLES``) and the index
     from rows to them; no row changes."""
@@ -219,7 +239,7 @@ def _v3_to_v4(db: Database) -> None:
 
 
 MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2, 2: _v2_to_v3,
-                                                      3: _v3_to_v4}
+                                                     3: _v3_to_v4, 4: _v4_to_v5}
 """``MIGRATIONS[v]`` turns a version-``v`` database into version ``v + 1``."""
 
 
@@ -261,7 +281,25 @@ def migrate(db: Database) -> int:
 
 def _ddl(db: Database) -> str:
     return _TABLES.format(bigint=db.dialect.bigint, blob=db.dialect.blob,
-                          autoid=db.dialect.autoid)
+                          autoid=db.dialect.autoid) + db.dialect.seq_ddl
+
+
+def next_seq(db: Database) -> int:
+    """A new commit seq, inside a write transaction that holds its line's lock.
+
+    Unique and larger than every seq allocated before (a line's commits, holding the line's
+    lock, get increasing seqs; a commit's parents were committed before it asked, so they have
+    smaller ones). Not gap-free, and not visible in order across lines on PostgreSQL, where
+    it comes from a sequence without a lock; SQLite (one writer) takes max + 1."""
+    row = db.one(db.dialect.next_seq)
+    return int(row[0]) if row else 1
+
+
+def sync_sequences(db: Database) -> None:
+    """After commits were loaded with their own seqs (copy, archive import, migration): let
+    the next allocated seq lie above every stored one (never moves the sequence back)."""
+    if db.dialect.sync_seq:
+        db.one(db.dialect.sync_seq)
 
 
 def _stored_version(db: Database) -> int | None:

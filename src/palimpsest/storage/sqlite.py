@@ -44,6 +44,9 @@ class SQLiteDialect:
     blob = "BLOB"
     bigint = "INTEGER"
     autoid = "INTEGER PRIMARY KEY"
+    seq_ddl = ""
+    next_seq = "SELECT coalesce(max(seq), 0) + 1 FROM commits"  # one writer at a time
+    sync_seq = ""
 
     def json_text(self, column: str, path: Sequence[str]) -> str:
         return f"json_extract({column}, {_path_literal(path)})"

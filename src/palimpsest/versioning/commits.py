@@ -1,8 +1,10 @@
 """Commits and lines: reading them, and writing one commit's rows atomically.
 
-A *line* is a sequence of commits that may fork from ``(parent line, fork seq)``. Seqs come from
-one repository-wide counter, so a commit is ``(line, seq)`` and its visible state is given by its
-chain (see :mod:`palimpsest.storage.visibility`). Lines never change once forked; only their
+A *line* is a sequence of commits that may fork from ``(parent line, fork seq)``. Seqs are unique
+in the repository and grow along each line and from a commit to its descendants (not gap-free,
+and on PostgreSQL not visible in seq order across lines: ``storage.schema.next_seq``), so a
+commit is ``(line, seq)`` and its visible state is given by its chain (see
+:mod:`palimpsest.storage.visibility`). Lines never change once forked; only their
 ``head_seq`` advances, so chains are cached.
 """
 
@@ -27,6 +29,7 @@ from ..codec import (
 )
 from ..errors import InvalidValue, RefNotFound
 from ..storage.base import Database, Row
+from ..storage.schema import next_seq
 from ..storage.visibility import Chain, StoredRow, read_rows
 from ..types import Commit, CommitStats
 from . import provenance, search_index
@@ -198,7 +201,7 @@ class CommitStore:
         return self.chain(commit.line, commit.seq)
 
     def new_line(self, parent: int | None, fork_seq: int | None) -> int:
-        self.db.lock("seq")  # line ids, like seqs, are allocated one writer at a time
+        self.db.lock("lines")  # line ids are allocated one writer at a time
         row = self.db.one("SELECT coalesce(max(id), 0) + 1 FROM lines")
         line = int(row[0]) if row else 1
         self.db.run("INSERT INTO lines (id, parent, fork_seq, head_seq) VALUES (?, ?, ?, NULL)",
@@ -264,11 +267,11 @@ class CommitStore:
             applied.append((old, write, new_hash))
         if not applied and not allow_empty:
             return None
-        # Held to COMMIT: seqs become visible in order, without gaps (PostgreSQL; SQLite's
-        # write lock already does this).
-        db.lock("seq")
-        row = db.one("SELECT coalesce(max(seq), 0) + 1 FROM commits")
-        seq = int(row[0]) if row else 1
+        # The line's lock, held to COMMIT (callers hold their branch's already): the line's
+        # commits get increasing seqs in commit order. No repository-wide lock: commits to
+        # other lines proceed (docs/postgres.md, "Many writers", for why that stays exact).
+        db.lock(f"line:{line}")
+        seq = next_seq(db)
         added = removed = 0
         counts: dict[str, int] = {}
         inserts, supersede = [], []
@@ -278,7 +281,7 @@ class CommitStore:
                             write.provenance))
             old_live = old is not None and old.op == PUT
             if old is not None and old.line == line:
-                supersede.append((seq, old.rid))
+                supersede.append((seq, old.rid, line))
             if old_live:
                 assert old is not None and old.hash is not None
                 removed += element_term(write.kind, write.key, bytes(old.hash))
@@ -296,7 +299,8 @@ class CommitStore:
         db.many("INSERT INTO rows (kind, key, line, seq, op, type, source, target, value, hash, "
                 "origin, provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
         if supersede:
-            db.many("UPDATE rows SET superseded = ? WHERE rid = ?", supersede)
+            # the line too: partitioned or distributed by line, the update touches one part
+            db.many("UPDATE rows SET superseded = ? WHERE rid = ? AND line = ?", supersede)
         search_index.index_rows(db, line, seq, [(w.kind, w.key, w.op, w.type, w.value)
                                                 for _, w, _ in applied])
         state = state_combine(bytes.fromhex(parent.state_hash) if parent else EMPTY_STATE,
