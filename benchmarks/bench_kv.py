@@ -11,7 +11,12 @@ Figures, all in one run and one process so the ratios compare like with like:
   inserting the same rows in one transaction;
 - the opt-in group commit (``open(kv_group_commit=0.002)``) with 1, 8 and 32 writer threads;
 - ``kv.get`` and ``view.entity()`` p50 cold (the first read of each key: SQL, hash check,
-  decode) and hot (read again: the read cache), and plain SQLite's point ``SELECT``.
+  decode) and hot (read again: the read cache), and plain SQLite's point ``SELECT``;
+- the floor of the row format: the SQL statements of one ``kv.set`` (read the key's row, next
+  seq, insert the row, mark the old one superseded, insert the commit, move the line head,
+  between ``BEGIN IMMEDIATE`` and ``COMMIT``) replayed alone on a palimpsest file, with no
+  Python of palimpsest around them, by CPU time against plain SQLite's upsert: what no
+  Python-side work can go below.
 
 The machine may be shared: quote medians and ratios, not single figures.
 """
@@ -19,6 +24,7 @@ The machine may be shared: quote medians and ratios, not single figures.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sqlite3
 import statistics
@@ -169,12 +175,65 @@ def bench_reads(folder: Path, size: str) -> list[tuple[str, str, str]]:
             ("plain SQLite point SELECT p50 (µs)", f"{plain_us:.1f}", "")]
 
 
+_READ = ("SELECT rid FROM rows WHERE kind = 'k' AND key = ? AND line = 1 AND seq <= ? "
+         "ORDER BY seq DESC LIMIT 1")
+
+
+def bench_sql_floor(folder: Path, size: str, durability: str) -> list[tuple[str, str, str]]:
+    count = SIZES[size][0]
+    repo = palimpsest.open(str(folder / "floor.db"), author="bench", durability=durability)
+    for i in range(400):
+        repo.kv.set(f"/bench/k{i % 200}", b"value %d" % i)
+    repo.close()
+    conn = sqlite3.connect(str(folder / "floor.db"), isolation_level=None)
+    for pragma in ("journal_mode=WAL", f"synchronous={durability.upper()}",
+                   "cache_size=-65536", "temp_store=MEMORY", "mmap_size=268435456"):
+        conn.execute(f"PRAGMA {pragma}")
+    plain = _plain(str(folder / "plain-floor.db"), durability)
+
+    def statements(i: int) -> None:
+        key = f"/bench/k{i % 200}"
+        conn.execute("BEGIN IMMEDIATE")
+        seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM commits").fetchone()[0]
+        old = conn.execute(_READ, (key, seq)).fetchone()
+        digest = hashlib.blake2b(b"%d" % seq, digest_size=32).digest()
+        conn.execute("INSERT INTO rows (kind, key, line, seq, op, type, value, hash) VALUES "
+                     "('k', ?, 1, ?, 1, '2:1', '\"dmFsdWU=\"', ?)", (key, seq, digest))
+        conn.execute("UPDATE rows SET superseded = ? WHERE rid = ? AND line = 1", (seq, old[0]))
+        conn.execute("INSERT INTO commits (seq, id, line, parents, author, message, time_us, "
+                     "metadata, stats, state_hash) VALUES (?, ?, 1, ?, 'bench', 'kv set', ?, "
+                     "'{}', '{\"kv_changed\":1}', ?)",
+                     (seq, digest, digest, time.time_ns() // 1000, digest))
+        conn.execute("UPDATE lines SET head_seq = ? WHERE id = 1", (seq,))
+        conn.execute("COMMIT")
+
+    def upsert(i: int) -> None:
+        plain.execute("BEGIN IMMEDIATE")
+        plain.execute(_UPSERT, (f"/bench/k{i % 200}", b"value %d" % i))
+        plain.execute("COMMIT")
+
+    ours, floor = [], []
+    for _ in range(3):  # alternate, so both meet the same load
+        _rate(count, statements, "sql")
+        ours.append(CPU["sql"])
+        _rate(count, upsert, "upsert")
+        floor.append(CPU["upsert"])
+    conn.close()
+    plain.close()
+    sql, up = statistics.median(ours), statistics.median(floor)
+    return [("the SQL of one kv.set alone, commits/s by CPU time (no palimpsest Python)",
+             f"{sql:,.0f}", ""),
+            ("... ÷ plain SQLite upsert by CPU time (the row format's floor)",
+             f"{up / sql:.1f}x", "")]
+
+
 def run(size: str, durability: str = "normal") -> list[tuple[str, str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
         rows = [("size", size, ""), ("1-minute load average at start", f"{load:.1f}", "")]
-        return rows + bench_writes(folder, size, durability) + bench_reads(folder, size)
+        return (rows + bench_writes(folder, size, durability) + bench_reads(folder, size)
+                + bench_sql_floor(folder, size, durability))
 
 
 def main() -> None:

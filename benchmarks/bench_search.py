@@ -11,8 +11,9 @@ run in seconds to minutes.
 Figures: load time; index build time (declaring an index backfills every stored version);
 index size; full-text latency p50/p95 at head and in the past, with brute force (a scan of
 ``view.entities`` with the same matching in Python) as the baseline; exact vector search
-p50/p95 at head and in the past; the approximate (HNSW) index's build time on first use, its
-p50/p95 at head and its recall@10 against exact. Every search answer is checked against the
+p50/p95 at head and in the past; the first query at head before the approximate (HNSW) index
+exists (answered exactly while the index builds in the background), the background build time,
+the index's p50/p95 at head and its recall@10 against exact. Every search answer is checked against the
 brute force it is compared with.
 """
 
@@ -195,8 +196,19 @@ def vector_figures(repo: Any, wl: Workload, head: Any, old: Any, samples: int
             got = [h.element.id for h in view.similar(q, 10, exact=True)]
             assert got == brute_vector(view, q, 10), "exact answer differs from brute force"
     ann.forget(repo.database)
+    started = time.perf_counter()
     seconds, _ = timed(lambda: head.similar(queries[0], 10))
-    rows.append(("approximate index build at head, first query (s)", f"{seconds:.2f}", ""))
+    rows.append(("first query at head, index not built (ms; answered exactly, starts the "
+                 "build)", f"{seconds * 1e3:.1f}", ""))
+    during = []
+    while not ann.ready(repo.database) and len(during) < min(samples, 5):  # few: they slow
+        # the build they wait for
+        during.append(timed(lambda: head.similar(queries[len(during) % len(queries)], 10))[0])
+    if during:
+        rows.append(("  queries while it builds p50 / p95 (ms; exact)", ms(during), ""))
+    assert ann.wait(repo.database, 3600), "the approximate index did not build in an hour"
+    rows.append(("approximate index build at head, background (s)",
+                 f"{time.perf_counter() - started:.2f}", ""))
     lat, found = [], 0
     for q in queries:
         seconds, hits = timed(lambda q=q: head.similar(q, 10))

@@ -95,8 +95,16 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.validate_shacl": ("shacl", "validate_shacl"),
     "Repository.refresh_views": ("view refresh", "refresh_views"),
     "Repository.copy_to": ("copy", HOST),
+    **{f"Repository.{name}": (command, "- the sync_* routes are the other side of these: a "
+                              "client clones the server and fetches, pulls, pushes locally")
+       for name, command in (("remotes", "remote list"), ("fetch", "fetch"), ("pull", "pull"),
+                             ("push", "push"))},
     # -- View ---------------------------------------------------------------------------
     "View.chain": (INTERNAL, INTERNAL),
+    "View.valid_at": ("get", "entity"),  # --valid-at on reads; ?valid_at= on read routes
+    "View.valid_between": ("get", "entity"),  # --valid-between; ?valid_between=START/END
+    "View.valid_window": ("- what a narrowed view reads; the faces take it per command",
+                          "- what a narrowed view reads; the routes take it per request"),
     "View.entity": ("get", "entity"),
     "View.get_entity": ("get", "entity"),
     "View.entities": ("query", "entities"),

@@ -15,7 +15,7 @@ LAYERS = {
     "versioning": 2,
     "models": 3,
     "query": 4,
-    "transaction": 5, "view": 5, "repository": 5, "watch": 5, "maintenance": 5,
+    "transaction": 5, "view": 5, "repository": 5, "watch": 5, "maintenance": 5, "sync": 5,
     "__init__": 6, "io": 6, "cli": 6, "server": 6, "remote": 6,
 }
 FACES = {"cli", "server"}

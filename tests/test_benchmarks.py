@@ -147,3 +147,23 @@ def test_search_benchmark_runs_and_agrees_with_brute_force() -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "approximate recall@10 vs exact" in proc.stdout
+
+
+def test_sync_benchmark_runs() -> None:
+    """``python -m benchmarks.bench_sync --size tiny``: clones and fetches run and check
+    themselves (identical heads, exactly the new commits in each fetch's pack)."""
+    pytest.importorskip("uvicorn")
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_sync", "--size", "tiny"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("fetch 1 new commit,") == 2
+    assert proc.stdout.count("fetch 100 new commits,") == 2 and "clone over HTTP" in proc.stdout
+
+def test_valid_time_benchmark_runs() -> None:
+    """``python -m benchmarks.bench_valid_time --size tiny``: both figures and their ratios
+    are measured (the benchmark checks its narrowed answers against the unnarrowed ones)."""
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_valid_time", "--size",
+                           "tiny"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("with / without valid_at") == 2

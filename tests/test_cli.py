@@ -75,8 +75,10 @@ def test_missing_repository_is_one_clear_line(cli: Run) -> None:
 def test_put_get_update_rm(people: Run) -> None:
     got = people("get", "ada", "--json").json()
     assert got == {"id": "ada", "type": "Person", "props": {"born": 1815, "name": "Ada"},
+                   "valid_from": None, "valid_to": None,
                    "out": [{"id": "ada KNOWS bob", "type": "KNOWS", "source": "ada",
-                            "target": "bob", "props": {}}], "in": []}
+                            "target": "bob", "props": {}, "valid_from": None,
+                            "valid_to": None}], "in": []}
     people("put", "ada", "--update", "--set", "died=1852", "--unset", "born")
     assert people("get", "ada", "--json").json()["props"] == {"died": 1852,  # type: ignore[index]
                                                               "name": "Ada"}
@@ -220,6 +222,12 @@ def test_merge_conflict_exit_code_and_strategies(people: Run) -> None:
     assert "Already up to date" in people("merge", "feature").stdout
     graph = people("log", "--graph").stdout
     assert "*" in graph and "\\" in graph
+    people("branch", "ff")
+    people("put", "eve", "--type", "Person", "-b", "ff", "-m", "eve")
+    people("merge", "ff", "--metadata", '{"ticket": "DATA-12"}')
+    head = people("log", "--json").json()[0]  # type: ignore[index]
+    assert head["metadata"]["ticket"] == "DATA-12" and len(head["parents"]) == 2  # type: ignore[index]
+    people("merge", "ff", "--metadata", "[1]", code=2)
 
 
 @pytest.mark.skipif(not hasattr(palimpsest.Repository, "cherry_pick"),

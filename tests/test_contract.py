@@ -35,6 +35,10 @@ NOT_REMOTE: dict[str, str] = {
     "Repository.copy_to": "writes another database reachable from the server",
     "Repository.export": "writes a file on the server's disk",
     "Repository.fsck": "reads the whole database; the admin route POST /api/fsck covers it",
+    # sync: a repository in this process syncs with another; a server is the other side
+    **{f"Repository.{name}": "syncs the repository of this process with another one; a "
+       "client syncs with a server by cloning it (the sync_* routes are the other side)"
+       for name in ("remotes", "fetch", "pull", "push")},
 }
 
 # Public names of the embedded classes that are plumbing between palimpsest's own layers

@@ -114,3 +114,31 @@ def test_diff_pages_and_stats(repo: palimpsest.Repository) -> None:
         repo.diff(v1.id, limit=3, after="not a cursor")
     with pytest.raises(palimpsest.InvalidValue):
         repo.diff(v1.id, limit=0)
+
+
+def test_big_diff_reads_values_lazily_in_any_order(repo: palimpsest.Repository) -> None:
+    """A diff longer than one read batch gives the same changes read backwards, by negative
+    index, by slice or in order, and they match the states at both ends."""
+    base = repo.put_entity("keep", "T", {"n": 0})
+    with repo.transaction("many") as tx:
+        for i in range(600):
+            tx.put_entity(f"e{i:04}", "T" if i % 3 else "U", {"n": i, "f": i / 2})
+    with repo.transaction("some") as tx:
+        for i in range(0, 600, 7):
+            tx.update_entity(f"e{i:04}", {"n": -i})
+        tx.delete_entity("keep")
+    diff = repo.diff(base.id)
+    n = len(diff.changes)
+    assert n == 601
+    backwards = [diff.changes[i] for i in range(n - 1, -1, -1)]
+    fresh = repo.diff(base.id).changes
+    assert list(reversed(backwards)) == list(fresh) == fresh[0:n]
+    assert fresh[-1] == diff.changes[n - 1] and fresh[-n] == diff.changes[0]
+    with pytest.raises(IndexError):
+        fresh[n]
+    then, now = repo.at(base.id), repo.head()
+    for change in fresh:
+        if change.element == "entity":
+            assert change.old == then.entity(change.id)
+            assert change.new == now.entity(change.id)
+    assert repo.diff_stats(base.id) == diff.stats

@@ -77,3 +77,15 @@ def test_schemaorg_example_finds_the_data_beside_the_checkout_without_flags(
     assert done.returncode == 0, done.stderr
     assert "imported 2 releases" in done.stdout
     assert (tmp_path / "schemaorg.db").exists()
+
+
+def test_valid_time_example_answers_in_both_clocks() -> None:
+    """examples/valid_time.py: the seed questions as known now and as known in March 2024
+    (docs/valid-time.md quotes its output)."""
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "valid_time.py")],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["['acme'] ['acme'] ['alice']", "['acme'] ['globex'] []",
+                   "2025-01-15 Correction: she left Acme in April -> 2020-01-01 2023-04-01",
+                   "2024-02-01 What we learned -> 2020-01-01 2023-01-01"]
+    doc = (ROOT / "docs" / "valid-time.md").read_text()
+    assert "\n".join(out[:2]) in doc

@@ -596,3 +596,42 @@ def test_merge_into_an_empty_branch_fast_forwards(repo: Repo) -> None:
     tip = repo.put_entity("a", "T", {}, branch="first")
     result = repo.merge("first", into="main")
     assert result.status == "fast_forward" and repo.resolve("main") == tip
+
+
+def test_merge_metadata_is_recorded_in_the_merge_commit(repo: palimpsest.Repository) -> None:
+    """``metadata=`` joins the merge commit's own ``merge`` record, on every face; a merge
+    that could fast-forward writes a merge commit instead so it is not lost."""
+    repo.put_entity("ada", "Person", {"name": "Ada"}, message="base")
+    repo.create_branch("ff")
+    repo.put_entity("bob", "Person", {"name": "Bob"}, branch="ff", message="bob")
+    ff_head = repo.resolve("ff")
+    before = repo.resolve("main")
+    result = repo.merge("ff", into="main", metadata={"ticket": "DATA-12", "n": 1.0})
+    assert result.status == "merged" and result.commit is not None
+    commit = repo.commit(result.commit.id)
+    assert list(commit.parents) == [before.id, ff_head.id]
+    assert commit.metadata["ticket"] == "DATA-12"
+    assert type(commit.metadata["n"]) is float
+    assert commit.metadata["merge"]["commit"] == ff_head.id  # type: ignore[index]
+    assert repo.head().to_dict() == repo.at("ff").to_dict()
+
+    repo.create_branch("side")
+    repo.update_entity("ada", {"born": 1815}, branch="side")
+    repo.update_entity("bob", {"born": 1900}, branch="main")
+    three = repo.merge("side", into="main", metadata={"review": ["carol"]})
+    assert three.status == "merged" and three.commit is not None
+    assert repo.commit(three.commit.id).metadata["review"] == ["carol"]
+    assert repo.head().get_entity("ada").props["born"] == 1815
+
+    # without metadata a fast-forward stays one
+    repo.create_branch("ff2")
+    repo.put_entity("cy", "Person", branch="ff2")
+    assert repo.merge("ff2", into="main").status == "fast_forward"
+
+    head = repo.resolve("main")
+    repo.create_branch("bad", head.id)
+    repo.put_entity("dee", "Person", branch="bad")
+    for bad in ({"merge": 1}, ["not", "a", "dict"]):
+        with pytest.raises(palimpsest.errors.InvalidValue):
+            repo.merge("bad", into="main", metadata=bad)  # type: ignore[arg-type]
+    assert repo.resolve("main").id == head.id  # nothing written

@@ -127,15 +127,17 @@ _V2_COMMITS = """CREATE TABLE commits (
 
 
 def _downgrade_to_v2(db: Any) -> None:
-    """Rewrite a schema-5 database into the schema-2 layout (hex ids, JSON parents, no
+    """Rewrite a schema-4 database into the schema-2 layout (hex ids, JSON parents, no
     provenance/valid-time columns, no provenance table), as palimpsest 2 wrote it."""
     import orjson
 
     with db.write():
         db.run("DROP INDEX rows_provenance")
         db.run("DROP TABLE provenance")
+        db.run("DROP INDEX rows_type")  # schema 3 ends it with the valid-time columns
         for column in ("provenance", "valid_from", "valid_to"):
             db.run(f"ALTER TABLE rows DROP COLUMN {column}")
+        db.run("CREATE INDEX rows_type ON rows (kind, type, line, seq, superseded, op)")
         db.run("DROP INDEX commits_line_time")
         db.run("ALTER TABLE commits RENAME TO commits_v3")
         db.run(_V2_COMMITS.format(bigint=db.dialect.bigint, blob=db.dialect.blob))
@@ -148,6 +150,7 @@ def _downgrade_to_v2(db: Any) -> None:
             db.run("INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (seq, bytes(cid).hex(), line, orjson.dumps(hexes).decode(), *rest))
         db.run("DROP TABLE commits_v3")
+        db.run("DROP TABLE type_counts")  # schema 4
         db.run("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
 
 
@@ -199,24 +202,30 @@ def test_v2_file_migrates_to_v3_keeping_ids_and_archive(tmp_path: Path) -> None:
     _migrates_keeping_archive(str(tmp_path / "v2.db"), tmp_path)
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="needs PALIMPSEST_TEST_POSTGRES")
-def test_v2_postgres_migrates_to_v3(tmp_path: Path) -> None:
+def _postgres_schema() -> tuple[str, Any]:
+    """A URL of a fresh PostgreSQL schema, and what drops it."""
     name = f"mig_{uuid.uuid4().hex[:10]}"
     sep = "&" if "?" in str(POSTGRES_URL) else "?"
-    _migrates_keeping_archive(f"{POSTGRES_URL}{sep}schema={name}", tmp_path,
-                              lambda: drop_postgres_schema(name))
+    return f"{POSTGRES_URL}{sep}schema={name}", lambda: drop_postgres_schema(name)
 
 
-# -- schema 3 -> 4: commit seqs without a repository-wide lock, views built per line -----------
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PALIMPSEST_TEST_POSTGRES")
+def test_v2_postgres_migrates_to_v3(tmp_path: Path) -> None:
+    url, cleanup = _postgres_schema()
+    _migrates_keeping_archive(url, tmp_path, cleanup)
+
+
+# -- schema 3 -> 4: commit seqs without a repository-wide lock, views built per line, counts --
 
 def _downgrade_to_v3(db: Any) -> None:
-    """Rewrite a schema-5 database into the schema-3 layout: no ``view_lines`` (views record
+    """Rewrite a schema-4 database into the schema-3 layout: no ``view_lines`` (views record
     one repository-wide ``synced_seq``), no ``commit_seq`` sequence on PostgreSQL, no
-    provenance table."""
+    ``type_counts``, no provenance table (nor its ``rows_provenance`` index)."""
     with db.write():
         db.run("DROP INDEX rows_provenance")
         db.run("DROP TABLE provenance")
         db.run("DROP TABLE view_lines")
+        db.run("DROP TABLE type_counts")
         if db.dialect.seq_ddl:
             db.run("DROP SEQUENCE commit_seq")
         db.run("UPDATE meta SET value = '3' WHERE name = 'schema_version'")
@@ -233,12 +242,40 @@ def _migrates_v3(url: str, cleanup: Any = None) -> None:
         repo.close()
         repo = palimpsest.open(url, author="tester")
         assert int(repo.database.one("SELECT value FROM meta WHERE name = 'schema_version'")
-                   [0]) == schema.SCHEMA_VERSION == 5
+                   [0]) == schema.SCHEMA_VERSION == 4
         assert sorted(e.id for e in repo.head().materialized("people")) == ["ada"]
         assert repo.refresh_views() == 0  # the view was built on every line: nothing redone
-        commit = repo.put_entity("grace", type="Person", props={"name": "Grace"})
+        commit = repo.put_entity("grace", type="Person", props={"name": "Grace"},
+                                 provenance={"source": "doc-1"})
         assert commit.seq > top  # the sequence starts above every stored seq
+        # the provenance table and its index came with the migration
+        assert repo.history("grace", relations="none")[0].provenance == {"source": "doc-1"}
+        assert [e.id for e in repo.head().entities(source="doc-1")] == ["grace"]
         assert sorted(e.id for e in repo.head().materialized("people")) == ["ada", "grace"]
+        assert repo.fsck().ok
+    finally:
+        repo.close()
+        if cleanup is not None:
+            cleanup()
+
+
+def _migrates_counting_types(url: str, cleanup: Any = None) -> None:
+    repo = palimpsest.open(url, author="tester")
+    try:
+        _history(repo)
+        with repo.transaction("retype") as tx:
+            tx.update_entity("ada", type="Countess")
+        expected = {(ref, t): repo.at(ref).count(type=t)
+                    for ref in ("main", "draft", "v1", "main~1")
+                    for t in ("Person", "Countess", "KNOWS")}
+        _downgrade_to_v3(repo.database)
+        repo.close()
+        repo = palimpsest.open(url)
+        got = {(ref, t): repo.at(ref).count(type=t) for ref, t in expected}
+        assert got == expected
+        assert expected[("main", "Countess")] == 1 and expected[("v1", "Person")] == 1
+        assert expected[("main~1", "Person")] == 1 and expected[("draft", "Person")] == 2
+        assert repo.head().count_relations(type="KNOWS") == 0
         assert repo.fsck().ok
     finally:
         repo.close()
@@ -250,8 +287,15 @@ def test_v3_file_migrates_to_v4(tmp_path: Path) -> None:
     _migrates_v3(str(tmp_path / "v3.db"))
 
 
+def test_v3_file_migrates_to_v4_counting_types(tmp_path: Path) -> None:
+    _migrates_counting_types(str(tmp_path / "v3.db"))
+
+
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs PALIMPSEST_TEST_POSTGRES")
 def test_v3_postgres_migrates_to_v4() -> None:
-    name = f"mig_{uuid.uuid4().hex[:10]}"
-    sep = "&" if "?" in str(POSTGRES_URL) else "?"
-    _migrates_v3(f"{POSTGRES_URL}{sep}schema={name}", lambda: drop_postgres_schema(name))
+    _migrates_v3(*_postgres_schema())
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PALIMPSEST_TEST_POSTGRES")
+def test_v3_postgres_migrates_to_v4_counting_types() -> None:
+    _migrates_counting_types(*_postgres_schema())

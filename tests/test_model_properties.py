@@ -358,8 +358,16 @@ def test_repository_matches_model(ops: list[tuple[Any, ...]],
         snapshots[commit.id] = copy.deepcopy(models[current])
 
     # 1. the state at every commit equals the model's, exactly
+    types = {v["type"] for state in snapshots.values()
+             for group in ("entities", "relations") for v in state[group].values()}
     for cid, state in snapshots.items():
-        assert C(repo.at(cid).to_dict()) == C(state), cid
+        view = repo.at(cid)
+        assert C(view.to_dict()) == C(state), cid
+        # counts by type (maintained per commit) equal the model's, any type ever used
+        for group, count in (("entities", view.count), ("relations", view.count_relations)):
+            for type_ in sorted(types | {"never"}):
+                want = sum(1 for v in state[group].values() if v["type"] == type_)
+                assert count(type=type_) == want, (cid, group, type_)
     # 2. diffs between commits equal the model's differences; their patches are exact
     ids = list(snapshots)
     for i, j in pairs if ids else []:

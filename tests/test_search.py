@@ -179,6 +179,8 @@ def test_approximate_recall_at_head(repo: Any, metric: str) -> None:
             tx.put_entity(f"c{i:05d}", "Chunk", {"v": v})
     ann.forget(repo.database)
     view = repo.head()
+    view.similar(random_vectors(rng, 1, dims)[0], 10)  # starts the build in the background
+    assert ann.wait(repo.database, 120) and ann.ready(repo.database)
     found = total = 0
     for q in random_vectors(rng, 50, dims):
         exact = ids(view.similar(q, 10, exact=True))
@@ -188,17 +190,24 @@ def test_approximate_recall_at_head(repo: Any, metric: str) -> None:
     assert found / total >= 0.95, found / total
 
 
+def load_chunks(repo: Any, rng: random.Random, n: int, dims: int) -> list[list[float]]:
+    """Declare a vector index on ``Chunk.v`` and commit ``n`` random chunks ``c0000``…"""
+    repo.create_vector_index("Chunk", "v", dimensions=dims, kind="entity")
+    vectors = random_vectors(rng, n, dims)
+    with repo.transaction("load") as tx:
+        for i, v in enumerate(vectors):
+            tx.put_entity(f"c{i:04d}", "Chunk", {"v": v})
+    return vectors
+
+
 @pytest.mark.needs_embedded("follows the approximate index in this process")
 def test_approximate_index_follows_the_branch(repo: Any) -> None:
     rng = random.Random(7)
     dims = 8
-    repo.create_vector_index("Chunk", "v", dimensions=dims, kind="entity")
-    vectors = random_vectors(rng, 600, dims)
-    with repo.transaction("load") as tx:
-        for i, v in enumerate(vectors):
-            tx.put_entity(f"c{i:04d}", "Chunk", {"v": v})
+    vectors = load_chunks(repo, rng, 600, dims)
     first = repo.head().commit
-    assert ids(repo.head().similar(vectors[5], 1)) == ["c0005"]  # builds the index
+    assert ids(repo.head().similar(vectors[5], 1)) == ["c0005"]  # starts building the index
+    assert ann.wait(repo.database, 60) and ann.ready(repo.database)
     moved = random_vectors(rng, 1, dims)[0]
     with repo.transaction("edit") as tx:
         tx.put_entity("c0005", "Chunk", {"v": moved})  # a new vector
@@ -215,6 +224,52 @@ def test_approximate_index_follows_the_branch(repo: Any) -> None:
     for q in random_vectors(rng, 10, dims):
         assert head.similar(q, 10) == head.similar(q, 10, exact=True) or \
             len(set(ids(head.similar(q, 10))) & set(ids(head.similar(q, 10, exact=True)))) >= 8
+
+
+@pytest.mark.needs_embedded("watches the approximate index build in this process")
+def test_searches_answer_exactly_until_the_index_is_ready(repo: Any,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """While the background build runs, head searches give the exact answer (and never wait
+    for it); commits meanwhile are caught up once it lands; then the index answers."""
+    import threading
+
+    rng = random.Random(11)
+    dims = 8
+    vectors = load_chunks(repo, rng, 800, dims)
+    ann.forget(repo.database)
+    release, started = threading.Event(), threading.Event()
+    real_build, real_query = ann._build, ann._query
+    queried: list[int] = []
+
+    def slow_build(*args: Any) -> Any:
+        started.set()
+        assert release.wait(60)
+        return real_build(*args)
+
+    def counting_query(*args: Any) -> Any:
+        queried.append(1)
+        return real_query(*args)
+
+    monkeypatch.setattr(ann, "_build", slow_build)
+    monkeypatch.setattr(ann, "_query", counting_query)
+    queries = random_vectors(rng, 20, dims)
+    head = repo.head()
+    for q in queries:
+        assert head.similar(q, 10) == head.similar(q, 10, exact=True)
+    assert started.is_set() and not ann.ready(repo.database) and not queried
+    with repo.transaction("while building") as tx:  # the line moves on meanwhile
+        tx.put_entity("late", "Chunk", {"v": queries[0]})
+        tx.delete_entity("c0001")
+    later = repo.head()
+    assert ids(later.similar(queries[0], 1)) == ["late"]  # still exact
+    release.set()
+    assert ann.wait(repo.database, 60) and ann.ready(repo.database)
+    assert ids(later.similar(queries[0], 1)) == ["late"] and queried  # the index, caught up
+    assert "c0001" not in ids(later.similar(vectors[1], 5))
+    found = sum(len(set(ids(later.similar(q, 10))) & set(ids(later.similar(q, 10, exact=True))))
+                for q in queries)
+    assert found >= 0.95 * 10 * len(queries)
 
 
 def test_search_then_graph_reads(repo: Any, admin: Any) -> None:

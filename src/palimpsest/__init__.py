@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .errors import (
@@ -118,6 +118,35 @@ def connect(url: str, token: str | None = None, *, timeout: float = 30.0) -> Rem
     return _connect(url, token, timeout=timeout)
 
 
+def clone(url: str, path: str | os.PathLike[str], *, token: str | None = None,
+          author: str = "anonymous", origin: str = "origin", depth: int | None = None,
+          since: str | datetime | None = None) -> Repository:
+    """A new repository at ``path`` (a SQLite path or ``postgresql://`` URL) holding the
+    history of ``url`` (another repository's path or URL, or an ``http(s)://`` server with
+    its ``token``) with identical commit ids: remote-tracking branches ``origin/NAME`` and a
+    local branch for the remote's current one (docs/sync.md). ``depth=N`` (the last N
+    first-parent commits of each branch) or ``since=`` (a time) make a shallow clone: older
+    commits keep their metadata but not their state, marked as a retention horizon."""
+    from .sync.engine import clone as _clone
+    _clone(url, path, token=token, author=author, origin=origin, depth=depth,
+           since=since.isoformat() if isinstance(since, datetime) else since)
+    return open(path, author=author)
+
+
+def _http_peer(url: str, token: str | None, author: str) -> object:
+    from .remote.sync import HttpPeer
+    return HttpPeer(url, token)
+
+
+def _register_transports() -> None:
+    from .sync.peer import register_transport
+    for scheme in ("http", "https"):
+        register_transport(scheme, _http_peer)  # type: ignore[arg-type]
+
+
+_register_transports()
+
+
 def import_(path: str | os.PathLike[str], target: str | os.PathLike[str] = ":memory:", *,
             author: str = "anonymous", allow_legacy: bool = False) -> Repository:
     """Load a JSON Lines archive written by :meth:`Repository.export` into a new repository,
@@ -199,6 +228,7 @@ __all__ = [
     "Violation",
     "Watch",
     "and_",
+    "clone",
     "connect",
     "import_",
     "not_",

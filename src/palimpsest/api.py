@@ -96,18 +96,23 @@ class Repository(Protocol):
                        message: str | None = None, author: str | None = None,
                        metadata: Mapping[str, JSON] | None = None,
                        timestamp: datetime | str | None = None,
-                       branch: str | None = None,
+                       branch: str | None = None, valid_from: datetime | str | None = None,
+                       valid_to: datetime | str | None = None,
                        provenance: Mapping[str, JSON] | None = None) -> Commit:
-        """Create or replace one entity in its own commit."""
+        """Create or replace one entity in its own commit (``valid_from`` / ``valid_to``: its
+        valid-time interval, docs/valid-time.md; ``provenance``: where it came from,
+        docs/provenance.md)."""
         ...
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
                           type: str | None = None, message: str | None = None,
                           author: str | None = None, metadata: Mapping[str,
                           JSON] | None = None, timestamp: datetime | str | None = None,
-                          branch: str | None = None,
+                          branch: str | None = None, valid_from: datetime | str | None = None,
+                          valid_to: datetime | str | None = None,
                           provenance: Mapping[str, JSON] | None = None) -> Commit:
-        """Patch one entity's properties (None removes a property) in its own commit."""
+        """Patch one entity's properties (None removes a property) and the ends of its
+        valid-time interval (None keeps an end, ``"open"`` opens it) in its own commit."""
         ...
 
     def delete_entity(self, id: str, *, message: str | None = None, author: str | None = None,
@@ -122,7 +127,8 @@ class Repository(Protocol):
                          JSON] | None = None, *, message: str | None = None,
                          author: str | None = None, metadata: Mapping[str,
                          JSON] | None = None, timestamp: datetime | str | None = None,
-                         branch: str | None = None,
+                         branch: str | None = None, valid_from: datetime | str | None = None,
+                         valid_to: datetime | str | None = None,
                          provenance: Mapping[str, JSON] | None = None) -> Commit:
         ...
 
@@ -258,8 +264,11 @@ class Repository(Protocol):
     def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
                   author: str | None = None, strategy: str | None = None,
                   resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
-                  dry_run: bool = False) -> MergeResult:
-        """Merge ``source`` (a branch, tag or commit) into branch ``into`` (default: current)."""
+                  dry_run: bool = False, metadata: Mapping[str, JSON] | None = None
+                  ) -> MergeResult:
+        """Merge ``source`` (a branch, tag or commit) into branch ``into`` (default: current);
+        ``metadata`` joins the merge commit's (a merge that could fast-forward then writes a
+        merge commit)."""
         ...
 
     def merge_preview(self, source: Ref, *, into: str | None = None,
@@ -487,12 +496,55 @@ class Repository(Protocol):
         destination is fsck'ed before it commits."""
         ...
 
+    @property
+    def remotes(self) -> Any:
+        """The repositories this one syncs with: ``remotes.add(name, url, token=None)``,
+        ``remotes.remove(name)``, ``remotes.list()`` (docs/sync.md)."""
+        ...
+
+    def fetch(self, remote: str = "origin", *, progress: Any = None) -> Any:
+        """Bring the commits of ``remote``'s branches this repository lacks (negotiated by
+        commit id, verified before any ref moves) and set the remote-tracking branches
+        ``remote/NAME``. Returns a SyncReport."""
+        ...
+
+    def pull(self, remote: str = "origin", branch: str | None = None, *,
+             into: str | None = None, message: str | None = None, author: str | None = None,
+             strategy: str | None = None, progress: Any = None) -> Any:
+        """Fetch ``remote``, then merge ``remote/branch`` into ``into`` (default: the current
+        branch, and ``branch`` defaults to its name): a fast-forward or a three-way merge,
+        conflicts returned as values. Returns a MergeResult."""
+        ...
+
+    def push(self, remote: str = "origin", branch: str | None = None, *, force: bool = False,
+             progress: Any = None) -> Any:
+        """Send ``branch`` (default: the current one) to ``remote``'s branch of that name;
+        refuses a non-fast-forward (NonFastForward) unless ``force``. Returns a SyncReport."""
+        ...
+
 class View(Protocol):
     """Read-only access to the state at :attr:`commit` (None: the empty state)."""
 
     @property
     def chain(self) -> Any:
         """The (line, seq) chain this view reads (see docs/architecture.md)."""
+        ...
+
+    def valid_at(self, when: datetime | str) -> View:
+        """This state narrowed to the entities and relations valid at ``when`` (valid time:
+        when a fact holds in the world, beside the commit's transaction time). Elements
+        without an interval are always valid; documents and kv entries have none."""
+        ...
+
+    def valid_between(self, start: datetime | str, end: datetime | str) -> View:
+        """This state narrowed to the entities and relations valid at some time in
+        ``[start, end)`` (their interval overlaps it)."""
+        ...
+
+    @property
+    def valid_window(self) -> tuple[datetime, datetime] | None:
+        """The valid-time window ``[start, end)`` this view is narrowed to (None: none;
+        ``valid_at(t)`` is ``[t, t + 1µs)``)."""
         ...
 
     def entity(self, id: str) -> Entity | None:
@@ -672,16 +724,22 @@ class Transaction(Protocol):
         ``extractor=``, ...); a write's own ``provenance=`` fields are laid over it."""
         ...
 
-    def put_entity(self, id: str, type: str, props: Mapping[str,
-                       JSON] | None = None, *, provenance: Mapping[str, JSON] | None = None) -> Entity:
-        """Create or replace an entity (type and all properties); ``provenance`` says where it
-        came from (docs/provenance.md)."""
+    def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
+                   valid_from: datetime | str | None = None,
+                   valid_to: datetime | str | None = None,
+                   provenance: Mapping[str, JSON] | None = None) -> Entity:
+        """Create or replace an entity (type, all properties and its valid-time interval
+        ``[valid_from, valid_to)``, None for an open end; docs/valid-time.md); ``provenance``
+        says where it came from (docs/provenance.md)."""
         ...
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
-                          type: str | None = None,
-                          provenance: Mapping[str, JSON] | None = None) -> Entity:
-        """Patch an entity's properties: given keys are set, keys given as None removed."""
+                      type: str | None = None, valid_from: datetime | str | None = None,
+                      valid_to: datetime | str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Entity:
+        """Patch an entity's properties: given keys are set, keys given as None removed.
+        ``valid_from`` / ``valid_to`` replace an end of its valid-time interval (None keeps
+        it, ``"open"`` opens it)."""
         ...
 
     def delete_entity(self, id: str, *, provenance: Mapping[str, JSON] | None = None) -> None:
@@ -694,9 +752,13 @@ class Transaction(Protocol):
         ``delete_entity`` queries the stored relations once per entity)."""
         ...
 
-    def put_relation(self, id: str, type: str, source: str, target: str, props: Mapping[str,
-                         JSON] | None = None, *, provenance: Mapping[str, JSON] | None = None) -> Relation:
-        """Create or replace a relation; both endpoints must exist."""
+    def put_relation(self, id: str, type: str, source: str, target: str,
+                     props: Mapping[str, JSON] | None = None, *,
+                     valid_from: datetime | str | None = None,
+                     valid_to: datetime | str | None = None,
+                     provenance: Mapping[str, JSON] | None = None) -> Relation:
+        """Create or replace a relation; both endpoints must exist (``valid_from`` /
+        ``valid_to``: its valid-time interval)."""
         ...
 
     def put_entities(self, entities: Iterable[tuple[str, str, Mapping[str,
@@ -711,8 +773,11 @@ class Transaction(Protocol):
         ...
 
     def update_relation(self, id: str, props: Mapping[str, JSON] | None = None, *,
+                        valid_from: datetime | str | None = None,
+                        valid_to: datetime | str | None = None,
                         provenance: Mapping[str, JSON] | None = None) -> Relation:
-        """Patch a relation's properties (None removes a property)."""
+        """Patch a relation's properties (None removes a property) and the ends of its
+        valid-time interval (as :meth:`update_entity`)."""
         ...
 
     def delete_relation(self, id: str, *, provenance: Mapping[str, JSON] | None = None) -> None:

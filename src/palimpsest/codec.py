@@ -219,10 +219,48 @@ def digest(data: bytes) -> bytes:
 
 
 def content_hash(kind: str, type_: str | None, source: str | None, target: str | None,
-                 value: str) -> bytes:
-    """Hash of one stored element version: its kind letter, type, endpoints and value text."""
+                 value: str, valid_from: int | None = None, valid_to: int | None = None
+                 ) -> bytes:
+    """Hash of one stored element version: its kind letter, type, endpoints and value text,
+    and its valid-time interval when it has one (``docs/valid-time.md``).
+
+    A version without an interval hashes exactly as before valid time existed, so the hashes,
+    state hashes and commit ids of existing repositories stay valid; one with an interval adds
+    ``\x00@valid\x00<from>\x00<to>`` (microseconds, empty for an open end). Canonical JSON
+    never holds a raw NUL, so the suffix cannot be mistaken for part of the value."""
     parts = [kind, type_ or "", source or "", target or "", value]
+    if valid_from is not None or valid_to is not None:
+        parts += ["@valid", "" if valid_from is None else str(valid_from),
+                  "" if valid_to is None else str(valid_to)]
     return digest("\x00".join(parts).encode())
+
+
+def check_interval(valid_from: datetime | str | None, valid_to: datetime | str | None,
+                   what: str) -> tuple[int | None, int | None]:
+    """A valid-time interval ``[valid_from, valid_to)`` as microseconds (None: an open end);
+    raises InvalidValue unless ``valid_from < valid_to``."""
+    lo = None if valid_from is None else to_us(valid_from)
+    hi = None if valid_to is None else to_us(valid_to)
+    if lo is not None and hi is not None and lo >= hi:
+        raise InvalidValue(f"valid time of {what}: valid_from ({from_us(lo).isoformat()}) must "
+                           f"come before valid_to ({from_us(hi).isoformat()}); the interval "
+                           "is [valid_from, valid_to), None for an open end")
+    return lo, hi
+
+
+OPEN_END = "open"
+"""What ``update_entity`` / ``update_relation`` take to open an end of an interval (None
+keeps the end as it is)."""
+
+
+def updated_interval(current_from: datetime | None, current_to: datetime | None,
+                     valid_from: datetime | str | None, valid_to: datetime | str | None,
+                     what: str) -> tuple[int | None, int | None]:
+    """The interval an update leaves: each end given replaces the current one (None keeps
+    it, :data:`OPEN_END` opens it), checked as :func:`check_interval`."""
+    lo = current_from if valid_from is None else None if valid_from == OPEN_END else valid_from
+    hi = current_to if valid_to is None else None if valid_to == OPEN_END else valid_to
+    return check_interval(lo, hi, what)
 
 
 def element_term(kind: str, key: str, value_hash: bytes) -> int:

@@ -107,6 +107,14 @@ class ConcurrentCommit(VersionConflict):
     code = "concurrent_commit"
 
 
+class NonFastForward(VersionConflict):
+    """A push would move a branch to a commit that does not descend from its head there: the
+    other side has commits this one lacks. Fetch and pull (merge them), then push again; or
+    push with ``force=True`` to replace them, where the receiver allows it."""
+
+    code = "non_fast_forward"
+
+
 class MergeConflict(PalimpsestError):
     """Changes clash; ``conflicts`` lists each clash with base, ours and theirs values."""
 

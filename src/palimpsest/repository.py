@@ -27,6 +27,8 @@ from .storage.base import Database
 from .storage.cache import cache_of
 from .storage.schema import create_schema
 from .storage.visibility import Chain, StoredRow
+from .sync import engine as sync_engine
+from .sync.remotes import Remotes
 from .transaction import Transaction, retract_source
 from .types import (
     JSON,
@@ -47,6 +49,7 @@ from .types import (
     Schema,
     ShaclReport,
     SimilarHit,
+    SyncReport,
     Tag,
     TextIndex,
     VectorIndex,
@@ -185,21 +188,28 @@ class Repository:
                    message: str | None = None, author: str | None = None,
                    metadata: Mapping[str, JSON] | None = None,
                    timestamp: datetime | str | None = None, branch: str | None = None,
+                   valid_from: datetime | str | None = None,
+                   valid_to: datetime | str | None = None,
                    provenance: Mapping[str, JSON] | None = None) -> Commit:
-        """Create or replace one entity in its own commit."""
+        """Create or replace one entity in its own commit (``valid_from`` / ``valid_to``: its
+        valid-time interval, docs/valid-time.md; ``provenance``: docs/provenance.md)."""
         return self._one(message or f"Put entity {id}", author, metadata, timestamp, branch,
-                         lambda tx: tx.put_entity(id, type, props, provenance=provenance))
+                         lambda tx: tx.put_entity(id, type, props, valid_from=valid_from,
+                                                  valid_to=valid_to, provenance=provenance))
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
                       type: str | None = None, message: str | None = None,
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
-                      branch: str | None = None,
+                      branch: str | None = None, valid_from: datetime | str | None = None,
+                      valid_to: datetime | str | None = None,
                       provenance: Mapping[str, JSON] | None = None) -> Commit:
-        """Patch one entity's properties (None removes a property) in its own commit."""
+        """Patch one entity's properties (None removes a property) and the ends of its
+        valid-time interval (None keeps an end, ``"open"`` opens it) in its own commit."""
         return self._one(message or f"Update entity {id}", author, metadata, timestamp, branch,
                          lambda tx: tx.update_entity(id, props, type=type,
-                                                    provenance=provenance))
+                                                     valid_from=valid_from, valid_to=valid_to,
+                                                     provenance=provenance))
 
     def delete_entity(self, id: str, *, message: str | None = None, author: str | None = None,
                       metadata: Mapping[str, JSON] | None = None,
@@ -214,10 +224,12 @@ class Repository:
                      props: Mapping[str, JSON] | None = None, *, message: str | None = None,
                      author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
-                     branch: str | None = None,
+                     branch: str | None = None, valid_from: datetime | str | None = None,
+                     valid_to: datetime | str | None = None,
                      provenance: Mapping[str, JSON] | None = None) -> Commit:
         return self._one(message or f"Put relation {id}", author, metadata, timestamp, branch,
                          lambda tx: tx.put_relation(id, type, source, target, props,
+                                                    valid_from=valid_from, valid_to=valid_to,
                                                     provenance=provenance))
 
     def delete_relation(self, id: str, *, message: str | None = None, author: str | None = None,
@@ -480,20 +492,23 @@ class Repository:
     def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
               author: str | None = None, strategy: str | None = None,
               resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
-              dry_run: bool = False) -> MergeResult:
+              dry_run: bool = False, metadata: Mapping[str, JSON] | None = None
+              ) -> MergeResult:
         """Merge ``source`` (a branch, tag or commit) into branch ``into`` (default: current).
 
         Returns a MergeResult whose status is "fast_forward", "merged" (a commit whose
         parents are both heads), "up_to_date", or "conflict" (nothing written). ``strategy``
         ("ours" / "theirs") and ``resolutions`` ({Conflict.key: "ours" | "theirs" | value})
-        resolve conflicts; conflicts left after them raise MergeConflict.
+        resolve conflicts; conflicts left after them raise MergeConflict. ``metadata`` is
+        added to the merge commit's (which records the merge under ``"merge"``); with it a
+        merge that could fast-forward writes a merge commit instead.
         """
         return merge_ops.merge(self._refs, source, into=into or self.current_branch,
                                current=self.current_branch, message=message,
                                author=author or self.default_author,
                                resolver=Resolver(strategy, resolutions), dry_run=dry_run,
                                write=self._write_plan,
-                               vet=self._vet)
+                               vet=self._vet, metadata=metadata)
 
     def merge_preview(self, source: Ref, *, into: str | None = None,
                       strategy: str | None = None,
@@ -767,7 +782,8 @@ class Repository:
                 self._refs.branch_line(name)  # raises RefNotFound with a hint
                 raise AssertionError("unreachable")
             line, head = position
-            reader = KVReader(self._db, self._commits.chain(line, head or 0))
+            reader = KVReader(self._db, self._commits.chain(line, head or 0),
+                              self._commits.time_us)
             writes = build(reader)
             if not writes:
                 return None
@@ -931,3 +947,41 @@ class Repository:
                                    verify=verify)
         finally:
             destination.close()
+
+    # -- sync (docs/sync.md): the work is in sync/ ---------------------------------------
+    @property
+    def remotes(self) -> Remotes:
+        """The repositories this one syncs with: ``add(name, url, token=None)``,
+        ``remove(name)``, ``list()``."""
+        return Remotes(self._db)
+
+    def _sync_side(self, author: str | None = None) -> sync_engine.Local:
+        return sync_engine.Local(self._db, self._commits, self._refs,
+                                 author or self.default_author)
+
+    def fetch(self, remote: str = "origin", *, progress: sync_engine.Progress | None = None
+              ) -> SyncReport:
+        """Bring the commits of ``remote``'s branches this repository lacks (negotiated by
+        commit id, verified before any ref moves) and set the remote-tracking branches
+        ``remote/NAME``."""
+        return sync_engine.fetch(self._sync_side(), remote, progress=progress)
+
+    def pull(self, remote: str = "origin", branch: str | None = None, *,
+             into: str | None = None, message: str | None = None, author: str | None = None,
+             strategy: str | None = None, progress: sync_engine.Progress | None = None
+             ) -> MergeResult:
+        """Fetch ``remote``, then merge ``remote/branch`` into ``into`` (default: the current
+        branch; ``branch`` defaults to its name): fast-forward or three-way merge, conflicts
+        returned as values."""
+        into = into or self.current_branch
+        self.fetch(remote, progress=progress)
+        return self.merge(f"{remote}/{branch or into}", into=into, author=author,
+                          message=message or f"Merge {remote}/{branch or into} into {into}",
+                          strategy=strategy)
+
+    def push(self, remote: str = "origin", branch: str | None = None, *, force: bool = False,
+             progress: sync_engine.Progress | None = None) -> SyncReport:
+        """Send ``branch`` (default: the current one) to ``remote``'s branch of that name;
+        refuses a non-fast-forward (NonFastForward) unless ``force``."""
+        return sync_engine.push(self._sync_side(), remote, branch or self.current_branch,
+                                force=force, progress=progress)

@@ -15,18 +15,21 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 from .codec import (
     check_document,
+    check_interval,
     check_json,
     check_name,
     check_props,
     encode,
     from_us,
     to_us,
+    updated_interval,
 )
 from .errors import (
     ConcurrentCommit,
@@ -48,16 +51,27 @@ from .storage.base import Database
 from .storage.visibility import Chain, StoredRow, adjacent, read_row, read_rows, scan
 from .types import JSON, Commit, Document, Entity, Entry, Relation
 from .versioning import provenance as prov
-from .versioning.elements import DELETE, PUT, Write, doc_key, split_doc_key, to_value
+from .versioning.elements import (
+    DELETE,
+    PUT,
+    Write,
+    doc_key,
+    row_of_write,
+    split_doc_key,
+    to_value,
+)
 from .versioning.readset import ReadSet, first_conflict
 from .versioning.refs import RefStore
 
 Ident = tuple[str, str]
 
 
+def _time(time_us: int | None) -> datetime | None:
+    return None if time_us is None else from_us(time_us)
+
+
 def _as_row(write: Write) -> StoredRow:
-    return StoredRow(0, write.kind, write.key, 0, 0, write.op, write.type, write.source,
-                     write.target, write.value, None, None)
+    return row_of_write(write)
 
 
 class Transaction:
@@ -399,32 +413,46 @@ class Transaction:
         self._pending[ident] = write
 
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
+                   valid_from: datetime | str | None = None,
+                   valid_to: datetime | str | None = None,
                    provenance: Mapping[str, JSON] | None = None) -> Entity:
-        """Create or replace an entity (type and all properties); ``provenance`` says where
-        it came from (docs/provenance.md)."""
-        return Entity(id, type, self._put_entity(id, type, props, self._prov(provenance)))
+        """Create or replace an entity (type, all properties and its valid-time interval
+        ``[valid_from, valid_to)``, None for an open end; docs/valid-time.md); ``provenance``
+        says where it came from (docs/provenance.md)."""
+        lo, hi = check_interval(valid_from, valid_to, f"entity {id!r}")
+        return Entity(id, type, self._put_entity(id, type, props, lo, hi,
+                                                 self._prov(provenance)), _time(lo), _time(hi))
 
     def _put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None,
+                    valid_from: int | None = None, valid_to: int | None = None,
                     source: str | None = None) -> dict[str, JSON]:
         check_name(id, "entity id")
         check_name(type, f"type of entity {id!r}")
         values = check_props(props, f"properties of entity {id!r}")
-        self._put(Write("e", id, PUT, type, value=encode(values), provenance=source))
+        self._put(Write("e", id, PUT, type, value=encode(values), valid_from=valid_from,
+                        valid_to=valid_to, provenance=source))
         return values
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
-                      type: str | None = None,
+                      type: str | None = None, valid_from: datetime | str | None = None,
+                      valid_to: datetime | str | None = None,
                       provenance: Mapping[str, JSON] | None = None) -> Entity:
         """Patch an entity's properties: given keys are set, keys given as None removed.
-        The new version's provenance is ``provenance`` (not the old version's)."""
+        ``valid_from`` / ``valid_to`` replace an end of its valid-time interval (None keeps
+        it, ``"open"`` opens it). The new version's provenance is ``provenance`` (not the old
+        version's)."""
         source = self._prov(provenance)
         current = self.entity(id)
         if current is None:
             raise NotFound(f"cannot update entity {id!r}: it does not exist "
                            "(use put_entity to create it)")
         _, made = current.patch(props, type)
+        lo, hi = updated_interval(made.valid_from, made.valid_to, valid_from, valid_to,
+                                  f"entity {id!r}")
+        made = replace(made, valid_from=_time(lo), valid_to=_time(hi))
         # stored props and the patch are both validated: the merge needs no second check
-        self._put(Write("e", id, PUT, made.type, value=encode(made.props), provenance=source))
+        self._put(Write("e", id, PUT, made.type, value=encode(made.props), valid_from=lo,
+                        valid_to=hi, provenance=source))
         return made
 
     def delete_entity(self, id: str, *, provenance: Mapping[str, JSON] | None = None) -> None:
@@ -464,11 +492,15 @@ class Transaction:
 
     def put_relation(self, id: str, type: str, source: str, target: str,
                      props: Mapping[str, JSON] | None = None, *,
+                     valid_from: datetime | str | None = None,
+                     valid_to: datetime | str | None = None,
                      provenance: Mapping[str, JSON] | None = None) -> Relation:
-        """Create or replace a relation; both endpoints must exist."""
+        """Create or replace a relation; both endpoints must exist. ``valid_from`` /
+        ``valid_to``: its valid-time interval, as :meth:`put_entity`."""
         values = self._check_relation(id, type, source, target, props)
-        self._put_relation(id, type, source, target, values, self._prov(provenance))
-        return Relation(id, type, source, target, values)
+        lo, hi = check_interval(valid_from, valid_to, f"relation {id!r}")
+        self._put_relation(id, type, source, target, values, lo, hi, self._prov(provenance))
+        return Relation(id, type, source, target, values, _time(lo), _time(hi))
 
     @staticmethod
     def _check_relation(id: str, type: str, source: str, target: str,
@@ -480,12 +512,14 @@ class Transaction:
         return check_props(props, f"properties of relation {id!r}")
 
     def _put_relation(self, id: str, type: str, source: str, target: str,
-                      values: dict[str, JSON], origin: str | None = None) -> None:
+                      values: dict[str, JSON], valid_from: int | None = None,
+                      valid_to: int | None = None, origin: str | None = None) -> None:
         for end, name in ((source, "source"), (target, "target")):
             if not self._exists("e", end):
                 raise NotFound(f"relation {id!r}: {name} entity {end!r} does not exist; "
                                "create it first")
-        self._put(Write("r", id, PUT, type, source, target, encode(values), provenance=origin))
+        self._put(Write("r", id, PUT, type, source, target, encode(values),
+                        valid_from=valid_from, valid_to=valid_to, provenance=origin))
 
     def put_entities(self, entities: Iterable[tuple[str, str, Mapping[str, JSON] | None]]
                      ) -> int:
@@ -493,7 +527,7 @@ class Transaction:
         count = 0
         source = self._prov(None)  # the open provenance() block's, if any
         for id, type, props in entities:
-            self._put_entity(id, type, props, source)  # no Entity built: a count
+            self._put_entity(id, type, props, source=source)  # no Entity built: a count
             count += 1
         return count
 
@@ -506,19 +540,27 @@ class Transaction:
         self._prefetch("e", [x for item in items for x in (item[2], item[3])])
         for id, type, source, target, props in items:
             values = self._check_relation(id, type, source, target, props)
-            self._put_relation(id, type, source, target, values, origin)  # no Relation built
+            # no Relation built
+            self._put_relation(id, type, source, target, values, origin=origin)
         return len(items)
 
     def update_relation(self, id: str, props: Mapping[str, JSON] | None = None, *,
+                        valid_from: datetime | str | None = None,
+                        valid_to: datetime | str | None = None,
                         provenance: Mapping[str, JSON] | None = None) -> Relation:
-        """Patch a relation's properties (None removes a property)."""
+        """Patch a relation's properties (None removes a property) and the ends of its
+        valid-time interval (as :meth:`update_entity`)."""
         origin = self._prov(provenance)
         current = self.relation(id)
         if current is None:
             raise NotFound(f"cannot update relation {id!r}: it does not exist")
         _, made = current.patch(props)
+        lo, hi = updated_interval(made.valid_from, made.valid_to, valid_from, valid_to,
+                                  f"relation {id!r}")
+        made = replace(made, valid_from=_time(lo), valid_to=_time(hi))
         # like update_entity: the patch is checked, stored properties are kept as they are
-        self._put_relation(id, made.type, made.source, made.target, made.props, origin)
+        self._put_relation(id, made.type, made.source, made.target, made.props, lo, hi,
+                           origin)
         return made
 
     def delete_relation(self, id: str, *,

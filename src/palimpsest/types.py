@@ -24,44 +24,65 @@ ChangeKind = Literal["created", "modified", "deleted"]
 
 @dataclass(frozen=True, slots=True)
 class Entity:
-    """A node of the graph: an id, a type and JSON properties."""
+    """A node of the graph: an id, a type and JSON properties, and optionally the valid-time
+    interval ``[valid_from, valid_to)`` in which it holds in the world (None: an open end;
+    docs/valid-time.md)."""
 
     id: str
     type: str
     props: dict[str, JSON] = field(default_factory=dict)
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
 
     def to_dict(self) -> dict[str, JSON]:
-        return {"type": self.type, "props": self.props}
+        return {"type": self.type, "props": self.props, **_interval(self)}
 
     def patch(self, props: Mapping[str, JSON] | None,
               type: str | None = None) -> tuple[dict[str, JSON], Entity]:
         """The checked patch and this entity with it applied (keys given as None removed;
-        ``type`` retypes): the one update rule of embedded and remote transactions."""
+        ``type`` retypes; the valid-time interval is kept): the one update rule of embedded
+        and remote transactions."""
         patch = check_props(props, f"properties of entity {self.id!r}")
         new_type = self.type if type is None else check_name(type,
                                                              f"type of entity {self.id!r}")
-        return patch, Entity(self.id, new_type, patched(self.props, patch))
+        return patch, Entity(self.id, new_type, patched(self.props, patch), self.valid_from,
+                             self.valid_to)
 
 
 @dataclass(frozen=True, slots=True)
 class Relation:
-    """A directed, typed edge between two entities, with its own properties."""
+    """A directed, typed edge between two entities, with its own properties and optionally a
+    valid-time interval (as :class:`Entity`)."""
 
     id: str
     type: str
     source: str
     target: str
     props: dict[str, JSON] = field(default_factory=dict)
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
 
     def to_dict(self) -> dict[str, JSON]:
         return {"type": self.type, "source": self.source, "target": self.target,
-                "props": self.props}
+                "props": self.props, **_interval(self)}
 
     def patch(self, props: Mapping[str, JSON] | None) -> tuple[dict[str, JSON], Relation]:
         """The checked patch and this relation with it applied (as :meth:`Entity.patch`)."""
         patch = check_props(props, f"properties of relation {self.id!r}")
         return patch, Relation(self.id, self.type, self.source, self.target,
-                               patched(self.props, patch))
+                               patched(self.props, patch), self.valid_from, self.valid_to)
+
+
+def _interval(element: Entity | Relation) -> dict[str, JSON]:
+    """``valid_from`` / ``valid_to`` as ISO text in an element's state form, present only
+    when the element has an interval (states without valid time look as before)."""
+    if element.valid_from is None and element.valid_to is None:
+        return {}
+    return {"valid_from": _iso(element.valid_from), "valid_to": _iso(element.valid_to)}
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +191,10 @@ class Change:
 
 
 
-SHAPE_FIELDS = ("@type", "@source", "@target")
-"""The fields of an entity or relation that are not properties (``@``-names are reserved)."""
+SHAPE_FIELDS = ("@type", "@source", "@target", "@valid")
+"""The fields of an entity or relation that are not properties (``@``-names are reserved);
+``@valid`` is the valid-time interval ``[from, to]`` as ISO text (None: an open end), present
+only when the element has one, so it diffs and merges as one field."""
 
 
 def element_fields(value: Any, *, whole: bool = False) -> dict[str, JSON]:
@@ -181,15 +204,21 @@ def element_fields(value: Any, *, whole: bool = False) -> dict[str, JSON]:
     if value is None:
         return {}
     if isinstance(value, Entity):
-        return {**value.props, "@type": value.type}
+        return {**value.props, "@type": value.type, **_valid_field(value)}
     if isinstance(value, Relation):
         return {**value.props, "@type": value.type, "@source": value.source,
-                "@target": value.target}
+                "@target": value.target, **_valid_field(value)}
     if isinstance(value, Document):
         if isinstance(value.value, dict) and not whole:
             return dict(value.value)
         return {"@value": value.value}
     return {"@value": value}
+
+
+def _valid_field(element: Entity | Relation) -> dict[str, JSON]:
+    if element.valid_from is None and element.valid_to is None:
+        return {}
+    return {"@valid": [_iso(element.valid_from), _iso(element.valid_to)]}
 
 
 def aligned_fields(*values: Any) -> list[dict[str, JSON]]:
@@ -502,6 +531,13 @@ def _element_ops(root: str, change: Change) -> list[dict[str, Any]]:
     for name in ("type", "source", "target"):
         if name in new and not json_equal(old.get(name), new[name]):
             ops.append({"op": "replace", "path": path + _pointer(name), "value": new[name]})
+    for name in ("valid_from", "valid_to"):  # present only when the element has an interval
+        if name not in new:
+            if name in old:
+                ops.append({"op": "remove", "path": path + _pointer(name)})
+        elif name not in old or old[name] != new[name]:
+            ops.append({"op": "add" if name not in old else "replace",
+                        "path": path + _pointer(name), "value": new[name]})
     before, after = old["props"], new["props"]
     for prop in sorted(before.keys() | after.keys()):
         target = path + _pointer("props", prop)
@@ -751,6 +787,32 @@ class CopyReport:
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "commits": self.commits, "rows": self.rows,
                 "records": self.records, "heads": dict(self.heads)}
+
+
+# -- sync (docs/sync.md) ----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Remote:
+    """Another repository this one fetches from and pushes to: a SQLite path, a
+    ``postgresql://`` URL or an ``http(s)://`` server (its token is not shown)."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What a clone, fetch, pull or push moved: the commits sent (or received) and already
+    present, their rows, the bytes of the pack, and each ref it set (name -> commit id, None
+    for an empty branch). ``status``: ``"up_to_date"``, ``"updated"``, or for a pull the merge's
+    status (``"fast_forward"``, ``"merged"``, ``"conflict"``)."""
+
+    remote: str
+    status: str
+    commits: int
+    skipped: int
+    rows: int
+    bytes: int
+    refs: dict[str, str | None]
 
 
 # -- search (docs/search.md) -------------------------------------------------------------------

@@ -48,12 +48,14 @@ from .types import (
     Problem,
     RefLogEntry,
     Relation,
+    Remote,
     RetentionPolicy,
     Schema,
     SearchHit,
     ShaclReport,
     ShaclResult,
     SimilarHit,
+    SyncReport,
     Tag,
     TextIndex,
     VectorIndex,
@@ -244,6 +246,7 @@ _CODECS: dict[type[Any], _Codec] = {
     for cls in (Entity, Relation, Document, CommitStats, Commit, Branch, Tag, RefLogEntry,
                 Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent,
                 IndexInfo, ViewInfo, Erasure, RetentionPolicy, BackupInfo, CopyReport,
+                Remote, SyncReport,
                 TextIndex, VectorIndex, SearchHit, SimilarHit,
                 Violation, Schema, Problem, FsckReport, GcReport, ShaclResult, ShaclReport)
 }

@@ -38,7 +38,8 @@ def test_info_and_whoami(server: Server) -> None:
 def test_entity_routes(seeded: Server) -> None:
     c, r = seeded.client, seeded.h("reader")
     assert c.get("/api/entities/ada", headers=r).json() == {
-        "id": "ada", "type": "Person", "props": {"name": "Ada Lovelace"}}
+        "id": "ada", "type": "Person", "props": {"name": "Ada Lovelace"},
+        "valid_from": None, "valid_to": None}
     old = c.get("/api/entities/ada", params={"ref": "main~2"}, headers=r).json()
     assert old["props"] == {"name": "Ada"}
     missing = c.get("/api/entities/nobody", headers=r)

@@ -217,3 +217,37 @@ def test_search_page_at_a_ref(seeded: Server) -> None:
     escaped = seeded.client.get("/ui/search", params={"q": "lovelace"}).text
     assert "<script>x" not in escaped and "&lt;script&gt;" in escaped
     assert seeded.client.get("/ui/search").status_code == 200
+
+
+def test_entity_page_shows_and_filters_valid_time(seeded: Server) -> None:
+    """docs/valid-time.md: the entity page shows an interval and narrows to a valid time."""
+    w, c = seeded.h("writer"), seeded.client
+    assert c.post("/api/transaction", headers=w, json={"message": "Dates", "ops": [
+        {"op": "update_entity", "id": "bob", "valid_from": "1990-01-01"},
+        {"op": "put_relation", "id": "k1", "type": "KNOWS", "source": "ada", "target": "bob",
+         "valid_from": "2000-01-01", "valid_to": "2010-01-01"},
+    ]}).status_code == 200
+    login(seeded)
+    text = c.get("/ui/entity/bob").text
+    assert "valid from <time>1990-01-01T00:00:00+00:00</time>" in text
+    assert "@valid" in text  # the interval change in the history, as a field
+    assert 'name="valid_at"' in text
+    then = c.get("/ui/entity/ada", params={"valid_at": "2005-01-01"}).text
+    assert then.count('<g class="node') == 2 and "any valid time" in then
+    later = c.get("/ui/entity/ada", params={"valid_at": "2015-01-01"}).text
+    assert later.count('<g class="node') == 1  # the relation no longer held: no neighbor
+    before = c.get("/ui/entity/bob", params={"valid_at": "1980-01-01"}).text
+    assert "or not valid at 1980-01-01" in before
+    assert c.get("/ui/entity/bob", params={"valid_at": "soon"}).status_code == 422
+    # the read routes take valid_at too, and answer 422 to a malformed one
+    r = seeded.h("reader")
+    assert c.get("/api/relations", params={"valid_at": "2005-01-01"},
+                 headers=r).json()[0]["valid_to"] == "2010-01-01T00:00:00+00:00"
+    assert c.get("/api/relations", params={"valid_at": "2015-01-01"}, headers=r).json() == []
+    assert c.get("/api/count", params={"valid_between": "2011-01-01/2012-01-01",
+                                       "element": "relation"}, headers=r).json() == {"count": 0}
+    assert c.get("/api/entities/bob", params={"valid_at": "1980-01-01"},
+                 headers=r).status_code == 404
+    assert c.get("/api/count", params={"valid_at": "x"}, headers=r).status_code == 422
+    assert c.get("/api/count", params={"valid_between": "2011-01-01"},
+                 headers=r).status_code == 422

@@ -65,6 +65,15 @@ def seed(path: Path) -> dict[str, str]:
                         author="bob")
         protect_branch(repo, "release/*")
         repo.create_branch("release/1", author="alice")
+        repo.create_branch("graph", author="alice")
+        with repo.transaction("A hub with long names", author="alice", branch="graph") as tx:
+            tx.put_entity("hub", type="CreativeWorkSeries",
+                          props={"name": "The Hitchhiker's Guide to the Galaxy"})
+            for i in range(12):
+                tx.put_entity(f"n{i}", type=("Person", "Organization", "Place")[i % 3],
+                              props={"name": f"Neighbour number {i} with a long name"})
+                tx.put_relation(f"r{i}", type=("AUTHORED_BY", "PUBLISHED_BY")[i % 2],
+                                source="hub", target=f"n{i}")
     return tokens
 
 
@@ -291,5 +300,37 @@ def test_merge_requests_blocked_and_merged(page: Any, admin: Any) -> None:
     page.click("dd a.sha")
     assert "Merge request #" in page.inner_text("h1") and "Add a good entity" in \
         page.inner_text("h1")
+    number = good.rstrip("/").rsplit("/", 1)[1]
+    assert page.inner_text("a.mr-link") == f"#{number}"  # the merge commit records it
+    page.goto("/ui/log")
+    assert page.locator(f"a.mr-badge[href='/ui/mr/{number}']").count() == 1
     page.goto("/ui/mr?state=merged")
     assert "Add a good entity" in page.inner_text("table.requests")
+
+
+def test_neighborhood_labels_are_whole_and_do_not_overlap(page: Any) -> None:
+    """The entity page's graph names each neighbor (its name, wrapped, and its type) and each
+    edge (its relation type); no two node labels overlap, none is cut short."""
+    page.goto("/ui/entity/hub?ref=graph")
+    svg = page.locator("svg.neighborhood")
+    assert svg.locator(".node").count() == 13
+    lines = page.evaluate("""() => [...document.querySelectorAll('svg.neighborhood text.label')]
+        .map(t => [...t.querySelectorAll('tspan')].map(s => s.textContent))""")
+    names = {" ".join(spans[:-1]) for spans in lines}
+    assert {f"Neighbour number {i} with a long name" for i in range(12)} < names
+    assert "The Hitchhiker's Guide to the Galaxy" in names
+    types = {spans[-1] for spans in lines}
+    assert types == {"Person", "Organization", "Place", "CreativeWorkSeries"}
+    assert {svg.locator("text.rel-type").nth(i).text_content()
+            for i in range(12)} == {"AUTHORED_BY", "PUBLISHED_BY"}
+    boxes = page.evaluate("""() => [...document.querySelectorAll('svg.neighborhood text.label')]
+        .map(t => { const b = t.getBBox(); return [b.x, b.y, b.width, b.height]; })""")
+    for i, (x1, y1, w1, h1) in enumerate(boxes):
+        for x2, y2, w2, h2 in boxes[i + 1:]:
+            assert x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1, \
+                (boxes[i], (x2, y2, w2, h2))
+    width, height = page.evaluate("""() => { const v = document.querySelector(
+        'svg.neighborhood').viewBox.baseVal; return [v.width, v.height]; }""")
+    for x, y, w, h in boxes:
+        assert x >= 0 and y >= 0 and x + w <= width and y + h <= height, (x, y, w, h)
+    shot(page, "entity-neighborhood")

@@ -252,6 +252,8 @@ def test_merge_requests_through_the_api(server: Server) -> None:
     listed = c.get("/api/merge-requests", params={"state": "merged"},
                    headers=server.h("reader")).json()
     assert [r["number"] for r in listed] == [1] and listed[0]["merge_commit"] == head.id
+    assert head.metadata["merge_request"] == 1 and head.metadata["approved_by"] == ["alice"]
+    assert "fsck" in head.metadata["checks"]  # type: ignore[operator]
     assert c.get("/api/merge-requests", params={"state": "x"},
                  headers=server.h("reader")).status_code == 422
 
@@ -275,6 +277,12 @@ def test_merge_request_pages(server: Server) -> None:
     page = server.client.post("/ui/mr/1/merge", data={"csrf": csrf(server)}).text
     assert 'id="mr-state">merged<' in page
     assert server.repo.head().entity("bob") is not None
+    head = server.repo.log()[0]
+    assert len(head.parents) == 2 and head.metadata["merge_request"] == 1
+    commit_page = server.client.get(f"/ui/commit/{head.id}").text
+    assert re.search(r'<a class="mr-link" href="/ui/mr/1">#1</a>', commit_page)
+    assert "approved by alice" in commit_page
+    assert '<a class="mr-badge" href="/ui/mr/1">MR #1</a>' in server.client.get("/ui/log").text
     assert "Add Bob" in server.client.get("/ui/mr", params={"state": "merged"}).text
     assert server.client.get("/ui/mr/99").status_code == 404
 
@@ -332,7 +340,10 @@ def test_merge_request_storage_on_every_backend(repo_url: str) -> None:
             mr.merge(repo, bob, 1, mr.Checks())
         mr.approve(repo, alice, 1)
         done, result = mr.merge(repo, bob, 1, mr.Checks())
-        assert done.state == "merged" and result.status == "fast_forward"
+        # it could fast-forward, but a merge commit records the request
+        assert done.state == "merged" and result.status == "merged"
+        assert result.commit is not None and result.commit.metadata["merge_request"] == 1
+        assert done.merge_commit == result.commit.id == repo.resolve("main").id
         assert repo.head().entity("a").props["v"] == 2
         assert [r.number for r in mr.list_requests(repo, "open")] == [2]
         assert mr.close(repo, bob, 2).state == "closed"
@@ -375,7 +386,7 @@ def test_merge_requests_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyP
     run("mr", "merge", "1", code=3)  # no approval yet
     run("mr", "approve", "1", "--author", "bob", code=1)  # its author
     run("mr", "approve", "1", "--author", "alice", "--comment", "ok")
-    assert "fast forward" in run("mr", "merge", "1")
+    assert "merged as" in run("mr", "merge", "1")  # a merge commit, not a fast forward
     listed = json.loads(run("mr", "list", "--state", "merged", "--json"))
     assert [r["number"] for r in listed] == [1] and listed[0]["approvals"] == ["alice"]
     with palimpsest.open(str(path)) as repo:
@@ -394,3 +405,102 @@ def test_bad_merge_request_input_is_refused_with_422(server: Server) -> None:
     assert server.client.put("/api/merge-rules/a%01b", json={"approvals": 1},
                              headers=a).status_code == 422
     assert server.client.get("/api/merge-requests/7", headers=w).status_code == 404
+
+
+def seed_mixed(repo: palimpsest.Repository) -> None:
+    """A root commit and a second one changing entities, relations, documents and kv."""
+    with repo.transaction("root") as tx:
+        for i in range(12):
+            tx.put_entity(f"p{i:02}", type=("Person", "Place")[i % 2], props={"i": i})
+        tx.put_relation("k1", "KNOWS", "p00", "p02")
+        tx.put_document("notes", "n1", {"text": "one"})
+    repo.kv.set("/cfg/a", b"1")
+    with repo.transaction("second") as tx:
+        for i in range(0, 12, 3):
+            tx.update_entity(f"p{i:02}", {"i": -i})
+        tx.delete_entity("p01")
+        tx.put_relation("k2", "LIVES_IN", "p02", "p03")
+        tx.put_relation("k1", "KNOWS", "p00", "p04")
+        tx.put_document("notes", "n1", {"text": "two"})
+        tx.put_document("books", "b1", {"title": "t"})
+
+
+def test_summary_counted_in_sql_equals_the_diff(repo_url: str) -> None:
+    """The UI's summary, counted in SQL without reading values, equals the summary of the
+    diff's decoded changes, for a root commit, a commit and a range (both backends)."""
+    from palimpsest.server.ui_diff import count_diff, summarize
+
+    with palimpsest.open(repo_url) as repo:
+        seed_mixed(repo)
+        log = repo.log()
+        root, head = log[-1], log[0]
+        for a, b in [(None, root), (root, head), (None, head), (head, root)]:
+            expected = summarize(list(read_diff_of(repo, a, b)))
+            assert count_diff(repo, a, b) == expected, (a, b)
+
+
+def read_diff_of(repo: palimpsest.Repository, a: Any, b: Any) -> list[Change]:
+    from palimpsest.server.ui_diff import read_diff
+    return list(read_diff(repo, a, b).changes)
+
+
+@pytest.mark.parametrize("per", [1, 7, 50])
+def test_big_diff_pages_read_only_their_page(server: Server, monkeypatch: pytest.MonkeyPatch,
+                                             per: int) -> None:
+    """A diff above FULL_READ is never read whole: a full diff fails, each page decodes at
+    most its own changes, and walking the pages (all, or one element kind) reaches every
+    change once, in diff order; the summary still counts every change by type."""
+    from palimpsest.server import ui_diff
+    from palimpsest.versioning import diff as diff_module
+
+    seed_many(server.repo)
+    seed_mixed(server.repo)
+    expected = list(server.repo.diff("v1", "main").changes)
+    monkeypatch.setattr(ui_diff, "FULL_READ", 10)
+    ui_diff.clear_cache()
+    decoded = [0]
+    original = diff_module._change
+
+    def counting(*args: Any) -> Change:
+        decoded[-1] += 1
+        return original(*args)
+
+    def no_full_diff(*args: Any, limit: int | None = None, **kw: Any) -> Any:
+        assert limit is not None, "the UI read a whole diff"
+        return diff_module.compute(*args, limit=limit, **kw)
+
+    monkeypatch.setattr(diff_module, "_change", counting)
+    monkeypatch.setattr(ui_diff, "compute_diff", no_full_diff)
+    real_diff = server.repo.diff
+    monkeypatch.setattr(server.repo, "diff", lambda *a, **kw: no_full_diff(None) if
+                        kw.get("limit") is None else real_diff(*a, **kw))
+    login(server)
+    text = server.client.get("/ui/compare", params={"a": "v1", "b": "main"}).text
+    assert decoded == [ui_diff.PER_PAGE]  # the first screen decodes its page, nothing more
+    assert f"Summary <small>{len(expected)} changes</small>" in text
+    assert "by element and id" in text
+    row = re.search(r'<tr class="type-row" data-element="entity" data-type="Class">.*?</tr>',
+                    text, re.S)
+    assert row and "+40" in row.group(0) and "−10" in row.group(0) and "~20" in row.group(0)
+
+    seen: list[tuple[str, int]] = []
+    url: str | None = "/ui/compare"
+    query: dict[str, Any] | None = {"a": "v1", "b": "main", "per": per}
+    while url:
+        decoded.append(0)
+        page = server.client.get(url, params=query).text
+        assert decoded[-1] <= per
+        seen += [(kind, int(i)) for kind, i in ANCHOR.findall(page)]
+        found = re.search(r'<a href="([^"]+)" class="next-page"', page)
+        url, query = (html.unescape(found.group(1)), None) if found else (None, None)
+    assert [i for _, i in seen] == list(range(len(expected)))
+    assert [k for k, _ in seen] == [c.kind for c in expected]
+
+    relations = [c for c in expected if c.element == "relation"]
+    decoded.append(0)
+    jump = server.client.get("/ui/compare", params={"a": "v1", "b": "main", "per": per,
+                                                    "element": "relation",
+                                                    "offset": len(relations) - 1}).text
+    assert decoded[-1] <= per
+    assert f"of {len(relations)}" in jump
+    assert relations[-1].id in jump

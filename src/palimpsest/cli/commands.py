@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import wire
+from ..types import Entity, Relation
 from .common import (
     EXIT_USAGE,
     AuthorOpt,
@@ -27,10 +28,15 @@ from .common import (
     RefOpt,
     SourceOpt,
     State,
+    ValidAtOpt,
+    ValidBetweenOpt,
+    ValidFromOpt,
+    ValidToOpt,
     app,
     echo,
     emit_json,
     fail,
+    narrow,
     open_repo,
     paint,
     parse_assignments,
@@ -190,6 +196,15 @@ PropsOpt = Annotated[str | None, typer.Option(
                                     "- standard input).")]
 
 
+def valid_text(element: Entity | Relation) -> str:
+    """`` valid [FROM, TO)`` for an element with a valid-time interval, else ``""``."""
+    if element.valid_from is None and element.valid_to is None:
+        return ""
+    start = element.valid_from.isoformat() if element.valid_from else "-∞"
+    end = element.valid_to.isoformat() if element.valid_to else "∞"
+    return paint(f"  valid [{start}, {end})", "dim")
+
+
 @app.command()
 def put(
     ctx: typer.Context,
@@ -204,6 +219,8 @@ def put(
     collection: CollectionOpt = None,
     value: Annotated[str | None, typer.Option(
         "--value", metavar="JSON", help="Document value (with --collection); @FILE, -.")] = None,
+    valid_from: ValidFromOpt = None,
+    valid_to: ValidToOpt = None,
     source_: SourceOpt = None,
     provenance: ProvenanceOpt = None,
     message: MessageOpt = None,
@@ -219,6 +236,8 @@ def put(
 
       palimpsest put ada --update --set died=1852 --unset nickname
 
+      palimpsest put acme --type Company --valid-from 1999-03-01
+
       palimpsest put ada --type Person --props '{"name": "Ada"}'
 
       palimpsest put n1 --collection notes --value '{"text": "hello"}'
@@ -232,6 +251,9 @@ def put(
         fail("--props must be a JSON object", code=EXIT_USAGE)
     values.update(parse_assignments(set_))
     if collection is not None:
+        if valid_from is not None or valid_to is not None:
+            fail("documents have no valid time; --valid-from/--valid-to are for entities",
+                 code=EXIT_USAGE)
         doc = parse_json_arg(value, "--value") if value is not None else values
         commit = repo.put_document(collection, id, doc, message=message, author=author,
                                    branch=branch, provenance=origin)
@@ -240,7 +262,8 @@ def put(
         for name in unset or ():
             values[name] = None
         commit = repo.update_entity(id, values, type=type, message=message, author=author,
-                                    branch=branch, provenance=origin)
+                                    branch=branch, valid_from=valid_from, valid_to=valid_to,
+                                    provenance=origin)
         entity = repo.at(commit.id).get_entity(id)
         result = wire.encode(entity)
     else:
@@ -250,8 +273,9 @@ def put(
         if unset:
             fail("--unset only makes sense with --update", code=EXIT_USAGE)
         commit = repo.put_entity(id, type, values, message=message, author=author,
-                                 branch=branch, provenance=origin)
-        result = {"id": id, "type": type, "props": values}
+                                 branch=branch, valid_from=valid_from, valid_to=valid_to,
+                                 provenance=origin)
+        result = wire.encode(repo.at(commit.id).get_entity(id))
     if wants_json(ctx, json_out):
         emit_json({"commit": wire.encode(commit), "element": result})
         return
@@ -267,6 +291,8 @@ def get(
     ref: RefOpt = None,
     relation: Annotated[bool, typer.Option("--relation", help="Get a relation.")] = False,
     collection: CollectionOpt = None,
+    valid_at: ValidAtOpt = None,
+    valid_between: ValidBetweenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Show one entity (with its relations), relation or document at a ref.
@@ -278,9 +304,11 @@ def get(
       palimpsest get ada --ref v1.0 --json
 
       palimpsest get n1 --collection notes
+
+      palimpsest get ada --ref main@2025-03-01 --valid-at 2022-06-01
     """
     repo = open_repo(ctx)
-    view = repo.at(ref)
+    view = narrow(repo.at(ref), valid_at, valid_between)
     as_json = wants_json(ctx, json_out)
     if collection is not None:
         doc = view.document(collection, id)
@@ -298,7 +326,8 @@ def get(
         if as_json:
             emit_json(wire.encode(rel))
             return
-        echo(f"{paint(rel.id, 'bold')}: {rel.source} -[{rel.type}]-> {rel.target}")
+        echo(f"{paint(rel.id, 'bold')}: {rel.source} -[{rel.type}]-> {rel.target}"
+             f"{valid_text(rel)}")
         for name, val in sorted(rel.props.items()):
             echo(f"  {name}: {short(val, 200)}")
         return
@@ -312,13 +341,13 @@ def get(
         emit_json({**wire.encode(entity), "out": [wire.encode(r) for r in out_rels],
                    "in": [wire.encode(r) for r in in_rels]})
         return
-    echo(f"{paint(entity.id, 'bold')} ({paint(entity.type, 'cyan')})")
+    echo(f"{paint(entity.id, 'bold')} ({paint(entity.type, 'cyan')}){valid_text(entity)}")
     if entity.props:
         table(["property", "value"], [(k, short(v, 200)) for k, v in sorted(entity.props.items())])
     for rel in out_rels:
-        echo(f"  -[{paint(rel.type, 'magenta')}]-> {rel.target}")
+        echo(f"  -[{paint(rel.type, 'magenta')}]-> {rel.target}{valid_text(rel)}")
     for rel in in_rels:
-        echo(f"  <-[{paint(rel.type, 'magenta')}]- {rel.source}")
+        echo(f"  <-[{paint(rel.type, 'magenta')}]- {rel.source}{valid_text(rel)}")
 
 
 @app.command()
@@ -371,6 +400,8 @@ def relate(
         "--id", help="Relation id (default: 'SOURCE TYPE TARGET').")] = None,
     set_: SetOpt = None,
     props: PropsOpt = None,
+    valid_from: ValidFromOpt = None,
+    valid_to: ValidToOpt = None,
     source_: SourceOpt = None,
     provenance: ProvenanceOpt = None,
     message: MessageOpt = None,
@@ -385,6 +416,8 @@ def relate(
       palimpsest relate ada KNOWS bob
 
       palimpsest relate users RETURNS User --id users-returns-user --set since=2024
+
+      palimpsest relate ada KNOWS alice --valid-from 2020-01-01 --valid-to 2023-01-01
     """
     repo = open_repo(ctx)
     values = parse_json_arg(props, "--props") or {}
@@ -394,7 +427,8 @@ def relate(
     rid = id or f"{source} {type} {target}"
     commit = repo.put_relation(rid, type, source, target, values,
                                message=message or f"Relate {source} -[{type}]-> {target}",
-                               author=author, branch=branch,
+                               author=author, branch=branch, valid_from=valid_from,
+                               valid_to=valid_to,
                                provenance=provenance_arg(source_, provenance))
     report_commit(ctx, commit, json_out, branch)
 
@@ -444,6 +478,7 @@ def _register() -> None:
     from . import data, history, mr, refs, schemas, search, sparql  # noqa: F401
     from . import manage  # noqa: F401  (combine, index, view)
     from . import webhook  # noqa: F401
+    from . import sync  # noqa: F401  (clone, remote, fetch, pull, push)
 
 
 _register()

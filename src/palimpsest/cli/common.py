@@ -93,6 +93,10 @@ _CLI_WORDS = (
     (r"repo\.fsck\(\)", "`palimpsest fsck`"),
     (r"repo\.schemas\(\)", "`palimpsest schema list`"),
     (r"repo\.set_schema", "`palimpsest schema set`"),
+    (r"push with force=True", "push with --force"),
+    (r"clone with depth=", "clone with --depth"),
+    (r"repo\.remotes\.add\(name, url\)", "`palimpsest remote add NAME URL`"),
+    (r"replicas= needs", "a read replica (?replica=URL in the repository URL) needs"),
 )
 
 
@@ -304,6 +308,26 @@ def provenance_arg(source: str | None, record: str | None) -> dict[str, Any] | N
     if source is not None:
         found = {**(found or {}), "source": source}
     return found
+
+
+ValidAtOpt = Annotated[str | None, typer.Option(
+    "--valid-at", metavar="TIME", help="Valid time: only the entities and relations that hold "
+                                       "in the world at TIME (ISO 8601).")]
+ValidBetweenOpt = Annotated[str | None, typer.Option(
+    "--valid-between", metavar="START/END", help="Valid time: only what holds at some time "
+                                                 "in [START, END).")]
+ValidFromOpt = Annotated[str | None, typer.Option(
+    "--valid-from", metavar="TIME", help="Start of the valid-time interval (ISO 8601; with "
+                                         "--update, 'open' opens it).")]
+ValidToOpt = Annotated[str | None, typer.Option(
+    "--valid-to", metavar="TIME", help="End of the valid-time interval, excluded (ISO 8601; "
+                                       "with --update, 'open' opens it).")]
+
+
+def narrow(view: Any, valid_at: str | None, valid_between: str | None) -> Any:
+    """``view`` narrowed to ``--valid-at`` or ``--valid-between`` (one of them at most)."""
+    from ..view import narrowed
+    return narrowed(view, valid_at, valid_between)
 
 
 def wants_json(ctx: typer.Context, flag: bool) -> bool:

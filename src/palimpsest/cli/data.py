@@ -20,12 +20,15 @@ from .common import (
     JsonOpt,
     MessageOpt,
     RefOpt,
+    ValidAtOpt,
+    ValidBetweenOpt,
     app,
     echo,
     emit_json,
     err,
     fail,
     missing_feature,
+    narrow,
     open_repo,
     paint,
     parse_json_arg,
@@ -213,9 +216,12 @@ def query(
     limit: Annotated[int | None, typer.Option("--limit", "-n", help="At most N results.")
                      ] = None,
     ref: RefOpt = None,
+    valid_at: ValidAtOpt = None,
+    valid_between: ValidBetweenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Find documents (or entities) matching filters, at any ref.
+    """Find documents (or entities) matching filters, at any ref (entities: at a valid time
+    with --valid-at).
 
     Examples:
 
@@ -227,7 +233,7 @@ def query(
       true}}]}'
     """
     repo = open_repo(ctx)
-    view = repo.at(ref)
+    view = narrow(repo.at(ref), valid_at, valid_between)
     if not hasattr(view, "query"):
         missing_feature("query")
     filters = _conditions(conditions or [])

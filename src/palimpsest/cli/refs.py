@@ -21,6 +21,7 @@ from .common import (
     missing_feature,
     open_repo,
     paint,
+    parse_json_arg,
     report_commit,
     short,
     stat_text,
@@ -261,6 +262,10 @@ def merge(
                                                             "nothing.")] = False,
     message: MessageOpt = None,
     author: AuthorOpt = None,
+    metadata: Annotated[str | None, typer.Option(
+        "--metadata", help="A JSON object added to the merge commit's metadata (@FILE reads "
+                           "a file); with it a merge that could fast-forward writes a merge "
+                           "commit.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Three-way merge of SOURCE into the current branch (or --into), property by property.
@@ -277,7 +282,13 @@ def merge(
       palimpsest merge experiment --strategy theirs
 
       palimpsest merge feature --resolve ada.name='"Ada L."'
+
+      palimpsest merge feature --metadata '{"ticket": "DATA-12"}'
     """
+    meta = parse_json_arg(metadata, "--metadata")
+    if meta is not None and not isinstance(meta, dict):
+        fail("--metadata must be a JSON object, e.g. '{\"ticket\": \"DATA-12\"}'",
+             code=EXIT_USAGE)
     repo = open_repo(ctx)
     if not hasattr(repo, "merge"):
         missing_feature("merge")
@@ -287,7 +298,7 @@ def merge(
             return repo.merge_preview(source, into=into, strategy=strategy,
                                       resolutions=resolutions)
         return repo.merge(source, into=into, message=message, author=author,
-                          strategy=strategy, resolutions=resolutions)
+                          strategy=strategy, resolutions=resolutions, metadata=meta)
 
     _run_merge(ctx, call, json_out, "Merge")
 

@@ -21,13 +21,15 @@ from typing import IO
 
 import orjson
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, InvalidValue
 from ..types import JSON
 from .snapshot import Snapshot
 
 ENTITY_COLUMNS = ("id", "type")
 RELATION_COLUMNS = ("id", "type", "source", "target")
-_RESERVED = {"id", "type", "source", "target"}
+_RESERVED = {"id", "type", "source", "target", "valid_from", "valid_to"}
+VALID_COLUMNS = ("valid_from", "valid_to")
+"""Optional columns: the element's valid-time interval (ISO 8601; empty for an open end)."""
 _PREFIX = "props."
 
 
@@ -82,8 +84,9 @@ def read_csv(stream: IO[str], *, source: str | None = None, skip_invalid: bool =
         need = ", ".join(fixed)
         raise InvalidInput(f"the header must have the columns {need} (missing: "
                            f"{', '.join(missing) or 'id'})", source=source, line=1)
-    index = {name: header.index(name) for name in fixed if name in header}
-    extra = [(i, _prop(name)) for i, name in enumerate(header) if name not in fixed]
+    index = {name: header.index(name) for name in (*fixed, *VALID_COLUMNS) if name in header}
+    extra = [(i, _prop(name)) for i, name in enumerate(header)
+             if name not in fixed and name not in VALID_COLUMNS]
     while True:
         try:
             row = next(reader)
@@ -108,16 +111,26 @@ def read_csv(stream: IO[str], *, source: str | None = None, skip_invalid: bool =
                                      line=line), skip_invalid)
             continue
         if relations:
-            rid = cells.get("id") or f"{cells['source']} {cells['type']} {cells['target']}"
-            snap.add("relation", rid, (cells["type"], cells["source"], cells["target"], props),
+            kind = "relation"
+            ident = cells.get("id") or f"{cells['source']} {cells['type']} {cells['target']}"
+            snap.add("relation", ident, (cells["type"], cells["source"], cells["target"],
+                                         props),
                      source, line, skip_invalid,
                      "" if cells.get("id") else " (an id column tells parallel relations apart)")
         else:
-            snap.add("entity", cells["id"], (cells["type"], props), source, line, skip_invalid)
+            kind, ident = "entity", cells["id"]
+            snap.add("entity", ident, (cells["type"], props), source, line, skip_invalid)
+        try:
+            snap.set_interval(kind, ident, cells.get("valid_from") or None,
+                              cells.get("valid_to") or None)
+        except InvalidValue as exc:
+            snap.reject(InvalidInput(str(exc), source=source, line=line), skip_invalid)
     return snap
 
 
 def _write(rows: list[tuple[list[str], dict[str, JSON]]], fixed: tuple[str, ...]) -> str:
+    """Rows of (fixed cells, properties); the fixed cells may end with the valid-time
+    columns (when ``fixed`` does)."""
     names = sorted({k for _, props in rows for k in props})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -127,16 +140,29 @@ def _write(rows: list[tuple[list[str], dict[str, JSON]]], fixed: tuple[str, ...]
     return out.getvalue()
 
 
+def _with_valid(snap: Snapshot, kind: str, ident: str, cells: list[str], dated: bool
+                ) -> list[str]:
+    if not dated:
+        return cells
+    lo, hi = snap.interval_text(kind, ident)
+    return [*cells, lo or "", hi or ""]
+
+
 def entities_csv(snap: Snapshot) -> str:
-    """The entities of a snapshot as CSV text, by id."""
-    return _write([([eid, snap.entities[eid][0]], snap.entities[eid][1])
-                   for eid in sorted(snap.entities)], ENTITY_COLUMNS)
+    """The entities of a snapshot as CSV text, by id (with the valid-time columns when any
+    entity has an interval)."""
+    dated = any(kind == "entity" for kind, _ in snap.intervals)
+    return _write([(_with_valid(snap, "entity", eid, [eid, snap.entities[eid][0]], dated),
+                    snap.entities[eid][1]) for eid in sorted(snap.entities)],
+                  ENTITY_COLUMNS + VALID_COLUMNS if dated else ENTITY_COLUMNS)
 
 
 def relations_csv(snap: Snapshot) -> str:
-    """The relations of a snapshot as CSV text, by id."""
+    """The relations of a snapshot as CSV text, by id (valid-time columns as for entities)."""
+    dated = any(kind == "relation" for kind, _ in snap.intervals)
     rows = []
     for rid in sorted(snap.relations):
         rtype, source, target, props = snap.relations[rid]
-        rows.append(([rid, rtype, source, target], props))
-    return _write(rows, RELATION_COLUMNS)
+        rows.append((_with_valid(snap, "relation", rid, [rid, rtype, source, target], dated),
+                     props))
+    return _write(rows, RELATION_COLUMNS + VALID_COLUMNS if dated else RELATION_COLUMNS)

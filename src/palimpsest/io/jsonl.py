@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import orjson
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, InvalidValue
 from ..types import JSON
 from .snapshot import Snapshot
 
@@ -53,6 +53,14 @@ def _text(record: dict[str, Any], name: str, what: str) -> str:
     return value
 
 
+def _interval(snap: Snapshot, kind: str, ident: str, record: dict[str, Any]) -> None:
+    """``valid_from`` / ``valid_to`` of a record (ISO text or null), when it has them."""
+    try:
+        snap.set_interval(kind, ident, record.get("valid_from"), record.get("valid_to"))
+    except InvalidValue as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _add(snap: Snapshot, record: Any, source: str | None, line: int | None) -> None:
     """Add one JSON Lines record to the snapshot (ValueError when malformed)."""
     if not isinstance(record, dict):
@@ -67,12 +75,14 @@ def _add(snap: Snapshot, record: Any, source: str | None, line: int | None) -> N
         snap.entities[eid] = (_text(record, "type", f"entity {eid!r}"),
                               _props(record, f"entity {eid!r}"))
         snap.where[("entity", eid)] = (source, line)
+        _interval(snap, "entity", eid, record)
     elif kind == "relation":
         rid = _text(record, "id", "relation")
         what = f"relation {rid!r}"
         snap.relations[rid] = (_text(record, "type", what), _text(record, "source", what),
                                _text(record, "target", what), _props(record, what))
         snap.where[("relation", rid)] = (source, line)
+        _interval(snap, "relation", rid, record)
     elif kind == "document":
         collection = _text(record, "collection", "document")
         key = _text(record, "key", f"document in {collection!r}")
@@ -155,12 +165,13 @@ def jsonl_records(snap: Snapshot, *, header: dict[str, JSON] | None = None
                         **(header or {})}, option=_SORT) + b"\n"
     for eid in sorted(snap.entities):
         etype, props = snap.entities[eid]
-        yield orjson.dumps({"kind": "entity", "id": eid, "type": etype, "props": props},
-                           option=_SORT) + b"\n"
+        yield orjson.dumps({"kind": "entity", "id": eid, "type": etype, "props": props,
+                            **snap.interval_fields("entity", eid)}, option=_SORT) + b"\n"
     for rid in sorted(snap.relations):
         rtype, source, target, props = snap.relations[rid]
         yield orjson.dumps({"kind": "relation", "id": rid, "type": rtype, "source": source,
-                            "target": target, "props": props}, option=_SORT) + b"\n"
+                            "target": target, "props": props,
+                            **snap.interval_fields("relation", rid)}, option=_SORT) + b"\n"
     for (collection, key) in sorted(snap.documents or {}):
         value = (snap.documents or {})[(collection, key)]
         yield orjson.dumps({"kind": "document", "collection": collection, "key": key,

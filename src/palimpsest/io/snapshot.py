@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..codec import check_document, check_name, check_props, content_hash, encode
+from ..codec import (
+    check_document,
+    check_interval,
+    check_name,
+    check_props,
+    content_hash,
+    encode,
+    from_us,
+)
 from ..errors import InvalidInput, InvalidValue, NotFound, PalimpsestError
 from ..storage.visibility import scan_hashes
 from ..types import JSON, Commit, CommitStats
@@ -38,6 +46,8 @@ Progress = Callable[[str, int, int], None]
 EntityData = tuple[str, dict[str, JSON]]
 RelationData = tuple[str, str, str, dict[str, JSON]]
 Where = tuple[str | None, int | None]
+Interval = tuple[int | None, int | None]
+_OPEN: Interval = (None, None)
 
 MAX_KEPT_ERRORS = 100
 
@@ -78,6 +88,9 @@ class Snapshot:
     attrs: dict[str, JSON] | None = None
     """Graph-level attributes (NetworkX ``G.graph``), stored as the document
     :data:`GRAPH_ATTRS`; None leaves that document untouched."""
+    intervals: dict[tuple[str, str], Interval] = field(default_factory=dict)
+    """``(kind, id)`` → the valid-time interval ``(valid_from, valid_to)`` in microseconds of
+    the entities and relations that have one (docs/valid-time.md); the others have none."""
 
     def __len__(self) -> int:
         return len(self.entities) + len(self.relations) + len(self.documents or {})
@@ -93,6 +106,26 @@ class Snapshot:
         self.skipped += other.skipped
         self.errors += other.errors
         self.where.update(other.where)
+        self.intervals.update(other.intervals)
+
+    def set_interval(self, kind: str, ident: str, valid_from: Any, valid_to: Any) -> None:
+        """Record an element's valid-time interval read from a file (ISO text, a datetime or
+        None for an open end; nothing when both are None). InvalidValue when malformed."""
+        if valid_from is None and valid_to is None:
+            self.intervals.pop((kind, ident), None)
+            return
+        for end in (valid_from, valid_to):
+            if end is not None and not isinstance(end, str | datetime):
+                raise InvalidValue(f"valid time of {kind} {ident!r}: expected ISO 8601 text, "
+                                   f"got {type(end).__name__}")
+        self.intervals[(kind, ident)] = check_interval(valid_from, valid_to,
+                                                       f"{kind} {ident!r}")
+
+    def interval_text(self, kind: str, ident: str) -> tuple[str | None, str | None]:
+        """An element's interval as ISO text (None, None without one), for writers."""
+        lo, hi = self.intervals.get((kind, ident), (None, None))
+        return (None if lo is None else from_us(lo).isoformat(),
+                None if hi is None else from_us(hi).isoformat())
 
     def duplicate(self, kind: str, ident: str, hint: str = "") -> str | None:
         """Why adding ``ident`` again would be wrong (None if it is new): two records of one
@@ -137,11 +170,20 @@ class Snapshot:
         for (collection, key), value in sorted((self.documents or {}).items()):
             docs.setdefault(collection, {})[key] = value
         return {
-            "entities": {i: {"type": t, "props": p} for i, (t, p) in self.entities.items()},
-            "relations": {i: {"type": t, "source": s, "target": o, "props": p}
+            "entities": {i: {"type": t, "props": p, **self.interval_fields("entity", i)}
+                         for i, (t, p) in self.entities.items()},
+            "relations": {i: {"type": t, "source": s, "target": o, "props": p,
+                              **self.interval_fields("relation", i)}
                           for i, (t, s, o, p) in self.relations.items()},
             "documents": docs,
         }
+
+    def interval_fields(self, kind: str, ident: str) -> dict[str, JSON]:
+        """``valid_from`` / ``valid_to`` of a written record (none without an interval)."""
+        if (kind, ident) not in self.intervals:
+            return {}
+        lo, hi = self.interval_text(kind, ident)
+        return {"valid_from": lo, "valid_to": hi}
 
 
 def as_snapshot(data: Snapshot | GraphLike, *, source: str | None = None) -> Snapshot:
@@ -162,8 +204,10 @@ def snapshot_of(view: View) -> Snapshot:
     snap = Snapshot()
     for entity in view.entities():
         snap.entities[entity.id] = (entity.type, entity.props)
+        snap.set_interval("entity", entity.id, entity.valid_from, entity.valid_to)
     for rel in view.relations():
         snap.relations[rel.id] = (rel.type, rel.source, rel.target, rel.props)
+        snap.set_interval("relation", rel.id, rel.valid_from, rel.valid_to)
     snap.documents = {}
     for collection in view.collections():
         for doc in view.documents(collection):
@@ -213,7 +257,7 @@ class _Texts:
 
     @staticmethod
     def same(kind: str, key: Any, type_: Any, source: Any, target: Any, props: Any,
-             stored: Mapping[str, bytes | None]) -> bool:
+             stored: Mapping[str, bytes | None], interval: Interval = (None, None)) -> bool:
         """Whether the element equals its stored version, by hash. Only the properties need
         checking: a key, type and endpoints equal to a stored row's were checked when it was
         written. False when in doubt (the caller then checks everything)."""
@@ -227,7 +271,7 @@ class _Texts:
                 encode(check_props(props, "properties"))
         except PalimpsestError:
             return False
-        return old == content_hash(kind, type_, source, target, text)
+        return old == content_hash(kind, type_, source, target, text, *interval)
 
     def entity(self, eid: str, etype: str, props: Any) -> str:
         check_name(eid, "entity id")
@@ -292,13 +336,15 @@ def import_graph(repo: Repository, data: Snapshot | GraphLike, *, mode: Mode = "
             old_entities = scan_hashes(repo.database, view.chain, "e")
             old_relations = scan_hashes(repo.database, view.chain, "r")
             # 1. compare (and validate) without writing
-            put_entities: list[tuple[str, str, str]] = []
+            put_entities: list[tuple[str, str, str, Interval]] = []
             texts = _Texts()
             kept_entities: set[str] = set()
             same = texts.same
+            intervals = snap.intervals
             for eid, (etype, props) in snap.entities.items():
                 tick()
-                if same("e", eid, etype, None, None, props, old_entities):
+                valid = intervals.get(("entity", eid), _OPEN) if intervals else _OPEN
+                if same("e", eid, etype, None, None, props, old_entities, valid):
                     unchanged += 1
                     kept_entities.add(eid)
                     continue
@@ -308,17 +354,19 @@ def import_graph(repo: Repository, data: Snapshot | GraphLike, *, mode: Mode = "
                     snap.reject(snap.locate("entity", eid, str(exc)), skip_invalid)
                     continue
                 old = old_entities.get(eid, _ABSENT)
-                if old is not _ABSENT and old == content_hash("e", etype, None, None, new_text):
+                if old is not _ABSENT and old == content_hash("e", etype, None, None, new_text,
+                                                              *valid):
                     unchanged += 1
                 else:
-                    put_entities.append((eid, etype, new_text))
+                    put_entities.append((eid, etype, new_text, valid))
                 kept_entities.add(eid)
             alive = kept_entities if mode == "replace" else kept_entities | old_entities.keys()
-            put_relations: list[tuple[str, str, str, str, str]] = []
+            put_relations: list[tuple[str, str, str, str, str, Interval]] = []
             kept_relations: set[str] = set()
             for rid, (rtype, source, target_id, props) in snap.relations.items():
                 tick()
-                if same("r", rid, rtype, source, target_id, props, old_relations) and \
+                valid = intervals.get(("relation", rid), _OPEN) if intervals else _OPEN
+                if same("r", rid, rtype, source, target_id, props, old_relations, valid) and \
                         source in alive and target_id in alive:
                     unchanged += 1
                     kept_relations.add(rid)
@@ -336,10 +384,10 @@ def import_graph(repo: Repository, data: Snapshot | GraphLike, *, mode: Mode = "
                     continue
                 old_rel = old_relations.get(rid, _ABSENT)
                 if old_rel is not _ABSENT and \
-                        old_rel == content_hash("r", rtype, source, target_id, new_text):
+                        old_rel == content_hash("r", rtype, source, target_id, new_text, *valid):
                     unchanged += 1
                 else:
-                    put_relations.append((rid, rtype, source, target_id, new_text))
+                    put_relations.append((rid, rtype, source, target_id, new_text, valid))
                 kept_relations.add(rid)
             # 2. deletions (entities in one batch: their relations are looked up at once)
             if mode == "replace":
@@ -356,11 +404,13 @@ def import_graph(repo: Repository, data: Snapshot | GraphLike, *, mode: Mode = "
             tick = _Tick(progress, "write", len(put_entities) + len(put_relations))
             # validated and encoded above: queued as they are (the relations' endpoints are
             # checked again, in one batch, against the state the commit lands on)
-            for eid, etype, new_text in put_entities:
-                tx.write_raw(Write("e", eid, PUT, etype, value=new_text))
+            for eid, etype, new_text, (lo, hi) in put_entities:
+                tx.write_raw(Write("e", eid, PUT, etype, value=new_text, valid_from=lo,
+                                   valid_to=hi))
                 tick()
-            for rid, rtype, source, target_id, new_text in put_relations:
-                tx.write_raw(Write("r", rid, PUT, rtype, source, target_id, new_text))
+            for rid, rtype, source, target_id, new_text, (lo, hi) in put_relations:
+                tx.write_raw(Write("r", rid, PUT, rtype, source, target_id, new_text,
+                                   valid_from=lo, valid_to=hi))
                 tick()
             _import_attrs(tx, view, snap, mode)
             unchanged += _import_documents(tx, view, snap, mode, skip_invalid, tick)

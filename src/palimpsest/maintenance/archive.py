@@ -80,14 +80,18 @@ def _records(db: Database, commits: CommitStore, refs: RefStore, ref: Any) -> It
                "metadata": decode(metadata), "stats": decode(stats),
                "state_hash": bytes(state).hex()}
     for row in db.iterate("SELECT r.kind, r.key, r.line, r.seq, r.op, r.type, r.source, "
-                          "r.target, r.value, r.hash, r.origin, p.value FROM rows r LEFT JOIN "
-                          "provenance p ON p.id = r.provenance ORDER BY r.seq, r.rid"):
-        kind, key, line, seq, op, type_, source, target, value, hash_, origin, record = row
+                          "r.target, r.value, r.hash, r.origin, r.valid_from, r.valid_to, "
+                          "p.value FROM rows r LEFT JOIN provenance p ON p.id = r.provenance "
+                          "ORDER BY r.seq, r.rid"):
+        (kind, key, line, seq, op, type_, source, target, value, hash_, origin, lo, hi,
+         record) = row
         if bounds is not None and seq > bounds.get(line, 0):
             continue
         out = {"t": "row", "kind": kind, "key": key, "line": line, "seq": seq, "op": op,
                "type": type_, "source": source, "target": target, "value": value,
                "hash": bytes(hash_).hex() if hash_ is not None else None, "origin": origin}
+        if lo is not None or hi is not None:  # rows without valid time: records as before
+            out["valid_from"], out["valid_to"] = lo, hi
         if record is not None:  # only then: archives without provenance stay as they were
             out["provenance"] = decode(record)
         yield out
@@ -372,7 +376,8 @@ class _Checker:
         value = r["value"]
         hash_ = bytes.fromhex(r["hash"]) if r["hash"] else None
         if r["op"] == 1 and (value is None or (not is_erased(value) and hash_ != content_hash(
-                kind, r["type"], r["source"], r["target"], value))):
+                kind, r["type"], r["source"], r["target"], value, r.get("valid_from"),
+                r.get("valid_to")))):
             raise CorruptObject(f"{where}: value of {key!r} does not match its hash")
 
     def verify_states(self, db: Database) -> None:
@@ -417,15 +422,18 @@ def _load(db: Database, kind: Any, r: dict[str, Any], number: int) -> None:
     elif kind == "row":
         hash_ = bytes.fromhex(r["hash"]) if r["hash"] else None
         if r["op"] == 1 and not is_erased(r["value"]) and hash_ != content_hash(
-                r["kind"], r["type"], r["source"], r["target"], r["value"]):
+                r["kind"], r["type"], r["source"], r["target"], r["value"],
+                r.get("valid_from"), r.get("valid_to")):
             raise CorruptObject(f"archive line {number}: value of {r['key']!r} does not match "
                                 "its hash")
         record = r.get("provenance")
         text = provenance.check(record, f"archive line {number}: provenance")
         db.run("INSERT INTO rows (kind, key, line, seq, op, type, source, target, value, hash, "
-               "origin, provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               "origin, valid_from, valid_to, provenance) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                (r["kind"], r["key"], r["line"], r["seq"], r["op"], r["type"], r["source"],
-                r["target"], r["value"], hash_, r["origin"],
+                r["target"], r["value"], hash_, r["origin"], r.get("valid_from"),
+                r.get("valid_to"),
                 provenance.intern(db, [text])[text] if text is not None else None))
     elif kind == "ref":
         db.run("INSERT INTO refs (name, kind, line, commit_seq, message, author, time_us) "

@@ -28,10 +28,10 @@ from ..codec import (
     state_add,
     state_combine,
 )
-from ..storage import integrity
+from ..storage import counts, integrity
 from ..storage.base import Database
 from ..storage.schema import rebuild_superseded
-from ..storage.visibility import Chain, read_row, scan
+from ..storage.visibility import Chain, read_row, scan, visible
 from ..types import FsckReport, Problem
 from ..versioning.commits import CommitStore, id_bytes, id_text, parents_text
 from ..versioning.elements import ERASED, is_erased
@@ -106,6 +106,8 @@ def fsck(db: Database, commits: CommitStore, *, last: int | None = None,
         _check_lines(db, report)
         _check_superseded(db, report, min_seq, pruned)
         _check_pruned(db, report, pruned)
+        if last is None and not any(p.check == "superseded" for p in report.details):
+            _check_type_counts(db, report)  # counted through superseded: only when it is right
     return report.report()
 
 
@@ -129,9 +131,11 @@ def _check_rows(db: Database, report: _Tally, min_seq: int) -> None:
     def where() -> str:
         return f"row {rid} ({KIND_NAMES.get(kind, kind)} {key!r}, seq {seq})"
 
-    for rid, kind, key, line, seq, op, type_, source, target, value, hash_, has_commit in \
+    for (rid, kind, key, line, seq, op, type_, source, target, value, hash_, valid_from,
+         valid_to, has_commit) in \
             db.iterate("SELECT r.rid, r.kind, r.key, r.line, r.seq, r.op, r.type, r.source, "
-                       "r.target, r.value, r.hash, c.seq FROM rows r LEFT JOIN commits c "
+                       "r.target, r.value, r.hash, r.valid_from, r.valid_to, c.seq "
+                       "FROM rows r LEFT JOIN commits c "
                        "ON c.seq = r.seq AND c.line = r.line WHERE r.seq >= ?", (min_seq,)):
         report.rows += 1
         if kind not in KIND_NAMES or op not in (0, 1):
@@ -148,7 +152,8 @@ def _check_rows(db: Database, report: _Tally, min_seq: int) -> None:
         elif is_erased(value):
             report.erased_rows += 1
             _check_erased(report, erasures, where(), rid, seq, kind, key, value)
-        elif content_hash(kind, type_, source, target, value) != bytes(hash_):
+        elif content_hash(kind, type_, source, target, value, valid_from,
+                          valid_to) != bytes(hash_):
             report.add("row-hash", f"{where()}: value does not match its hash", rid=rid,
                        seq=seq)
 
@@ -343,6 +348,55 @@ def _check_superseded(db: Database, report: _Tally, min_seq: int, pruned: _Prune
                            "repair_indexes=True", rid=rid, seq=seq)
     if bad > 100:
         report.add("superseded", f"... and {bad - 100} more rows with a stale 'superseded' mark")
+
+
+def _check_type_counts(db: Database, report: _Tally) -> None:
+    """The maintained counts by type (``storage/counts.py``) at every branch head and tag
+    must equal the live rows counted. Refs or lines that are themselves broken are left to
+    the other checks."""
+    origin = {int(i): (p, f, h) for i, p, f, h in
+              db.all("SELECT id, parent, fork_seq, head_seq FROM lines")}
+
+    def chain(line: int, bound: int) -> Chain | None:
+        out, seen = [(line, bound)], {line}
+        parent, fork = origin[line][0], origin[line][1]
+        while parent is not None and fork is not None:
+            if int(parent) in seen or int(parent) not in origin:
+                return None
+            seen.add(int(parent))
+            out.append((int(parent), int(fork)))
+            parent, fork = origin[int(parent)][0], origin[int(parent)][1]
+        return tuple(out)
+
+    heads: dict[str, Chain] = {}
+    for name, kind, line, seq in db.all("SELECT name, kind, line, commit_seq FROM refs"):
+        found: Chain | None = None
+        if kind == "branch" and line is not None and int(line) in origin:
+            _, fork, head = origin[int(line)]
+            bound = head if head is not None else fork
+            found = chain(int(line), int(bound)) if bound is not None else None
+        elif seq is not None:
+            tagged = db.one("SELECT line FROM commits WHERE seq = ?", (seq,))
+            if tagged is not None and int(tagged[0]) in origin:
+                found = chain(int(tagged[0]), int(seq))
+        if found is not None:
+            heads[str(name)] = found
+    for name, at in sorted(heads.items()):
+        lines = ",".join(str(int(part[0])) for part in at)
+        for kind in ("e", "r", "d"):
+            where, params = visible(at, kind)
+            counted = {str(t): int(n) for t, n in db.all(
+                f"SELECT r.type, count(*) FROM rows r WHERE r.kind = ? AND r.op = 1 AND {where} "
+                "AND r.type IS NOT NULL GROUP BY r.type", [kind, *params])}
+            kept = {str(t) for (t,) in db.all(
+                f"SELECT DISTINCT type FROM type_counts WHERE kind = ? AND line IN ({lines})",
+                (kind,))}
+            for type_ in sorted(counted.keys() | kept):
+                n = counts.count_at(db, at, kind, type_)
+                if n != counted.get(type_, 0):
+                    report.add("counts", f"{name}: the maintained count of {KIND_NAMES[kind]} "
+                               f"of type {type_!r} is {n}, the rows hold {counted.get(type_, 0)}; "
+                               "run fsck with repair_indexes=True", name=name)
 
 
 def _check_pruned(db: Database, report: _Tally, pruned: _Pruned) -> None:

@@ -20,6 +20,7 @@ import builtins
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from ..codec import MAX_VALUE_BYTES, check_count, decode, encode, from_us
@@ -50,11 +51,13 @@ class Reader:
     (possibly a deletion) or None, one query per key or one per 500 with :meth:`prefetch`.
     What it read is :attr:`known`, so the commit does not read those rows again."""
 
-    def __init__(self, db: Database, chain: Chain) -> None:
+    def __init__(self, db: Database, chain: Chain,
+                 commit_time: Callable[[int], int] | None = None) -> None:
         self.db = db
         self.chain = chain
         self.known: dict[tuple[str, str], StoredRow | None] = {}
         self._times: dict[int, int] = {}
+        self._commit_time = commit_time  # one commit's time (µs) by seq, e.g. from a cache
 
     def __call__(self, key: str) -> StoredRow | None:
         ident = (KIND, key)
@@ -84,7 +87,10 @@ class Reader:
         if created is not None:
             return created
         if row.seq not in self._times:
-            self._creation_times([row])
+            if self._commit_time is not None:
+                self._times[row.seq] = self._commit_time(row.seq)
+            else:
+                self._creation_times([row])
         return self._times.get(row.seq, 0)
 
 
@@ -265,8 +271,7 @@ def read_entry(db: Database, chain: Chain, key: str) -> Entry | None:
                  [KIND, key, *params])
     if row is None or row[5] != PUT:
         return None
-    width = len(StoredRow._fields)
-    return to_entry(StoredRow(*row[:width]), id_text(row[width]), int(row[width + 1]))
+    return to_entry(StoredRow(*row[:-2]), id_text(row[-2]), int(row[-1]))
 
 
 # -- operations for transactions ------------------------------------------------------------
@@ -520,8 +525,15 @@ class KeyValue:
         commit = self._commit(message or f"kv set {len(values)} keys", author, metadata,
                               values, build)
         assert commit is not None
-        return [self._written(key, value, version, created, commit)
-                for key, value, version, created in made]
+        stamp = commit.timestamp
+        times: dict[int | None, datetime] = {None: stamp}  # keys created together share one
+        out = []
+        for key, value, version, created in made:
+            created_at = times.get(created)
+            if created_at is None:
+                created_at = times[created] = from_us(created or 0)
+            out.append(Entry(key, value, version, created_at, stamp, commit.id))
+        return out
 
     def compare_and_set(self, key: str, expected_version: int, value: bytes, *,
                         message: str | None = None, author: str | None = None,

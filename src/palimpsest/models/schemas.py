@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 from ..codec import DOC_SEP, decode, encode
 from ..errors import InvalidValue, SchemaViolation
 from ..storage.base import Database
+from ..storage.cache import facts_of
 from ..storage.visibility import Chain, StoredRow, adjacent, read_rows, scan
 from ..types import JSON, Schema, SchemaKind, Violation
-from ..versioning.elements import PUT, Write, doc_key, is_erased, split_doc_key
+from ..versioning.elements import PUT, Write, doc_key, is_erased, row_of_write, split_doc_key
 
 COLLECTION = "_schemas"
 """The reserved collection holding the schemas, one document per target."""
@@ -131,8 +132,7 @@ def _compiled(text: str) -> _Compiled:
 
 # -- the state a commit produces ------------------------------------------------------------
 def _pending_row(write: Write) -> StoredRow:
-    return StoredRow(0, write.kind, write.key, 0, 0, write.op, write.type, write.source,
-                     write.target, write.value, None, None)
+    return row_of_write(write)
 
 
 class _State:
@@ -203,9 +203,10 @@ def load(db: Database, chain: Chain, pending: Mapping[Ident, Write] | None = Non
 
 
 def ever_had_schemas(db: Database) -> bool:
-    """Whether any version of any branch ever held a schema (one index probe)."""
-    return db.one("SELECT 1 FROM rows WHERE kind = 'd' AND type = ? LIMIT 1",
-                  [COLLECTION]) is not None
+    """Whether any version of any branch ever held a schema (one index probe; inside a
+    write, kept between commits: storage.cache.WriteFacts)."""
+    return facts_of(db).get(db, ("rows", "d", COLLECTION), lambda: db.one(  # type: ignore[no-any-return]
+        "SELECT 1 FROM rows WHERE kind = 'd' AND type = ? LIMIT 1", [COLLECTION]) is not None)
 
 
 def schemas(db: Database, chain: Chain) -> list[Schema]:

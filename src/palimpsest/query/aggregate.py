@@ -16,7 +16,7 @@ from typing import Any
 from ..codec import decode
 from ..errors import QueryError
 from ..storage.base import Database
-from ..storage.visibility import Chain, visible
+from ..storage.visibility import Chain, Window, in_window, visible
 from . import indexes
 from .engine import Where
 from .filters import CATEGORIES, Compiler, Path, parse_field, to_filter
@@ -135,8 +135,8 @@ def _decode(cat: Any, number: Any, string: Any, raw: Any) -> Any:
 
 
 def run(db: Database, chain: Chain, target: Target, aggregates: Any = None, *,
-        where: Where = None, group_by: str | Sequence[str] | None = None
-        ) -> dict[str, Any] | list[dict[str, Any]]:
+        where: Where = None, group_by: str | Sequence[str] | None = None,
+        window: Window | None = None) -> dict[str, Any] | list[dict[str, Any]]:
     """Aggregate the matching elements; without ``group_by`` one dict, with it one dict per
     group (group fields first), groups in sort order."""
     aggs = parse_aggregates(aggregates)
@@ -158,6 +158,10 @@ def run(db: Database, chain: Chain, target: Target, aggregates: Any = None, *,
     base = (f"FROM rows r {hint} WHERE r.kind = ? AND r.op = 1 AND {vis} AND r.type = ? "
             f"AND ({fsql})")
     base_params = [target.kind, *vparams, target.type, *fparams]
+    valid, valid_params = in_window(window)
+    if valid:
+        base += f" AND {valid}"
+        base_params += valid_params
     group_cols = [col for path in paths for col in _group_columns(comp, path)]
     agg_cols: list[str] = []
     for agg in aggs.values():

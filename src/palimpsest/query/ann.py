@@ -1,9 +1,11 @@
 """Approximate nearest neighbours at the head of a branch: an in-memory HNSW index (usearch).
 
-One index per (vector index, line), built on the first similarity search at the head of that
-line from the visible vectors, then kept current: a later search at a newer head of the same
-line first applies the rows that line gained since (a put replaces the element's vector, a
-delete or retype removes it). Lines never change below their head, so nothing else can make
+One index per (vector index, line), built from the visible vectors when the first similarity
+search reaches the head of that line, in a background thread: that search, and every one until
+the index is ready, is answered by the exact scan (the same answer, only slower), so no query
+waits for a build (a minute for 100,000 × 384 on a loaded machine). Once built it is kept
+current: a later search at a newer head of the same line first applies the rows that line
+gained since (a put replaces the element's vector, a delete or retype removes it). Lines never change below their head, so nothing else can make
 it stale — except erasure and gc, which bump the index's ``generation`` in the registry; a
 different generation rebuilds. A search in the past (below the index's position) returns None
 and the caller scans exactly. The index lives in this process only (rebuilt after a restart:
@@ -38,6 +40,9 @@ MIN_SIZE = 256
 """Below this many vectors an exact scan is as fast: no index is built."""
 PER_DATABASE = 8
 """Approximate indexes kept per database handle (least recently used are dropped)."""
+BACKGROUND = True
+"""Build in a background thread (searches scan exactly meanwhile); False builds inside the
+search that needs the index (it then waits for the build)."""
 
 
 @dataclass
@@ -55,6 +60,13 @@ class _Ann:
 _CACHE: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[str, int], _Ann]] = \
     weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
+_BUILDS: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], threading.Thread]] = \
+    weakref.WeakKeyDictionary()
+"""The background builds running, per database and (vector index, line)."""
+_SMALL: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], tuple[int, int]]] = \
+    weakref.WeakKeyDictionary()
+"""(generation, bound) at which a line held fewer than MIN_SIZE vectors: not rebuilt (nor
+recounted) until the line moves or the generation changes."""
 
 
 def _usearch() -> Any:
@@ -85,17 +97,70 @@ def search(db: Database, d: Declared, chain: Chain, q: Any, k: int
     if entry is None or entry.generation != d.generation or entry.bound > bound:
         if _line_head(db, line) != bound:
             return None  # the past: exact
+        if BACKGROUND:
+            _start_build(db, d, chain)
+            return None  # exact until the index is ready
         entry = _build(db, d, chain)
         if entry is None:
             return None
-        with _CACHE_LOCK:
-            per_db[(d.name, line)] = entry
-            while len(per_db) > PER_DATABASE:
-                per_db.popitem(last=False)
+        _keep(db, d, entry)
     with entry.lock:
         if entry.bound < bound:
             _catch_up(db, d, entry, bound)
         return _query(entry, q, k, d.spec["metric"])
+
+
+def _keep(db: Database, d: Declared, entry: _Ann) -> None:
+    with _CACHE_LOCK:
+        per_db = _CACHE.setdefault(db, OrderedDict())
+        old = per_db.get((d.name, entry.line))
+        if old is not None and old.generation == entry.generation and old.bound >= entry.bound:
+            return  # a build that started earlier or caught up further is as good
+        per_db[(d.name, entry.line)] = entry
+        while len(per_db) > PER_DATABASE:
+            per_db.popitem(last=False)
+
+
+def _start_build(db: Database, d: Declared, chain: Chain) -> None:
+    """Start building the index of ``d`` on the chain's line in a background thread, unless
+    one is running or the line was too small at this very state."""
+    key, state = (d.name, chain[0][0]), (d.generation, chain[0][1])
+    with _CACHE_LOCK:
+        running = _BUILDS.setdefault(db, {})
+        found = running.get(key)
+        if (found is not None and found.is_alive()) or _SMALL.get(db, {}).get(key) == state:
+            return
+
+        def build() -> None:
+            try:
+                entry = _build(db, d, chain)
+            except Exception:  # the handle closed, the index dropped...: searches go on
+                return         # scanning exactly, and a later one retries
+            if entry is not None:
+                _keep(db, d, entry)
+            else:
+                with _CACHE_LOCK:
+                    _SMALL.setdefault(db, {})[key] = state
+
+        thread = threading.Thread(target=build, name=f"palimpsest-ann-{d.name}", daemon=True)
+        running[key] = thread
+        thread.start()
+
+
+def wait(db: Database, timeout: float | None = None) -> bool:
+    """Wait for this database's background builds to finish; False if one is still running
+    after ``timeout`` seconds (tests, benchmarks)."""
+    with _CACHE_LOCK:
+        threads = list(_BUILDS.get(db, {}).values())
+    for thread in threads:
+        thread.join(timeout)
+    return not any(t.is_alive() for t in threads)
+
+
+def ready(db: Database) -> dict[tuple[str, int], int]:
+    """The approximate indexes ready for this database: ``{(index name, line): vectors}``."""
+    with _CACHE_LOCK:
+        return {key: len(entry.keys) for key, entry in _CACHE.get(db, {}).items()}
 
 
 def _build(db: Database, d: Declared, chain: Chain) -> _Ann | None:
@@ -159,6 +224,9 @@ def _query(entry: _Ann, q: Any, k: int, metric: str) -> list[tuple[str, float]]:
 
 
 def forget(db: Database) -> None:
-    """Drop this database's approximate indexes (tests, benchmarks)."""
+    """Drop this database's approximate indexes (tests, benchmarks); builds still running
+    are waited for first, so none lands afterwards."""
+    wait(db)
     with _CACHE_LOCK:
         _CACHE.pop(db, None)
+        _SMALL.pop(db, None)

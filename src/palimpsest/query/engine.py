@@ -14,7 +14,7 @@ from typing import Any
 from ..codec import show_number
 from ..errors import QueryError
 from ..storage.base import Database
-from ..storage.visibility import Chain, scan
+from ..storage.visibility import Chain, Window, scan
 from ..types import Document, Entity
 from ..versioning.elements import to_value
 from . import indexes
@@ -82,8 +82,9 @@ def shape(value: Result, select: list[tuple[str, ...]] | None) -> Result:
 
 def run(db: Database, chain: Chain, target: Target, *, where: Where = None,
         select: Any = None, order_by: Any = None, limit: int | None = None,
-        offset: int = 0) -> list[Result]:
-    """The matching elements at ``chain``, ordered (by key when no order is given)."""
+        offset: int = 0, window: Window | None = None) -> list[Result]:
+    """The matching elements at ``chain`` (valid in ``window``: valid time), ordered (by key
+    when no order is given)."""
     flt = to_filter(where)
     paths = parse_select(select)
     order = parse_order(order_by)
@@ -96,5 +97,6 @@ def run(db: Database, chain: Chain, target: Target, *, where: Where = None,
         sql = f"{target.literal_sql()} AND {sql}"
         hint = db.dialect.index_hint(index)
     rows = scan(db, chain, target.kind, type_=target.type, extra=sql, extra_params=params,
-                order=compiler.order(order), limit=limit, offset=offset, hint=hint)
+                order=compiler.order(order), limit=limit, offset=offset, hint=hint,
+                window=window)
     return [shape(to_value(row), paths) for row in rows]

@@ -5,11 +5,12 @@ and merge resolutions."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from .. import errors, wire
+from ..codec import check_interval
 from ..errors import InvalidValue, PalimpsestError
 from ..query.filters import parse_order, to_filter
 from ..types import (
@@ -136,3 +137,23 @@ def _order(order_by: Any) -> list[list[str]] | None:
     return [[name, "desc" if desc else "asc"] for name, desc in parse_order(order_by)] \
         if order_by is not None else None
 
+
+
+def when_text(when: datetime | str | None) -> str | None:
+    """A valid-time end as the server reads it: ISO text (naive datetimes are UTC), strings
+    (``"open"`` included) as given, None as None."""
+    if isinstance(when, datetime):
+        return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).isoformat()
+    return when
+
+
+def interval_body(valid_from: datetime | str | None, valid_to: datetime | str | None,
+                  what: str | None) -> dict[str, Any]:
+    """The ``valid_from`` / ``valid_to`` fields of a write (none without an interval), checked
+    first when ``what`` names the element (a put; an update's ends are checked where the
+    current interval is known)."""
+    if what is not None:
+        check_interval(valid_from, valid_to, what)
+    if valid_from is None and valid_to is None:
+        return {}
+    return {"valid_from": when_text(valid_from), "valid_to": when_text(valid_to)}

@@ -49,7 +49,17 @@ from ..types import (
 )
 from ..versioning.diff import Diff
 from ..versioning.merge import MergeResult
-from .http import Ref, _options, _p, _ref, _resolutions, _settled, _with, error_from
+from .http import (
+    Ref,
+    _options,
+    _p,
+    _ref,
+    _resolutions,
+    _settled,
+    _with,
+    error_from,
+    interval_body,
+)
 from .kv import RemoteKV
 from .transaction import RemoteTransaction
 from .view import RemoteView
@@ -177,25 +187,30 @@ class RemoteRepository:
                    message: str | None = None, author: str | None = None,
                    metadata: Mapping[str, JSON] | None = None,
                    timestamp: datetime | str | None = None, branch: str | None = None,
+                   valid_from: datetime | str | None = None,
+                   valid_to: datetime | str | None = None,
                    provenance: Mapping[str, JSON] | None = None) -> Commit:
         check_name(id, "entity id")
         check_name(type, f"type of entity {id!r}")
         values = check_props(props, f"properties of entity {id!r}")
         body = _options(message, author, metadata, timestamp, branch, provenance)
         return self._write("PUT", f"/api/entities/{_p(id)}",
-                           body | {"type": type, "props": values})
+                           body | {"type": type, "props": values,
+                                   **interval_body(valid_from, valid_to, f"entity {id!r}")})
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
                       type: str | None = None, message: str | None = None,
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
-                      branch: str | None = None,
+                      branch: str | None = None, valid_from: datetime | str | None = None,
+                      valid_to: datetime | str | None = None,
                       provenance: Mapping[str, JSON] | None = None) -> Commit:
         check_name(id, "entity id")
         values = check_props(props, f"properties of entity {id!r}")
         body = _options(message, author, metadata, timestamp, branch, provenance)
         return self._write("PATCH", f"/api/entities/{_p(id)}",
-                           body | {"props": values, "type": type})
+                           body | {"props": values, "type": type,
+                                   **interval_body(valid_from, valid_to, None)})
 
     def delete_entity(self, id: str, *, message: str | None = None,
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
@@ -211,7 +226,8 @@ class RemoteRepository:
                      props: Mapping[str, JSON] | None = None, *, message: str | None = None,
                      author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
-                     branch: str | None = None,
+                     branch: str | None = None, valid_from: datetime | str | None = None,
+                     valid_to: datetime | str | None = None,
                      provenance: Mapping[str, JSON] | None = None) -> Commit:
         for name, what in ((id, "relation id"), (type, f"type of relation {id!r}"),
                            (source, f"source of relation {id!r}"),
@@ -220,7 +236,8 @@ class RemoteRepository:
         values = check_props(props, f"properties of relation {id!r}")
         body = _options(message, author, metadata, timestamp, branch, provenance)
         return self._write("PUT", f"/api/relations/{_p(id)}", body | {
-            "type": type, "source": source, "target": target, "props": values})
+            "type": type, "source": source, "target": target, "props": values,
+            **interval_body(valid_from, valid_to, f"relation {id!r}")})
 
     def delete_relation(self, id: str, *, message: str | None = None,
                         author: str | None = None, metadata: Mapping[str, JSON] | None = None,
@@ -435,12 +452,14 @@ class RemoteRepository:
     def merge(self, source: Ref, *, into: str | None = None, message: str | None = None,
               author: str | None = None, strategy: str | None = None,
               resolutions: Mapping[tuple[str, str, str | None], JSON] | None = None,
-              dry_run: bool = False) -> MergeResult:
+              dry_run: bool = False, metadata: Mapping[str, JSON] | None = None
+              ) -> MergeResult:
         """Merge on the server; conflicts come back as ``status == "conflict"`` with nothing
         committed, like the embedded call. The author is the token's user."""
         return _settled(lambda: self._call("POST", "/api/merge", json={
             "source": _ref(source), "into": into, "strategy": strategy, "message": message,
-            "resolutions": _resolutions(resolutions), "dry_run": dry_run}),
+            "resolutions": _resolutions(resolutions), "dry_run": dry_run,
+            **({"metadata": metadata} if metadata is not None else {})}),
             bool(strategy or resolutions), dry_run)
 
     def merge_preview(self, source: Ref, *, into: str | None = None,

@@ -18,15 +18,41 @@ import base64
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from ..codec import check_document, check_json, check_name, check_props, encode
+from ..codec import (
+    check_document,
+    check_interval,
+    check_json,
+    check_name,
+    check_props,
+    encode,
+    from_us,
+    updated_interval,
+)
 from ..errors import InvalidValue, NotFound, QueryError, ReadOnly
 from ..models import kv as kvmodel
 from ..types import JSON, Commit, Document, Entity, Entry, Relation
 from ..versioning import provenance as prov
+from .http import interval_body
+
+
+def _time(time_us: int | None) -> datetime | None:
+    return None if time_us is None else from_us(time_us)
+
+
+def _interval_op(lo: int | None, hi: int | None) -> dict[str, Any]:
+    """The interval fields of a put op (none without an interval)."""
+    return interval_body(_time(lo), _time(hi), None)
+
+
+def _update_op(valid_from: datetime | str | None, valid_to: datetime | str | None
+               ) -> dict[str, Any]:
+    """The interval fields of an update op: the ends given (None keeps, "open" opens)."""
+    return interval_body(valid_from, valid_to, None)
 
 
 def _matches(props: Mapping[str, JSON], where: Mapping[str, JSON] | None) -> bool:
@@ -276,12 +302,16 @@ class RemoteTransaction:
         return self._blocks.open(fields)
 
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
+                   valid_from: datetime | str | None = None,
+                   valid_to: datetime | str | None = None,
                    provenance: Mapping[str, JSON] | None = None) -> Entity:
         check_name(id, "entity id")
         check_name(type, f"type of entity {id!r}")
         values = check_props(props, f"properties of entity {id!r}")
-        self._op({"op": "put_entity", "id": id, "type": type, "props": values}, provenance)
-        made = Entity(id, type, values)
+        lo, hi = check_interval(valid_from, valid_to, f"entity {id!r}")
+        self._op({"op": "put_entity", "id": id, "type": type, "props": values,
+                  **_interval_op(lo, hi)}, provenance)
+        made = Entity(id, type, values, _time(lo), _time(hi))
         self._entities[id] = made
         return made
 
@@ -293,15 +323,22 @@ class RemoteTransaction:
         return len(items)
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
-                      type: str | None = None,
+                      type: str | None = None, valid_from: datetime | str | None = None,
+                      valid_to: datetime | str | None = None,
                       provenance: Mapping[str, JSON] | None = None) -> Entity:
-        """Patch an entity's properties: given keys are set, keys given as None removed."""
+        """Patch an entity's properties: given keys are set, keys given as None removed.
+        ``valid_from`` / ``valid_to`` replace an end of its valid-time interval (None keeps
+        it, ``"open"`` opens it)."""
         current = self.entity(id)
         if current is None:
             raise NotFound(f"cannot update entity {id!r}: it does not exist "
                            "(use put_entity to create it)")
         patch, made = current.patch(props, type)
-        self._op({"op": "update_entity", "id": id, "props": patch, "type": type}, provenance)
+        lo, hi = updated_interval(made.valid_from, made.valid_to, valid_from, valid_to,
+                                  f"entity {id!r}")
+        made = replace(made, valid_from=_time(lo), valid_to=_time(hi))
+        self._op({"op": "update_entity", "id": id, "props": patch, "type": type,
+                  **_update_op(valid_from, valid_to)}, provenance)
         self._entities[id] = made
         return made
 
@@ -326,19 +363,22 @@ class RemoteTransaction:
 
     def put_relation(self, id: str, type: str, source: str, target: str,
                      props: Mapping[str, JSON] | None = None, *,
+                     valid_from: datetime | str | None = None,
+                     valid_to: datetime | str | None = None,
                      provenance: Mapping[str, JSON] | None = None) -> Relation:
         check_name(id, "relation id")
         check_name(type, f"type of relation {id!r}")
         check_name(source, f"source of relation {id!r}")
         check_name(target, f"target of relation {id!r}")
         values = check_props(props, f"properties of relation {id!r}")
+        lo, hi = check_interval(valid_from, valid_to, f"relation {id!r}")
         for end, name in ((source, "source"), (target, "target")):
             if self.entity(end) is None:
                 raise NotFound(f"relation {id!r}: {name} entity {end!r} does not exist; "
                                "create it first")
         self._op({"op": "put_relation", "id": id, "type": type, "source": source,
-                  "target": target, "props": values}, provenance)
-        made = Relation(id, type, source, target, values)
+                  "target": target, "props": values, **_interval_op(lo, hi)}, provenance)
+        made = Relation(id, type, source, target, values, _time(lo), _time(hi))
         self._relations[id] = made
         return made
 
@@ -350,12 +390,18 @@ class RemoteTransaction:
         return len(items)
 
     def update_relation(self, id: str, props: Mapping[str, JSON] | None = None, *,
+                        valid_from: datetime | str | None = None,
+                        valid_to: datetime | str | None = None,
                         provenance: Mapping[str, JSON] | None = None) -> Relation:
         current = self.relation(id)
         if current is None:
             raise NotFound(f"cannot update relation {id!r}: it does not exist")
         patch, made = current.patch(props)
-        self._op({"op": "update_relation", "id": id, "props": patch}, provenance)
+        lo, hi = updated_interval(made.valid_from, made.valid_to, valid_from, valid_to,
+                                  f"relation {id!r}")
+        made = replace(made, valid_from=_time(lo), valid_to=_time(hi))
+        self._op({"op": "update_relation", "id": id, "props": patch,
+                  **_update_op(valid_from, valid_to)}, provenance)
         self._relations[id] = made
         return made
 

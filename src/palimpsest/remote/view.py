@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from .. import wire
+from ..codec import from_us, to_us
 from ..errors import NotFound, QueryError
 from ..query.aggregate import parse_aggregates
 from ..query.engine import check_page
+from ..storage.visibility import check_window
 from ..types import (
     JSON,
     Commit,
@@ -20,7 +23,8 @@ from ..types import (
     SimilarHit,
     ViewInfo,
 )
-from .http import _order, _p, _where
+from ..view import unnarrowed
+from .http import _order, _p, _where, when_text
 from .kv import RemoteKV
 from .kv import Server as KVServer
 
@@ -39,16 +43,43 @@ class Server(KVServer, Protocol):
 class RemoteView:
     """One immutable state on the server: every read names the same commit id."""
 
-    def __init__(self, repo: Server, commit: Commit | None) -> None:
+    def __init__(self, repo: Server, commit: Commit | None, *,
+                 valid: Mapping[str, str] | None = None) -> None:
         self._repo = repo
         self.commit = commit
+        self._valid = dict(valid or {})  # {"valid_at": T} or {"valid_between": "A/B"}
 
     def __repr__(self) -> str:
-        return f"<RemoteView at {self.commit.short_id if self.commit else 'empty'}>"
+        at = self.commit.short_id if self.commit else "empty"
+        narrowed = "".join(f" {k}={v}" for k, v in self._valid.items())
+        return f"<RemoteView at {at}{narrowed}>"
+
+    def valid_at(self, when: datetime | str) -> RemoteView:
+        """This state narrowed to what is valid at ``when`` (the server's ``valid_at``)."""
+        to_us(when)  # a malformed time fails here, as embedded
+        return RemoteView(self._repo, self.commit, valid={"valid_at": _when(when)})
+
+    def valid_between(self, start: datetime | str, end: datetime | str) -> RemoteView:
+        """This state narrowed to what is valid at some time in ``[start, end)``."""
+        check_window(to_us(start), to_us(end))
+        return RemoteView(self._repo, self.commit,
+                          valid={"valid_between": f"{_when(start)}/{_when(end)}"})
+
+    @property
+    def valid_window(self) -> tuple[datetime, datetime] | None:
+        """The valid-time window ``[start, end)`` this view is narrowed to (None: none)."""
+        if "valid_at" in self._valid:
+            at = to_us(self._valid["valid_at"])
+            return from_us(at), from_us(at + 1)
+        if "valid_between" in self._valid:
+            start, _, end = self._valid["valid_between"].partition("/")
+            return from_us(to_us(start)), from_us(to_us(end))
+        return None
 
     def _get(self, path: str, **params: Any) -> Any:
         assert self.commit is not None
-        return self._repo.request("GET", path, params={"ref": self.commit.id, **params})
+        return self._repo.request("GET", path, params={"ref": self.commit.id, **self._valid,
+                                                       **params})
 
     def _maybe(self, path: str) -> Any:
         if self.commit is None:
@@ -156,7 +187,7 @@ class RemoteView:
             return []
         body = {"target": collection_or_type, "where": _where(where),
                 "select": [select] if isinstance(select, str) else select, "order_by": _order(order_by), "limit": limit or 10_000,
-                "offset": offset, "kind": kind, "ref": self.commit.id}
+                "offset": offset, "kind": kind, "ref": self.commit.id, **self._valid}
         rows = self._repo.request("POST", "/api/query",
                                 json={k: v for k, v in body.items() if v is not None})
         return [wire.decode(Entity, r) if "props" in r else wire.decode(Document, r)
@@ -171,7 +202,7 @@ class RemoteView:
         body = {"target": collection_or_type, "aggregates": {
                     name: agg.to_dict() for name, agg in parse_aggregates(aggregates).items()},
                 "where": _where(where), "group_by": group_by, "kind": kind,
-                "ref": self.commit.id}
+                "ref": self.commit.id, **self._valid}
         result: dict[str, Any] | list[dict[str, Any]] = self._repo.request(
             "POST", "/api/aggregate", json={k: v for k, v in body.items() if v is not None})
         return result
@@ -179,6 +210,8 @@ class RemoteView:
     def materialized(self, name: str, *, where: Any = None, order_by: Any = None,
                      limit: int | None = None, offset: int = 0) -> list[Document | Entity]:
         """The members of materialized view ``name`` at this view's commit."""
+        if self._valid:
+            raise unnarrowed("a materialized view")
         check_page(limit, offset)
         body = {"ref": self.commit.id if self.commit is not None else None,
                 "where": _where(where), "order_by": _order(order_by), "limit": limit,
@@ -202,6 +235,8 @@ class RemoteView:
     def search(self, query: str, *, type: str | None = None, kind: str | None = None,
                where: Any = None, limit: int | None = 10, offset: int = 0) -> list[SearchHit]:
         """Like View.search; ``where`` in the dict form (``Filter.to_dict()``)."""
+        if self._valid:
+            raise unnarrowed("full-text search")
         if self.commit is None:
             return []
         body = {"query": query, "type": type, "kind": kind, "where": _where(where),
@@ -213,6 +248,8 @@ class RemoteView:
                 property: str | None = None, kind: str | None = None, where: Any = None,
                 exact: bool = False) -> list[SimilarHit]:
         """Like View.similar; ``where`` in the dict form (``Filter.to_dict()``)."""
+        if self._valid:
+            raise unnarrowed("similarity search")
         if self.commit is None:
             return []
         body = {"vector": list(vector), "k": k, "type": type, "property": property,
@@ -224,6 +261,8 @@ class RemoteView:
                timeout: float | None = None) -> Any:
         """A SPARQL query at this commit, through the server's SPARQL 1.1 Protocol endpoint
         (``POST /sparql``): the same answers as the embedded ``View.sparql``."""
+        if self._valid:
+            raise unnarrowed("SPARQL")
         import orjson
         import pyoxigraph as ox
 
@@ -252,6 +291,8 @@ class RemoteView:
 
     def sparql_explain(self, text: str, *, prefixes: Mapping[str, str] | None = None) -> str:
         """The SQL the server runs for this query (``GET /api/sparql/explain``)."""
+        if self._valid:
+            raise unnarrowed("SPARQL")
         import orjson
 
         params = {"query": text, "ref": self.commit.id if self.commit else None,
@@ -264,6 +305,10 @@ class RemoteView:
             return {"entities": {}, "relations": {}, "documents": {}, "kv": {}}
         result: dict[str, Any] = self._get("/api/state")
         return result
+
+
+def _when(when: datetime | str) -> str:
+    return str(when_text(when))
 
 
 __all__ = ["RemoteView"]

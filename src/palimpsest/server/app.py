@@ -53,6 +53,7 @@ from ..errors import (
 from ..repository import Repository
 from ..storage.base import lock_wait
 from ..types import Conflict, Violation
+from ..view import narrowed as narrowed  # the read routes' valid-time parameters
 from . import auth, inputs
 from .auth import Principal
 
@@ -265,6 +266,12 @@ class StreamAuth:
 RefParam = Annotated[str | None, Query(
     description="branch, tag, commit id or prefix, REF~N, or an ISO time; default: the "
                 "current branch")]
+ValidAtParam = Annotated[str | None, Query(
+    description="valid time: only the entities and relations that hold in the world at this "
+                "ISO time (docs/valid-time.md)")]
+ValidBetweenParam = Annotated[str | None, Query(
+    description="valid time: only the entities and relations valid at some time in "
+                "START/END (an ISO 8601 interval, END excluded)")]
 
 
 # -- limits ----------------------------------------------------------------------------------

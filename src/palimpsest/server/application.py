@@ -25,6 +25,7 @@ from . import (
     routes_schemas,
     routes_search,
     routes_sparql,
+    routes_sync,
     routes_watch,
     routes_webhooks,
     ui,
@@ -120,6 +121,7 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.include_router(routes_search.router)
     app.include_router(routes_sparql.router)
     app.include_router(routes_webhooks.router)
+    app.include_router(routes_sync.router)
     ui.install(app)
     return app
 

@@ -364,6 +364,32 @@ def require_create_branch(db: Database, principal: Principal, name: str) -> None
                                   "may create that branch")
 
 
+def require_push(db: Database, principal: Principal, branch: str, *, exists: bool,
+                 force: bool) -> None:
+    """A push moving ``branch``: creating it as :func:`require_create_branch`; an unprotected
+    branch needs write access; a protected one changes only as a merge would (an admin or a
+    listed merger), and only an admin may force it."""
+    if not exists:
+        require_create_branch(db, principal, branch)
+        return
+    if protection_for(db, branch) is None:
+        _require_write(principal, branch, "pushing")
+        return
+    if force and not principal.is_admin:
+        raise BranchProtected(f"branch {branch!r} is protected: only an admin may force-push "
+                              "to it")
+    require_merge(db, principal, branch)
+
+
+def require_own_commits(principal: Principal, author: str, commit_id: str) -> None:
+    """Pushed commits keep the author their id hashes; a non-admin may push only commits it
+    wrote (commits the server already has are not checked)."""
+    if not principal.is_admin and author != principal.user:
+        raise Forbidden(f"commit {commit_id[:12]} is by {author!r}, not {principal.user!r}: "
+                        "a writer pushes only its own commits (the author is part of the "
+                        "commit id, so it cannot be replaced); ask an admin to push it")
+
+
 def require_tag(db: Database, principal: Principal, name: str, *, force: bool) -> None:
     """Tagging: writers; moving a tag (``force``), or a tag whose name matches a protected
     branch pattern (it would take that name from the branch), needs an admin."""

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .. import wire
 from ..codec import from_us, now_us
 from ..errors import Forbidden, InvalidValue, MergeConflict, NotFound, PalimpsestError
-from ..types import Conflict, MergeResult
+from ..types import JSON, Conflict, MergeResult
 from . import auth, webhooks
 from .auth import Principal
 
@@ -396,7 +396,9 @@ def merge(repo: Repository, principal: Principal, number: int, checks: Checks, *
           message: str | None = None) -> tuple[MergeRequest, MergeResult]:
     """Merge an open merge request: the merger's rights on the target (protection), the
     required approvals, and every check must pass. The merge commit's message names the
-    request (``Merge request #N: title``)."""
+    request (``Merge request #N: title``) and its metadata records it (``"merge_request": N``,
+    ``"approved_by"``, the ``"checks"`` passed); a merge that could fast-forward writes a merge
+    commit too, so the request is always in the target's history."""
     request = get(repo, number)
     if request.state != "open":
         raise InvalidValue(f"merge request #{number} is {request.state}; only open ones merge")
@@ -406,14 +408,18 @@ def merge(repo: Repository, principal: Principal, number: int, checks: Checks, *
     if len(have) < needed:
         raise MergeBlocked(f"merging into {request.target!r} needs {needed} approval(s); "
                            f"merge request #{number} has {len(have)}")
-    failed = [c for c in run_checks(repo, request, checks, resolutions, strategy) if not c.ok]
+    passed = run_checks(repo, request, checks, resolutions, strategy)
+    failed = [c for c in passed if not c.ok]
     if failed:
         raise MergeBlocked("checks failed: " + "; ".join(f"{c.name}: {c.message}"
                                                          for c in failed))
     text = message or f"Merge request #{number}: {request.title}\n\n" \
         f"Merge {request.source} into {request.target}.\nMerge-Request: #{number}"
+    record: dict[str, JSON] = {"merge_request": number, "approved_by": list(have),
+                               "checks": [c.name for c in passed]}
     result = repo.merge(request.source, into=request.target, message=text,
-                        author=principal.user, strategy=strategy, resolutions=resolutions)
+                        author=principal.user, strategy=strategy, resolutions=resolutions,
+                        metadata=record)
     if result.status == "conflict":
         raise MergeConflict(f"merge request #{number} has {len(result.conflicts)} conflict(s); "
                             "resolve them first", result.conflicts)

@@ -23,7 +23,17 @@ from ..transaction import Transaction, retract_source
 from ..types import Commit
 from ..view import View
 from . import auth, schemas
-from .app import ApiError, Caller, RefParam, ServerConfig, get_config, get_repo
+from .app import (
+    ApiError,
+    Caller,
+    RefParam,
+    ServerConfig,
+    ValidAtParam,
+    ValidBetweenParam,
+    get_config,
+    get_repo,
+    narrowed,
+)
 from .auth import Principal
 from .readsets import start_from
 
@@ -103,16 +113,20 @@ def kv_bytes(data: str) -> bytes:
 def apply_op(tx: Transaction, op: Any) -> None:
     kind = op.op
     if kind == "put_entity":
-        tx.put_entity(op.id, op.type, op.props, provenance=op.provenance)
+        tx.put_entity(op.id, op.type, op.props, valid_from=op.valid_from, valid_to=op.valid_to,
+                      provenance=op.provenance)
     elif kind == "update_entity":
-        tx.update_entity(op.id, op.props, type=op.type, provenance=op.provenance)
+        tx.update_entity(op.id, op.props, type=op.type, valid_from=op.valid_from,
+                         valid_to=op.valid_to, provenance=op.provenance)
     elif kind == "delete_entity":
         tx.delete_entity(op.id, provenance=op.provenance)
     elif kind == "put_relation":
         tx.put_relation(op.id, op.type, op.source, op.target, op.props,
+                        valid_from=op.valid_from, valid_to=op.valid_to,
                         provenance=op.provenance)
     elif kind == "update_relation":
-        tx.update_relation(op.id, op.props, provenance=op.provenance)
+        tx.update_relation(op.id, op.props, valid_from=op.valid_from, valid_to=op.valid_to,
+                           provenance=op.provenance)
     elif kind == "delete_relation":
         tx.delete_relation(op.id, provenance=op.provenance)
     elif kind == "put_document":
@@ -172,6 +186,8 @@ def put_entity(id: str, body: schemas.PutEntityIn, request: Request,
     """Create or replace one entity in its own commit."""
     return _written(request, principal, body, f"Put entity {id}",
                     lambda tx: tx.put_entity(id, body.type, body.props,
+                                             valid_from=body.valid_from,
+                                             valid_to=body.valid_to,
                                              provenance=body.provenance))
 
 
@@ -182,6 +198,8 @@ def update_entity(id: str, body: schemas.UpdateEntityIn, request: Request,
     """Patch one entity's properties (null removes a property) in its own commit."""
     return _written(request, principal, body, f"Update entity {id}",
                     lambda tx: tx.update_entity(id, body.props, type=body.type,
+                                                valid_from=body.valid_from,
+                                                valid_to=body.valid_to,
                                                 provenance=body.provenance))
 
 
@@ -202,7 +220,9 @@ def put_relation(id: str, body: schemas.PutRelationIn, request: Request,
     """Create or replace one relation (both endpoints must exist) in its own commit."""
     return _written(request, principal, body, f"Put relation {id}",
                     lambda tx: tx.put_relation(id, body.type, body.source, body.target,
-                                               body.props, provenance=body.provenance))
+                                               body.props, valid_from=body.valid_from,
+                                               valid_to=body.valid_to,
+                                               provenance=body.provenance))
 
 
 @router.delete("/relations/{id:path}", response_model=schemas.CommitOut,
@@ -235,8 +255,10 @@ def delete_document(collection: str, key: str, request: Request, principal: Call
 
 
 # -- reading ---------------------------------------------------------------------------------
-def view_at(request: Request, ref: str | None) -> View:
-    return get_repo(request).at(ref)
+def view_at(request: Request, ref: str | None, valid_at: str | None = None,
+            valid_between: str | None = None) -> View:
+    """The view a read route reads: ``ref``'s state, narrowed to a valid time when asked."""
+    return narrowed(get_repo(request).at(ref), valid_at, valid_between)
 
 
 def parse_where(where: str | None) -> dict[str, Any] | None:
@@ -253,25 +275,26 @@ def parse_where(where: str | None) -> dict[str, Any] | None:
 
 @router.get("/entities/{id:path}", response_model=schemas.EntityOut, operation_id="entity")
 def entity(id: str, request: Request, principal: Caller,
-                 ref: RefParam = None) -> Response:
-    """One entity at a ref (404 when absent there)."""
-    found = view_at(request, ref).entity(id)
+                 ref: RefParam = None, valid_at: ValidAtParam = None, valid_between: ValidBetweenParam = None) -> Response:
+    """One entity at a ref (404 when absent there, or not valid at ``valid_at``)."""
+    found = view_at(request, ref, valid_at, valid_between).entity(id)
     if found is None:
         raise NotFound(f"no entity {id!r} at {ref or 'the current branch'}")
-    return json_response({"id": found.id, "type": found.type, "props": found.props})
+    return json_response(wire.encode(found))
 
 
 @router.get("/entities", response_model=list[schemas.EntityOut], operation_id="entities")
 def entities(request: Request, principal: Caller, ref: RefParam = None, type: str | None = None,
              where: str | None = Query(None, description='JSON object, e.g. {"lang": "en"}'),
              limit: int = Query(100, ge=1, le=MAX_PAGE),
-             offset: int = Query(0, ge=0),
+             offset: int = Query(0, ge=0), valid_at: ValidAtParam = None,
+             valid_between: ValidBetweenParam = None,
              source: str | None = Query(None, description="only entities whose current "
                                         "version came from this provenance source")
              ) -> list[dict[str, Any]]:
     """Entities in id order, optionally of one type and with property values equal to
     ``where``; page with ``limit`` and ``offset``."""
-    view = view_at(request, ref)
+    view = view_at(request, ref, valid_at, valid_between)
     return [wire.encode(e) for e in view.entities(type=type, where=parse_where(where),
                                                    limit=limit, offset=offset,
                                                    source=source)]
@@ -279,9 +302,10 @@ def entities(request: Request, principal: Caller, ref: RefParam = None, type: st
 
 @router.get("/count", operation_id="count")
 def count(request: Request, principal: Caller, ref: RefParam = None, type: str | None = None,
-          element: Literal["entity", "relation"] = "entity") -> dict[str, int]:
+          element: Literal["entity", "relation"] = "entity", valid_at: ValidAtParam = None, valid_between: ValidBetweenParam = None
+          ) -> dict[str, int]:
     """Number of entities (or relations) of one type or all, counted in SQL."""
-    view = view_at(request, ref)
+    view = view_at(request, ref, valid_at, valid_between)
     n = view.count(type) if element == "entity" else view.count_relations(type)
     return {"count": n}
 
@@ -289,8 +313,8 @@ def count(request: Request, principal: Caller, ref: RefParam = None, type: str |
 @router.get("/relations/{id:path}", response_model=schemas.RelationOut,
             operation_id="relation")
 def relation(id: str, request: Request, principal: Caller,
-                   ref: RefParam = None) -> dict[str, Any]:
-    found = view_at(request, ref).relation(id)
+                   ref: RefParam = None, valid_at: ValidAtParam = None, valid_between: ValidBetweenParam = None) -> dict[str, Any]:
+    found = view_at(request, ref, valid_at, valid_between).relation(id)
     if found is None:
         raise NotFound(f"no relation {id!r} at {ref or 'the current branch'}")
     return dict(wire.encode(found))
@@ -300,10 +324,11 @@ def relation(id: str, request: Request, principal: Caller,
 def relations(request: Request, principal: Caller, ref: RefParam = None, type: str | None = None,
               source: str | None = None, target: str | None = None,
               limit: int = Query(1000, ge=1, le=MAX_PAGE),
-             offset: int = Query(0, ge=0)
+             offset: int = Query(0, ge=0), valid_at: ValidAtParam = None, valid_between: ValidBetweenParam = None
              ) -> list[dict[str, Any]]:
     """Relations, optionally filtered by type, source and target."""
-    found = view_at(request, ref).relations(type=type, source=source, target=target)
+    found = view_at(request, ref, valid_at, valid_between).relations(type=type, source=source,
+                                                                     target=target)
     stop = min(offset + limit, sys.maxsize)  # islice refuses bounds past sys.maxsize
     return [wire.encode(r) for r in itertools.islice(found, min(offset, stop), stop)]
 
@@ -312,9 +337,10 @@ def relations(request: Request, principal: Caller, ref: RefParam = None, type: s
             operation_id="neighbors")
 def neighbors(id: str, request: Request, principal: Caller, ref: RefParam = None,
               depth: int = Query(1, ge=1, le=10), rel_type: str | None = None,
-              direction: Literal["out", "in", "both"] = "both") -> list[dict[str, Any]]:
+              direction: Literal["out", "in", "both"] = "both", valid_at: ValidAtParam = None, valid_between: ValidBetweenParam = None
+              ) -> list[dict[str, Any]]:
     """Entities reachable from ``id`` within ``depth`` relations, nearest first."""
-    view = view_at(request, ref)
+    view = view_at(request, ref, valid_at, valid_between)
     return [wire.encode(e) for e in view.neighbors(id, depth=depth, rel_type=rel_type,
                                                     direction=direction)]
 
@@ -345,6 +371,8 @@ def documents(collection: str, request: Request, principal: Caller, ref: RefPara
 
 
 @router.get("/state", operation_id="to_dict")
-def state(request: Request, principal: Caller, ref: RefParam = None) -> dict[str, Any]:
+def state(request: Request, principal: Caller, ref: RefParam = None,
+          valid_at: ValidAtParam = None, valid_between: ValidBetweenParam = None
+          ) -> dict[str, Any]:
     """The whole state at a ref as one JSON object (entities, relations, documents, kv)."""
-    return view_at(request, ref).to_dict()
+    return view_at(request, ref, valid_at, valid_between).to_dict()

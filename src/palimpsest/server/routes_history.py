@@ -238,7 +238,7 @@ def merge(body: schemas.MergeIn, request: Request, principal: Caller) -> dict[st
     auth.require_merge(repo.database, principal, into)
     result = repo.merge(body.source, into=into, message=body.message, author=principal.user,
                         strategy=body.strategy, resolutions=resolutions(body.resolutions),
-                        dry_run=body.dry_run)
+                        dry_run=body.dry_run, metadata=body.metadata)
     if result.status == "conflict" and not body.dry_run:
         raise _conflict_error(result, f"merging {body.source!r} into {into!r}")
     return wire.encode(result)

@@ -33,7 +33,15 @@ from ..models.kv import (
 )
 from ..types import Document, Entity, KVEvent
 from . import auth, schemas
-from .app import Caller, RefParam, StreamAuth, current_branch, get_config, get_repo
+from .app import (
+    Caller,
+    RefParam,
+    StreamAuth,
+    current_branch,
+    get_config,
+    get_repo,
+    narrowed,
+)
 from .auth import Principal
 from .inputs import resume_after
 from .routes_api import attribution
@@ -237,7 +245,7 @@ def query(body: schemas.QueryIn, request: Request, principal: Caller) -> list[An
     """Documents of a collection (or entities of a type) matching ``where`` (the dict form of
     a Filter), sorted, paged and projected, at any ref; 422 ``query_error`` on a bad query."""
     repo = get_repo(request)
-    view = repo.at(body.ref)
+    view = narrowed(repo.at(body.ref), body.valid_at, body.valid_between)
     with repo.database.deadline(request.app.state.config.max_query_seconds):
         found = view.query(body.target, body.where, select=body.select,
                            order_by=body.order_by, limit=body.limit, offset=body.offset,
@@ -249,7 +257,7 @@ def query(body: schemas.QueryIn, request: Request, principal: Caller) -> list[An
 def aggregate(body: schemas.AggregateIn, request: Request, principal: Caller) -> Any:
     """Aggregates over the matching elements (default: a count), optionally grouped."""
     repo = get_repo(request)
-    view = repo.at(body.ref)
+    view = narrowed(repo.at(body.ref), body.valid_at, body.valid_between)
     with repo.database.deadline(request.app.state.config.max_query_seconds):
         return view.aggregate(body.target, body.aggregates, where=body.where,
                               group_by=body.group_by, kind=body.kind)

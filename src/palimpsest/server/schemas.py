@@ -36,6 +36,8 @@ class EntityOut(BaseModel):
     id: str
     type: str
     props: dict[str, JSONValue]
+    valid_from: str | None = None
+    valid_to: str | None = None
 
 
 class RelationOut(BaseModel):
@@ -44,6 +46,8 @@ class RelationOut(BaseModel):
     source: str
     target: str
     props: dict[str, JSONValue]
+    valid_from: str | None = None
+    valid_to: str | None = None
 
 
 class DocumentOut(BaseModel):
@@ -219,6 +223,8 @@ class PutEntityOp(_Model):
     id: str
     type: str
     props: dict[str, JSONValue] | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
     provenance: dict[str, JSONValue] | None = Field(
         None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
@@ -228,6 +234,8 @@ class UpdateEntityOp(_Model):
     id: str
     props: dict[str, JSONValue] | None = None
     type: str | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
     provenance: dict[str, JSONValue] | None = Field(
         None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
@@ -246,6 +254,8 @@ class PutRelationOp(_Model):
     source: str
     target: str
     props: dict[str, JSONValue] | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
     provenance: dict[str, JSONValue] | None = Field(
         None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
@@ -254,6 +264,8 @@ class UpdateRelationOp(_Model):
     op: Literal["update_relation"]
     id: str
     props: dict[str, JSONValue] | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
     provenance: dict[str, JSONValue] | None = Field(
         None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
@@ -345,6 +357,8 @@ class RetractIn(CommitOptions):
 class PutEntityIn(CommitOptions):
     type: str
     props: dict[str, JSONValue] | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
     provenance: dict[str, JSONValue] | None = Field(
         None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
@@ -352,6 +366,8 @@ class PutEntityIn(CommitOptions):
 class UpdateEntityIn(CommitOptions):
     props: dict[str, JSONValue] | None = None
     type: str | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
     provenance: dict[str, JSONValue] | None = Field(
         None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
@@ -361,6 +377,8 @@ class PutRelationIn(CommitOptions):
     source: str
     target: str
     props: dict[str, JSONValue] | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
     provenance: dict[str, JSONValue] | None = Field(
         None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
@@ -425,6 +443,7 @@ class MergeIn(_Model):
     message: str | None = None
     resolutions: list[ResolutionIn] | None = None
     dry_run: bool = False
+    metadata: dict[str, JSONValue] | None = None
 
 
 class CherryPickIn(_Model):
@@ -499,6 +518,8 @@ class QueryIn(_Model):
     offset: int = Field(default=0, ge=0)
     kind: Literal["document", "entity"] | None = None
     ref: str | None = None
+    valid_at: str | None = None
+    valid_between: str | None = Field(default=None, description="START/END (valid time)")
 
 
 class AggregateIn(_Model):
@@ -508,6 +529,8 @@ class AggregateIn(_Model):
     group_by: str | list[str] | None = None
     kind: Literal["document", "entity"] | None = None
     ref: str | None = None
+    valid_at: str | None = None
+    valid_between: str | None = Field(default=None, description="START/END (valid time)")
 
 
 class TextIndexIn(_Model):

@@ -188,6 +188,41 @@ env.filters["when"] = lambda d: d.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 # -- neighborhood picture --------------------------------------------------------------------
+NAME_PROPS = ("name", "label", "title", "rdfs:label", "schema:name")
+"""The properties whose (string) value names an entity in the neighborhood picture."""
+LINE_CHARS = 18
+MAX_LINES = 3
+
+
+def wrap(text: str, width: int = LINE_CHARS, lines: int = MAX_LINES) -> list[str]:
+    """``text`` in at most ``lines`` lines of about ``width`` characters, broken at spaces
+    (or inside a long word); only what still does not fit ends in an ellipsis."""
+    out: list[str] = []
+    rest = text.strip()
+    while rest and len(out) < lines:
+        if len(rest) <= width:
+            out.append(rest)
+            rest = ""
+            break
+        cut = rest.rfind(" ", 0, width + 1)
+        cut = cut if cut > width // 3 else width
+        out.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        out[-1] = out[-1][:width - 1] + "…"
+    return out or [""]
+
+
+def display_name(entity: Any) -> str:
+    """An entity's name for a picture: its first string name-like property, else its id."""
+    props = getattr(entity, "props", None) or {}
+    for key in NAME_PROPS:
+        value = props.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return str(getattr(entity, "id", ""))
+
+
 @dataclass
 class Node:
     id: str
@@ -198,10 +233,17 @@ class Node:
     lx: float = 0.0
     ly: float = 0.0
     anchor: str = "middle"
+    name: str = ""
 
     @property
-    def label(self) -> str:
-        return self.id if len(self.id) <= 22 else self.id[:21] + "…"
+    def lines(self) -> list[str]:
+        """The label: the entity's name (its id when unnamed), wrapped, never cut short
+        under :data:`MAX_LINES` lines."""
+        return wrap(self.name or self.id)
+
+    @property
+    def type_line(self) -> str:
+        return wrap(self.type, 24, 1)[0]
 
 
 @dataclass
@@ -213,14 +255,19 @@ class Edge:
     label: str
     lx: float
     ly: float
+    full: str = ""
+    angle: float = 0.0
 
 
 def neighborhood(view: View, id: str, limit: int = 12) -> dict[str, Any] | None:
-    """A radial layout of an entity and its direct neighbors for an inline SVG."""
+    """A radial layout of an entity and its direct neighbors for an inline SVG: each node
+    labelled with its name (wrapped) and type outside its circle, pointing away from the
+    center; with more than six neighbors every other one sits on an outer ring, so labels of
+    adjacent neighbors do not overlap; relation types along the edges."""
     center = view.entity(id)
     if center is None:
         return None
-    width, height, radius, node_r = 680, 380, 130, 26
+    width, height, node_r = 820, 560, 24
     rels = [r for r in view.relations(source=id)] + [r for r in view.relations(target=id)]
     others: list[str] = []
     for rel in rels:
@@ -230,16 +277,23 @@ def neighborhood(view: View, id: str, limit: int = 12) -> dict[str, Any] | None:
     hidden = max(len(others) - limit, 0)
     others = others[:limit]
     cx, cy = width / 2, height / 2
-    nodes = {id: Node(id, center.type, cx, cy, True, cx, cy + node_r + 16)}
+    nodes = {id: Node(id, center.type, cx, cy, True, cx, cy + node_r + 16,
+                      name=display_name(center))}
     for i, other in enumerate(others):
         angle = 2 * math.pi * i / max(len(others), 1) - math.pi / 2
+        radius = 190 if len(others) > 6 and i % 2 else 125
         found = view.entity(other)
         cos, sin = math.cos(angle), math.sin(angle)
-        x, y = cx + radius * cos, cy + radius * sin
+        x, y = cx + radius * cos * 1.25, cy + radius * sin
+        node = Node(other, found.type if found else "?", x, y, False, name=display_name(found)
+                    if found else other)
         # the label sits outside the circle, away from the center, clear of the edges
-        nodes[other] = Node(other, found.type if found else "?", x, y, False,
-                            x + (node_r + 6) * cos, y + (node_r + 6) * sin + 4 + 6 * (sin > 0.5),
-                            "start" if cos > 0.3 else "end" if cos < -0.3 else "middle")
+        lines = len(node.lines) + 1
+        node.lx = x + (node_r + 6) * cos
+        node.ly = y + (node_r + 8) * sin + 4 - (lines - 1) * 14 * (sin < -0.3) \
+            - (lines - 1) * 7 * (abs(sin) <= 0.3)
+        node.anchor = "start" if cos > 0.3 else "end" if cos < -0.3 else "middle"
+        nodes[other] = node
     labels: dict[tuple[str, str], list[str]] = {}
     for rel in rels:
         if rel.source in nodes and rel.target in nodes and rel.source != rel.target:
@@ -251,9 +305,12 @@ def neighborhood(view: View, id: str, limit: int = 12) -> dict[str, Any] | None:
         length = math.hypot(dx, dy) or 1
         ux, uy = dx / length, dy / length
         text = ", ".join(sorted(set(types)))
+        angle = math.degrees(math.atan2(dy, dx))
+        if angle > 90 or angle < -90:
+            angle += 180  # keep the text upright
         edges.append(Edge(na.x + ux * node_r, na.y + uy * node_r, nb.x - ux * (node_r + 6),
-                          nb.y - uy * (node_r + 6), text if len(text) <= 28 else text[:27] + "…",
-                          (na.x + nb.x) / 2, (na.y + nb.y) / 2 - 4))
+                          nb.y - uy * (node_r + 6), wrap(text, 26, 1)[0],
+                          na.x + dx * 0.45, na.y + dy * 0.45 - 4, text, angle))
     return {"width": width, "height": height, "r": node_r, "nodes": list(nodes.values()),
             "edges": edges, "hidden": hidden}
 
@@ -414,10 +471,13 @@ def sparql_page(request: Request, query: str = "", ref: str = "") -> Response:
 
 @router.get("/entity/{id:path}", response_class=HTMLResponse)
 def entity_page(id: str, request: Request, ref: str | None = None,
-                relations: Literal["out", "in", "both", "none"] = "out") -> Response:
+                relations: Literal["out", "in", "both", "none"] = "out",
+                valid_at: str = "") -> Response:
     user(request)
     repo = get_repo(request)
     view = repo.at(ref)
+    if valid_at.strip():  # valid time: the entity, its relations and neighbors then
+        view = view.valid_at(valid_at.strip())
     current = view.entity(id)
     versions = (repo.history(id, ref, relations=relations) if view.commit is not None
                 else [])
@@ -441,7 +501,7 @@ def entity_page(id: str, request: Request, ref: str | None = None,
                   facts=[b for _, b in sorted(blame.items()) if b.relation],
                   relations=relations,
                   fields=field_rows(current, current) if current is not None else [],
-                  now=datetime.now(UTC))
+                  valid_at=valid_at.strip() or None, now=datetime.now(UTC))
 
 
 @router.get("/restore/{ref:path}", response_class=HTMLResponse)

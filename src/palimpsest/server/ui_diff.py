@@ -4,7 +4,9 @@ change (side-by-side property rows, folded large values, word diffs of long text
 
 A page is a slice of the diff in review order (modified first, then by element kind, type and
 id) after the filters (element kind, change kind, type, an id substring); the summary always
-counts the whole diff, so every filter shows how many changes it selects.
+counts the whole diff (in SQL, reading no value), so every filter shows how many changes it
+selects. A diff bigger than :data:`FULL_READ` is not read whole: its pages come from the paged
+diff (``Repository.diff(a, b, limit=, after=)``), in diff order.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from urllib.parse import urlencode
 import orjson
 
 from ..repository import Repository
-from ..types import Change, Commit, property_changes
+from ..storage.visibility import Chain, change_counts
+from ..types import Change, Commit, Diff, property_changes
+from ..versioning.diff import compute as compute_diff
+from ..versioning.elements import element_name
 
 PER_PAGE = 50
 MAX_PER_PAGE = 1000
@@ -106,6 +111,9 @@ class DiffPage:
     changes: list[Change]
     a: Commit | None = None
     b: Commit | None = None
+    order: str = "review"
+    """``review`` (modified first, then by element, type and id) or ``diff`` (element kind,
+    then id: a big diff paged as stored, see :data:`FULL_READ`)."""
 
 
 def type_of(change: Change) -> str:
@@ -127,11 +135,14 @@ def review_order(change: Change) -> tuple[int, int, str, str]:
 
 
 def summarize(changes: Sequence[Change]) -> DiffSummary:
+    return summary_of(Counter((c.element, type_of(c), c.kind) for c in changes))
+
+
+def summary_of(types: Counter[tuple[str, str, str]]) -> DiffSummary:
+    """The summary of a diff from its counts by ``(element, type, change kind)``."""
     kinds: Counter[tuple[str, str]] = Counter()
-    types: Counter[tuple[str, str, str]] = Counter()
-    for change in changes:
-        kinds[(change.element, change.kind)] += 1
-        types[(change.element, type_of(change), change.kind)] += 1
+    for (element, _, kind), n in types.items():
+        kinds[(element, kind)] += n
 
     def counts(get: Any) -> Counts:
         return Counts(get("created"), get("modified"), get("deleted"))
@@ -143,7 +154,7 @@ def summarize(changes: Sequence[Change]) -> DiffSummary:
     by_type = [TypeCounts(e, t, counts(lambda k, e=e, t=t: types[(e, t, k)])) for e, t in keys
                if e in ("entity", "relation", "document")]
     by_type.sort(key=lambda tc: (ELEMENT_ORDER.get(tc.element, 4), -tc.counts.total, tc.type))
-    return DiffSummary(len(changes), by_element, by_type)
+    return DiffSummary(sum(types.values()), by_element, by_type)
 
 
 def page_of(changes: Sequence[Change], filt: DiffFilter, offset: int, limit: int, *,
@@ -164,11 +175,35 @@ def prepare(changes: Sequence[Change]) -> tuple[list[Change], DiffSummary]:
     return sorted(changes, key=review_order), summarize(changes)
 
 
-_CACHE: OrderedDict[tuple[int, str | None, str | None],
-                    tuple[list[Change], DiffSummary]] = OrderedDict()
+FULL_READ = 5000
+"""A diff of at most this many changes is read whole (cheap at that size) and listed in review
+order, every filter applied to it. A bigger one pages through the paged diff
+(``Repository.diff(a, b, limit=, after=)``): its summary is counted in SQL, each page reads its
+own changes only, listed in diff order (element kind, then id), also when filtered by element;
+a filter by change kind, type or id on it reads the whole diff once (then cached)."""
+
+CACHED_DIFFS = 8
+"""Diffs between two commits (immutable) whose summary, page cursors and (when read whole)
+sorted changes are kept, so paging does not recount or reread them."""
+
+EMPTY_CHAIN: Chain = ((1, 0),)
+"""The chain of the state before any commit (one side of a root commit's diff)."""
+
+_ELEMENT_CODES = {"entity": "e", "relation": "r", "document": "d", "kv": "k"}
+
+
+@dataclass
+class _Known:
+    """What is known of one diff: its summary, the cursor where the page at an offset starts
+    (per element filter), and the whole diff in review order once something needed it."""
+
+    summary: DiffSummary
+    cursors: dict[tuple[str, int], str | None] = field(default_factory=dict)
+    prepared: tuple[list[Change], DiffSummary] | None = None
+
+
+_CACHE: OrderedDict[tuple[int, str | None, str | None], _Known] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
-CACHED_DIFFS = 4
-"""Diffs between two commits (immutable) kept sorted, so paging does not recompute them."""
 
 
 def _endpoints(repo: Repository, a: str | None, b: str | None
@@ -185,36 +220,93 @@ def _endpoints(repo: Repository, a: str | None, b: str | None
     return repo.resolve(a), repo.resolve(b)
 
 
+def _chains(repo: Repository, ca: Commit | None, cb: Commit | None) -> tuple[Chain, Chain]:
+    return (repo.at(ca.id).chain if ca else EMPTY_CHAIN,
+            repo.at(cb.id).chain if cb else EMPTY_CHAIN)
+
+
+def read_diff(repo: Repository, ca: Commit | None, cb: Commit | None, *,
+              limit: int | None = None, after: str | None = None) -> Diff:
+    """The diff (or one page of it) between two commits, either of which may be the empty
+    state before the first commit (``Repository.diff`` when both exist)."""
+    if ca is not None and cb is not None:
+        return repo.diff(ca.id, cb.id, limit=limit, after=after)
+    chain_a, chain_b = _chains(repo, ca, cb)
+    return compute_diff(repo.database, ca, chain_a, cb, chain_b, limit=limit, after=after)
+
+
+def count_diff(repo: Repository, ca: Commit | None, cb: Commit | None) -> DiffSummary:
+    """The summary of a diff counted in SQL from row ops, hashes and types (what
+    ``Repository.diff_stats`` counts, by type as well): no value is read."""
+    types: Counter[tuple[str, str, str]] = Counter()
+    for (code, change, type_), n in change_counts(repo.database, *_chains(repo, ca, cb)).items():
+        element = element_name(code)
+        types[(element, "" if element == "kv" else type_, change)] += n
+    return summary_of(types)
+
+
 def diff_page(repo: Repository, a: str | None, b: str | None, filt: DiffFilter,
               offset: int = 0, limit: int = PER_PAGE) -> DiffPage:
     """One page of the diff from ``a`` to ``b`` and the summary counts of the whole diff.
 
     ``a`` None: the changes of commit ``b`` (from its first parent). ``b`` None: ``a`` may be
     a range (``A..B``, ``A...B``), else to the current head. This is the only place the UI
-    reads a diff for a page; a paged diff API can replace its body without touching pages.
+    reads a diff for a page; see :data:`FULL_READ` for what a page of a big diff reads.
     """
     if a is not None and b is None and ".." not in a:
         b = "HEAD"
     ca, cb = _endpoints(repo, a, b)
     key = (id(repo.database), ca.id if ca else None, cb.id if cb else None)
     with _CACHE_LOCK:
-        prepared = _CACHE.get(key)
-        if prepared is not None:
+        known = _CACHE.get(key)
+        if known is not None:
             _CACHE.move_to_end(key)
-    if prepared is None:
-        changes: Sequence[Change]
-        if a is None:
-            changes = repo.changes(cb.id) if cb is not None else []
-        elif ca is not None and cb is not None:
-            changes = repo.diff(ca.id, cb.id).changes
-        else:  # an empty side (a range of unrelated histories)
-            changes = repo.diff(a, b if ".." not in a else None).changes
-        prepared = prepare(changes)
+    if known is None:
+        known = _Known(count_diff(repo, ca, cb))
         with _CACHE_LOCK:
-            _CACHE[key] = prepared
+            _CACHE[key] = known
             while len(_CACHE) > CACHED_DIFFS:
                 _CACHE.popitem(last=False)
-    return page_of(prepared[0], filt, offset, limit, a=ca, b=cb, prepared=prepared)
+    limit = min(max(limit, 1), MAX_PER_PAGE)
+    if known.summary.total > FULL_READ and not (filt.kind or filt.type or filt.q):
+        return _paged(repo, known, ca, cb, filt.element, offset, limit)
+    if known.prepared is None:
+        ordered = sorted(read_diff(repo, ca, cb).changes, key=review_order)
+        known.prepared = (ordered, known.summary)
+    return page_of(known.prepared[0], filt, offset, limit, a=ca, b=cb, prepared=known.prepared)
+
+
+def _paged(repo: Repository, known: _Known, ca: Commit | None, cb: Commit | None,
+           element: str, offset: int, limit: int) -> DiffPage:
+    """The page at ``offset`` of a big diff (of one element kind), in diff order, read through
+    the paged diff: only the page's changes are decoded."""
+    by_element = known.summary.by_element
+    matched = (by_element[element].total if element in by_element else 0) if element \
+        else known.summary.total
+    offset = max(min(offset, max(matched - 1, 0)), 0)
+    offset -= offset % limit
+    changes: list[Change] = []
+    if matched:
+        found = read_diff(repo, ca, cb, limit=limit,
+                          after=_cursor(repo, known, ca, cb, element, offset))
+        changes = [c for c in found.changes if not element or c.element == element]
+        if found.next is not None and offset + limit < matched:
+            known.cursors[(element, offset + limit)] = found.next
+    return DiffPage(known.summary, matched, offset, limit, changes, ca, cb, order="diff")
+
+
+def _cursor(repo: Repository, known: _Known, ca: Commit | None, cb: Commit | None,
+            element: str, offset: int) -> str | None:
+    """The cursor after which the ``offset``-th change (of ``element``) starts: from the
+    nearest page start already known, skipping ahead with one page read that decodes nothing
+    (``Diff.next`` of a page as long as the gap)."""
+    start = f"{_ELEMENT_CODES[element]}:" if element in _ELEMENT_CODES else None
+    base = max((o for e, o in list(known.cursors) if e == element and o <= offset), default=0)
+    cursor = known.cursors.get((element, base), start) if base else start
+    if base < offset:
+        cursor = read_diff(repo, ca, cb, limit=offset - base, after=cursor).next
+        known.cursors[(element, offset)] = cursor
+    return cursor
 
 
 # -- rendering model -------------------------------------------------------------------------

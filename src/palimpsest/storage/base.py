@@ -215,6 +215,14 @@ class Database(Protocol):
         earlier tokens); None inside a write or where no cheap check exists. The read cache
         (``storage/cache.py``) trusts what it holds while it stays the same."""
 
+    def write_token(self, *, after_commit: bool = False) -> object | None:
+        """Inside ``write()``: a cheap value that stays the same exactly while the database
+        does: it differs from every earlier one once any connection (this process or another)
+        committed, or this transaction changed a row. With ``after_commit``, the value the next
+        write transaction of this handle will see first if this one commits as it stands and
+        nothing else commits meanwhile. None outside a write or where no cheap check exists.
+        Writers keep what they read under it (``storage.cache.WriteFacts``)."""
+
     def deadline(self, seconds: float | None) -> AbstractContextManager[None]:
         """Stop any query this thread runs inside the block once ``seconds`` have passed,
         raising :class:`~palimpsest.errors.QueryTimeout` (None: no limit)."""

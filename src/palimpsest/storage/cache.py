@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from typing import Any
 
 from .base import Database
@@ -61,6 +61,7 @@ class ReadCache:
         self._local = threading.local()
         self.hits = 0
         self.misses = 0
+        self.facts = WriteFacts()  # the handle's write facts, whatever the cache's size
 
     @property
     def enabled(self) -> bool:
@@ -152,6 +153,77 @@ class ReadCache:
         return found
 
 
+class WriteFacts:
+    """What write transactions read about the committed state — the current branch, a
+    branch's position, the declared search indexes — kept for the next write transaction of
+    the same handle, so a commit does not read them again.
+
+    Valid while :meth:`Database.write_token` stays the same: another connection's commit, or
+    any row this handle changed, moves the token and empties the facts. A commit carries them
+    over itself (:meth:`carry`): what it knew before its rows, with its line's head moved, is
+    installed under the token the next write transaction will see if nothing else committed.
+    Facts are immutable values. No token (PostgreSQL, outside a write): always read.
+    """
+
+    def __init__(self) -> None:
+        self._token: object = MISS
+        self._facts: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, db: Database, name: Hashable, load: Callable[[], Any]) -> Any:
+        """The fact ``name`` as ``load()`` reads it now, kept while the token stays."""
+        token = db.write_token()
+        if token is None:
+            return load()
+        with self._lock:
+            if token == self._token:
+                found = self._facts.get(name, MISS)
+                if found is not MISS:
+                    return found
+            else:
+                self._token, self._facts = token, {}
+        value = load()
+        with self._lock:
+            if self._token == token:
+                self._facts[name] = value
+        return value
+
+    def known(self, db: Database) -> dict[Hashable, Any] | None:
+        """A copy of the facts valid now (None without a token)."""
+        token = db.write_token()
+        if token is None:
+            return None
+        with self._lock:
+            return dict(self._facts) if token == self._token else {}
+
+    def carry(self, db: Database, before: dict[Hashable, Any], line: int, seq: int,
+              written: Collection[tuple[str, str | None]]) -> None:
+        """At the end of a commit of ``line`` at ``seq`` whose rows were the transaction's
+        only change so far: keep ``before`` (the facts valid when it started) for the next
+        write transaction, each branch on ``line`` now at ``seq``. A fact named ``("rows",
+        kind, type)`` says whether a row of that kind and type exists (rows are only removed
+        by rewrites, which move the token): a no stays only when the commit ``written`` no
+        row of that (kind, type)."""
+        token = db.write_token(after_commit=True)
+        if token is None:
+            return
+        facts: dict[Hashable, Any] = {}
+        for name, value in before.items():
+            if isinstance(name, tuple) and name and name[0] == "position":
+                facts[name] = (line, seq) if value is not None and value[0] == line else value
+            elif isinstance(name, tuple) and name and name[0] == "rows":
+                if value or (name[1], name[2]) not in written:
+                    facts[name] = value
+            else:
+                facts[name] = value
+
+        def install() -> None:
+            with self._lock:
+                self._token, self._facts = token, facts
+
+        db.after_commit(install)
+
+
 _CACHES: dict[int, ReadCache] = {}
 _CACHES_LOCK = threading.Lock()
 
@@ -166,6 +238,12 @@ def cache_of(db: Database) -> ReadCache:
                 cache = _CACHES[id(db)] = ReadCache()
                 weakref.finalize(db, _CACHES.pop, id(db), None)
     return cache
+
+
+def facts_of(db: Database) -> WriteFacts:
+    """The write facts of a database handle (kept with its read cache, whether that is on or
+    off)."""
+    return cache_of(db).facts
 
 
 def bump_rewrites(db: Database) -> None:

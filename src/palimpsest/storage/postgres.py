@@ -476,6 +476,9 @@ class PostgresDatabase:
                         "(SELECT value FROM meta WHERE name = 'rewrites') "
                         "FROM (SELECT sum(head_seq) AS s, count(*) AS n FROM lines) l")
 
+    def write_token(self, *, after_commit: bool = False) -> object | None:
+        return None  # no cheap check: other sessions commit without a trace here
+
     def lock(self, name: str) -> None:
         """Take the named lock (e.g. ``"seq"``, ``"branch:main"``) until the write transaction
         ends: writers holding the same name run one after another."""

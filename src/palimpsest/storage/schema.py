@@ -22,9 +22,10 @@ Version 4 lets PostgreSQL allocate commit seqs without a repository-wide lock (t
 ``commit_seq`` sequence) and records per line how far each materialized view is built
 (``view_lines``). Two maintenance operations are the only exceptions to append-only
 rows: gc deletes rows no readable state needs, and erasure replaces the value of an erased
-element's rows (keeping their hash). Version 5 added ``provenance``, the records rows point
-at through ``rows.provenance`` (where a fact came from: one row per distinct record, keyed by
-its content hash, its ``source`` extracted for filters), and the partial index
+element's rows (keeping their hash). Version 4 also maintains per-type counts
+(``type_counts``) and added ``provenance``, the records rows point at through
+``rows.provenance`` (where a fact came from: one row per distinct record, keyed by its
+content hash, its ``source`` extracted for filters), and the partial index
 ``rows_provenance``.
 """
 
@@ -34,9 +35,10 @@ from collections.abc import Callable
 
 from ..codec import decode
 from ..errors import SchemaVersionError
+from . import counts
 from .base import Database
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 4
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -101,7 +103,6 @@ CREATE TABLE IF NOT EXISTS rows (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS rows_key ON rows (kind, key, line, seq);
 CREATE INDEX IF NOT EXISTS rows_line_seq ON rows (line, seq);
-CREATE INDEX IF NOT EXISTS rows_type ON rows (kind, type, line, seq, superseded, op);
 CREATE INDEX IF NOT EXISTS rows_source ON rows (source, line, seq) WHERE source IS NOT NULL;
 CREATE INDEX IF NOT EXISTS rows_target ON rows (target, line, seq) WHERE target IS NOT NULL;
 CREATE TABLE IF NOT EXISTS provenance (
@@ -167,6 +168,14 @@ CREATE TABLE IF NOT EXISTS view_lines (
     synced_seq {bigint} NOT NULL,
     PRIMARY KEY (view, line)
 );
+CREATE TABLE IF NOT EXISTS type_counts (
+    line  {bigint} NOT NULL,
+    kind  TEXT NOT NULL,
+    type  TEXT NOT NULL,
+    seq   {bigint} NOT NULL,
+    n     {bigint} NOT NULL,
+    PRIMARY KEY (line, kind, type, seq)
+);
 CREATE TABLE IF NOT EXISTS search_indexes (
     name       TEXT PRIMARY KEY,
     mode       TEXT NOT NULL,
@@ -177,6 +186,21 @@ CREATE TABLE IF NOT EXISTS search_indexes (
     time_us    {bigint} NOT NULL
 );
 """
+
+
+ROWS_TYPE_INDEX = ("CREATE INDEX IF NOT EXISTS rows_type ON rows "
+                   "(kind, type, line, seq, superseded, op, valid_from, valid_to)")
+"""The covering index of scans and counts by type. It ends with the valid-time interval, so
+a count narrowed to a valid time (``View.valid_at``) stays an index-only scan: the visibility
+rule picks the versions from the index and the interval filters them there, no table row is
+read. Created after the migrations (the columns exist only from schema 3 on; the migration to
+4 rebuilds it, ``docs/valid-time.md``)."""
+
+
+_ROWS_PROVENANCE = ("CREATE INDEX IF NOT EXISTS rows_provenance ON rows (provenance) "
+                    "WHERE provenance IS NOT NULL")
+"""Not in ``_TABLES``: a migration re-runs those before ``rows.provenance`` exists (v2); made
+by the migration to 4 and with a new repository."""
 
 
 def _v1_to_v2(db: Database) -> None:
@@ -198,6 +222,7 @@ def _v2_to_v3(db: Database) -> None:
     """
     for column in ("provenance", "valid_from", "valid_to"):
         db.run(f"ALTER TABLE rows ADD COLUMN {column} {db.dialect.bigint}")
+    db.run("DROP INDEX rows_type")  # rebuilt ending with the interval (ROWS_TYPE_INDEX)
     db.run("DROP INDEX commits_line_time")
     db.run("ALTER TABLE commits RENAME TO commits_v2")
     db.script(_ddl(db))  # the new commits table and its index
@@ -216,30 +241,29 @@ def _v2_to_v3(db: Database) -> None:
 
 
 def _v3_to_v4(db: Database) -> None:
-    """Commit seqs without a repository-wide lock (docs/postgres.md, "Many writers"):
+    """Schema 4, one migration for what the third session added.
+
+    Commit seqs without a repository-wide lock (docs/postgres.md, "Many writers"):
     PostgreSQL allocates them from the ``commit_seq`` sequence (created by ``_ddl``), moved
     past every stored seq here; materialized views record how far they are built per line
     (``view_lines``), since seqs no longer become visible in order across lines. A view built
-    up to seq N had every line's rows up to N."""
+    up to seq N had every line's rows up to N. ``type_counts`` (created by re-running
+    ``_TABLES``) is filled from the rows. Provenance records (``provenance``, deduplicated by
+    content hash, referenced from ``rows.provenance``, docs/provenance.md; also created by
+    re-running ``_TABLES``) get the index from rows to them (``rows_provenance``); no row
+    changes for them. The type index is rebuilt ending with the valid-time
+    interval (``ROWS_TYPE_INDEX``, after the migrations), so narrowed counts stay index-only."""
     sync_sequences(db)
+    db.run("DELETE FROM view_lines")
     db.run("INSERT INTO view_lines (view, line, synced_seq) SELECT v.name, l.id, v.synced_seq "
            "FROM query_views v, lines l")
-
-
-_ROWS_PROVENANCE = ("CREATE INDEX IF NOT EXISTS rows_provenance ON rows (provenance) "
-                    "WHERE provenance IS NOT NULL")
-"""Not in ``_TABLES``: a migration re-runs those before ``rows.provenance`` exists (v2)."""
-
-
-def _v4_to_v5(db: Database) -> None:
-    """Provenance records (``provenance``, deduplicated by content hash, referenced from
-    ``rows.provenance``; docs/provenance.md; created by re-running ``_TABLES``) and the index
-    from rows to them; no row changes."""
+    counts.rebuild(db)
+    db.run("DROP INDEX IF EXISTS rows_type")
     db.run(_ROWS_PROVENANCE)
 
 
 MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2, 2: _v2_to_v3,
-                                                     3: _v3_to_v4, 4: _v4_to_v5}
+                                                     3: _v3_to_v4}
 """``MIGRATIONS[v]`` turns a version-``v`` database into version ``v + 1``."""
 
 
@@ -249,6 +273,7 @@ def create_schema(db: Database) -> None:
     if found is None:
         with db.write():
             db.script(_ddl(db))
+            db.run(ROWS_TYPE_INDEX)
             db.run(_ROWS_PROVENANCE)
             db.run("INSERT INTO meta (name, value) VALUES ('schema_version', ?)",
                    (str(SCHEMA_VERSION),))
@@ -274,6 +299,7 @@ def migrate(db: Database) -> int:
         db.script(_ddl(db))
         for version in range(found, SCHEMA_VERSION):
             MIGRATIONS[version](db)
+        db.run(ROWS_TYPE_INDEX)
         db.run("UPDATE meta SET value = ? WHERE name = 'schema_version'",
                (str(SCHEMA_VERSION),))
     return found
@@ -311,7 +337,9 @@ def _stored_version(db: Database) -> int | None:
 
 
 def rebuild_superseded(db: Database) -> None:
-    """Recompute the derived ``superseded`` column from the immutable history."""
+    """Recompute the derived ``superseded`` column from the immutable history, and the
+    maintained type counts that depend on it (``storage/counts.py``)."""
     with db.write():
         db.run("UPDATE rows SET superseded = (SELECT min(n.seq) FROM rows n WHERE n.kind = "
                "rows.kind AND n.key = rows.key AND n.line = rows.line AND n.seq > rows.seq)")
+        counts.rebuild(db)

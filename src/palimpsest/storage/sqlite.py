@@ -150,6 +150,8 @@ class SQLiteDatabase:
         self._committed = 0  # write transactions committed through this handle
         self._owner: int | None = None  # the thread inside write()
         self._tx: Nesting | None = None  # the open write transaction's savepoints, callbacks
+        self._version: int | None = None  # the writer's PRAGMA data_version in this write
+        self._version_cursor: sqlite3.Cursor | None = None
         self._local = _ThreadState()  # this thread's reader connection and deadline
         self._readers: weakref.WeakSet[_Connection] = weakref.WeakSet()  # to close them all
         self._readers_lock = threading.Lock()
@@ -231,6 +233,7 @@ class SQLiteDatabase:
             with self._statement(self._conn):
                 yield self._conn
         finally:
+            self._committed += 1  # a statement outside write() commits by itself
             self._wlock.release()
 
     @contextmanager
@@ -318,6 +321,20 @@ class SQLiteDatabase:
             cursor = local.version_cursor = conn.cursor()
         return (self._committed, cursor.execute("PRAGMA data_version").fetchone()[0])
 
+    def write_token(self, *, after_commit: bool = False) -> object | None:
+        # (commits through this handle, PRAGMA data_version of the writer connection: moves
+        # when another connection commits, read once per transaction since nobody else can
+        # commit while it holds the lock, rows changed by the writer connection so far)
+        if self._owner != threading.get_ident() or self._tx is None:
+            return None
+        version = self._version
+        if version is None:
+            cursor = self._version_cursor
+            if cursor is None:
+                cursor = self._version_cursor = self._conn.cursor()
+            version = self._version = cursor.execute("PRAGMA data_version").fetchone()[0]
+        return (self._committed + after_commit, version, self._conn.total_changes)
+
     def lock(self, name: str) -> None:
         """BEGIN IMMEDIATE already holds the one write lock."""
 
@@ -355,6 +372,7 @@ class SQLiteDatabase:
         """The body of a top-level write() once BEGIN IMMEDIATE has run; returns its
         bookkeeping, whose callbacks run once the lock is released."""
         tx = self._tx = Nesting(self._in_transaction)
+        self._version = None
         try:
             yield
         except BaseException as exc:

@@ -18,14 +18,16 @@ from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from ..codec import check_count
+from ..codec import check_count, from_us
+from ..errors import InvalidValue
 from .base import Database
+from .counts import count_at
 
 Chain = tuple[tuple[int, int], ...]
 """((line, max visible seq), …), tip first."""
 
 COLUMNS = "r.rid, r.kind, r.key, r.line, r.seq, r.op, r.type, r.source, r.target, r.value, " \
-          "r.hash, r.origin, r.provenance"
+          "r.hash, r.origin, r.valid_from, r.valid_to, r.provenance"
 
 
 class StoredRow(NamedTuple):
@@ -41,8 +43,52 @@ class StoredRow(NamedTuple):
     value: str | None
     hash: bytes | None
     origin: int | None
+    valid_from: int | None = None
+    valid_to: int | None = None
     provenance: int | None = None
     """The id of the row's provenance record (``versioning/provenance.py``), if any."""
+
+
+Window = tuple[int, int]
+"""A valid-time window ``[lo, hi)`` in microseconds: the rows whose interval overlaps it.
+``View.valid_at(t)`` is ``(t, t + 1)``, ``View.valid_between(a, b)`` is ``(a, b)``."""
+
+
+def check_window(start: int, end: int) -> Window:
+    """``[start, end)`` as a window; raises InvalidValue unless ``start < end``."""
+    if start >= end:
+        raise InvalidValue(f"valid_between: the start ({show_time(start)}) must come before "
+                           f"the end ({show_time(end)}); for one instant use valid_at")
+    return start, end
+
+
+def show_window(window: Window) -> str:
+    """A window as text: ``at T`` for one instant, else ``[A, B)``."""
+    if window[1] == window[0] + 1:
+        return f"at {show_time(window[0])}"
+    return f"[{show_time(window[0])}, {show_time(window[1])})"
+
+
+def show_time(time_us: int) -> str:
+    return from_us(time_us).isoformat()
+
+
+def in_window(window: Window | None, alias: str = "r") -> tuple[str, list[Any]]:
+    """SQL true for rows whose valid-time interval overlaps ``window`` (a NULL end is open),
+    ``""`` without a window. A filter on the visible rows, never a choice between versions:
+    the state at a commit is decided first, valid time then narrows it."""
+    if window is None:
+        return "", []
+    return (f"({alias}.valid_from IS NULL OR {alias}.valid_from < ?) AND "
+            f"({alias}.valid_to IS NULL OR {alias}.valid_to > ?)"), [window[1], window[0]]
+
+
+def row_in_window(row: StoredRow | None, window: Window | None) -> bool:
+    """:func:`in_window` for one row already read (point reads)."""
+    if row is None or window is None:
+        return row is not None
+    return ((row.valid_from is None or row.valid_from < window[1])
+            and (row.valid_to is None or row.valid_to > window[0]))
 
 
 def in_chain(chain: Chain, alias: str = "r") -> tuple[str, list[Any]]:
@@ -135,17 +181,22 @@ def read_latest(db: Database, chain: Chain, kind: str, keys: Sequence[str]
 
 def scan(db: Database, chain: Chain, kind: str, *, type_: str | None = None,
          extra: str = "", extra_params: Sequence[Any] = (), order: str = "r.key",
-         limit: int | None = None, offset: int = 0, hint: str = "") -> Iterator[StoredRow]:
+         limit: int | None = None, offset: int = 0, hint: str = "",
+         window: Window | None = None) -> Iterator[StoredRow]:
     """Live rows of ``kind`` (optionally one type or collection) at the chain's commit.
 
     ``extra`` is an SQL filter on ``r``; ``hint`` goes after ``FROM rows r`` (the dialect's
-    ``index_hint`` for a declared query index)."""
+    ``index_hint`` for a declared query index); ``window`` keeps the rows valid in it."""
     where, params = visible(chain, kind)
     sql = f"SELECT {COLUMNS} FROM rows r {hint} WHERE r.kind = ? AND r.op = 1 AND {where}"
     args: list[Any] = [kind, *params]
     if type_ is not None:
         sql += " AND r.type = ?"
         args.append(type_)
+    valid, valid_params = in_window(window)
+    if valid:
+        sql += f" AND {valid}"
+        args += valid_params
     if extra:
         sql += f" AND ({extra})"
         args += list(extra_params)
@@ -172,24 +223,38 @@ def scan_hashes(db: Database, chain: Chain, kind: str) -> dict[str, bytes | None
     return {key: (bytes(hash_) if hash_ is not None else None) for key, hash_ in rows}
 
 
-def count(db: Database, chain: Chain, kind: str, *, type_: str | None = None) -> int:
+def count(db: Database, chain: Chain, kind: str, *, type_: str | None = None,
+          window: Window | None = None) -> int:
+    """Live elements of ``kind`` at the chain's commit; of one type and not narrowed to a
+    valid time, the maintained count (one lookup per chain line, ``storage/counts.py``): the
+    stored counts know nothing of valid time, so a narrowed count scans."""
+    if type_ is not None and window is None:
+        return count_at(db, chain, kind, type_)
     where, params = visible(chain, kind)
     sql = f"SELECT count(*) FROM rows r WHERE r.kind = ? AND r.op = 1 AND {where}"
     args: list[Any] = [kind, *params]
     if type_ is not None:
         sql += " AND r.type = ?"
         args.append(type_)
+    valid, valid_params = in_window(window)
+    if valid:
+        sql += f" AND {valid}"
+        args += valid_params
     row = db.one(sql, args)
     return int(row[0]) if row else 0
 
 
 def adjacent(db: Database, chain: Chain, ids: Sequence[str], *, column: str,
-             rel_type: str | None = None) -> list[StoredRow]:
-    """Live relations whose ``column`` (``source`` or ``target``) is one of ``ids``."""
+             rel_type: str | None = None, window: Window | None = None) -> list[StoredRow]:
+    """Live relations whose ``column`` (``source`` or ``target``) is one of ``ids`` (valid
+    in ``window`` when given)."""
     if column not in ("source", "target") or not ids:
         return []
     out: list[StoredRow] = []
     where, params = visible(chain, "r", by_position=False)
+    valid, valid_params = in_window(window)
+    if valid:
+        where, params = f"{where} AND {valid}", [*params, *valid_params]
     for start in range(0, len(ids), 500):
         chunk = list(ids[start:start + 500])
         marks = ",".join("?" * len(chunk))
@@ -311,17 +376,19 @@ class _Pairs(NamedTuple):
 
 def _pairs(a: Chain, b: Chain, segments: Sequence[tuple[int, int, int, int]], *,
            after: tuple[str, str] | None, limit: int | None,
-           select: Callable[[str, str], str], third: Chain | None = None) -> _Pairs:
+           select: Callable[[str, str], str], third: Chain | None = None,
+           carry: str = COLUMNS.replace("r.", "")) -> _Pairs:
     """One query over the candidate keys joined with their rows at ``a`` and at ``b``.
 
     With one segment (one state descends from the other along a line: the common case) the
     segment's newest row of a key is that side's row, so only the other side needs an index
-    seek; otherwise both sides seek (the visibility rule: the highest seq inside the chain)."""
+    seek; otherwise both sides seek (the visibility rule: the highest seq inside the chain).
+    ``carry``: the columns of the segment's row the select list reads in that case (it must
+    include ``rid``, ``kind`` and ``key``); fewer columns, less copied."""
     order = _ORDER.format("r")
     if len(segments) == 1:
         side = segments[0][0]
-        with_sql, args = _window(segments, after, limit,
-                                 f"{order} AS o, {COLUMNS.replace('r.', '')}")
+        with_sql, args = _window(segments, after, limit, f"{order} AS o, {carry}")
         seek, seek_args = _holder(b if side == 0 else a, "c")
         old, new = ("c", "X") if side == 0 else ("X", "c")
         sql = f"{with_sql}SELECT {select(old, new)} FROM c LEFT JOIN rows X ON X.rid = {seek}"
@@ -364,6 +431,45 @@ def raw_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None
     return rows
 
 
+CHANGE_FIELDS = ("o", "kind", "key", "change", "old_rid", "new_rid")
+"""The fields of a :func:`change_rids` tuple."""
+
+
+def change_rids(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None = None,
+                limit: int | None = None) -> list[tuple[Any, ...]]:
+    """The diff from ``a`` to ``b`` as slim tuples :data:`CHANGE_FIELDS` in diff order: the
+    change (``created`` / ``modified`` / ``deleted``, from ops and hashes in SQL) and the rids
+    of the old and new rows (None without a row), read later with :func:`rows_by_rid` when a
+    change's values are needed. So a diff copies no value out of SQL until it is read.
+
+    Without ``limit`` only real changes are returned; with it, one window of candidates
+    (as :func:`raw_pairs`: equal keys included, their ``change`` None) so the caller can tell
+    a full window from the last one."""
+    segments = _segments(a, b)
+    if not segments or limit == 0:
+        return []
+    q = _pairs(a, b, segments, after=after, limit=limit, carry="rid, kind, key, op, hash",
+               select=lambda old, new: f"c.o AS o, c.kind AS kind, c.key AS key, "
+                                       f"{_CHANGE.format(old, new)} AS change, "
+                                       f"{old}.rid AS old_rid, {new}.rid AS new_rid")
+    if limit is not None:
+        return db.all(q.sql + " ORDER BY c.o, c.key", q.args)
+    return db.all(f"SELECT * FROM ({q.sql}) d WHERE d.change IS NOT NULL ORDER BY d.o, d.key",
+                  q.args)  # bytewise order on both backends = code point order
+
+
+def rows_by_rid(db: Database, rids: Sequence[int]) -> dict[int, StoredRow]:
+    """The stored rows with these rids (absent: removed since, by gc), 500 per query."""
+    out: dict[int, StoredRow] = {}
+    unique = list(dict.fromkeys(rids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in db.all(f"SELECT {COLUMNS} FROM rows r WHERE r.rid IN ({marks})", chunk):
+            out[row[0]] = StoredRow(*row)
+    return out
+
+
 def row_triples(db: Database, base: Chain, theirs: Chain, ours: Chain
                 ) -> list[tuple[str, str, StoredRow | None, StoredRow | None, StoredRow | None]]:
     """For every key that can differ between ``base`` and ``theirs``: ``(kind, key, row at
@@ -403,7 +509,7 @@ def row_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None
 
 
 PAIR_FIELDS = ("rid", "line", "seq", "op", "type", "source", "target", "value", "hash",
-               "origin", "provenance")
+               "origin", "valid_from", "valid_to", "provenance")
 
 
 def stored(raw: Sequence[Any]) -> tuple[StoredRow | None, StoredRow | None]:
@@ -413,10 +519,11 @@ def stored(raw: Sequence[Any]) -> tuple[StoredRow | None, StoredRow | None]:
 
 
 def _row(kind: str, key: str, fields: Sequence[Any]) -> StoredRow | None:
-    rid, line, seq, op, type_, source, target, value, hash_, origin, provenance = \
-        fields[:len(PAIR_FIELDS)]
+    (rid, line, seq, op, type_, source, target, value, hash_, origin, valid_from, valid_to,
+     provenance) = fields[:len(PAIR_FIELDS)]
     return None if rid is None else StoredRow(rid, kind, key, line, seq, op, type_, source,
-                                              target, value, hash_, origin, provenance)
+                                              target, value, hash_, origin, valid_from,
+                                              valid_to, provenance)
 
 
 def change_counts(db: Database, a: Chain, b: Chain) -> dict[tuple[str, str, str], int]:
@@ -426,7 +533,7 @@ def change_counts(db: Database, a: Chain, b: Chain) -> dict[tuple[str, str, str]
     segments = _segments(a, b)
     if not segments:
         return {}
-    q = _pairs(a, b, segments, after=None, limit=None,
+    q = _pairs(a, b, segments, after=None, limit=None, carry="rid, kind, key, op, hash, type",
                select=lambda old, new: f"c.kind, {_CHANGE.format(old, new)} AS change, "
                                        f"COALESCE({new}.type, {old}.type) AS t, count(*)")
     return {(str(kind), str(change), str(type_ or "")): int(n)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..codec import (
@@ -25,10 +25,11 @@ from ..codec import (
     from_us,
     now_us,
     state_combine,
-    to_us,
 )
 from ..errors import InvalidValue, RefNotFound
+from ..storage import counts as type_counts
 from ..storage.base import Database, Row
+from ..storage.cache import facts_of
 from ..storage.schema import next_seq
 from ..storage.visibility import Chain, StoredRow, read_rows
 from ..types import Commit, CommitStats
@@ -39,6 +40,9 @@ _COMMIT_COLUMNS = ("seq, id, line, parents, author, message, time_us, metadata, 
                    "state_hash")
 
 _UNKNOWN: Any = object()
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
 
 _STAT_NAMES = {"e": "entities", "r": "relations", "d": "documents"}
 
@@ -153,6 +157,10 @@ class CommitStore:
                            "ORDER BY id LIMIT ?", (low, high, limit))
         return [self._from_row(r) for r in rows]
 
+    def time_us(self, seq: int) -> int:
+        """The time of the commit at ``seq`` in µs (from the commit cache when it holds it)."""
+        return (self.by_seq(seq).timestamp - _EPOCH) // _MICRO
+
     def count(self) -> int:
         row = self.db.one("SELECT count(*) FROM commits")
         return int(row[0]) if row else 0
@@ -170,7 +178,12 @@ class CommitStore:
         return known
 
     def branch_position(self, branch: str) -> tuple[int, int | None] | None:
-        """(line, head seq) of a branch in one query; None if there is no such branch."""
+        """(line, head seq) of a branch in one query; None if there is no such branch. Inside
+        a write, kept between commits (``storage.cache.WriteFacts``)."""
+        return facts_of(self.db).get(  # type: ignore[no-any-return]
+            self.db, ("position", branch), lambda: self._branch_position(branch))
+
+    def _branch_position(self, branch: str) -> tuple[int, int | None] | None:
         row = self.db.one("SELECT l.id, coalesce(l.head_seq, l.fork_seq) FROM refs r "
                           "JOIN lines l ON l.id = r.line WHERE r.name = ? AND r.kind = 'branch'",
                           (branch,))
@@ -232,7 +245,7 @@ class CommitStore:
         assert head is None or isinstance(head, int)
         head_chain = self.chain(line, head) if head is not None else ((line, 0),)
         parent = self.by_seq(head) if head is not None else None  # cached: commits never change
-        parent_time = to_us(parent.timestamp) if parent is not None else None
+        parent_time = (parent.timestamp - _EPOCH) // _MICRO if parent is not None else None
         now = now_us()
         if time_us is None:
             time_us = max(now, parent_time or 0)
@@ -267,6 +280,9 @@ class CommitStore:
             applied.append((old, write, new_hash))
         if not applied and not allow_empty:
             return None
+        facts = facts_of(db)
+        indexes = search_index.committed(db)  # read before the rows go in, with the facts
+        before = facts.known(db)
         # The line's lock, held to COMMIT (callers hold their branch's already): the line's
         # commits get increasing seqs in commit order. No repository-wide lock: commits to
         # other lines proceed (docs/postgres.md, "Many writers", for why that stays exact).
@@ -278,7 +294,7 @@ class CommitStore:
         for old, write, new_hash in applied:
             inserts.append((write.kind, write.key, line, seq, write.op, write.type, write.source,
                             write.target, write.value, new_hash, write.origin,
-                            write.provenance))
+                            write.valid_from, write.valid_to, write.provenance))
             old_live = old is not None and old.op == PUT
             if old is not None and old.line == line:
                 supersede.append((seq, old.rid, line))
@@ -297,12 +313,17 @@ class CommitStore:
         if len(inserts) > 64:
             inserts.sort(key=lambda row: (row[0], row[1]))  # index locality for big commits
         db.many("INSERT INTO rows (kind, key, line, seq, op, type, source, target, value, hash, "
-                "origin, provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
+                "origin, valid_from, valid_to, provenance) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
         if supersede:
             # the line too: partitioned or distributed by line, the update touches one part
             db.many("UPDATE rows SET superseded = ? WHERE rid = ? AND line = ?", supersede)
-        search_index.index_rows(db, line, seq, [(w.kind, w.key, w.op, w.type, w.value)
-                                                for _, w, _ in applied])
+        type_counts.record(db, line, seq, head_chain, type_counts.deltas_of(
+            (w.kind, old.op if old else None, old.type if old else None, w.op, w.type)
+            for old, w, _ in applied))
+        if indexes:
+            search_index.index_rows(db, line, seq, [(w.kind, w.key, w.op, w.type, w.value)
+                                                    for _, w, _ in applied], indexes)
         state = state_combine(bytes.fromhex(parent.state_hash) if parent else EMPTY_STATE,
                               added, removed)
         stats = CommitStats(**counts)
@@ -311,8 +332,10 @@ class CommitStore:
         db.run(f"INSERT INTO commits ({_COMMIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                (seq, id_bytes(cid), line, parents_bytes(parents), author, message, time_us,
                 encode(meta),
-                encode({k: v for k, v in stats.to_dict().items() if v}), state))
+                encode(counts), state))  # the stats that are not zero
         db.run("UPDATE lines SET head_seq = ? WHERE id = ?", (seq, line))
+        if before is not None:
+            facts.carry(db, before, line, seq, {(w.kind, w.type) for _, w, _ in applied})
         commit = Commit(id=cid, parents=tuple(parents), author=author, message=message,
                         timestamp=from_us(time_us), metadata=meta, stats=stats,
                         state_hash=state.hex(), seq=seq, line=line)

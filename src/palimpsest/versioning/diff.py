@@ -2,29 +2,30 @@
 
 A diff costs what its result costs. The keys that can differ between two commits are those
 with rows in one chain and not the other; one set-based query
-(:func:`palimpsest.storage.visibility.row_pairs`) returns each such key with its row on both
-sides, and hashes decide which really changed, so the change kinds and counts are known
-without decoding any value. Values are decoded (and their hashes checked) only when a change is
-read (:class:`RowChanges`). Pages (``limit``/``after``) run the index seeks for one window of
+(:func:`palimpsest.storage.visibility.change_rids`) finds each such key's row on both sides
+and decides from ops and hashes which really changed, returning the change kind and the two
+rows' rids only, so the change kinds and counts are known without copying or decoding any
+value. Values are read in batches, decoded and hash-checked only when a change is read
+(:class:`RowChanges`). Pages (``limit``/``after``) run the index seeks for one window of
 keys only, so the first page of a huge diff is as quick as a small diff; :func:`stats` counts
 in SQL alone. Keys written on both sides but ending equal do not appear.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
-from ..errors import InvalidValue
+from ..errors import InvalidValue, RetentionExpired
 from ..storage.base import Database
 from ..storage.visibility import (
     KIND_ORDER,
     Chain,
     StoredRow,
     change_counts,
-    raw_pairs,
+    change_rids,
+    rows_by_rid,
     scan,
-    stored,
 )
 from ..types import Change, ChangeKind, ChangeList, Commit, CommitStats, ElementKind, stat_name
 from ..types import Diff as Diff  # its home before types.py
@@ -32,6 +33,8 @@ from . import provenance
 from .elements import DELETE, element_name, public_id, split_doc_key, to_value
 
 _FIRST_WINDOW = 64
+_BATCH = 256
+"""Changes read (values fetched and decoded) together when one of them is first read."""
 
 
 def change_kind(old_row: StoredRow | None, new_row: StoredRow | None) -> ChangeKind | None:
@@ -69,15 +72,23 @@ def change_between(old_row: StoredRow | None, new_row: StoredRow | None,
 
 
 class RowChanges(ChangeList):
-    """Changes kept as their stored rows (:func:`raw_pairs` tuples) and decoded on first read
-    (see :class:`ChangeList`). Holds no database handle: the rows were read with the diff."""
+    """Changes kept as their kinds and the rids of their rows (:func:`change_rids` tuples);
+    a change's rows are read (:func:`rows_by_rid`, a batch of neighbours at a time), decoded
+    and hash-checked the first time it is read (see :class:`ChangeList`). Rows are immutable,
+    so a later read gives what the diff saw; one that gc has removed since raises
+    :class:`RetentionExpired` (compute the diff again)."""
 
-    __slots__ = ("_decoded", "_records", "_rows")
+    __slots__ = ("_decoded", "_fetch", "_records", "_rows")
 
     def __init__(self, rows: Sequence[tuple[Any, ...]],
-                 records: Mapping[int, dict[str, Any]] | None = None) -> None:
+                 fetch: Callable[[Sequence[int]], dict[int, StoredRow]],
+                 records: Callable[[Iterable[int | None]], Mapping[int, dict[str, Any]]]
+                 | None = None) -> None:
+        """``fetch`` reads rows by rid; ``records`` the provenance records of rows
+        (``versioning/provenance.py``), read with each batch."""
         self._rows = list(rows)
-        self._records = records or {}
+        self._fetch = fetch
+        self._records = records
         self._decoded: list[Change | None] = [None] * len(self._rows)
 
     def kinds(self) -> list[tuple[ElementKind, ChangeKind]]:
@@ -99,11 +110,34 @@ class RowChanges(ChangeList):
     def __getitem__(self, index: int | slice) -> Change | list[Change]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self._rows)
+        if not 0 <= index < len(self._rows):
+            raise IndexError("change index out of range")
         found = self._decoded[index]
         if found is None:
-            raw = self._rows[index]
-            found = self._decoded[index] = _change(raw[3], *stored(raw), self._records)
+            self._load(index - index % _BATCH)
+            found = self._decoded[index]
+            assert found is not None
         return found
+
+    def _load(self, start: int) -> None:
+        """Read, decode and check the changes ``start`` … ``start + _BATCH`` in one go."""
+        window = range(start, min(start + _BATCH, len(self._rows)))
+        rids = [rid for i in window for rid in self._rows[i][4:6] if rid is not None]
+        rows = self._fetch(rids)
+        records = self._records([row.provenance for row in rows.values()]) \
+            if self._records is not None else {}
+        for i in window:
+            if self._decoded[i] is not None:
+                continue
+            _, _, key, change, old_rid, new_rid = self._rows[i]
+            old, new = rows.get(old_rid), rows.get(new_rid)
+            if (old_rid is not None and old is None) or (new_rid is not None and new is None):
+                raise RetentionExpired(
+                    f"a version in this diff (of {key!r}) was removed by gc after the diff "
+                    "was computed; compute the diff again")
+            self._decoded[i] = _change(change, old, new, records)
 
     def __iter__(self) -> Iterator[Change]:
         for i in range(len(self._rows)):
@@ -129,15 +163,15 @@ def compute(db: Database, a: Commit | None, chain_a: Chain, b: Commit | None,
     the cursor ``after``)."""
     start = parse_cursor(after) if after is not None else None
     if limit is None:
-        rows = [raw for raw in raw_pairs(db, chain_a, chain_b, after=start) if raw[3]]
-        return _diff(db, a, chain_a, b, chain_b, rows, None)
+        return _diff(db, a, chain_a, b, chain_b, change_rids(db, chain_a, chain_b, after=start),
+                     None)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidValue(f"limit must be a positive integer, not {limit!r}; omit it for the "
                            "whole diff")
     found: list[tuple[Any, ...]] = []
     window = max(limit + 1, _FIRST_WINDOW)
     while len(found) <= limit:
-        pairs = raw_pairs(db, chain_a, chain_b, after=start, limit=window)
+        pairs = change_rids(db, chain_a, chain_b, after=start, limit=window)
         found += [raw for raw in pairs if raw[3]]
         if len(pairs) < window:
             break
@@ -153,9 +187,8 @@ def _diff(db: Database, a: Commit | None, chain_a: Chain, b: Commit | None, chai
     collections = sorted({split_doc_key(raw[2])[0] for raw in rows if raw[1] == "d"})
     presence = {name: (_has_collection(db, chain_a, name), _has_collection(db, chain_b, name))
                 for name in collections}
-    made = [new.provenance for raw in rows
-            for new in stored(raw)[1:] if new is not None and new.provenance is not None]
-    return Diff(a, b, RowChanges(rows, provenance.records(db, made)), presence, cursor)
+    return Diff(a, b, RowChanges(rows, lambda rids: rows_by_rid(db, rids),
+                                 lambda ids: provenance.records(db, ids)), presence, cursor)
 
 
 def stats(db: Database, chain_a: Chain, chain_b: Chain) -> CommitStats:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any, NamedTuple
 
-from ..codec import DOC_SEP, content_hash, decode, encode
+from ..codec import DOC_SEP, content_hash, decode, encode, from_us
 from ..errors import CorruptObject
 from ..storage.visibility import StoredRow
 from ..types import Document, ElementKind, Entity, Relation
@@ -50,8 +50,13 @@ class Write(NamedTuple):
     target: str | None = None
     value: str | None = None
     origin: int | None = None
-    erased_hash: bytes | None = None
-    """For a copy of an erased row: the hash it keeps (the erased value's)."""
+    stored_hash: bytes | None = None
+    """For a copy of a stored row (rollback, merge, cherry-pick): the row's hash, kept rather
+    than recomputed (an erased row keeps the erased value's; a damaged value stays detectably
+    damaged instead of getting a new hash that matches it)."""
+    valid_from: int | None = None
+    """The valid-time interval ``[valid_from, valid_to)`` in microseconds (None: open)."""
+    valid_to: int | None = None
     provenance: int | str | None = None
     """Where the fact came from: a stored record's id (a copied row), or the canonical JSON
     text of a new record (``versioning/provenance.py``), interned when the commit is written."""
@@ -60,17 +65,26 @@ class Write(NamedTuple):
     def hash(self) -> bytes | None:
         if self.op == DELETE or self.value is None:
             return None
-        if self.erased_hash is not None and is_erased(self.value):
-            return self.erased_hash
-        return content_hash(self.kind, self.type, self.source, self.target, self.value)
+        if self.stored_hash is not None:
+            return self.stored_hash
+        return content_hash(self.kind, self.type, self.source, self.target, self.value,
+                            self.valid_from, self.valid_to)
 
 
 def write_from_row(row: StoredRow, *, origin: int | None = None) -> Write:
     """A write that reproduces a stored row (rollback, merge, cherry-pick)."""
     return Write(row.kind, row.key, row.op, row.type, row.source, row.target, row.value,
                  origin if origin is not None else row.origin,
-                 bytes(row.hash) if row.hash is not None and is_erased(row.value) else None,
-                 row.provenance)
+                 bytes(row.hash) if row.hash is not None else None,
+                 row.valid_from, row.valid_to, row.provenance)
+
+
+def row_of_write(write: Write, hash_: bytes | None = None) -> StoredRow:
+    """An unsaved write as a row (no rid, line or seq): what reads of pending writes see."""
+    return StoredRow(0, write.kind, write.key, 0, 0, write.op, write.type, write.source,
+                     write.target, write.value, hash_, write.origin, write.valid_from,
+                     write.valid_to,
+                     write.provenance if isinstance(write.provenance, int) else None)
 
 
 def deletion(kind: str, key: str) -> Write:
@@ -85,7 +99,8 @@ def verify(row: StoredRow) -> None:
         raise CorruptObject(f"row {row.rid} ({row.kind} {row.key!r}) has no value or hash")
     if is_erased(row.value):
         return  # erased on purpose; fsck checks the erasure record
-    expected = content_hash(row.kind, row.type, row.source, row.target, row.value)
+    expected = content_hash(row.kind, row.type, row.source, row.target, row.value,
+                            row.valid_from, row.valid_to)
     if bytes(row.hash) != expected:
         raise CorruptObject(f"stored value of {element_name(row.kind)} {display_key(row)!r} "
                             f"(row {row.rid}, seq {row.seq}) does not match its hash; "
@@ -127,10 +142,13 @@ def to_value(row: StoredRow | None, *, check: bool = True) -> Any:
             return encode(data).encode()
     else:
         data = decode(row.value)
+    valid_from = None if row.valid_from is None else from_us(row.valid_from)
+    valid_to = None if row.valid_to is None else from_us(row.valid_to)
     if row.kind == "e":
-        return Entity(row.key, row.type or "", data)
+        return Entity(row.key, row.type or "", data, valid_from, valid_to)
     if row.kind == "r":
-        return Relation(row.key, row.type or "", row.source or "", row.target or "", data)
+        return Relation(row.key, row.type or "", row.source or "", row.target or "", data,
+                        valid_from, valid_to)
     if row.kind == "d":
         collection, key = split_doc_key(row.key)
         return Document(collection, key, data)

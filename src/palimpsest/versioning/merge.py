@@ -37,7 +37,16 @@ from . import provenance
 from .commits import CommitStore, parents_text
 from .diff import change_between
 from .diff import compute as compute_diff
-from .elements import DELETE, PUT, Write, deletion, element_name, public_id, write_from_row
+from .elements import (
+    DELETE,
+    PUT,
+    Write,
+    deletion,
+    element_name,
+    public_id,
+    row_of_write,
+    write_from_row,
+)
 from .log import is_ancestor, merge_bases
 from .pruned import check_readable
 from .refs import Ref, RefStore
@@ -451,9 +460,7 @@ def changes_of(db: Database, chain: Chain, writes: Sequence[Write],
     for write in writes:
         ident = (write.kind, write.key)
         old = known[ident] if ident in known else read_row(db, chain, write.kind, write.key)
-        new = StoredRow(0, write.kind, write.key, 0, 0, write.op, write.type, write.source,
-                        write.target, write.value, write.hash, write.origin,
-                        write.provenance if isinstance(write.provenance, int) else None)
+        new = row_of_write(write, write.hash)
         change = change_between(old, new, records)
         if change is not None:
             out.append(change)
@@ -481,11 +488,20 @@ class Vetter(Protocol):
 
 def merge(refs: RefStore, source: Ref, *, into: str, current: str, message: str | None,
           author: str, resolver: Resolver, dry_run: bool, write: PlanWriter,
-          vet: Vetter | None = None) -> MergeResult:
+          vet: Vetter | None = None, metadata: Mapping[str, JSON] | None = None) -> MergeResult:
     """Merge ``source`` into branch ``into`` (see :meth:`Repository.merge`), holding the write
-    lock (a read transaction for ``dry_run``) so ``into`` cannot move meanwhile."""
+    lock (a read transaction for ``dry_run``) so ``into`` cannot move meanwhile.
+
+    ``metadata`` goes into the merge commit next to the ``merge`` entry; a merge that could
+    fast-forward then writes a merge commit instead, so the metadata is recorded."""
     commits, db = refs.commits, refs.db
     refs.branch_line(into)
+    if metadata is not None:
+        if not isinstance(metadata, Mapping):
+            raise InvalidValue(f"metadata must be a dict, not {type(metadata).__name__}")
+        if "merge" in metadata:
+            raise InvalidValue("metadata key 'merge' is the merge's own record (source, "
+                               "commit, base); name yours differently")
     if isinstance(source, str) and (source == into or (source == "HEAD" and into == current)):
         raise InvalidValue(f"cannot merge branch {into!r} into itself; name another "
                            "branch, tag or commit")
@@ -494,6 +510,10 @@ def merge(refs: RefStore, source: Ref, *, into: str, current: str, message: str 
         ours = refs.branch_head(into)
         chain = refs.branch_chain(into)
         plan = plan_merge(db, commits, ours, theirs, chain, resolver)
+        if plan.status == "fast_forward" and metadata and ours is not None \
+                and theirs is not None:
+            plan = _three_way(db, ours, commits.commit_chain(ours), chain,
+                              commits.commit_chain(theirs), resolver)
         resolver.check_unused()
         if plan.status == "up_to_date":
             return MergeResult("up_to_date", None if dry_run else ours, base=plan.base,
@@ -509,7 +529,7 @@ def merge(refs: RefStore, source: Ref, *, into: str, current: str, message: str 
             refs.move_branch(into, theirs, author=author, message=f"merge {name}: fast-forward")
             return MergeResult("fast_forward", theirs, base=ours, source=theirs, target=ours)
         assert ours is not None
-        meta: dict[str, JSON] = {"merge": {
+        meta: dict[str, JSON] = {**(metadata or {}), "merge": {
             "source": name, "commit": theirs.id, "base": plan.base.id if plan.base else None}}
         return _finish(db, plan, resolver, into, ours, theirs, chain, dry_run,
                        message or f"Merge {name} into {into}", author, meta, [theirs.id], write,

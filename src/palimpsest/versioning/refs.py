@@ -19,6 +19,7 @@ from datetime import datetime
 
 from ..codec import check_count, from_us, now_us, to_us
 from ..errors import AmbiguousRef, InvalidKey, InvalidRef, InvalidValue, RefNotFound
+from ..storage.cache import facts_of
 from ..storage.visibility import Chain
 from ..types import Branch, Commit, RefLogEntry, Tag
 from .commits import CommitStore
@@ -97,6 +98,10 @@ class RefStore:
 
     # -- HEAD ----------------------------------------------------------------------------
     def current(self) -> str:
+        """The current branch (inside a write, kept between commits: storage.cache)."""
+        return facts_of(self.db).get(self.db, "head", self._current)  # type: ignore[no-any-return]
+
+    def _current(self) -> str:
         row = self.db.one("SELECT value FROM meta WHERE name = 'head'")
         return str(row[0]) if row else "main"
 

@@ -26,6 +26,7 @@ from typing import Any
 from ..codec import decode, digest, encode, now_us
 from ..errors import InvalidValue, NotFound
 from ..storage.base import Database
+from ..storage.cache import facts_of
 from ..storage.fulltext import Entry, tokens
 from ..types import TextIndex, VectorIndex
 from .elements import PUT, is_erased, public_id
@@ -277,10 +278,19 @@ def _backfill(db: Database, d: Declared) -> None:
     _store(db, d, batch, strict=False)
 
 
-def index_rows(db: Database, line: int, seq: int, rows: Sequence[NewRow]) -> None:
-    """Index the rows one commit inserts (the caller holds ``db.write()``): the commit hook.
-    A vector that does not fit its declaration fails the commit (InvalidValue)."""
-    for d in declared(db):
+def committed(db: Database) -> tuple[Declared, ...]:
+    """The declared indexes, as a commit reads them (inside a write, kept between commits:
+    storage.cache.WriteFacts)."""
+    return facts_of(db).get(db, "search_indexes",  # type: ignore[no-any-return]
+                            lambda: tuple(declared(db)))
+
+
+def index_rows(db: Database, line: int, seq: int, rows: Sequence[NewRow],
+               indexes: Sequence[Declared] | None = None) -> None:
+    """Index the rows one commit inserts (the caller holds ``db.write()``): the commit hook,
+    given the declared ``indexes`` read before the rows went in (default: read now). A vector
+    that does not fit its declaration fails the commit (InvalidValue)."""
+    for d in declared(db) if indexes is None else indexes:
         mine = [(kind, key, line, seq, value) for kind, key, op, type_, value in rows
                 if op == PUT and kind == d.kind and type_ == d.type]
         if mine:

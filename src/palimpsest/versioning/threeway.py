@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..codec import decode, encode, json_equal
+from ..codec import decode, encode, json_equal, to_us
 from ..storage.base import Database
 from ..storage.visibility import Chain, StoredRow, changed_keys, read_rows, row_triples
 from ..types import JSON, SHAPE_FIELDS, Conflict, Document, aligned_fields
@@ -25,6 +25,7 @@ from .elements import (
     display_key,
     element_name,
     public_id,
+    row_of_write,
     to_value,
     write_from_row,
 )
@@ -87,8 +88,11 @@ def _rebuild(template: StoredRow, fields: dict[str, JSON], origin: int | None,
              whole: bool) -> Write:
     if template.kind in ("e", "r"):
         props = {k: v for k, v in fields.items() if k not in SHAPE_FIELDS}
+        valid = fields.get("@valid") or [None, None]
         return Write(template.kind, template.key, PUT, fields.get("@type"),
-                     fields.get("@source"), fields.get("@target"), encode(props), origin)
+                     fields.get("@source"), fields.get("@target"), encode(props), origin,
+                     valid_from=None if valid[0] is None else to_us(valid[0]),
+                     valid_to=None if valid[1] is None else to_us(valid[1]))
     value = fields.get("@value") if whole else fields
     return Write(template.kind, template.key, PUT, template.type, value=encode(value),
                  origin=origin)
@@ -218,8 +222,7 @@ def blend_rows(kind: str, key: str, ancestor: StoredRow | None, a: StoredRow | N
     if not out.writes:
         return a
     w = out.writes[0]
-    return StoredRow(0, kind, key, 0, 0, PUT, w.type, w.source, w.target, w.value, w.hash,
-                     None)
+    return row_of_write(w._replace(origin=None), w.hash)
 
 
 def whole_value(row: StoredRow | None) -> JSON:
