@@ -284,6 +284,8 @@ def test_archive_and_copy_keep_provenance(repo: palimpsest.Repository, tmp_path:
     repo.put_entity("a", "T", {"v": 1}, provenance={"source": "s1", "confidence": 0.5})
     repo.put_entity("b", "T", {"v": 2})
     repo.put_entity("a", "T", {"v": 1}, provenance={"source": "s2"})
+    repo.put_entity("c", "T", {}, valid_from="2020-01-01T00:00:00Z",
+                    provenance={"source": "s3"})  # both beside the value
     archive = tmp_path / "a.jsonl"
     repo.export(str(archive))
     loaded = palimpsest.import_(str(archive), str(tmp_path / "b.db"))
@@ -296,6 +298,10 @@ def test_archive_and_copy_keep_provenance(repo: palimpsest.Repository, tmp_path:
     repo.copy_to(str(tmp_path / "c.db"))
     copied = palimpsest.open(str(tmp_path / "c.db"))
     assert [v.provenance for v in copied.history("a")] == want
+    both = [(v.provenance, v.value) for v in repo.history("c")]
+    assert both[0][0] == {"source": "s3"} and both[0][1].valid_from is not None
+    assert [(v.provenance, v.value) for v in loaded.history("c")] == both
+    assert [(v.provenance, v.value) for v in copied.history("c")] == both
     assert copied.fsck().ok
     loaded.close()
     copied.close()

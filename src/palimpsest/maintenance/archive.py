@@ -39,9 +39,10 @@ VERSION = 2
 ARCHIVE_SCHEMA = 2
 """The record layout an archive writes: schema 2's, with commit ids and hashes as hex text.
 Schema 3 changed only how the file stores them (binary ids, room for provenance and valid
-time), so archives, and their digests, stay byte-identical across it. A row with provenance
-(schema 5) carries its record as a ``provenance`` object; rows without one have no such field,
-so an archive of a history without provenance is byte-identical too."""
+time), so archives, and their digests, stay byte-identical across it. A row with a valid-time
+interval carries ``valid_from`` / ``valid_to``, a row with provenance (schema 4) its record as a
+``provenance`` object; rows without them have no such fields, so an archive of a history
+without either is byte-identical too."""
 
 
 def _records(db: Database, commits: CommitStore, refs: RefStore, ref: Any) -> Iterator[Any]:
