@@ -125,6 +125,8 @@ FACES: dict[str, tuple[str, str]] = {
     "View.search": ("search", "search"),
     "View.similar": ("similar", "similar"),
     "View.sparql_explain": ("sparql", "sparql_explain"),
+    "View.cypher": ("cypher", "cypher"),
+    "View.cypher_explain": ("cypher", "cypher_explain"),
     # -- Transaction: the CLI writes one element per command; HTTP sends ops -------------
     **{f"Transaction.{name}": (TX_CLI, TX_HTTP) for name in (
         "put_entity", "update_entity", "delete_entity", "put_relation", "update_relation",

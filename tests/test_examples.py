@@ -40,6 +40,15 @@ def test_sparql_example_runs_and_is_in_the_readme() -> None:
     assert body in (ROOT / "README.md").read_text()
 
 
+def test_cypher_example_runs_and_is_in_the_readme() -> None:
+    pytest.importorskip("graphglot")
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "cypher.py")],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["v1 (('Bob', 1820.0),)", "main ()", "('n', 'born') [1815, 1820.0]"]
+    body = (ROOT / "examples" / "cypher.py").read_text().split('"""', 2)[2].strip()
+    assert body in (ROOT / "README.md").read_text()
+
+
 # -- examples/schemaorg_history.py: the README's main job -----------------------------------
 SCHEMAORG_EXAMPLE = ROOT / "examples" / "schemaorg_history.py"
 SCHEMAORG_DATA = ROOT.parent / "shared" / "data" / "schemaorg"

@@ -66,6 +66,28 @@ def test_clone_keeps_commit_ids_states_branches_and_tags(tmp_path: Path) -> None
     assert [r.name for r in clone.remotes.list()] == ["origin"]
 
 
+def test_valid_time_travels_with_its_rows(tmp_path: Path) -> None:
+    """Intervals are part of the value hash: a clone and a fetch carry them, so ids, states
+    and narrowed reads agree on both sides."""
+    origin = palimpsest.open(str(tmp_path / "o.db"), author="ada")
+    origin.put_entity("alice", "Person", {"name": "Alice"})
+    origin.put_entity("acme", "Org")
+    origin.put_relation("w1", "WORKS_AT", "alice", "acme", valid_from="2020-01-01",
+                        valid_to="2023-01-01")
+    clone = palimpsest.clone(str(tmp_path / "o.db"), str(tmp_path / "c.db"))
+    origin.update_entity("alice", valid_from="1990-05-01")
+    clone.fetch("origin")
+    assert _ids(clone, "origin/main") == _ids(origin)
+    at = origin.head().commit
+    assert at is not None
+    for when in ("2019-06-01", "2021-06-01", "2024-06-01"):
+        mine, theirs = clone.at(at.id).valid_at(when), origin.head().valid_at(when)
+        assert mine.to_dict() == theirs.to_dict()
+        assert mine.count_relations(type="WORKS_AT") == theirs.count_relations(type="WORKS_AT")
+    assert clone.at(at.id).relation("w1") == origin.head().relation("w1")
+    assert clone.fsck().problems == []
+
+
 def test_clone_refuses_a_missing_source_and_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(NotFound):
         palimpsest.clone(str(tmp_path / "absent.db"), str(tmp_path / "c.db"))

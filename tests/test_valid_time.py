@@ -272,11 +272,13 @@ def test_json_patch_carries_interval_changes(repo: palimpsest.Repository) -> Non
 
 def test_reads_that_do_not_honour_valid_time_refuse_a_narrowed_view(
         repo: palimpsest.Repository) -> None:
-    """SPARQL, search and materialized views answer over the whole state: on a narrowed view
-    they refuse rather than answer as if narrowed."""
+    """SPARQL, Cypher, search and materialized views answer over the whole state: on a
+    narrowed view they refuse rather than answer as if narrowed."""
     repo.put_entity("a", "T", valid_from="2020-01-01")
     narrowed = repo.head().valid_at("2010-01-01")
     for call in (lambda: narrowed.sparql("SELECT ?s WHERE { ?s ?p ?o }"),
+                 lambda: narrowed.cypher("MATCH (n) RETURN n"),
+                 lambda: narrowed.cypher_explain("MATCH (n) RETURN n"),
                  lambda: narrowed.search("x"), lambda: narrowed.similar([1.0]),
                  lambda: narrowed.materialized("v")):
         with pytest.raises(UnsupportedQuery, match="valid time"):

@@ -25,6 +25,7 @@ from palimpsest.types import (
     CommitStats,
     Conflict,
     CopyReport,
+    CypherResult,
     Diff,
     Document,
     Entity,
@@ -153,6 +154,11 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     SearchHit: st.builds(SearchHit, entities | documents, finite,
                          st.dictionaries(names, text, max_size=2)),
     SimilarHit: st.builds(SimilarHit, entities | documents, finite),
+    CypherResult: st.integers(0, 3).flatmap(lambda n: st.builds(
+        CypherResult, st.lists(names, min_size=n, max_size=n).map(tuple),
+        st.lists(st.lists(json_values | entities | relations | st.lists(
+            entities | relations | json_values, max_size=2), min_size=n, max_size=n).map(tuple),
+            max_size=3).map(tuple))),
     KVEvent: st.builds(KVEvent, st.sampled_from(["created", "updated", "deleted", "resync"]),
                        names, st.none() | blobs, counts, commits, st.none() | hashes),
     IndexInfo: st.builds(IndexInfo, names, st.sampled_from(["entity", "document"]), names,

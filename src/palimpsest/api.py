@@ -28,6 +28,7 @@ from .types import (
     Change,
     Commit,
     CommitStats,
+    CypherResult,
     Diff,
     Document,
     Entity,
@@ -648,6 +649,18 @@ class View(Protocol):
 
     def sparql_explain(self, text: str, *, prefixes: Mapping[str, str] | None = None) -> str:
         """The SQL that :meth:`sparql` runs for this query."""
+        ...
+
+    def cypher(self, text: str, params: Mapping[str, Any] | None = None, *,
+               timeout: float | None = None) -> CypherResult:
+        """Answer an openCypher read query (``MATCH ... RETURN``) over the graph at this
+        commit, compiled to one SQL query (docs/cypher.md): labels are entity types,
+        relationship types relation types, ``id(n)`` the palimpsest id; ``$name`` reads
+        ``params``."""
+        ...
+
+    def cypher_explain(self, text: str, params: Mapping[str, Any] | None = None) -> str:
+        """The SQL that :meth:`cypher` runs for this query."""
         ...
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import builtins
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeAlias
@@ -859,6 +859,23 @@ class SimilarHit:
 
     element: Entity | Document
     distance: float
+
+
+@dataclass(frozen=True, slots=True)
+class CypherResult:
+    """The answer of a Cypher query (``View.cypher``): column names and rows of values, each
+    a JSON value (``1``, ``1.0`` and ``true`` stay apart), an :class:`Entity` (a node), a
+    :class:`Relation` (a relationship), a list of them, or ``None`` (Cypher's null)."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Each row as a dict by column name."""
+        return (dict(zip(self.columns, row, strict=True)) for row in self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 # -- maintenance reports -----------------------------------------------------------------

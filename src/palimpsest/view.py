@@ -26,7 +26,7 @@ from .query.sparql_versions import Versions
 from .query.target import resolve_target
 from .storage.base import Database
 from .storage.visibility import Chain, Window, check_window, show_window
-from .types import JSON, Commit, Document, Entity, Relation, SearchHit, SimilarHit
+from .types import JSON, Commit, CypherResult, Document, Entity, Relation, SearchHit, SimilarHit
 
 
 class View:
@@ -185,6 +185,22 @@ class View:
             raise unnarrowed("SPARQL")
         from .query import sparql
         return sparql.compile_query(self._db, self._chain, text, prefixes, self._versions).sql
+
+    def cypher(self, text: str, params: Mapping[str, Any] | None = None, *,
+               timeout: float | None = None) -> CypherResult:
+        """Answer an openCypher read query at this commit, compiled to one SQL query
+        (docs/cypher.md); needs ``palimpsest[cypher]``."""
+        if self._window is not None:
+            raise unnarrowed("Cypher")
+        from .query import cypher
+        return cypher.run(self._db, self._chain, text, params, timeout)
+
+    def cypher_explain(self, text: str, params: Mapping[str, Any] | None = None) -> str:
+        """The SQL that :meth:`cypher` runs for this query (parameters as ``?``)."""
+        if self._window is not None:
+            raise unnarrowed("Cypher")
+        from .query import cypher
+        return cypher.compile_query(self._db, self._chain, text, params).sql
 
     # -- search (docs/search.md) ---------------------------------------------------------
     def search(self, query: str, *, type: str | None = None, kind: str | None = None,

@@ -35,6 +35,7 @@ from .types import (
     CommitStats,
     Conflict,
     CopyReport,
+    CypherResult,
     Diff,
     Document,
     Entity,
@@ -229,6 +230,40 @@ def _hit_from(cls: type[Any]) -> Callable[[Any], Any]:
     return read
 
 
+def _cell(value: Any) -> JSON:
+    """One value of a Cypher row, tagged so a node never reads as a map: ``{"value": v}``,
+    ``{"entity": ...}``, ``{"relation": ...}`` or ``{"list": [cells]}`` (a list holding
+    elements)."""
+    if isinstance(value, Entity):
+        return {"entity": encode(value)}
+    if isinstance(value, Relation):
+        return {"relation": encode(value)}
+    if isinstance(value, list) and any(isinstance(v, Entity | Relation | list) for v in value):
+        return {"list": [_cell(v) for v in value]}
+    return {"value": value}
+
+
+def _cell_from(data: Data) -> Any:
+    if "entity" in data:
+        return decode(Entity, data["entity"])
+    if "relation" in data:
+        return decode(Relation, data["relation"])
+    if "list" in data:
+        return [_cell_from(v) for v in data["list"]]
+    return data["value"]
+
+
+def _cypher(result: CypherResult) -> JSON:
+    """A Cypher answer: ``columns`` and ``rows``, each row a list of tagged cells."""
+    return {"columns": list(result.columns),
+            "rows": [[_cell(v) for v in row] for row in result.rows]}
+
+
+def _cypher_from(d: Data) -> CypherResult:
+    return CypherResult(tuple(d["columns"]),
+                        tuple(tuple(_cell_from(c) for c in row) for row in d["rows"]))
+
+
 _commit_fields, _change_fields = _plain(Commit), _plain(Change)
 _merge_fields = _plain(MergeResult, skip="diff")
 _Codec = tuple[Callable[[Any], JSON], Callable[[Any], Any]]
@@ -240,6 +275,7 @@ _CUSTOM: dict[type[Any], _Codec] = {
     MergeResult: (_merge, _merge_from),
     SearchHit: (_hit, _hit_from(SearchHit)),
     SimilarHit: (_hit, _hit_from(SimilarHit)),
+    CypherResult: (_cypher, _cypher_from),
 }
 _CODECS: dict[type[Any], _Codec] = {
     cls: _CUSTOM.get(cls) or (_plain(cls), _plain_from(cls))
@@ -247,7 +283,7 @@ _CODECS: dict[type[Any], _Codec] = {
                 Change, Version, Blame, Diff, Conflict, MergeResult, Entry, KVEvent,
                 IndexInfo, ViewInfo, Erasure, RetentionPolicy, BackupInfo, CopyReport,
                 Remote, SyncReport,
-                TextIndex, VectorIndex, SearchHit, SimilarHit,
+                TextIndex, VectorIndex, SearchHit, SimilarHit, CypherResult,
                 Violation, Schema, Problem, FsckReport, GcReport, ShaclResult, ShaclReport)
 }
 

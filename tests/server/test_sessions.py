@@ -87,11 +87,11 @@ def test_revoking_a_token_ends_its_open_streams(tmp_path: Path) -> None:
 
 
 def test_expired_token_gets_401_everywhere(server: Server) -> None:
-    token = create_token(server.repo, "temp", "writer", expires=timedelta(seconds=1.5))
+    token = create_token(server.repo, "temp", "writer", expires=timedelta(seconds=3))
     h = {"Authorization": f"Bearer {token}"}
-    assert server.client.get("/api/whoami", headers=h).json()["expires"]
+    expires = datetime.fromisoformat(server.client.get("/api/whoami", headers=h).json()["expires"])
     assert server.client.put("/api/entities/a", json={"type": "T"}, headers=h).status_code == 200
-    time.sleep(1.6)
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.1)  # load-proof
     for response in (server.client.get("/api/whoami", headers=h),
                      server.client.get("/api/entities/a", headers=h),
                      server.client.put("/api/entities/b", json={"type": "T"}, headers=h)):

@@ -475,7 +475,7 @@ def _register() -> None:
     """Import the other command modules so that ``app`` knows every command (also when
     this module is imported by tests or the docs generator, not only through main)."""
     from . import kv  # noqa: F401, I001  (first: kv is listed before token)
-    from . import data, history, mr, refs, schemas, search, sparql  # noqa: F401
+    from . import cypher, data, history, mr, refs, schemas, search, sparql  # noqa: F401
     from . import manage  # noqa: F401  (combine, index, view)
     from . import webhook  # noqa: F401
     from . import sync  # noqa: F401  (clone, remote, fetch, pull, push)

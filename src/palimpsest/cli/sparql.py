@@ -29,6 +29,14 @@ SparqlFormatOpt = Annotated[str | None, typer.Option(
                            "CONSTRUCT / DESCRIBE: nt (default), ttl, rdf.")]
 
 
+QueryArg = Annotated[str, typer.Argument(help="The query, @FILE to read it from a file, or - "
+                                             "for standard input.")]
+ExplainOpt = Annotated[bool, typer.Option("--explain", help="Print the SQL the query compiles "
+                                                            "to instead.")]
+TimeoutOpt = Annotated[float | None, typer.Option("--timeout", help="Stop after this many "
+                                                                    "seconds.")]
+
+
 def _query_text(query: str) -> str:
     """The query itself, ``@file`` (read that file) or ``-`` (read standard input)."""
     if query == "-":
@@ -58,15 +66,12 @@ def _cell(term: Any) -> str:
 @app.command()
 def sparql(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="The query, @FILE to read it from a file, or - "
-                                              "for standard input.")],
+    query: QueryArg,
     ref: RefOpt = None,
     format: SparqlFormatOpt = None,
     prefix: PrefixOpt = None,
-    explain: Annotated[bool, typer.Option("--explain", help="Print the SQL the query "
-                                                            "compiles to instead.")] = False,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Stop after this many "
-                                                                    "seconds.")] = None,
+    explain: ExplainOpt = False,
+    timeout: TimeoutOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Answer a SPARQL 1.1 query (SELECT, ASK, CONSTRUCT, DESCRIBE) at any ref.

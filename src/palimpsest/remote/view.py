@@ -16,6 +16,7 @@ from ..storage.visibility import check_window
 from ..types import (
     JSON,
     Commit,
+    CypherResult,
     Document,
     Entity,
     Relation,
@@ -298,6 +299,29 @@ class RemoteView:
         params = {"query": text, "ref": self.commit.id if self.commit else None,
                   "prefixes": orjson.dumps(dict(prefixes)).decode() if prefixes else None}
         result: dict[str, str] = self._repo.request("GET", "/api/sparql/explain", params=params)
+        return result["sql"]
+
+    def cypher(self, text: str, params: Mapping[str, Any] | None = None, *,
+               timeout: float | None = None) -> CypherResult:
+        """An openCypher read query at this commit (``POST /api/cypher``)."""
+        if self._valid:
+            raise unnarrowed("Cypher")
+        if self.commit is None:  # a branch without commits: the empty graph
+            from ..repository import Repository
+            from ..storage import open_database
+            with Repository(open_database(":memory:")) as empty:
+                return empty.head().cypher(text, params, timeout=timeout)
+        body = {"query": text, "params": dict(params or {}), "ref": self.commit.id,
+                "timeout": timeout}
+        return wire.decode(CypherResult, self._repo.request("POST", "/api/cypher", json=body))
+
+    def cypher_explain(self, text: str, params: Mapping[str, Any] | None = None) -> str:
+        """The SQL the server runs for this query (``POST /api/cypher/explain``)."""
+        if self._valid:
+            raise unnarrowed("Cypher")
+        body = {"query": text, "params": dict(params or {}),
+                "ref": self.commit.id if self.commit else None}
+        result: dict[str, str] = self._repo.request("POST", "/api/cypher/explain", json=body)
         return result["sql"]
 
     def to_dict(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from . import (
     inputs,
     routes_admin,
     routes_api,
+    routes_cypher,
     routes_history,
     routes_kv,
     routes_schemas,
@@ -120,6 +121,7 @@ def create_app(repo: Repository, *, no_auth: bool = False,
     app.include_router(manage_router)
     app.include_router(routes_search.router)
     app.include_router(routes_sparql.router)
+    app.include_router(routes_cypher.router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_sync.router)
     ui.install(app)

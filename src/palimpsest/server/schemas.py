@@ -568,6 +568,27 @@ class SimilarIn(_Model):
     ref: str | None = None
 
 
+class CypherIn(_Model):
+    query: str = Field(description="an openCypher read query (MATCH ... RETURN ...)")
+    params: dict[str, JSONValue] = Field(default_factory=dict,
+                                         description="the values of $name parameters")
+    ref: str | None = Field(default=None, description="where to query (default: the current "
+                            "branch)")
+    timeout: float | None = Field(default=None, gt=0, description="seconds, at most the "
+                                  "server's max_query_seconds")
+
+
+class CypherOut(BaseModel):
+    columns: list[str]
+    rows: list[list[dict[str, JSONValue]]] = Field(description='each value tagged: '
+                                                   '{"value": json}, {"entity": ...}, '
+                                                   '{"relation": ...} or {"list": [...]}')
+
+
+class ExplainOut(BaseModel):
+    sql: str
+
+
 class SearchHitOut(BaseModel):
     kind: Literal["entity", "document"]
     element: dict[str, JSONValue]

@@ -469,6 +469,18 @@ def sparql_page(request: Request, query: str = "", ref: str = "") -> Response:
     return render(request, "sparql.html", query=query, ref=ref, **context)
 
 
+@router.get("/cypher", response_class=HTMLResponse)
+def cypher_page(request: Request, query: str = "", ref: str = "") -> Response:
+    """Run an openCypher query at a ref and show a table; nodes link to their entity pages."""
+    from .ui_cypher import answer_table
+
+    user(request)
+    repo = get_repo(request)
+    context = answer_table(repo, query, ref or None, get_config(request).max_query_seconds)
+    context["refs"] = [x.name for x in repo.branches(None)] + [t.name for t in repo.tags()]
+    return render(request, "cypher.html", query=query, ref=ref, **context)
+
+
 @router.get("/entity/{id:path}", response_class=HTMLResponse)
 def entity_page(id: str, request: Request, ref: str | None = None,
                 relations: Literal["out", "in", "both", "none"] = "out",

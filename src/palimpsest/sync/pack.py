@@ -450,8 +450,8 @@ class Receiver:
         except InvalidValue as exc:
             raise CorruptObject(f"commit {cid[:12]}: {exc}") from None
         write = Write(kind, key, op, r["type"], r["source"], r["target"],
-                      value if op == 1 else None, self._origin(r["origin"]), erased, lo, hi,
-                      record)
+                      value if op == 1 else None, self._origin(r["origin"]), erased,
+                      lo if op == 1 else None, hi if op == 1 else None, record)
         if op == 1 and (value is None or write.hash != sent):
             raise CorruptObject(f"commit {cid[:12]}: the value of {key!r} does not match its "
                                 "hash")
