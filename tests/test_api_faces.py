@@ -72,6 +72,8 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.horizon": ("retention", "horizon"),
     "Repository.gc": ("gc", HOST),
     "Repository.erase": ("erase", "erase"),
+    "Repository.erase_source": ("erase", "erase_source"),  # erase --source
+    "Repository.retract": ("retract", "retract"),
     "Repository.erasures": ("erase", "erasures"),
     "Repository.backup": ("backup", HOST),
     "Repository.kv": ("kv", "kv_get"),
@@ -90,6 +92,7 @@ FACES: dict[str, tuple[str, str]] = {
     "Repository.vector_indexes": ("vector-index list", "vector_indexes"),
     "Repository.similar_at": ("similar", "similar"),
     "Repository.sparql": ("sparql", "sparql"),
+    "Repository.validate_shacl": ("shacl", "validate_shacl"),
     "Repository.refresh_views": ("view refresh", "refresh_views"),
     "Repository.copy_to": ("copy", HOST),
     **{f"Repository.{name}": (command, "- the sync_* routes are the other side of these: a "
@@ -136,6 +139,8 @@ FACES: dict[str, tuple[str, str]] = {
     "Transaction.kv": ("- key-value reads and writes inside a transaction: no command yet",
                        TX_HTTP),
     "Transaction.write_raw": (INTERNAL, INTERNAL),
+    "Transaction.provenance": ("- the CLI gives each write --source / --provenance",
+                               "- the client sends each op's provenance record"),
     # -- KeyValue -------------------------------------------------------------------------
     "KeyValue.read_only": ("- a property of the Python object", "- a property of the "
                                                                   "Python object"),

@@ -482,3 +482,24 @@ def test_backup_restore_erase_and_retention(people: Run, tmp_path: Path) -> None
     assert people("retention", "main", code=1).code == 1  # nothing to set: a clear error
     people("retention", "main", "--remove")
     assert people("retention", "--json").json() == []
+
+
+def test_provenance_on_writes_history_and_retract(cli: Run) -> None:
+    cli("init")
+    cli("put", "ada", "--type", "Person", "--set", "name=Ada", "--source", "doc-17",
+        "--provenance", '{"extractor": "model-x", "confidence": 0.83}')
+    cli("put", "bob", "--type", "Person", "--set", "name=Bob", "--source", "doc-18")
+    cli("relate", "ada", "KNOWS", "bob", "--source", "doc-18")
+    versions = cli("history", "ada", "--json").json()
+    assert [v["provenance"] for v in versions] == [  # type: ignore[union-attr,index]
+        {"source": "doc-18"},  # the relation
+        {"source": "doc-17", "extractor": "model-x", "confidence": 0.83}]
+    cli("put", "ada", "--type", "Person", "--provenance", "[1]", code=2)
+    commit = cli("retract", "--source", "doc-18", "--json").json()
+    assert commit["stats"]["entities_deleted"] == 1  # type: ignore[index]
+    assert commit["stats"]["relations_deleted"] == 1  # type: ignore[index]
+    cli("get", "bob", code=1)
+    cli("get", "ada")
+    made = cli("erase", "--source", "doc-17", "--reason", "withdrawn", "--json").json()
+    assert [e["key"] for e in made] == ["ada"]  # type: ignore[union-attr,index]
+    cli("erase", "--reason", "no target", code=2)

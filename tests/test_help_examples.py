@@ -67,6 +67,11 @@ def build(folder: Path) -> None:
         (SCHEMA.format("Person") + SCHEMA.format("Place")).encode()))
     (folder / "release-2.nt").write_text(SCHEMA.format("Thing"), encoding="utf-8")
     (folder / "query.rq").write_text("SELECT ?c WHERE { ?c a rdfs:Class }", encoding="utf-8")
+    (folder / "shapes.ttl").write_text(
+        "@prefix sh: <http://www.w3.org/ns/shacl#> .\n"
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        "<http://example.org/C> a sh:NodeShape ; sh:targetClass rdfs:Class ;\n"
+        "  sh:property [ sh:path rdfs:label ; sh:maxCount 5 ] .\n", encoding="utf-8")
     (folder / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
                                    encoding="utf-8")
     # Commits are dated in 2024 (the import example's --date 2025-03-24 must not be older
@@ -122,6 +127,8 @@ def history(folder: Path) -> None:
     repo.put_entity("on-computable-numbers", "Paper", {
         "title": "On Computable Numbers", "abstract": "Turing machines", "embedding": [1, 0, 0]})
     repo.tag("papers")
+    repo.put_entity("claim-1", "Claim", {"text": "Ada wrote the first program"},
+                    provenance={"source": "doc-17", "extractor": "model-x"})
     (folder / "query.json").write_text("[0.2, 0.2, 0.2]", encoding="utf-8")
     repo.export(str(folder / "backup.archive.jsonl"))
     export_files(repo, str(folder / "graph.jsonl"))

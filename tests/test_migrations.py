@@ -127,11 +127,13 @@ _V2_COMMITS = """CREATE TABLE commits (
 
 
 def _downgrade_to_v2(db: Any) -> None:
-    """Rewrite a schema-3 database into the schema-2 layout (hex ids, JSON parents, no
-    provenance/valid-time columns), as palimpsest 2 wrote it."""
+    """Rewrite a schema-4 database into the schema-2 layout (hex ids, JSON parents, no
+    provenance/valid-time columns, no provenance table), as palimpsest 2 wrote it."""
     import orjson
 
     with db.write():
+        db.run("DROP INDEX rows_provenance")
+        db.run("DROP TABLE provenance")
         db.run("DROP INDEX rows_type")  # schema 3 ends it with the valid-time columns
         for column in ("provenance", "valid_from", "valid_to"):
             db.run(f"ALTER TABLE rows DROP COLUMN {column}")
@@ -218,8 +220,10 @@ def test_v2_postgres_migrates_to_v3(tmp_path: Path) -> None:
 def _downgrade_to_v3(db: Any) -> None:
     """Rewrite a schema-4 database into the schema-3 layout: no ``view_lines`` (views record
     one repository-wide ``synced_seq``), no ``commit_seq`` sequence on PostgreSQL, no
-    ``type_counts``."""
+    ``type_counts``, no provenance table (nor its ``rows_provenance`` index)."""
     with db.write():
+        db.run("DROP INDEX rows_provenance")
+        db.run("DROP TABLE provenance")
         db.run("DROP TABLE view_lines")
         db.run("DROP TABLE type_counts")
         if db.dialect.seq_ddl:
@@ -241,8 +245,12 @@ def _migrates_v3(url: str, cleanup: Any = None) -> None:
                    [0]) == schema.SCHEMA_VERSION == 4
         assert sorted(e.id for e in repo.head().materialized("people")) == ["ada"]
         assert repo.refresh_views() == 0  # the view was built on every line: nothing redone
-        commit = repo.put_entity("grace", type="Person", props={"name": "Grace"})
+        commit = repo.put_entity("grace", type="Person", props={"name": "Grace"},
+                                 provenance={"source": "doc-1"})
         assert commit.seq > top  # the sequence starts above every stored seq
+        # the provenance table and its index came with the migration
+        assert repo.history("grace", relations="none")[0].provenance == {"source": "doc-1"}
+        assert [e.id for e in repo.head().entities(source="doc-1")] == ["grace"]
         assert sorted(e.id for e in repo.head().materialized("people")) == ["ada", "grace"]
         assert repo.fsck().ok
     finally:

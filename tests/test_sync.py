@@ -412,3 +412,75 @@ def test_a_full_transfer_refuses_metadata_only_commits(tmp_path: Path) -> None:
     with pytest.raises(CorruptObject, match="shallow"):
         sync_peer.receive_pack(local.db, local.commits, local.refs, stream, [], author="x",
                                message="fetch")
+
+
+def _row_facts(repo: palimpsest.Repository) -> list[tuple[Any, ...]]:
+    """Every row as (commit id, element, value, hash, interval, provenance record, origin
+    commit id): what a transfer must reproduce (local rids, lines and seqs aside)."""
+    rows = repo.database.all(
+        "SELECT c.id, r.kind, r.key, r.op, r.type, r.source, r.target, r.value, r.hash, "
+        "r.valid_from, r.valid_to, p.value, o.id FROM rows r "
+        "JOIN commits c ON c.seq = r.seq LEFT JOIN commits o ON o.seq = r.origin "
+        "LEFT JOIN provenance p ON p.id = r.provenance")
+    return sorted(tuple(bytes(v).hex() if isinstance(v, (bytes, memoryview)) else v
+                        for v in row) for row in rows)
+
+
+def _valid_history(origin: palimpsest.Repository) -> None:
+    origin.put_entity("ada", "Person", {"name": "Ada"}, valid_from="1815-12-10T00:00:00Z",
+                      valid_to="1852-11-27T00:00:00Z",
+                      provenance={"source": "doc-1", "span": [1, 9]})
+    origin.put_entity("charles", "Person", {"name": "Charles"}, provenance={"source": "doc-2"})
+    with origin.transaction("relate") as tx, tx.provenance(source="doc-3", extractor="x"):
+        tx.put_relation("k", "KNOWS", "ada", "charles", {"since": 1833},
+                        valid_from="1833-06-05T00:00:00Z")
+        tx.put_document("notes", "n1", {"text": "hi"})
+    # the same value from another source: a new row, the same state
+    origin.put_entity("charles", "Person", {"name": "Charles"}, provenance={"source": "doc-4"})
+    origin.create_branch("side", "main~1")
+    origin.update_entity("ada", {"title": "Countess"}, valid_to="open", branch="side",
+                         provenance={"source": "doc-5"})
+    origin.merge("side", message="merge side")  # copies keep interval and provenance
+    origin.rollback("main~1")
+
+
+def test_clone_and_fetch_carry_valid_time_and_provenance(tmp_path: Path) -> None:
+    origin = palimpsest.open(str(tmp_path / "o.db"), author="ada")
+    _valid_history(origin)
+    clone = palimpsest.clone(str(tmp_path / "o.db"), str(tmp_path / "c.db"))
+    assert _ids(clone) == _ids(origin)
+    assert _row_facts(clone) == _row_facts(origin)
+    assert any(row[9] is not None for row in _row_facts(clone))  # intervals went across
+    assert any(row[11] is not None for row in _row_facts(clone))  # and provenance records
+    for ident in ("ada", "charles", "k"):
+        assert [(v.commit.id, v.provenance, v.value) for v in clone.history(ident)] == \
+            [(v.commit.id, v.provenance, v.value) for v in origin.history(ident)]
+    assert clone.head().to_dict() == origin.head().to_dict()
+    assert sorted(e.id for e in clone.head().entities(source="doc-4")) == ["charles"]
+    assert clone.head().valid_at("1840-01-01T00:00:00Z").to_dict() == \
+        origin.head().valid_at("1840-01-01T00:00:00Z").to_dict()
+    assert clone.fsck().problems == []
+    # a fetch of new commits, and a push back, carry them too
+    origin.put_entity("grace", "Person", {}, valid_from="1906-12-09T00:00:00Z",
+                      provenance={"source": "doc-6"})
+    assert clone.pull().status == "fast_forward"
+    clone.put_relation("g", "KNOWS", "grace", "ada", {}, valid_to="1950-01-01T00:00:00Z",
+                       provenance={"source": "doc-7", "confidence": 0.5})
+    assert clone.push().commits == 1
+    assert _ids(clone) == _ids(origin)
+    assert _row_facts(clone) == _row_facts(origin)
+
+
+def test_a_shallow_clone_grafts_valid_time_and_provenance(tmp_path: Path) -> None:
+    origin = palimpsest.open(str(tmp_path / "o.db"), author="ada")
+    _valid_history(origin)
+    origin.put_entity("last", "T", {"b": True})
+    clone = palimpsest.clone(str(tmp_path / "o.db"), str(tmp_path / "c.db"), depth=2)
+    assert _ids(clone) == _ids(origin)
+    for commit in origin.log(limit=2):
+        assert clone.at(commit.id).to_dict() == origin.at(commit.id).to_dict()
+        assert clone.commit(commit.id).state_hash == commit.state_hash
+    for ident in ("ada", "charles", "k"):
+        assert clone.history(ident, limit=1)[0].provenance == \
+            origin.history(ident, limit=1)[0].provenance
+    assert clone.fsck().problems == []

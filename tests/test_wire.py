@@ -43,6 +43,8 @@ from palimpsest.types import (
     RetentionPolicy,
     Schema,
     SearchHit,
+    ShaclReport,
+    ShaclResult,
     SimilarHit,
     SyncReport,
     Tag,
@@ -115,6 +117,10 @@ schemas = st.builds(Schema, st.sampled_from(["entity", "relation", "collection"]
                     st.none() | counts, name_lists)
 
 problems = st.builds(Problem, names, text, st.none() | counts, st.none() | counts, maybe_names)
+shacl_results = st.builds(ShaclResult, names, st.none() | names, st.none() | names, names,
+                          st.none() | names, st.sampled_from(["Violation", "Warning"]), text)
+shacl_reports = st.builds(ShaclReport, st.booleans(), st.lists(shacl_results, max_size=3),
+                          st.none() | names, st.integers(0, 10**6))
 STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     Entity: entities,
     Relation: relations,
@@ -137,6 +143,8 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
                            maybe_commits, maybe_commits, st.lists(conflicts, max_size=2),
                            st.none() | diffs, st.booleans(), st.lists(violations, max_size=2)),
     Violation: violations,
+    ShaclResult: shacl_results,
+    ShaclReport: shacl_reports,
     Schema: schemas,
     Entry: st.builds(Entry, names, blobs, counts, times, times, hashes | st.just("")),
     TextIndex: st.builds(TextIndex, names, st.sampled_from(["entity", "document"]), names,

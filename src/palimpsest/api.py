@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -97,9 +98,11 @@ class Repository(Protocol):
                        metadata: Mapping[str, JSON] | None = None,
                        timestamp: datetime | str | None = None,
                        branch: str | None = None, valid_from: datetime | str | None = None,
-                       valid_to: datetime | str | None = None) -> Commit:
+                       valid_to: datetime | str | None = None,
+                       provenance: Mapping[str, JSON] | None = None) -> Commit:
         """Create or replace one entity in its own commit (``valid_from`` / ``valid_to``: its
-        valid-time interval, docs/valid-time.md)."""
+        valid-time interval, docs/valid-time.md; ``provenance``: where it came from,
+        docs/provenance.md)."""
         ...
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
@@ -107,7 +110,8 @@ class Repository(Protocol):
                           author: str | None = None, metadata: Mapping[str,
                           JSON] | None = None, timestamp: datetime | str | None = None,
                           branch: str | None = None, valid_from: datetime | str | None = None,
-                          valid_to: datetime | str | None = None) -> Commit:
+                          valid_to: datetime | str | None = None,
+                          provenance: Mapping[str, JSON] | None = None) -> Commit:
         """Patch one entity's properties (None removes a property) and the ends of its
         valid-time interval (None keeps an end, ``"open"`` opens it) in its own commit."""
         ...
@@ -115,7 +119,8 @@ class Repository(Protocol):
     def delete_entity(self, id: str, *, message: str | None = None, author: str | None = None,
                           metadata: Mapping[str, JSON] | None = None,
                           timestamp: datetime | str | None = None,
-                          branch: str | None = None) -> Commit:
+                          branch: str | None = None,
+                          provenance: Mapping[str, JSON] | None = None) -> Commit:
         """Delete one entity and its relations in one commit."""
         ...
 
@@ -124,26 +129,30 @@ class Repository(Protocol):
                          author: str | None = None, metadata: Mapping[str,
                          JSON] | None = None, timestamp: datetime | str | None = None,
                          branch: str | None = None, valid_from: datetime | str | None = None,
-                         valid_to: datetime | str | None = None) -> Commit:
+                         valid_to: datetime | str | None = None,
+                         provenance: Mapping[str, JSON] | None = None) -> Commit:
         ...
 
     def delete_relation(self, id: str, *, message: str | None = None,
                             author: str | None = None, metadata: Mapping[str,
                             JSON] | None = None, timestamp: datetime | str | None = None,
-                            branch: str | None = None) -> Commit:
+                            branch: str | None = None,
+                            provenance: Mapping[str, JSON] | None = None) -> Commit:
         ...
 
     def put_document(self, collection: str, key: str, value: JSON, *,
                          message: str | None = None, author: str | None = None,
                          metadata: Mapping[str, JSON] | None = None,
                          timestamp: datetime | str | None = None,
-                         branch: str | None = None) -> Commit:
+                         branch: str | None = None,
+                         provenance: Mapping[str, JSON] | None = None) -> Commit:
         ...
 
     def delete_document(self, collection: str, key: str, *, message: str | None = None,
                             author: str | None = None, metadata: Mapping[str,
                             JSON] | None = None, timestamp: datetime | str | None = None,
-                            branch: str | None = None) -> Commit:
+                            branch: str | None = None,
+                            provenance: Mapping[str, JSON] | None = None) -> Commit:
         ...
 
     def set_schema(self, target: str, json_schema: JSON = None, *, kind: str = "entity",
@@ -184,6 +193,15 @@ class Repository(Protocol):
 
     def sparql(self, text: str, ref: Ref | None = None, **options: Any) -> Any:
         """SPARQL SELECT / ASK at ``ref`` (default: the current branch): ``View.sparql``."""
+        ...
+
+    def validate_shacl(self, shapes: str | bytes | os.PathLike[str], *, ref: Ref | None = None,
+                       format: str | None = None,
+                       prefixes: Mapping[str, str] | None = None) -> Any:
+        """Validate the RDF graph of a version (``ref``, default the current branch: what
+        RDF export writes) against SHACL ``shapes`` (RDF text, or a path to a file; Turtle
+        unless ``format`` names another rdflib format) with pySHACL (docs/validation.md).
+        ``prefixes`` map bare names to IRIs, as for RDF export and SPARQL."""
         ...
 
     def at(self, ref: Ref | None) -> View:
@@ -349,6 +367,23 @@ class Repository(Protocol):
         commits pruned (their metadata stays). Commits reachable from a branch within its
         horizon, tagged commits and states of this handle's open Views stay readable.
         ``vacuum`` (SQLite) gives the freed pages back to the file system afterwards."""
+        ...
+
+    def retract(self, source: str, *, message: str | None = None, author: str | None = None,
+                metadata: Mapping[str, JSON] | None = None, branch: str | None = None
+                ) -> Commit:
+        """One commit deleting every element whose current version came from provenance
+        ``source`` (entities, relations, documents; an entity's relations go with it, as with
+        :meth:`delete_entity`). Older versions stay in history; see :meth:`erase_source` to
+        remove them too."""
+        ...
+
+    def erase_source(self, source: str, *, reason: str, author: str | None = None,
+                     message: str | None = None) -> list[Any]:
+        """Erase every stored value that came from provenance ``source``, in every version on
+        every line (:meth:`erase` per element, restricted to the rows from that source):
+        hashes stay, so commit ids, state hashes and fsck stay valid. One erasure record per
+        element, one empty commit on the current branch naming them (docs/provenance.md)."""
         ...
 
     def erase(self, id: ElementRef, *, reason: str, author: str | None = None,
@@ -522,9 +557,11 @@ class View(Protocol):
         ...
 
     def entities(self, type: str | None = None, where: Mapping[str, JSON] | None = None, *,
-                     limit: int | None = None, offset: int = 0) -> Iterator[Entity]:
-        """Entities in id order, optionally of one type and with property values equal to
-        ``where``."""
+                     limit: int | None = None, offset: int = 0,
+                     source: str | None = None) -> Iterator[Entity]:
+        """Entities in id order, optionally of one type, with property values equal to
+        ``where``, and whose current version came from provenance ``source``
+        (docs/provenance.md)."""
         ...
 
     def count(self, type: str | None = None) -> int:
@@ -695,22 +732,30 @@ class Transaction(Protocol):
         read set; ``set`` / ``delete`` become part of its commit."""
         ...
 
+    def provenance(self, **fields: JSON) -> AbstractContextManager[None]:
+        """Give every write inside the ``with`` block this provenance record (``source=``,
+        ``extractor=``, ...); a write's own ``provenance=`` fields are laid over it."""
+        ...
+
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
                    valid_from: datetime | str | None = None,
-                   valid_to: datetime | str | None = None) -> Entity:
+                   valid_to: datetime | str | None = None,
+                   provenance: Mapping[str, JSON] | None = None) -> Entity:
         """Create or replace an entity (type, all properties and its valid-time interval
-        ``[valid_from, valid_to)``, None for an open end; docs/valid-time.md)."""
+        ``[valid_from, valid_to)``, None for an open end; docs/valid-time.md); ``provenance``
+        says where it came from (docs/provenance.md)."""
         ...
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
                       type: str | None = None, valid_from: datetime | str | None = None,
-                      valid_to: datetime | str | None = None) -> Entity:
+                      valid_to: datetime | str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Entity:
         """Patch an entity's properties: given keys are set, keys given as None removed.
         ``valid_from`` / ``valid_to`` replace an end of its valid-time interval (None keeps
         it, ``"open"`` opens it)."""
         ...
 
-    def delete_entity(self, id: str) -> None:
+    def delete_entity(self, id: str, *, provenance: Mapping[str, JSON] | None = None) -> None:
         """Delete an entity and every relation that starts or ends at it."""
         ...
 
@@ -723,7 +768,8 @@ class Transaction(Protocol):
     def put_relation(self, id: str, type: str, source: str, target: str,
                      props: Mapping[str, JSON] | None = None, *,
                      valid_from: datetime | str | None = None,
-                     valid_to: datetime | str | None = None) -> Relation:
+                     valid_to: datetime | str | None = None,
+                     provenance: Mapping[str, JSON] | None = None) -> Relation:
         """Create or replace a relation; both endpoints must exist (``valid_from`` /
         ``valid_to``: its valid-time interval)."""
         ...
@@ -741,19 +787,22 @@ class Transaction(Protocol):
 
     def update_relation(self, id: str, props: Mapping[str, JSON] | None = None, *,
                         valid_from: datetime | str | None = None,
-                        valid_to: datetime | str | None = None) -> Relation:
+                        valid_to: datetime | str | None = None,
+                        provenance: Mapping[str, JSON] | None = None) -> Relation:
         """Patch a relation's properties (None removes a property) and the ends of its
         valid-time interval (as :meth:`update_entity`)."""
         ...
 
-    def delete_relation(self, id: str) -> None:
+    def delete_relation(self, id: str, *, provenance: Mapping[str, JSON] | None = None) -> None:
         ...
 
-    def put_document(self, collection: str, key: str, value: JSON) -> Document:
+    def put_document(self, collection: str, key: str, value: JSON, *,
+                     provenance: Mapping[str, JSON] | None = None) -> Document:
         """Create or replace the JSON document ``key`` in ``collection``."""
         ...
 
-    def delete_document(self, collection: str, key: str) -> None:
+    def delete_document(self, collection: str, key: str, *,
+                        provenance: Mapping[str, JSON] | None = None) -> None:
         ...
 
     def write_raw(self, write: Any) -> None:

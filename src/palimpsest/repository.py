@@ -29,7 +29,7 @@ from .storage.schema import create_schema
 from .storage.visibility import Chain, StoredRow
 from .sync import engine as sync_engine
 from .sync.remotes import Remotes
-from .transaction import Transaction
+from .transaction import Transaction, retract_source
 from .types import (
     JSON,
     BackupInfo,
@@ -47,6 +47,7 @@ from .types import (
     RefLogEntry,
     RetentionPolicy,
     Schema,
+    ShaclReport,
     SimilarHit,
     SyncReport,
     Tag,
@@ -188,64 +189,75 @@ class Repository:
                    metadata: Mapping[str, JSON] | None = None,
                    timestamp: datetime | str | None = None, branch: str | None = None,
                    valid_from: datetime | str | None = None,
-                   valid_to: datetime | str | None = None) -> Commit:
+                   valid_to: datetime | str | None = None,
+                   provenance: Mapping[str, JSON] | None = None) -> Commit:
         """Create or replace one entity in its own commit (``valid_from`` / ``valid_to``: its
-        valid-time interval, docs/valid-time.md)."""
+        valid-time interval, docs/valid-time.md; ``provenance``: docs/provenance.md)."""
         return self._one(message or f"Put entity {id}", author, metadata, timestamp, branch,
                          lambda tx: tx.put_entity(id, type, props, valid_from=valid_from,
-                                                  valid_to=valid_to))
+                                                  valid_to=valid_to, provenance=provenance))
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
                       type: str | None = None, message: str | None = None,
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
                       branch: str | None = None, valid_from: datetime | str | None = None,
-                      valid_to: datetime | str | None = None) -> Commit:
+                      valid_to: datetime | str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Commit:
         """Patch one entity's properties (None removes a property) and the ends of its
         valid-time interval (None keeps an end, ``"open"`` opens it) in its own commit."""
         return self._one(message or f"Update entity {id}", author, metadata, timestamp, branch,
                          lambda tx: tx.update_entity(id, props, type=type,
-                                                     valid_from=valid_from, valid_to=valid_to))
+                                                     valid_from=valid_from, valid_to=valid_to,
+                                                     provenance=provenance))
 
     def delete_entity(self, id: str, *, message: str | None = None, author: str | None = None,
                       metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
-                      branch: str | None = None) -> Commit:
+                      branch: str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Commit:
         """Delete one entity and its relations in one commit."""
         return self._one(message or f"Delete entity {id}", author, metadata, timestamp, branch,
-                         lambda tx: tx.delete_entity(id))
+                         lambda tx: tx.delete_entity(id, provenance=provenance))
 
     def put_relation(self, id: str, type: str, source: str, target: str,
                      props: Mapping[str, JSON] | None = None, *, message: str | None = None,
                      author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
                      branch: str | None = None, valid_from: datetime | str | None = None,
-                     valid_to: datetime | str | None = None) -> Commit:
+                     valid_to: datetime | str | None = None,
+                     provenance: Mapping[str, JSON] | None = None) -> Commit:
         return self._one(message or f"Put relation {id}", author, metadata, timestamp, branch,
                          lambda tx: tx.put_relation(id, type, source, target, props,
-                                                    valid_from=valid_from, valid_to=valid_to))
+                                                    valid_from=valid_from, valid_to=valid_to,
+                                                    provenance=provenance))
 
     def delete_relation(self, id: str, *, message: str | None = None, author: str | None = None,
                         metadata: Mapping[str, JSON] | None = None,
                         timestamp: datetime | str | None = None,
-                        branch: str | None = None) -> Commit:
+                        branch: str | None = None,
+                        provenance: Mapping[str, JSON] | None = None) -> Commit:
         return self._one(message or f"Delete relation {id}", author, metadata, timestamp,
-                         branch, lambda tx: tx.delete_relation(id))
+                         branch, lambda tx: tx.delete_relation(id, provenance=provenance))
 
     def put_document(self, collection: str, key: str, value: JSON, *,
                      message: str | None = None, author: str | None = None,
                      metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
-                     branch: str | None = None) -> Commit:
+                     branch: str | None = None,
+                     provenance: Mapping[str, JSON] | None = None) -> Commit:
         return self._one(message or f"Put document {collection}/{key}", author, metadata,
-                         timestamp, branch, lambda tx: tx.put_document(collection, key, value))
+                         timestamp, branch, lambda tx: tx.put_document(
+                             collection, key, value, provenance=provenance))
 
     def delete_document(self, collection: str, key: str, *, message: str | None = None,
                         author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                         timestamp: datetime | str | None = None,
-                        branch: str | None = None) -> Commit:
+                        branch: str | None = None,
+                        provenance: Mapping[str, JSON] | None = None) -> Commit:
         return self._one(message or f"Delete document {collection}/{key}", author, metadata,
-                         timestamp, branch, lambda tx: tx.delete_document(collection, key))
+                         timestamp, branch, lambda tx: tx.delete_document(
+                             collection, key, provenance=provenance))
 
     # -- schemas (docs/schemas.md): documents of the _schemas collection ------------------
     def set_schema(self, target: str, json_schema: JSON = None, *, kind: str = "entity",
@@ -664,6 +676,59 @@ class Repository:
             self._db.secure_delete(False)
         scrub(self._db)
         return erasure
+
+    def validate_shacl(self, shapes: str | bytes | os.PathLike[str], *, ref: Ref | None = None,
+                       format: str | None = None,
+                       prefixes: Mapping[str, str] | None = None) -> ShaclReport:
+        """Validate the RDF graph of a version (``ref``, default the current branch: what
+        RDF export writes) against SHACL ``shapes`` (RDF text, or a path to a file; Turtle
+        unless ``format`` names another rdflib format) with pySHACL (docs/validation.md)."""
+        from pathlib import Path
+
+        from .query import shacl
+        view = self.at(ref)
+        text = shacl.read_shapes(Path(shapes) if isinstance(shapes, os.PathLike) else shapes)
+        data = b"" if view.commit is None else \
+            view.sparql("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }",
+                        prefixes=prefixes).serialize("nt")
+        return shacl.validate(data, text, format=format,
+                              commit=view.commit.id if view.commit is not None else None)
+
+    def erase_source(self, source: str, *, reason: str, author: str | None = None,
+                     message: str | None = None) -> list[Erasure]:
+        """Erase every stored value that came from provenance ``source``, in every version on
+        every line (:meth:`erase` per element, restricted to the rows from that source):
+        hashes stay, so commit ids, state hashes and fsck stay valid. One erasure record per
+        element, one empty commit on the current branch naming them (docs/provenance.md)."""
+        from .maintenance.erase import erase_rows, link_commit, scrub, source_keys
+        who = check_name(author or self.default_author, "author")
+        self._db.secure_delete(True)
+        try:
+            with self._db.write():
+                keys, only = source_keys(self._db, source)
+                made = [erase_rows(self._db, kind, key, reason=reason, author=who, only=only)
+                        for kind, key in keys]
+                metadata = {"erasure": {"source": source, "reason": reason,
+                                        "ids": [e.id for e in made]}}
+                with self.transaction(message or f"Erase what came from {source!r}",
+                                      author=who, metadata=metadata) as tx:
+                    pass
+                assert tx.commit is not None
+                made = [link_commit(self._db, e, tx.commit.seq, tx.commit.id) for e in made]
+        finally:
+            self._db.secure_delete(False)
+        scrub(self._db)
+        return made
+
+    def retract(self, source: str, *, message: str | None = None, author: str | None = None,
+                metadata: Mapping[str, JSON] | None = None, branch: str | None = None
+                ) -> Commit:
+        """One commit deleting every element whose current version came from provenance
+        ``source`` (entities, relations, documents; an entity's relations go with it, as with
+        :meth:`delete_entity`). Older versions stay in history; see :meth:`erase_source` to
+        remove them too."""
+        return self._one(message or f"Retract {source}", author, metadata, None, branch,
+                         lambda tx: retract_source(tx, source))
 
     def erasures(self) -> list[Erasure]:
         """Every erasure made in this repository, oldest first (the audit record)."""

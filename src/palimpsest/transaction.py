@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -49,7 +50,16 @@ from .storage import visibility
 from .storage.base import Database
 from .storage.visibility import Chain, StoredRow, adjacent, read_row, read_rows, scan
 from .types import JSON, Commit, Document, Entity, Entry, Relation
-from .versioning.elements import DELETE, PUT, Write, doc_key, row_of_write, to_value
+from .versioning import provenance as prov
+from .versioning.elements import (
+    DELETE,
+    PUT,
+    Write,
+    doc_key,
+    row_of_write,
+    split_doc_key,
+    to_value,
+)
 from .versioning.readset import ReadSet, first_conflict
 from .versioning.refs import RefStore
 
@@ -94,6 +104,7 @@ class Transaction:
         self._unchecked = False  # raw relation writes whose endpoints nobody checked yet
         self._known: dict[Ident, StoredRow | None] = {}
         self._reads = ReadSet()  # predicate reads; point reads are the keys of _known
+        self._blocks = prov.Blocks()  # the open provenance() blocks
         self._open = True
         self._line, self._head_seq = self._position()
         self._chain: Chain = self._commits.chain(self._line, self._head_seq or 0)
@@ -377,6 +388,17 @@ class Transaction:
         return TransactionKV(self)
 
     # -- writes --------------------------------------------------------------------------
+    def provenance(self, **fields: JSON) -> AbstractContextManager[None]:
+        """Give every write inside the block this provenance record (``source=``,
+        ``extractor=``, ``span=``, ``confidence=``, any JSON fields); a write's own
+        ``provenance=`` fields are laid over it. Blocks nest the same way."""
+        self.check_open()
+        return self._blocks.open(fields)
+
+    def _prov(self, provenance: Mapping[str, JSON] | None) -> str | None:
+        """The canonical text of a write's provenance: its own over the open blocks'."""
+        return self._blocks.text(provenance)
+
     def _put(self, write: Write) -> None:
         self.check_open()
         ident = (write.kind, write.key)
@@ -392,29 +414,34 @@ class Transaction:
 
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
                    valid_from: datetime | str | None = None,
-                   valid_to: datetime | str | None = None) -> Entity:
+                   valid_to: datetime | str | None = None,
+                   provenance: Mapping[str, JSON] | None = None) -> Entity:
         """Create or replace an entity (type, all properties and its valid-time interval
-        ``[valid_from, valid_to)``, None for an open end; docs/valid-time.md)."""
+        ``[valid_from, valid_to)``, None for an open end; docs/valid-time.md); ``provenance``
+        says where it came from (docs/provenance.md)."""
         lo, hi = check_interval(valid_from, valid_to, f"entity {id!r}")
-        return Entity(id, type, self._put_entity(id, type, props, lo, hi), _time(lo),
-                      _time(hi))
+        return Entity(id, type, self._put_entity(id, type, props, lo, hi,
+                                                 self._prov(provenance)), _time(lo), _time(hi))
 
     def _put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None,
-                    valid_from: int | None = None, valid_to: int | None = None
-                    ) -> dict[str, JSON]:
+                    valid_from: int | None = None, valid_to: int | None = None,
+                    source: str | None = None) -> dict[str, JSON]:
         check_name(id, "entity id")
         check_name(type, f"type of entity {id!r}")
         values = check_props(props, f"properties of entity {id!r}")
         self._put(Write("e", id, PUT, type, value=encode(values), valid_from=valid_from,
-                        valid_to=valid_to))
+                        valid_to=valid_to, provenance=source))
         return values
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
                       type: str | None = None, valid_from: datetime | str | None = None,
-                      valid_to: datetime | str | None = None) -> Entity:
+                      valid_to: datetime | str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Entity:
         """Patch an entity's properties: given keys are set, keys given as None removed.
         ``valid_from`` / ``valid_to`` replace an end of its valid-time interval (None keeps
-        it, ``"open"`` opens it)."""
+        it, ``"open"`` opens it). The new version's provenance is ``provenance`` (not the old
+        version's)."""
+        source = self._prov(provenance)
         current = self.entity(id)
         if current is None:
             raise NotFound(f"cannot update entity {id!r}: it does not exist "
@@ -425,25 +452,28 @@ class Transaction:
         made = replace(made, valid_from=_time(lo), valid_to=_time(hi))
         # stored props and the patch are both validated: the merge needs no second check
         self._put(Write("e", id, PUT, made.type, value=encode(made.props), valid_from=lo,
-                        valid_to=hi))
+                        valid_to=hi, provenance=source))
         return made
 
-    def delete_entity(self, id: str) -> None:
-        """Delete an entity and every relation that starts or ends at it."""
+    def delete_entity(self, id: str, *, provenance: Mapping[str, JSON] | None = None) -> None:
+        """Delete an entity and every relation that starts or ends at it (the deletions carry
+        ``provenance``: who said it is gone)."""
         check_name(id, "entity id")
+        source = self._prov(provenance)
         if self.entity(id) is None:
             raise NotFound(f"cannot delete entity {id!r}: it does not exist")
         ends = {**self._adjacent([id], "source", track=False),
                 **self._adjacent([id], "target", track=False)}
         for key in sorted(ends):
-            self._put(Write("r", key, DELETE))
-        self._put(Write("e", id, DELETE))
+            self._put(Write("r", key, DELETE, provenance=source))
+        self._put(Write("e", id, DELETE, provenance=source))
 
     def delete_entities(self, ids: Iterable[str]) -> None:
         """Delete many entities and their relations, like :meth:`delete_entity` on each, but
         with one batched lookup of their relations (a versioned import deletes thousands;
         ``delete_entity`` queries the stored relations once per entity)."""
         wanted: list[str] = []
+        source = self._prov(None)
         ids = [check_name(id, "entity id") for id in ids]
         self._prefetch("e", ids)  # one batched read, not one query per id
         for id in ids:
@@ -453,22 +483,23 @@ class Transaction:
         ends = set(wanted)
         for rel in graph.incident(self._db, self._chain, wanted):
             if ("r", rel.id) not in self._pending:
-                self._put(Write("r", rel.id, DELETE))
+                self._put(Write("r", rel.id, DELETE, provenance=source))
         for end in ends:
             for key in list(self._pending_ends.get(end, ())):
-                self._put(Write("r", key, DELETE))
+                self._put(Write("r", key, DELETE, provenance=source))
         for id in wanted:
-            self._put(Write("e", id, DELETE))
+            self._put(Write("e", id, DELETE, provenance=source))
 
     def put_relation(self, id: str, type: str, source: str, target: str,
                      props: Mapping[str, JSON] | None = None, *,
                      valid_from: datetime | str | None = None,
-                     valid_to: datetime | str | None = None) -> Relation:
+                     valid_to: datetime | str | None = None,
+                     provenance: Mapping[str, JSON] | None = None) -> Relation:
         """Create or replace a relation; both endpoints must exist. ``valid_from`` /
         ``valid_to``: its valid-time interval, as :meth:`put_entity`."""
         values = self._check_relation(id, type, source, target, props)
         lo, hi = check_interval(valid_from, valid_to, f"relation {id!r}")
-        self._put_relation(id, type, source, target, values, lo, hi)
+        self._put_relation(id, type, source, target, values, lo, hi, self._prov(provenance))
         return Relation(id, type, source, target, values, _time(lo), _time(hi))
 
     @staticmethod
@@ -482,20 +513,21 @@ class Transaction:
 
     def _put_relation(self, id: str, type: str, source: str, target: str,
                       values: dict[str, JSON], valid_from: int | None = None,
-                      valid_to: int | None = None) -> None:
+                      valid_to: int | None = None, origin: str | None = None) -> None:
         for end, name in ((source, "source"), (target, "target")):
             if not self._exists("e", end):
                 raise NotFound(f"relation {id!r}: {name} entity {end!r} does not exist; "
                                "create it first")
         self._put(Write("r", id, PUT, type, source, target, encode(values),
-                        valid_from=valid_from, valid_to=valid_to))
+                        valid_from=valid_from, valid_to=valid_to, provenance=origin))
 
     def put_entities(self, entities: Iterable[tuple[str, str, Mapping[str, JSON] | None]]
                      ) -> int:
         """Bulk :meth:`put_entity` of ``(id, type, props)`` tuples; returns how many."""
         count = 0
+        source = self._prov(None)  # the open provenance() block's, if any
         for id, type, props in entities:
-            self._put_entity(id, type, props)  # no Entity built: the caller gets a count
+            self._put_entity(id, type, props, source=source)  # no Entity built: a count
             count += 1
         return count
 
@@ -504,17 +536,21 @@ class Transaction:
         """Bulk :meth:`put_relation` of ``(id, type, source, target, props)`` tuples; endpoint
         checks are batched. Returns how many."""
         items = list(relations)
+        origin = self._prov(None)  # the open provenance() block's, if any
         self._prefetch("e", [x for item in items for x in (item[2], item[3])])
         for id, type, source, target, props in items:
             values = self._check_relation(id, type, source, target, props)
-            self._put_relation(id, type, source, target, values)  # no Relation built
+            # no Relation built
+            self._put_relation(id, type, source, target, values, origin=origin)
         return len(items)
 
     def update_relation(self, id: str, props: Mapping[str, JSON] | None = None, *,
                         valid_from: datetime | str | None = None,
-                        valid_to: datetime | str | None = None) -> Relation:
+                        valid_to: datetime | str | None = None,
+                        provenance: Mapping[str, JSON] | None = None) -> Relation:
         """Patch a relation's properties (None removes a property) and the ends of its
         valid-time interval (as :meth:`update_entity`)."""
+        origin = self._prov(provenance)
         current = self.relation(id)
         if current is None:
             raise NotFound(f"cannot update relation {id!r}: it does not exist")
@@ -523,29 +559,36 @@ class Transaction:
                                   f"relation {id!r}")
         made = replace(made, valid_from=_time(lo), valid_to=_time(hi))
         # like update_entity: the patch is checked, stored properties are kept as they are
-        self._put_relation(id, made.type, made.source, made.target, made.props, lo, hi)
+        self._put_relation(id, made.type, made.source, made.target, made.props, lo, hi,
+                           origin)
         return made
 
-    def delete_relation(self, id: str) -> None:
+    def delete_relation(self, id: str, *,
+                        provenance: Mapping[str, JSON] | None = None) -> None:
         check_name(id, "relation id")
+        origin = self._prov(provenance)
         if self.relation(id) is None:
             raise NotFound(f"cannot delete relation {id!r}: it does not exist")
-        self._put(Write("r", id, DELETE))
+        self._put(Write("r", id, DELETE, provenance=origin))
 
-    def put_document(self, collection: str, key: str, value: JSON) -> Document:
+    def put_document(self, collection: str, key: str, value: JSON, *,
+                     provenance: Mapping[str, JSON] | None = None) -> Document:
         """Create or replace the JSON document ``key`` in ``collection``."""
         check_name(collection, "collection")
         check_name(key, f"document key in {collection!r}")
         check_document(value, f"document {collection}/{key}")
-        self._put(Write("d", doc_key(collection, key), PUT, collection, value=encode(value)))
+        self._put(Write("d", doc_key(collection, key), PUT, collection, value=encode(value),
+                        provenance=self._prov(provenance)))
         return Document(collection, key, value)
 
-    def delete_document(self, collection: str, key: str) -> None:
+    def delete_document(self, collection: str, key: str, *,
+                        provenance: Mapping[str, JSON] | None = None) -> None:
         check_name(collection, "collection")
         check_name(key, f"document key in {collection!r}")
+        origin = self._prov(provenance)
         if self.document(collection, key) is None:
             raise NotFound(f"cannot delete document {collection}/{key}: it does not exist")
-        self._put(Write("d", doc_key(collection, key), DELETE))
+        self._put(Write("d", doc_key(collection, key), DELETE, provenance=origin))
 
     def write_raw(self, write: Write) -> None:
         """Queue a prepared row write (used by rollback, revert, merge and the kv API)."""
@@ -615,6 +658,25 @@ class Transaction:
                 if not alive:
                     raise IntegrityError(f"relation {key!r} points at entity {end!r}, which "
                                          "does not exist when this commit lands")
+
+
+def retract_source(tx: Transaction, source: str) -> None:
+    """Delete, in ``tx``, every entity, relation and document whose current version came from
+    provenance ``source`` (:meth:`Repository.retract`). The scan is a predicate read of every
+    element of those kinds, so a concurrent write of any of them makes the commit retry."""
+    where, params = prov.source_filter(source)
+    found: dict[str, list[str]] = {}
+    for kind in ("e", "r", "d"):
+        tx.reads.kind(kind, None)
+        found[kind] = [row.key for row in scan(tx.database, tx.chain, kind, extra=where,
+                                               extra_params=params)]
+    tx.delete_entities(found["e"])
+    for key in found["r"]:
+        if tx.relation(key) is not None:  # not already gone with one of its ends
+            tx.delete_relation(key)
+    for key in found["d"]:
+        collection, name = split_doc_key(key)
+        tx.delete_document(collection, name)
 
 
 class TransactionKV:

@@ -175,6 +175,9 @@ class Change:
     old: Any
     new: Any
     collection: str | None = None
+    provenance: dict[str, JSON] | None = None
+    """Where the new value came from (for a deletion: the deletion's), if recorded
+    (docs/provenance.md)."""
 
     def property_changes(self) -> dict[str, tuple[JSON, JSON]]:
         """Per property (or top-level document field): ``(old, new)``; missing is ``None``.
@@ -255,6 +258,8 @@ class Version:
     :attr:`id` it tells versions of an entity's own properties from versions of its facts."""
     id: str | None = None
     """The id of the element (a relation's id, a document's key), also for a deletion."""
+    provenance: dict[str, JSON] | None = None
+    """Where this version came from, as the write recorded it (docs/provenance.md)."""
 
 
 Relations = Literal["out", "in", "both", "none"]
@@ -273,6 +278,8 @@ class Blame:
     commit: Commit
     origin: str | None = None
     relation: str | None = None
+    provenance: dict[str, JSON] | None = None
+    """The provenance of the credited version: where the property's value came from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -611,6 +618,35 @@ class Violation:
     def __str__(self) -> str:
         where = f"{self.collection}/{self.id}" if self.collection else self.id
         return f"{self.element} {where!r} at {self.path or '/'!r}: {self.message} [{self.rule}]"
+
+
+@dataclass(frozen=True, slots=True)
+class ShaclResult:
+    """One SHACL validation result: the ``focus`` node, the ``path`` (a property IRI, or a
+    SPARQL-like rendering of a complex path; None for node constraints), the offending
+    ``value``, the ``constraint`` component (e.g. ``sh:MinCountConstraintComponent``), the
+    ``shape`` that raised it, its ``severity`` (``Violation``, ``Warning``, ``Info``) and
+    the ``message``. Terms are N-Triples text (``<iri>``, ``"literal"``, ``_:b0``)."""
+
+    focus: str
+    path: str | None
+    value: str | None
+    constraint: str
+    shape: str | None
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShaclReport:
+    """What :meth:`Repository.validate_shacl` found at one version: ``conforms`` and every
+    result (sorted by focus node, path, constraint), at ``commit``."""
+
+    conforms: bool
+    results: list[ShaclResult]
+    commit: str | None = None
+    triples: int = 0
+    """How many triples of the version were validated."""
 
 
 MergeStatus = Literal["fast_forward", "merged", "conflict", "up_to_date"]

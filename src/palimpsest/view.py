@@ -95,11 +95,12 @@ class View:
         return found
 
     def entities(self, type: str | None = None, where: Mapping[str, JSON] | None = None, *,
-                 limit: int | None = None, offset: int = 0) -> Iterator[Entity]:
-        """Entities in id order, optionally of one type and with property values equal to
-        ``where``."""
+                 limit: int | None = None, offset: int = 0,
+                 source: str | None = None) -> Iterator[Entity]:
+        """Entities in id order, optionally of one type, with property values equal to
+        ``where``, and whose current version came from provenance ``source``."""
         return graph.entities(self._db, self._chain, type=type, where=where, limit=limit,
-                              offset=offset, window=self._window)
+                              offset=offset, source=source, window=self._window)
 
     def count(self, type: str | None = None) -> int:
         """Number of entities (of one type) in this state, counted in SQL."""

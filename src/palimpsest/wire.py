@@ -53,6 +53,8 @@ from .types import (
     RetentionPolicy,
     Schema,
     SearchHit,
+    ShaclReport,
+    ShaclResult,
     SimilarHit,
     SyncReport,
     Tag,
@@ -170,13 +172,13 @@ def _change(c: Change) -> JSON:
 def _change_from(d: Data) -> Change:
     element = d["element"]
     return Change(d["kind"], element, d["id"], _value_from(element, d["old"]),
-                  _value_from(element, d["new"]), d.get("collection"))
+                  _value_from(element, d["new"]), d.get("collection"), d.get("provenance"))
 
 
 def _version_from(d: Data) -> Version:
     element = d.get("element")
     return Version(decode(Commit, d["commit"]), d["kind"], _value_from(element, d["value"]),
-                   d.get("origin"), element, d.get("id"))
+                   d.get("origin"), element, d.get("id"), d.get("provenance"))
 
 
 def _diff(diff: Diff) -> JSON:
@@ -282,7 +284,7 @@ _CODECS: dict[type[Any], _Codec] = {
                 IndexInfo, ViewInfo, Erasure, RetentionPolicy, BackupInfo, CopyReport,
                 Remote, SyncReport,
                 TextIndex, VectorIndex, SearchHit, SimilarHit, CypherResult,
-                Violation, Schema, Problem, FsckReport, GcReport)
+                Violation, Schema, Problem, FsckReport, GcReport, ShaclResult, ShaclReport)
 }
 
 TYPES: tuple[type[Any], ...] = tuple(_CODECS)

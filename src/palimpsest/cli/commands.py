@@ -24,7 +24,9 @@ from .common import (
     CollectionOpt,
     JsonOpt,
     MessageOpt,
+    ProvenanceOpt,
     RefOpt,
+    SourceOpt,
     State,
     ValidAtOpt,
     ValidBetweenOpt,
@@ -39,6 +41,7 @@ from .common import (
     paint,
     parse_assignments,
     parse_json_arg,
+    provenance_arg,
     report_commit,
     short,
     state,
@@ -218,6 +221,8 @@ def put(
         "--value", metavar="JSON", help="Document value (with --collection); @FILE, -.")] = None,
     valid_from: ValidFromOpt = None,
     valid_to: ValidToOpt = None,
+    source_: SourceOpt = None,
+    provenance: ProvenanceOpt = None,
     message: MessageOpt = None,
     author: AuthorOpt = None,
     branch: BranchOpt = None,
@@ -236,8 +241,11 @@ def put(
       palimpsest put ada --type Person --props '{"name": "Ada"}'
 
       palimpsest put n1 --collection notes --value '{"text": "hello"}'
+
+      palimpsest put ada --type Person --set name=Ada --source doc-17
     """
     repo = open_repo(ctx)
+    origin = provenance_arg(source_, provenance)
     values = parse_json_arg(props, "--props") or {}
     if not isinstance(values, dict):
         fail("--props must be a JSON object", code=EXIT_USAGE)
@@ -248,13 +256,14 @@ def put(
                  code=EXIT_USAGE)
         doc = parse_json_arg(value, "--value") if value is not None else values
         commit = repo.put_document(collection, id, doc, message=message, author=author,
-                                   branch=branch)
+                                   branch=branch, provenance=origin)
         result: dict[str, Any] = {"collection": collection, "key": id, "value": doc}
     elif update:
         for name in unset or ():
             values[name] = None
         commit = repo.update_entity(id, values, type=type, message=message, author=author,
-                                    branch=branch, valid_from=valid_from, valid_to=valid_to)
+                                    branch=branch, valid_from=valid_from, valid_to=valid_to,
+                                    provenance=origin)
         entity = repo.at(commit.id).get_entity(id)
         result = wire.encode(entity)
     else:
@@ -264,7 +273,8 @@ def put(
         if unset:
             fail("--unset only makes sense with --update", code=EXIT_USAGE)
         commit = repo.put_entity(id, type, values, message=message, author=author,
-                                 branch=branch, valid_from=valid_from, valid_to=valid_to)
+                                 branch=branch, valid_from=valid_from, valid_to=valid_to,
+                                 provenance=origin)
         result = wire.encode(repo.at(commit.id).get_entity(id))
     if wants_json(ctx, json_out):
         emit_json({"commit": wire.encode(commit), "element": result})
@@ -347,6 +357,8 @@ def rm(
                                                   "document keys with --collection).")],
     relation: Annotated[bool, typer.Option("--relation", help="Delete relations.")] = False,
     collection: CollectionOpt = None,
+    source_: SourceOpt = None,
+    provenance: ProvenanceOpt = None,
     message: MessageOpt = None,
     author: AuthorOpt = None,
     branch: BranchOpt = None,
@@ -365,14 +377,15 @@ def rm(
     repo = open_repo(ctx)
     what = "document" if collection else "relation" if relation else "entity"
     text = message or f"Delete {what} {', '.join(ids)}"
+    origin = provenance_arg(source_, provenance)
     with repo.transaction(text, author=author, branch=branch) as tx:
         for ident in ids:
             if collection is not None:
-                tx.delete_document(collection, ident)
+                tx.delete_document(collection, ident, provenance=origin)
             elif relation:
-                tx.delete_relation(ident)
+                tx.delete_relation(ident, provenance=origin)
             else:
-                tx.delete_entity(ident)
+                tx.delete_entity(ident, provenance=origin)
     assert tx.commit is not None
     report_commit(ctx, tx.commit, json_out, branch)
 
@@ -389,6 +402,8 @@ def relate(
     props: PropsOpt = None,
     valid_from: ValidFromOpt = None,
     valid_to: ValidToOpt = None,
+    source_: SourceOpt = None,
+    provenance: ProvenanceOpt = None,
     message: MessageOpt = None,
     author: AuthorOpt = None,
     branch: BranchOpt = None,
@@ -413,7 +428,8 @@ def relate(
     commit = repo.put_relation(rid, type, source, target, values,
                                message=message or f"Relate {source} -[{type}]-> {target}",
                                author=author, branch=branch, valid_from=valid_from,
-                               valid_to=valid_to)
+                               valid_to=valid_to,
+                               provenance=provenance_arg(source_, provenance))
     report_commit(ctx, commit, json_out, branch)
 
 
@@ -423,6 +439,8 @@ def unrelate(
     parts: Annotated[list[str], typer.Argument(
         metavar="ID | SOURCE TYPE TARGET", help="A relation id, or its source, type and "
                                                 "target.")],
+    source_: SourceOpt = None,
+    provenance: ProvenanceOpt = None,
     message: MessageOpt = None,
     author: AuthorOpt = None,
     branch: BranchOpt = None,
@@ -448,7 +466,8 @@ def unrelate(
         rid = found[0]
     else:
         raise CliError("give a relation id, or SOURCE TYPE TARGET", code=EXIT_USAGE)
-    commit = repo.delete_relation(rid, message=message, author=author, branch=branch)
+    commit = repo.delete_relation(rid, message=message, author=author, branch=branch,
+                                  provenance=provenance_arg(source_, provenance))
     report_commit(ctx, commit, json_out, branch)
 
 

@@ -293,6 +293,24 @@ CollectionOpt = Annotated[str | None, typer.Option(
 RefOpt = Annotated[str | None, typer.Option(
     "--ref", "-r", help="Branch, tag, commit id, REF~N or ISO time (default: current branch).")]
 
+SourceOpt = Annotated[str | None, typer.Option(
+    "--source", metavar="NAME", help="Provenance: where the written facts came from "
+                                     "(docs/provenance.md).")]
+ProvenanceOpt = Annotated[str | None, typer.Option(
+    "--provenance", metavar="JSON", help="Provenance record as a JSON object, e.g. "
+    '\'{"source": "doc-17", "extractor": "model-x"}\' (@FILE, -); --source sets its source.')]
+
+
+def provenance_arg(source: str | None, record: str | None) -> dict[str, Any] | None:
+    """The provenance record of ``--source`` / ``--provenance`` (None when neither is given)."""
+    given = parse_json_arg(record, "--provenance")
+    if given is not None and not isinstance(given, dict):
+        fail("--provenance must be a JSON object", code=EXIT_USAGE)
+    found: dict[str, Any] | None = given
+    if source is not None:
+        found = {**(found or {}), "source": source}
+    return found
+
 
 ValidAtOpt = Annotated[str | None, typer.Option(
     "--valid-at", metavar="TIME", help="Valid time: only the entities and relations that hold "

@@ -410,21 +410,69 @@ def restore(
 
 
 @app.command()
-def erase(
+def retract(
     ctx: typer.Context,
-    id: Annotated[str, typer.Argument(help="The entity or relation id to erase.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit record).")],
-    collection: CollectionOpt = None,
+    source: Annotated[str, typer.Option(
+        "--source", metavar="NAME", help="The provenance source to retract.")],
+    message: MessageOpt = None,
+    author: AuthorOpt = None,
+    branch: BranchOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Erase one element's values from every version (GDPR), keeping hashes so history still
-    verifies; the erasure itself is recorded.
+    """Delete, in one commit, every entity, relation and document whose current version came
+    from provenance SOURCE (an entity's relations go with it). History keeps the old versions.
 
     Example:
 
-      palimpsest erase alice --reason "GDPR request 2026-11"
+      palimpsest retract --source doc-17 -m "doc-17 was withdrawn"
     """
     repo = open_repo(ctx)
+    commit = repo.retract(source, message=message, author=author or state(ctx).author,
+                          branch=branch)
+    if wants_json(ctx, json_out):
+        emit_json(wire.encode(commit))
+        return
+    echo(f"[{branch or repo.current_branch} {paint(commit.short_id, 'yellow')}] "
+         f"{commit.message} ({stat_text(commit.stats)})")
+
+
+@app.command()
+def erase(
+    ctx: typer.Context,
+    id: Annotated[str | None, typer.Argument(help="The entity or relation id to erase.")]
+    = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit record).")]
+    = "",
+    collection: CollectionOpt = None,
+    source: Annotated[str | None, typer.Option(
+        "--source", metavar="NAME", help="Erase every value that came from this provenance "
+                                         "source instead of one element.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Erase one element's values from every version (GDPR), keeping hashes so history still
+    verifies; the erasure itself is recorded. With --source, erase every stored value that
+    came from that provenance source.
+
+    Examples:
+
+      palimpsest erase alice --reason "GDPR request 2026-11"
+
+      palimpsest erase --source doc-17 --reason "withdrawn, personal data"
+    """
+    repo = open_repo(ctx)
+    if not reason:
+        fail("erase needs --reason (it is kept in the audit record)", code=EXIT_USAGE)
+    if (id is None) == (source is None):
+        fail("name one element to erase, or --source", code=EXIT_USAGE)
+    if source is not None:
+        made = repo.erase_source(source, reason=reason, author=state(ctx).author)
+        if wants_json(ctx, json_out):
+            emit_json([wire.encode(e) for e in made])
+            return
+        echo(f"Erased {sum(e.rows for e in made)} version(s) of {len(made)} element(s) that "
+             f"came from {source} (commit {(made[0].commit or '')[:10]})")
+        return
+    assert id is not None
     target: Any = (collection, id) if collection else id
     erasure = repo.erase(target, reason=reason, author=state(ctx).author)
     if wants_json(ctx, json_out):

@@ -357,6 +357,8 @@ def history(
         echo(f"{paint(version.commit.short_id, 'yellow')} {paint(when(version.commit), 'dim')} "
              f"{paint(version.commit.author, 'cyan')} {paint(version.kind, kind_style)}{what} "
              f"{version.commit.message.splitlines()[0] if version.commit.message else ''}")
+        if version.provenance:
+            echo(f"    {paint('from', 'dim')} {_provenance_text(version.provenance)}")
         if version.kind == "deleted":
             continue
         for prop, (old, value) in property_changes(older, version.value).items():
@@ -390,16 +392,31 @@ def blame(
     # a value brought in by a merge or cherry-pick is credited to the commit that made it
     origins = {b.origin: repo.resolve(b.origin) for b in found.values()
                if b.origin and b.origin != b.commit.id}
-    rows = []
+    rows: list[tuple[str, ...]] = []
+    sourced = any(b.provenance for b in found.values())
     for name, b in sorted(found.items()):
         made = origins.get(b.origin or "", b.commit)
         via = b.commit.short_id if made is not b.commit else ""
-        rows.append((name, short(b.value, 50), made.short_id, made.author, when(made), via))
+        rows.append((name, short(b.value, 50), made.short_id, made.author, when(made),
+                     _provenance_text(b.provenance) if b.provenance else "", via))
     headers = ["property", "value", "commit", "author", "date"]
+    styles: list[str | None] = [None, None, "yellow", "cyan", "dim"]
+    if sourced:  # where the value came from
+        headers.append("from")
+        styles.append("magenta")
+    else:
+        rows = [(*row[:5], row[6]) for row in rows]
     if origins:  # and the merge that brought it in
         headers.append("via")
-    table(headers, [row[:len(headers)] for row in rows],
-          styles=[None, None, "yellow", "cyan", "dim", "dim"][:len(headers)])
+        styles.append("dim")
+    table(headers, [row[:len(headers)] for row in rows], styles=styles)
+
+
+def _provenance_text(record: dict[str, Any]) -> str:
+    """A provenance record on one line: its source first, then the other fields."""
+    rest = ", ".join(f"{k}={short(v, 30)}" for k, v in sorted(record.items()) if k != "source")
+    source = str(record.get("source", "(no source)"))
+    return f"{source} ({rest})" if rest else source
 
 
 @app.command()

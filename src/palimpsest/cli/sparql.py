@@ -9,7 +9,19 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import EXIT_USAGE, JsonOpt, RefOpt, app, echo, err, fail, open_repo, table, wants_json
+from .common import (
+    EXIT_USAGE,
+    JsonOpt,
+    RefOpt,
+    app,
+    echo,
+    emit_json,
+    err,
+    fail,
+    open_repo,
+    table,
+    wants_json,
+)
 from .data import PrefixOpt, _prefixes
 
 SparqlFormatOpt = Annotated[str | None, typer.Option(
@@ -99,3 +111,39 @@ def sparql(
         return
     table(answer.variables, [[_cell(t) for t in row] for row in answer])
     err(f"{len(answer)} result(s)", "dim")
+
+
+@app.command()
+def shacl(
+    ctx: typer.Context,
+    shapes: Annotated[Path, typer.Argument(help="SHACL shapes file (Turtle unless --format).",
+                                           exists=True, dir_okay=False)],
+    ref: RefOpt = None,
+    format: Annotated[str | None, typer.Option(
+        "--format", help="rdflib format of the shapes file (default: turtle).")] = None,
+    prefix: PrefixOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Validate the RDF graph of a version against SHACL shapes (pySHACL); exits 1 when it
+    does not conform.
+
+    Example:
+
+      palimpsest shacl shapes.ttl --ref v28.0
+
+      palimpsest shacl shapes.ttl --prefix =http://example.org/
+    """
+    repo = open_repo(ctx)
+    report = repo.validate_shacl(shapes, ref=ref, format=format, prefixes=_prefixes(prefix))
+    if wants_json(ctx, json_out):
+        from .. import wire
+        emit_json(wire.encode(report))
+    else:
+        echo(f"{'conforms' if report.conforms else 'does not conform'}: "
+             f"{len(report.results)} result(s) over {report.triples} triple(s)")
+        if report.results:
+            table(["severity", "focus", "path", "constraint", "message"],
+                  [(r.severity, r.focus, r.path or "", r.constraint, r.message)
+                   for r in report.results])
+    if not report.conforms:
+        raise typer.Exit(1)

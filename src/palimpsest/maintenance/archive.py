@@ -27,7 +27,7 @@ from ..codec import KIND_NAMES, commit_id, content_hash, decode, element_term, s
 from ..errors import CorruptObject, InvalidValue, PalimpsestError
 from ..storage.base import Database
 from ..storage.schema import rebuild_superseded, sync_sequences
-from ..versioning import search_index
+from ..versioning import provenance, search_index
 from ..versioning.commits import CommitStore, id_bytes, id_text, parents_bytes, parents_text
 from ..versioning.elements import is_erased
 from ..versioning.log import walk
@@ -39,7 +39,10 @@ VERSION = 2
 ARCHIVE_SCHEMA = 2
 """The record layout an archive writes: schema 2's, with commit ids and hashes as hex text.
 Schema 3 changed only how the file stores them (binary ids, room for provenance and valid
-time), so archives, and their digests, stay byte-identical across it."""
+time), so archives, and their digests, stay byte-identical across it. A row with a valid-time
+interval carries ``valid_from`` / ``valid_to``, a row with provenance (schema 4) its record as a
+``provenance`` object; rows without them have no such fields, so an archive of a history
+without either is byte-identical too."""
 
 
 def _records(db: Database, commits: CommitStore, refs: RefStore, ref: Any) -> Iterator[Any]:
@@ -77,17 +80,22 @@ def _records(db: Database, commits: CommitStore, refs: RefStore, ref: Any) -> It
                "author": author, "message": message, "time_us": time_us,
                "metadata": decode(metadata), "stats": decode(stats),
                "state_hash": bytes(state).hex()}
-    for row in db.iterate("SELECT kind, key, line, seq, op, type, source, target, value, hash, "
-                          "origin, valid_from, valid_to FROM rows ORDER BY seq, rid"):
-        kind, key, line, seq, op, type_, source, target, value, hash_, origin, lo, hi = row
+    for row in db.iterate("SELECT r.kind, r.key, r.line, r.seq, r.op, r.type, r.source, "
+                          "r.target, r.value, r.hash, r.origin, r.valid_from, r.valid_to, "
+                          "p.value FROM rows r LEFT JOIN provenance p ON p.id = r.provenance "
+                          "ORDER BY r.seq, r.rid"):
+        (kind, key, line, seq, op, type_, source, target, value, hash_, origin, lo, hi,
+         record) = row
         if bounds is not None and seq > bounds.get(line, 0):
             continue
-        record = {"t": "row", "kind": kind, "key": key, "line": line, "seq": seq, "op": op,
-                  "type": type_, "source": source, "target": target, "value": value,
-                  "hash": bytes(hash_).hex() if hash_ is not None else None, "origin": origin}
+        out = {"t": "row", "kind": kind, "key": key, "line": line, "seq": seq, "op": op,
+               "type": type_, "source": source, "target": target, "value": value,
+               "hash": bytes(hash_).hex() if hash_ is not None else None, "origin": origin}
         if lo is not None or hi is not None:  # rows without valid time: records as before
-            record["valid_from"], record["valid_to"] = lo, hi
-        yield record
+            out["valid_from"], out["valid_to"] = lo, hi
+        if record is not None:  # only then: archives without provenance stay as they were
+            out["provenance"] = decode(record)
+        yield out
     for name, kind, line, commit_seq, message, author, time_us in db.all(
             "SELECT name, kind, line, commit_seq, message, author, time_us FROM refs "
             "ORDER BY name"):
@@ -419,11 +427,15 @@ def _load(db: Database, kind: Any, r: dict[str, Any], number: int) -> None:
                 r.get("valid_from"), r.get("valid_to")):
             raise CorruptObject(f"archive line {number}: value of {r['key']!r} does not match "
                                 "its hash")
+        record = r.get("provenance")
+        text = provenance.check(record, f"archive line {number}: provenance")
         db.run("INSERT INTO rows (kind, key, line, seq, op, type, source, target, value, hash, "
-               "origin, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               "origin, valid_from, valid_to, provenance) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                (r["kind"], r["key"], r["line"], r["seq"], r["op"], r["type"], r["source"],
                 r["target"], r["value"], hash_, r["origin"], r.get("valid_from"),
-                r.get("valid_to")))
+                r.get("valid_to"),
+                provenance.intern(db, [text])[text] if text is not None else None))
     elif kind == "ref":
         db.run("INSERT INTO refs (name, kind, line, commit_seq, message, author, time_us) "
                "VALUES (?, ?, ?, ?, ?, ?, ?)", (r["name"], r["kind"], r["line"],

@@ -14,12 +14,14 @@ personal data in properties and document values, not in ids.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..codec import from_us, now_us
 from ..errors import InvalidValue, NotFound
 from ..storage.base import Database
 from ..storage.cache import bump_rewrites
 from ..types import Erasure
-from ..versioning import search_index
+from ..versioning import provenance, search_index
 from ..versioning.commits import id_text
 from ..versioning.elements import ERASED, PUT, element_name, erased_value, public_id
 
@@ -30,9 +32,11 @@ def stored_key(db: Database, keys: list[tuple[str, str]]) -> tuple[str, str]:
         "SELECT 1 FROM rows WHERE kind = ? AND key = ? LIMIT 1", k)), keys[0])
 
 
-def erase_rows(db: Database, kind: str, key: str, *, reason: str, author: str) -> Erasure:
-    """Blank every stored value of one element (all lines, all versions). The caller holds
-    ``db.write()`` and records the audit commit (then :func:`link_commit`)."""
+def erase_rows(db: Database, kind: str, key: str, *, reason: str, author: str,
+               only: tuple[str, list[Any]] = ("1 = 1", [])) -> Erasure:
+    """Blank every stored value of one element (all lines, all versions; ``only``: the rows
+    an SQL condition on ``rows`` keeps). The caller holds ``db.write()`` and records the audit
+    commit (then :func:`link_commit`)."""
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidValue("erase needs a reason (it is kept in the audit record)")
     if len(reason) > 10_000:
@@ -48,7 +52,8 @@ def erase_rows(db: Database, kind: str, key: str, *, reason: str, author: str) -
     marker = erased_value({"by": author, "at": from_us(time_us).isoformat(),
                            "reason": reason, "erasure": number})
     changed = db.run("UPDATE rows SET value = ? WHERE kind = ? AND key = ? AND op = ? AND "
-                     "value NOT LIKE ?", (marker, kind, key, PUT, ERASED + "%"))
+                     f"value NOT LIKE ? AND {only[0]}",
+                     (marker, kind, key, PUT, ERASED + "%", *only[1]))
     bump_rewrites(db)  # read caches in every process forget the erased values
     search_index.forget(db, kind, key)  # erased text and vectors must not stay searchable
     db.run("INSERT INTO erasures (id, kind, key, reason, author, time_us, row_count) "
@@ -56,6 +61,18 @@ def erase_rows(db: Database, kind: str, key: str, *, reason: str, author: str) -
     ident, collection = public_id(kind, key)
     return Erasure(number, element_name(kind), ident, collection, reason, author,
                    from_us(time_us), changed)
+
+
+def source_keys(db: Database, source: str) -> tuple[list[tuple[str, str]], tuple[str, list[Any]]]:
+    """The elements with a stored value from provenance ``source`` (any line, any version),
+    and the SQL condition that picks those rows."""
+    sql, args = provenance.source_filter(source, alias="rows")
+    keys = [(str(k), str(key)) for k, key in db.all(
+        f"SELECT DISTINCT kind, key FROM rows WHERE op = {PUT} AND value NOT LIKE ? AND {sql} "
+        "ORDER BY kind, key", [ERASED + "%", *args])]
+    if not keys:
+        raise NotFound(f"no stored value came from source {source!r}; nothing to erase")
+    return keys, (sql, args)
 
 
 def link_commit(db: Database, erasure: Erasure, seq: int, commit_id: str) -> Erasure:

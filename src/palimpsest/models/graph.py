@@ -24,6 +24,7 @@ from ..storage.visibility import (
     scan,
 )
 from ..types import JSON, Entity, Relation
+from ..versioning import provenance
 from ..versioning.elements import is_erased, to_value
 
 Direction = Literal["out", "in", "both"]
@@ -124,13 +125,18 @@ def matches(props: Mapping[str, JSON], where: Mapping[str, JSON] | None) -> bool
 
 def entities(db: Database, chain: Chain, *, type: str | None = None,
              where: Mapping[str, JSON] | None = None, limit: int | None = None,
-             offset: int = 0, window: Window | None = None) -> Iterator[Entity]:
+             offset: int = 0, source: str | None = None,
+             window: Window | None = None) -> Iterator[Entity]:
     """Live entities at the chain's state (valid in ``window``), by id; ``where`` is
-    property equality."""
+    property equality; ``source`` keeps those whose current version came from that
+    provenance source."""
     extra, params = _where_sql(db, where)
     # SQL filters exactly unless a condition could not be expressed there (then Python
     # confirms each row, and limit/offset must be applied after that check).
     exact = not where or len(params) == len(where)
+    if source is not None:
+        sql, args = provenance.source_filter(source)
+        extra, params = (f"{extra} AND {sql}" if extra else sql), [*params, *args]
     rows = scan(db, chain, "e", type_=type, extra=extra, extra_params=params,
                 limit=limit if exact else None, offset=offset if exact else 0, window=window)
     produced = skipped = 0

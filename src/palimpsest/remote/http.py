@@ -19,6 +19,7 @@ from ..types import (
     Conflict,
     Violation,
 )
+from ..versioning import provenance as prov
 from ..versioning.merge import MergeResult
 from ..versioning.threeway import Resolved
 
@@ -81,12 +82,21 @@ def error_from(status: int, body: Any) -> PalimpsestError:
 # -- the client ------------------------------------------------------------------------------
 def _options(message: str | None, author: str | None,
              metadata: Mapping[str, JSON] | None, timestamp: datetime | str | None,
-             branch: str | None) -> dict[str, Any]:
+             branch: str | None, provenance: Mapping[str, JSON] | None = None
+             ) -> dict[str, Any]:
     out: dict[str, Any] = {"message": message, "author": author, "branch": branch,
                            "metadata": dict(metadata) if metadata is not None else None,
                            "timestamp": timestamp.isoformat() if isinstance(
                                timestamp, datetime) else timestamp}
-    return {k: v for k, v in out.items() if v is not None}
+    return _with({k: v for k, v in out.items() if v is not None}, provenance)
+
+
+def _with(body: dict[str, Any], provenance: Mapping[str, JSON] | None) -> dict[str, Any]:
+    """``body`` with a checked ``provenance`` record (docs/provenance.md), when one is given."""
+    if prov.check(provenance) is not None:
+        assert provenance is not None
+        body["provenance"] = dict(provenance)
+    return body
 
 
 def _resolutions(given: Mapping[tuple[str, str, str | None], JSON] | None

@@ -16,8 +16,10 @@ server's ``error.code``. Needs ``httpx`` (the ``server`` extra).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from .. import errors, wire
@@ -37,6 +39,7 @@ from ..types import (
     Relations,
     RetentionPolicy,
     Schema,
+    ShaclReport,
     SimilarHit,
     Tag,
     TextIndex,
@@ -53,6 +56,7 @@ from .http import (
     _ref,
     _resolutions,
     _settled,
+    _with,
     error_from,
     interval_body,
 )
@@ -184,11 +188,12 @@ class RemoteRepository:
                    metadata: Mapping[str, JSON] | None = None,
                    timestamp: datetime | str | None = None, branch: str | None = None,
                    valid_from: datetime | str | None = None,
-                   valid_to: datetime | str | None = None) -> Commit:
+                   valid_to: datetime | str | None = None,
+                   provenance: Mapping[str, JSON] | None = None) -> Commit:
         check_name(id, "entity id")
         check_name(type, f"type of entity {id!r}")
         values = check_props(props, f"properties of entity {id!r}")
-        body = _options(message, author, metadata, timestamp, branch)
+        body = _options(message, author, metadata, timestamp, branch, provenance)
         return self._write("PUT", f"/api/entities/{_p(id)}",
                            body | {"type": type, "props": values,
                                    **interval_body(valid_from, valid_to, f"entity {id!r}")})
@@ -198,10 +203,11 @@ class RemoteRepository:
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
                       branch: str | None = None, valid_from: datetime | str | None = None,
-                      valid_to: datetime | str | None = None) -> Commit:
+                      valid_to: datetime | str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Commit:
         check_name(id, "entity id")
         values = check_props(props, f"properties of entity {id!r}")
-        body = _options(message, author, metadata, timestamp, branch)
+        body = _options(message, author, metadata, timestamp, branch, provenance)
         return self._write("PATCH", f"/api/entities/{_p(id)}",
                            body | {"props": values, "type": type,
                                    **interval_body(valid_from, valid_to, None)})
@@ -209,23 +215,26 @@ class RemoteRepository:
     def delete_entity(self, id: str, *, message: str | None = None,
                       author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                       timestamp: datetime | str | None = None,
-                      branch: str | None = None) -> Commit:
+                      branch: str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Commit:
         body = _options(message or f"Delete entity {id}", author, metadata, timestamp,
-                             branch)
-        return self._write("POST", "/api/transaction", body | {"ops": [{"op": "delete_entity", "id": id}]})
+                        branch)
+        return self._write("POST", "/api/transaction", body | {"ops": [
+            _with({"op": "delete_entity", "id": id}, provenance)]})
 
     def put_relation(self, id: str, type: str, source: str, target: str,
                      props: Mapping[str, JSON] | None = None, *, message: str | None = None,
                      author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
                      branch: str | None = None, valid_from: datetime | str | None = None,
-                     valid_to: datetime | str | None = None) -> Commit:
+                     valid_to: datetime | str | None = None,
+                     provenance: Mapping[str, JSON] | None = None) -> Commit:
         for name, what in ((id, "relation id"), (type, f"type of relation {id!r}"),
                            (source, f"source of relation {id!r}"),
                            (target, f"target of relation {id!r}")):
             check_name(name, what)
         values = check_props(props, f"properties of relation {id!r}")
-        body = _options(message, author, metadata, timestamp, branch)
+        body = _options(message, author, metadata, timestamp, branch, provenance)
         return self._write("PUT", f"/api/relations/{_p(id)}", body | {
             "type": type, "source": source, "target": target, "props": values,
             **interval_body(valid_from, valid_to, f"relation {id!r}")})
@@ -233,30 +242,35 @@ class RemoteRepository:
     def delete_relation(self, id: str, *, message: str | None = None,
                         author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                         timestamp: datetime | str | None = None,
-                        branch: str | None = None) -> Commit:
+                        branch: str | None = None,
+                        provenance: Mapping[str, JSON] | None = None) -> Commit:
         body = _options(message or f"Delete relation {id}", author, metadata, timestamp,
-                             branch)
-        return self._write("POST", "/api/transaction", body | {"ops": [{"op": "delete_relation", "id": id}]})
+                        branch)
+        return self._write("POST", "/api/transaction", body | {"ops": [
+            _with({"op": "delete_relation", "id": id}, provenance)]})
 
     def put_document(self, collection: str, key: str, value: JSON, *,
                      message: str | None = None, author: str | None = None,
                      metadata: Mapping[str, JSON] | None = None,
                      timestamp: datetime | str | None = None,
-                     branch: str | None = None) -> Commit:
+                     branch: str | None = None,
+                     provenance: Mapping[str, JSON] | None = None) -> Commit:
         check_name(collection, "collection")
         check_name(key, f"document key in {collection!r}")
         check_document(value, f"document {collection}/{key}")
-        body = _options(message, author, metadata, timestamp, branch)
+        body = _options(message, author, metadata, timestamp, branch, provenance)
         return self._write("PUT", f"/api/documents/{_p(collection)}/{_p(key)}",
                            body | {"value": value})
 
     def delete_document(self, collection: str, key: str, *, message: str | None = None,
                         author: str | None = None, metadata: Mapping[str, JSON] | None = None,
                         timestamp: datetime | str | None = None,
-                        branch: str | None = None) -> Commit:
+                        branch: str | None = None,
+                        provenance: Mapping[str, JSON] | None = None) -> Commit:
         body = _options(message or f"Delete document {collection}/{key}", author,
-                             metadata, timestamp, branch)
-        return self._write("POST", "/api/transaction", body | {"ops": [{"op": "delete_document", "collection": collection, "key": key}]})
+                        metadata, timestamp, branch)
+        return self._write("POST", "/api/transaction", body | {"ops": [_with(
+            {"op": "delete_document", "collection": collection, "key": key}, provenance)]})
 
     # -- schemas ---------------------------------------------------------------------------
     def set_schema(self, target: str, json_schema: JSON = None, *, kind: str = "entity",
@@ -296,6 +310,17 @@ class RemoteRepository:
     def sparql(self, text: str, ref: Ref | None = None, **options: Any) -> Any:
         """SPARQL SELECT / ASK at ``ref`` (default: the current branch): ``View.sparql``."""
         return self.at(ref).sparql(text, **options)
+
+    def validate_shacl(self, shapes: str | bytes | os.PathLike[str], *, ref: Ref | None = None,
+                       format: str | None = None,
+                       prefixes: Mapping[str, str] | None = None) -> ShaclReport:
+        """Validate a version's RDF graph against SHACL shapes on the server."""
+        if isinstance(shapes, os.PathLike):
+            shapes = Path(shapes).read_bytes()
+        text = shapes.decode() if isinstance(shapes, bytes) else shapes
+        return wire.decode(ShaclReport, self._call("POST", "/api/shacl", json={
+            "shapes": text, "format": format, "ref": _ref(ref),
+            "prefixes": dict(prefixes) if prefixes else None}))
 
     def resolve(self, ref: Ref | None = None) -> Commit:
         """The commit a ref names; raises RefNotFound."""
@@ -499,6 +524,19 @@ class RemoteRepository:
         return wire.decode(Erasure, self._call("POST", "/api/erase", json={
             **where, "reason": reason, "element": element, "message": message,
             "author": author}))
+
+    def retract(self, source: str, *, message: str | None = None, author: str | None = None,
+                metadata: Mapping[str, JSON] | None = None, branch: str | None = None
+                ) -> Commit:
+        check_name(source, "source")
+        return self._write("POST", "/api/retract", _options(
+            message, author, metadata, None, branch) | {"source": source})
+
+    def erase_source(self, source: str, *, reason: str, author: str | None = None,
+                     message: str | None = None) -> list[Erasure]:
+        """Erase what came from ``source`` on the server (admins)."""
+        return [wire.decode(Erasure, e) for e in self._call("POST", "/api/erase-source", json={
+            "source": source, "reason": reason, "message": message, "author": author})]
 
     def erasures(self) -> list[Erasure]:
         return [wire.decode(Erasure, e) for e in self._call("GET", "/api/erasures")]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -35,6 +36,7 @@ from ..codec import (
 from ..errors import InvalidValue, NotFound, QueryError, ReadOnly
 from ..models import kv as kvmodel
 from ..types import JSON, Commit, Document, Entity, Entry, Relation
+from ..versioning import provenance as prov
 from .http import interval_body
 
 
@@ -108,6 +110,7 @@ class RemoteTransaction:
         self._base: Any = None
         self._send = send
         self.ops: list[dict[str, Any]] = []
+        self._blocks = prov.Blocks()  # the open provenance() blocks
         self.commit: Commit | None = None
         self._ended = False
         self._entities: dict[str, Entity | None] = {}
@@ -285,20 +288,29 @@ class RemoteTransaction:
         return RemoteTransactionKV(self)
 
     # -- writes: checked now, sent at the end --------------------------------------------
-    def _op(self, op: dict[str, Any]) -> None:
+    def _op(self, op: dict[str, Any], provenance: Mapping[str, JSON] | None = None) -> None:
         self.check_open()
+        if self._blocks.text(provenance) is not None:
+            op["provenance"] = prov.merged(self._blocks.current, provenance)
         _ = self._view  # the base: what the server checks the transaction against
         self.ops.append(op)
 
+    def provenance(self, **fields: JSON) -> AbstractContextManager[None]:
+        """Give every write inside the block this provenance record (like the embedded
+        :meth:`palimpsest.transaction.Transaction.provenance`)."""
+        self.check_open()
+        return self._blocks.open(fields)
+
     def put_entity(self, id: str, type: str, props: Mapping[str, JSON] | None = None, *,
                    valid_from: datetime | str | None = None,
-                   valid_to: datetime | str | None = None) -> Entity:
+                   valid_to: datetime | str | None = None,
+                   provenance: Mapping[str, JSON] | None = None) -> Entity:
         check_name(id, "entity id")
         check_name(type, f"type of entity {id!r}")
         values = check_props(props, f"properties of entity {id!r}")
         lo, hi = check_interval(valid_from, valid_to, f"entity {id!r}")
         self._op({"op": "put_entity", "id": id, "type": type, "props": values,
-                  **_interval_op(lo, hi)})
+                  **_interval_op(lo, hi)}, provenance)
         made = Entity(id, type, values, _time(lo), _time(hi))
         self._entities[id] = made
         return made
@@ -312,7 +324,8 @@ class RemoteTransaction:
 
     def update_entity(self, id: str, props: Mapping[str, JSON] | None = None, *,
                       type: str | None = None, valid_from: datetime | str | None = None,
-                      valid_to: datetime | str | None = None) -> Entity:
+                      valid_to: datetime | str | None = None,
+                      provenance: Mapping[str, JSON] | None = None) -> Entity:
         """Patch an entity's properties: given keys are set, keys given as None removed.
         ``valid_from`` / ``valid_to`` replace an end of its valid-time interval (None keeps
         it, ``"open"`` opens it)."""
@@ -325,11 +338,11 @@ class RemoteTransaction:
                                   f"entity {id!r}")
         made = replace(made, valid_from=_time(lo), valid_to=_time(hi))
         self._op({"op": "update_entity", "id": id, "props": patch, "type": type,
-                  **_update_op(valid_from, valid_to)})
+                  **_update_op(valid_from, valid_to)}, provenance)
         self._entities[id] = made
         return made
 
-    def delete_entity(self, id: str) -> None:
+    def delete_entity(self, id: str, *, provenance: Mapping[str, JSON] | None = None) -> None:
         """Delete an entity and every relation that starts or ends at it."""
         check_name(id, "entity id")
         if self.entity(id) is None:
@@ -341,7 +354,7 @@ class RemoteTransaction:
             self.reads.paused = False
         for rel in cascade:
             self._relations[rel.id] = None  # the server cascades too
-        self._op({"op": "delete_entity", "id": id})
+        self._op({"op": "delete_entity", "id": id}, provenance)
         self._entities[id] = None
 
     def delete_entities(self, ids: Iterable[str]) -> None:
@@ -351,7 +364,8 @@ class RemoteTransaction:
     def put_relation(self, id: str, type: str, source: str, target: str,
                      props: Mapping[str, JSON] | None = None, *,
                      valid_from: datetime | str | None = None,
-                     valid_to: datetime | str | None = None) -> Relation:
+                     valid_to: datetime | str | None = None,
+                     provenance: Mapping[str, JSON] | None = None) -> Relation:
         check_name(id, "relation id")
         check_name(type, f"type of relation {id!r}")
         check_name(source, f"source of relation {id!r}")
@@ -363,7 +377,7 @@ class RemoteTransaction:
                 raise NotFound(f"relation {id!r}: {name} entity {end!r} does not exist; "
                                "create it first")
         self._op({"op": "put_relation", "id": id, "type": type, "source": source,
-                         "target": target, "props": values, **_interval_op(lo, hi)})
+                  "target": target, "props": values, **_interval_op(lo, hi)}, provenance)
         made = Relation(id, type, source, target, values, _time(lo), _time(hi))
         self._relations[id] = made
         return made
@@ -377,7 +391,8 @@ class RemoteTransaction:
 
     def update_relation(self, id: str, props: Mapping[str, JSON] | None = None, *,
                         valid_from: datetime | str | None = None,
-                        valid_to: datetime | str | None = None) -> Relation:
+                        valid_to: datetime | str | None = None,
+                        provenance: Mapping[str, JSON] | None = None) -> Relation:
         current = self.relation(id)
         if current is None:
             raise NotFound(f"cannot update relation {id!r}: it does not exist")
@@ -386,33 +401,35 @@ class RemoteTransaction:
                                   f"relation {id!r}")
         made = replace(made, valid_from=_time(lo), valid_to=_time(hi))
         self._op({"op": "update_relation", "id": id, "props": patch,
-                  **_update_op(valid_from, valid_to)})
+                  **_update_op(valid_from, valid_to)}, provenance)
         self._relations[id] = made
         return made
 
-    def delete_relation(self, id: str) -> None:
+    def delete_relation(self, id: str, *, provenance: Mapping[str, JSON] | None = None) -> None:
         check_name(id, "relation id")
         if self.relation(id) is None:
             raise NotFound(f"cannot delete relation {id!r}: it does not exist")
-        self._op({"op": "delete_relation", "id": id})
+        self._op({"op": "delete_relation", "id": id}, provenance)
         self._relations[id] = None
 
-    def put_document(self, collection: str, key: str, value: JSON) -> Document:
+    def put_document(self, collection: str, key: str, value: JSON, *,
+                     provenance: Mapping[str, JSON] | None = None) -> Document:
         check_name(collection, "collection")
         check_name(key, f"document key in {collection!r}")
         check_document(value, f"document {collection}/{key}")
         self._op({"op": "put_document", "collection": collection, "key": key,
-                         "value": value})
+                  "value": value}, provenance)
         made = Document(collection, key, value)
         self._documents[(collection, key)] = made
         return made
 
-    def delete_document(self, collection: str, key: str) -> None:
+    def delete_document(self, collection: str, key: str, *,
+                        provenance: Mapping[str, JSON] | None = None) -> None:
         check_name(collection, "collection")
         check_name(key, f"document key in {collection!r}")
         if self.document(collection, key) is None:
             raise NotFound(f"cannot delete document {collection}/{key}: it does not exist")
-        self._op({"op": "delete_document", "collection": collection, "key": key})
+        self._op({"op": "delete_document", "collection": collection, "key": key}, provenance)
         self._documents[(collection, key)] = None
 
 

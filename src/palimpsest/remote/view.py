@@ -101,7 +101,8 @@ class RemoteView:
         return found
 
     def entities(self, type: str | None = None, where: Mapping[str, JSON] | None = None, *,
-                 limit: int | None = None, offset: int = 0) -> Iterator[Entity]:
+                 limit: int | None = None, offset: int = 0,
+                 source: str | None = None) -> Iterator[Entity]:
         """Entities in id order, fetched a page at a time."""
         page = 1000
         if self.commit is None:
@@ -112,7 +113,7 @@ class RemoteView:
         while remaining is None or remaining > 0:
             size = page if remaining is None else min(page, remaining)
             rows = self._get("/api/entities", type=type, where=where_text, limit=size,
-                             offset=offset)
+                             offset=offset, source=source)
             for row in rows:
                 yield wire.decode(Entity, row)
             if len(rows) < size:

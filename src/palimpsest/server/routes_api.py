@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request, Response
 from .. import __version__, wire
 from ..errors import Forbidden, InvalidValue, NotFound
 from ..repository import Repository
-from ..transaction import Transaction
+from ..transaction import Transaction, retract_source
 from ..types import Commit
 from ..view import View
 from . import auth, schemas
@@ -113,23 +113,26 @@ def kv_bytes(data: str) -> bytes:
 def apply_op(tx: Transaction, op: Any) -> None:
     kind = op.op
     if kind == "put_entity":
-        tx.put_entity(op.id, op.type, op.props, valid_from=op.valid_from, valid_to=op.valid_to)
+        tx.put_entity(op.id, op.type, op.props, valid_from=op.valid_from, valid_to=op.valid_to,
+                      provenance=op.provenance)
     elif kind == "update_entity":
         tx.update_entity(op.id, op.props, type=op.type, valid_from=op.valid_from,
-                         valid_to=op.valid_to)
+                         valid_to=op.valid_to, provenance=op.provenance)
     elif kind == "delete_entity":
-        tx.delete_entity(op.id)
+        tx.delete_entity(op.id, provenance=op.provenance)
     elif kind == "put_relation":
         tx.put_relation(op.id, op.type, op.source, op.target, op.props,
-                        valid_from=op.valid_from, valid_to=op.valid_to)
+                        valid_from=op.valid_from, valid_to=op.valid_to,
+                        provenance=op.provenance)
     elif kind == "update_relation":
-        tx.update_relation(op.id, op.props, valid_from=op.valid_from, valid_to=op.valid_to)
+        tx.update_relation(op.id, op.props, valid_from=op.valid_from, valid_to=op.valid_to,
+                           provenance=op.provenance)
     elif kind == "delete_relation":
-        tx.delete_relation(op.id)
+        tx.delete_relation(op.id, provenance=op.provenance)
     elif kind == "put_document":
-        tx.put_document(op.collection, op.key, op.value)
+        tx.put_document(op.collection, op.key, op.value, provenance=op.provenance)
     elif kind == "delete_document":
-        tx.delete_document(op.collection, op.key)
+        tx.delete_document(op.collection, op.key, provenance=op.provenance)
     elif kind == "kv_set":
         tx.kv.set(op.key, kv_bytes(op.value))
     elif kind == "kv_delete":
@@ -158,6 +161,14 @@ def transaction(body: schemas.TransactionIn, request: Request,
     return wire.encode(commit_with(request, principal, body, f"{len(body.ops)} changes", apply))
 
 
+@router.post("/retract", response_model=schemas.CommitOut, operation_id="retract")
+def retract(body: schemas.RetractIn, request: Request, principal: Caller) -> dict[str, Any]:
+    """One commit deleting every element whose current version came from provenance
+    ``source`` (docs/provenance.md)."""
+    return wire.encode(commit_with(request, principal, body, f"Retract {body.source}",
+                                   lambda tx: retract_source(tx, body.source)))
+
+
 def _delete_options(message: str | None, branch: str | None,
                     author: str | None) -> schemas.CommitOptions:
     return schemas.CommitOptions(message=message, branch=branch, author=author)
@@ -176,7 +187,8 @@ def put_entity(id: str, body: schemas.PutEntityIn, request: Request,
     return _written(request, principal, body, f"Put entity {id}",
                     lambda tx: tx.put_entity(id, body.type, body.props,
                                              valid_from=body.valid_from,
-                                             valid_to=body.valid_to))
+                                             valid_to=body.valid_to,
+                                             provenance=body.provenance))
 
 
 @router.patch("/entities/{id:path}", response_model=schemas.CommitOut,
@@ -187,7 +199,8 @@ def update_entity(id: str, body: schemas.UpdateEntityIn, request: Request,
     return _written(request, principal, body, f"Update entity {id}",
                     lambda tx: tx.update_entity(id, body.props, type=body.type,
                                                 valid_from=body.valid_from,
-                                                valid_to=body.valid_to))
+                                                valid_to=body.valid_to,
+                                                provenance=body.provenance))
 
 
 @router.delete("/entities/{id:path}", response_model=schemas.CommitOut,
@@ -208,7 +221,8 @@ def put_relation(id: str, body: schemas.PutRelationIn, request: Request,
     return _written(request, principal, body, f"Put relation {id}",
                     lambda tx: tx.put_relation(id, body.type, body.source, body.target,
                                                body.props, valid_from=body.valid_from,
-                                               valid_to=body.valid_to))
+                                               valid_to=body.valid_to,
+                                               provenance=body.provenance))
 
 
 @router.delete("/relations/{id:path}", response_model=schemas.CommitOut,
@@ -226,7 +240,8 @@ def put_document(collection: str, key: str, body: schemas.PutDocumentIn,
                        request: Request, principal: Caller) -> Response:
     """Create or replace one JSON document in its own commit."""
     return _written(request, principal, body, f"Put document {collection}/{key}",
-                    lambda tx: tx.put_document(collection, key, body.value))
+                    lambda tx: tx.put_document(collection, key, body.value,
+                                               provenance=body.provenance))
 
 
 @router.delete("/documents/{collection}/{key:path}", response_model=schemas.CommitOut,
@@ -272,13 +287,17 @@ def entity(id: str, request: Request, principal: Caller,
 def entities(request: Request, principal: Caller, ref: RefParam = None, type: str | None = None,
              where: str | None = Query(None, description='JSON object, e.g. {"lang": "en"}'),
              limit: int = Query(100, ge=1, le=MAX_PAGE),
-             offset: int = Query(0, ge=0), valid_at: ValidAtParam = None, valid_between: ValidBetweenParam = None
+             offset: int = Query(0, ge=0), valid_at: ValidAtParam = None,
+             valid_between: ValidBetweenParam = None,
+             source: str | None = Query(None, description="only entities whose current "
+                                        "version came from this provenance source")
              ) -> list[dict[str, Any]]:
     """Entities in id order, optionally of one type and with property values equal to
     ``where``; page with ``limit`` and ``offset``."""
     view = view_at(request, ref, valid_at, valid_between)
     return [wire.encode(e) for e in view.entities(type=type, where=parse_where(where),
-                                                   limit=limit, offset=offset)]
+                                                   limit=limit, offset=offset,
+                                                   source=source)]
 
 
 @router.get("/count", operation_id="count")

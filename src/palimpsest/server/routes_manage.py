@@ -132,6 +132,24 @@ def erase(body: EraseIn, request: Request, principal: Caller) -> dict[str, Any]:
                                                element=body.element, message=body.message))
 
 
+class EraseSourceIn(_In):
+    source: str
+    reason: str
+    message: str | None = None
+    author: str | None = None
+
+
+@router.post("/erase-source", operation_id="erase_source")
+def erase_source(body: EraseSourceIn, request: Request, principal: Caller
+                 ) -> list[dict[str, Any]]:
+    """Erase every stored value that came from provenance ``source``, in every version,
+    keeping hashes (admins)."""
+    auth.require_role(principal, "admin", "erasing data")
+    author, _ = attribution(get_config(request), principal, body.author, None)
+    return [wire.encode(e) for e in get_repo(request).erase_source(
+        body.source, reason=body.reason, author=author, message=body.message)]
+
+
 @router.get("/erasures", operation_id="erasures")
 def erasures(request: Request, principal: Caller) -> list[dict[str, Any]]:
     """Every erasure, oldest first (the audit record)."""

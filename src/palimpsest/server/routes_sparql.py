@@ -20,8 +20,10 @@ from urllib.parse import parse_qs
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from .. import wire
 from ..errors import InvalidValue, QuerySyntaxError, UnsupportedQuery
 from .app import ApiError, Caller, RefParam, get_config, get_repo, palimpsest_error_body
 
@@ -163,6 +165,22 @@ async def sparql_post(request: Request, principal: Caller, query: QueryParam = N
                        f"{kind or 'no content type'}")
     wanted = _wanted(request.headers.get("accept"), format)
     return await run_in_threadpool(_run, request, query, ref, prefixes, timeout, wanted)
+
+
+class ShaclIn(BaseModel):
+    shapes: str = Field(description="the SHACL shapes graph as RDF text")
+    format: str | None = Field(None, description="an rdflib format name (default: turtle)")
+    ref: str | None = None
+    prefixes: dict[str, str] | None = Field(None, description="bare names -> IRIs, as for "
+                                                             "RDF export")
+
+
+@router.post("/api/shacl", operation_id="validate_shacl")
+def validate_shacl(body: ShaclIn, request: Request, principal: Caller) -> Any:
+    """Validate the RDF graph of a version against SHACL shapes (pySHACL): a report with
+    ``conforms`` and every result (docs/validation.md)."""
+    return wire.encode(get_repo(request).validate_shacl(
+        body.shapes, ref=body.ref, format=body.format, prefixes=body.prefixes))
 
 
 @router.get("/api/sparql/explain", operation_id="sparql_explain")

@@ -69,6 +69,8 @@ class ChangeOut(BaseModel):
     old: JSONValue
     new: JSONValue
     properties: dict[str, PropertyChange]
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the value came from (docs/provenance.md)")
 
 
 class DiffOut(BaseModel):
@@ -92,6 +94,8 @@ class VersionOut(BaseModel):
     origin: str | None
     element: Literal["entity", "relation", "document", "kv"] | None = None
     id: str | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the value came from (docs/provenance.md)")
 
 
 class BlameOut(BaseModel):
@@ -100,6 +104,8 @@ class BlameOut(BaseModel):
     commit: CommitOut
     origin: str | None
     relation: str | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the value came from (docs/provenance.md)")
 
 
 class BranchOut(BaseModel):
@@ -219,6 +225,8 @@ class PutEntityOp(_Model):
     props: dict[str, JSONValue] | None = None
     valid_from: str | None = None
     valid_to: str | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class UpdateEntityOp(_Model):
@@ -228,11 +236,15 @@ class UpdateEntityOp(_Model):
     type: str | None = None
     valid_from: str | None = None
     valid_to: str | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class DeleteEntityOp(_Model):
     op: Literal["delete_entity"]
     id: str
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class PutRelationOp(_Model):
@@ -244,6 +256,8 @@ class PutRelationOp(_Model):
     props: dict[str, JSONValue] | None = None
     valid_from: str | None = None
     valid_to: str | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class UpdateRelationOp(_Model):
@@ -252,11 +266,15 @@ class UpdateRelationOp(_Model):
     props: dict[str, JSONValue] | None = None
     valid_from: str | None = None
     valid_to: str | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class DeleteRelationOp(_Model):
     op: Literal["delete_relation"]
     id: str
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class PutDocumentOp(_Model):
@@ -264,12 +282,16 @@ class PutDocumentOp(_Model):
     collection: str
     key: str
     value: JSONValue
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class DeleteDocumentOp(_Model):
     op: Literal["delete_document"]
     collection: str
     key: str
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class KVSetOp(_Model):
@@ -328,11 +350,17 @@ class TransactionIn(CommitOptions):
     reads: ReadsIn | None = None
 
 
+class RetractIn(CommitOptions):
+    source: str = Field(description="the provenance source whose current facts are deleted")
+
+
 class PutEntityIn(CommitOptions):
     type: str
     props: dict[str, JSONValue] | None = None
     valid_from: str | None = None
     valid_to: str | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class UpdateEntityIn(CommitOptions):
@@ -340,6 +368,8 @@ class UpdateEntityIn(CommitOptions):
     type: str | None = None
     valid_from: str | None = None
     valid_to: str | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class PutRelationIn(CommitOptions):
@@ -349,10 +379,14 @@ class PutRelationIn(CommitOptions):
     props: dict[str, JSONValue] | None = None
     valid_from: str | None = None
     valid_to: str | None = None
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class PutDocumentIn(CommitOptions):
     value: JSONValue
+    provenance: dict[str, JSONValue] | None = Field(
+        None, description="where the fact came from, e.g. {\"source\": \"doc-17\"} (docs/provenance.md)")
 
 
 class SetSchemaIn(CommitOptions):

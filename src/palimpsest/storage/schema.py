@@ -22,7 +22,11 @@ Version 4 lets PostgreSQL allocate commit seqs without a repository-wide lock (t
 ``commit_seq`` sequence) and records per line how far each materialized view is built
 (``view_lines``). Two maintenance operations are the only exceptions to append-only
 rows: gc deletes rows no readable state needs, and erasure replaces the value of an erased
-element's rows (keeping their hash).
+element's rows (keeping their hash). Version 4 also maintains per-type counts
+(``type_counts``) and added ``provenance``, the records rows point at through
+``rows.provenance`` (where a fact came from: one row per distinct record, keyed by its
+content hash, its ``source`` extracted for filters), and the partial index
+``rows_provenance``.
 """
 
 from __future__ import annotations
@@ -101,6 +105,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS rows_key ON rows (kind, key, line, seq);
 CREATE INDEX IF NOT EXISTS rows_line_seq ON rows (line, seq);
 CREATE INDEX IF NOT EXISTS rows_source ON rows (source, line, seq) WHERE source IS NOT NULL;
 CREATE INDEX IF NOT EXISTS rows_target ON rows (target, line, seq) WHERE target IS NOT NULL;
+CREATE TABLE IF NOT EXISTS provenance (
+    id     {autoid},
+    hash   {blob} NOT NULL UNIQUE,
+    source TEXT,
+    value  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS provenance_source ON provenance (source);
 CREATE TABLE IF NOT EXISTS retention (
     pattern      TEXT PRIMARY KEY,
     keep_us      {bigint},
@@ -186,6 +197,12 @@ read. Created after the migrations (the columns exist only from schema 3 on; the
 4 rebuilds it, ``docs/valid-time.md``)."""
 
 
+_ROWS_PROVENANCE = ("CREATE INDEX IF NOT EXISTS rows_provenance ON rows (provenance) "
+                    "WHERE provenance IS NOT NULL")
+"""Not in ``_TABLES``: a migration re-runs those before ``rows.provenance`` exists (v2); made
+by the migration to 4 and with a new repository."""
+
+
 def _v1_to_v2(db: Database) -> None:
     """Retention and erasure tables: created by re-running ``_TABLES``; no data changes."""
 
@@ -231,7 +248,10 @@ def _v3_to_v4(db: Database) -> None:
     past every stored seq here; materialized views record how far they are built per line
     (``view_lines``), since seqs no longer become visible in order across lines. A view built
     up to seq N had every line's rows up to N. ``type_counts`` (created by re-running
-    ``_TABLES``) is filled from the rows. The type index is rebuilt ending with the valid-time
+    ``_TABLES``) is filled from the rows. Provenance records (``provenance``, deduplicated by
+    content hash, referenced from ``rows.provenance``, docs/provenance.md; also created by
+    re-running ``_TABLES``) get the index from rows to them (``rows_provenance``); no row
+    changes for them. The type index is rebuilt ending with the valid-time
     interval (``ROWS_TYPE_INDEX``, after the migrations), so narrowed counts stay index-only."""
     sync_sequences(db)
     db.run("DELETE FROM view_lines")
@@ -239,6 +259,7 @@ def _v3_to_v4(db: Database) -> None:
            "FROM query_views v, lines l")
     counts.rebuild(db)
     db.run("DROP INDEX IF EXISTS rows_type")
+    db.run(_ROWS_PROVENANCE)
 
 
 MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _v1_to_v2, 2: _v2_to_v3,
@@ -253,6 +274,7 @@ def create_schema(db: Database) -> None:
         with db.write():
             db.script(_ddl(db))
             db.run(ROWS_TYPE_INDEX)
+            db.run(_ROWS_PROVENANCE)
             db.run("INSERT INTO meta (name, value) VALUES ('schema_version', ?)",
                    (str(SCHEMA_VERSION),))
             db.run("INSERT INTO lines (id, parent, fork_seq, head_seq) VALUES (1, NULL, NULL, NULL)")

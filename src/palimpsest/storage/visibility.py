@@ -27,7 +27,7 @@ Chain = tuple[tuple[int, int], ...]
 """((line, max visible seq), …), tip first."""
 
 COLUMNS = "r.rid, r.kind, r.key, r.line, r.seq, r.op, r.type, r.source, r.target, r.value, " \
-          "r.hash, r.origin, r.valid_from, r.valid_to"
+          "r.hash, r.origin, r.valid_from, r.valid_to, r.provenance"
 
 
 class StoredRow(NamedTuple):
@@ -45,6 +45,8 @@ class StoredRow(NamedTuple):
     origin: int | None
     valid_from: int | None = None
     valid_to: int | None = None
+    provenance: int | None = None
+    """The id of the row's provenance record (``versioning/provenance.py``), if any."""
 
 
 Window = tuple[int, int]
@@ -507,7 +509,7 @@ def row_pairs(db: Database, a: Chain, b: Chain, *, after: tuple[str, str] | None
 
 
 PAIR_FIELDS = ("rid", "line", "seq", "op", "type", "source", "target", "value", "hash",
-               "origin", "valid_from", "valid_to")
+               "origin", "valid_from", "valid_to", "provenance")
 
 
 def stored(raw: Sequence[Any]) -> tuple[StoredRow | None, StoredRow | None]:
@@ -517,11 +519,11 @@ def stored(raw: Sequence[Any]) -> tuple[StoredRow | None, StoredRow | None]:
 
 
 def _row(kind: str, key: str, fields: Sequence[Any]) -> StoredRow | None:
-    rid, line, seq, op, type_, source, target, value, hash_, origin, valid_from, valid_to = \
-        fields[:len(PAIR_FIELDS)]
+    (rid, line, seq, op, type_, source, target, value, hash_, origin, valid_from, valid_to,
+     provenance) = fields[:len(PAIR_FIELDS)]
     return None if rid is None else StoredRow(rid, kind, key, line, seq, op, type_, source,
                                               target, value, hash_, origin, valid_from,
-                                              valid_to)
+                                              valid_to, provenance)
 
 
 def change_counts(db: Database, a: Chain, b: Chain) -> dict[tuple[str, str, str], int]:

@@ -12,7 +12,8 @@ the history's length.
 
 **Sending** (:func:`write_pack`). One record per commit — its content (everything its id
 hashes), its *state base* (the commit whose state its rows apply to: its first parent, or a
-rollback's target) — followed by its rows (values with hashes, ``origin`` as a commit id),
+rollback's target) — followed by its rows (values with hashes, ``origin`` as a commit id, the valid-time
+interval and the provenance record itself when the row has them),
 then a trailer with counts and a BLAKE2b-256 digest of every byte before it.
 
 **Receiving** (:class:`Receiver`). Commit ids are global, lines and seqs are local, so the
@@ -43,6 +44,7 @@ from ..errors import CorruptObject, Forbidden, InvalidValue, PalimpsestError
 from ..storage.base import Database
 from ..storage.schema import next_seq
 from ..types import Commit
+from ..versioning import provenance
 from ..versioning.commits import CommitStore, id_text
 from ..versioning.elements import Write, is_erased
 from ..versioning.firstparent import state_base
@@ -190,24 +192,31 @@ def write_pack(db: Database, commits: CommitStore, chosen: Sequence[Commit], *,
                                "send from a repository that has it, or clone with depth=")
         if horizon is not None and base is not None and base.seq < horizon and \
                 base.seq in sending:
+            state = list(full_state(commits, commit))
+            texts = {rid: encode(rec) for rid, rec in provenance.records(
+                db, [r.provenance for r in state]).items()}
             rows: Sequence[Any] = [(r.kind, r.key, r.op, r.type, r.source, r.target, r.value,
-                                    r.hash, r.origin, r.valid_from, r.valid_to)
-                                   for r in full_state(commits, commit)]
+                                    r.hash, r.origin, r.valid_from, r.valid_to,
+                                    texts.get(r.provenance) if r.provenance is not None
+                                    else None) for r in state]
             record.update(base=None, shallow="graft")
         else:
-            rows = db.all("SELECT kind, key, op, type, source, target, value, hash, origin, "
-                          "valid_from, valid_to "
-                          "FROM rows WHERE line = ? AND seq = ? ORDER BY kind, key",
+            rows = db.all("SELECT r.kind, r.key, r.op, r.type, r.source, r.target, r.value, "
+                          "r.hash, r.origin, r.valid_from, r.valid_to, p.value FROM rows r "
+                          "LEFT JOIN provenance p ON p.id = r.provenance "
+                          "WHERE r.line = ? AND r.seq = ? ORDER BY r.kind, r.key",
                           (commit.line, commit.seq))
         yield line({**record, "rows": len(rows)})
-        for kind, key, op, type_, source, target, value, hash_, origin, since, until in rows:
-            row = {"t": "row", "kind": kind, "key": key, "op": op, "type": type_,
+        for kind, key, op, type_, source, target, value, hash_, origin, lo, hi, prov in rows:
+            out = {"t": "row", "kind": kind, "key": key, "op": op, "type": type_,
                    "source": source, "target": target, "value": value,
                    "hash": bytes(hash_).hex() if hash_ is not None else None,
                    "origin": origin_id(origin)}
-            if since is not None or until is not None:  # valid time, only where it is set
-                row.update(valid_from=since, valid_to=until)
-            yield line(row)
+            if lo is not None or hi is not None:  # rows without them: records as before
+                out["valid_from"], out["valid_to"] = lo, hi
+            if prov is not None:
+                out["provenance"] = decode(prov)
+            yield line(out)
         rows_sent += len(rows)
     yield orjson.dumps({"t": "end", "commits": len(chosen), "rows": rows_sent,
                         "digest": digest.hexdigest()}) + b"\n"
@@ -431,14 +440,18 @@ class Receiver:
             raise CorruptObject(f"commit {cid[:12]}: a row of {key!r} has unknown kind or op")
         sent = bytes.fromhex(r["hash"]) if r["hash"] is not None else None
         erased = sent if value is not None and is_erased(value) else None
-        since, until = r.get("valid_from"), r.get("valid_to")
-        if not all(t is None or (isinstance(t, int) and not isinstance(t, bool))
-                   for t in (since, until)):
+        lo, hi = r.get("valid_from"), r.get("valid_to")
+        if not all(end is None or (isinstance(end, int) and not isinstance(end, bool))
+                   for end in (lo, hi)):
             raise CorruptObject(f"commit {cid[:12]}: a row of {key!r} has a malformed "
                                 "valid-time interval")
+        try:
+            record = provenance.check(r.get("provenance"), f"provenance of {key!r}")
+        except InvalidValue as exc:
+            raise CorruptObject(f"commit {cid[:12]}: {exc}") from None
         write = Write(kind, key, op, r["type"], r["source"], r["target"],
                       value if op == 1 else None, self._origin(r["origin"]), erased,
-                      since if op == 1 else None, until if op == 1 else None)
+                      lo if op == 1 else None, hi if op == 1 else None, record)
         if op == 1 and (value is None or write.hash != sent):
             raise CorruptObject(f"commit {cid[:12]}: the value of {key!r} does not match its "
                                 "hash")

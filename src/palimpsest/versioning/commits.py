@@ -33,7 +33,7 @@ from ..storage.cache import facts_of
 from ..storage.schema import next_seq
 from ..storage.visibility import Chain, StoredRow, read_rows
 from ..types import Commit, CommitStats
-from . import search_index
+from . import provenance, search_index
 from .elements import DELETE, PUT, Write
 
 _COMMIT_COLUMNS = ("seq, id, line, parents, author, message, time_us, metadata, stats, "
@@ -262,13 +262,20 @@ class CommitStore:
                 f"({from_us(parent_time).isoformat()}); history must move forward in time")
         applied: list[tuple[StoredRow | None, Write, bytes | None]] = []
         olds = self._replaced_rows(head, head_chain, writes, known_old or {})
+        records = provenance.intern(db, [w.provenance for w in writes
+                                         if isinstance(w.provenance, str)])
         for write in writes:
+            if isinstance(write.provenance, str):
+                write = write._replace(provenance=records[write.provenance])
             old = olds.get((write.kind, write.key))
             new_hash = write.hash
             if write.op == DELETE and (old is None or old.op == DELETE):
                 continue
+            # same value from the same source: nothing to record. The same value from another
+            # source is a new row (its provenance changes) that leaves the state hash as it is.
             if write.op == PUT and old is not None and old.op == PUT and \
-                    old.hash is not None and bytes(old.hash) == new_hash:
+                    old.hash is not None and bytes(old.hash) == new_hash and \
+                    old.provenance == write.provenance:
                 continue
             applied.append((old, write, new_hash))
         if not applied and not allow_empty:
@@ -287,7 +294,7 @@ class CommitStore:
         for old, write, new_hash in applied:
             inserts.append((write.kind, write.key, line, seq, write.op, write.type, write.source,
                             write.target, write.value, new_hash, write.origin,
-                            write.valid_from, write.valid_to))
+                            write.valid_from, write.valid_to, write.provenance))
             old_live = old is not None and old.op == PUT
             if old is not None and old.line == line:
                 supersede.append((seq, old.rid, line))
@@ -296,6 +303,9 @@ class CommitStore:
                 removed += element_term(write.kind, write.key, bytes(old.hash))
             if new_hash is not None:
                 added += element_term(write.kind, write.key, new_hash)
+            if old_live and new_hash is not None and old is not None and \
+                    bytes(old.hash or b"") == new_hash:
+                continue  # only the provenance changed: not a change of the state
             change = ("deleted" if write.op == DELETE else "modified" if old_live else "created")
             group = _STAT_NAMES.get(write.kind)
             stat = f"{group}_{change}" if group else "kv_changed"
@@ -303,8 +313,8 @@ class CommitStore:
         if len(inserts) > 64:
             inserts.sort(key=lambda row: (row[0], row[1]))  # index locality for big commits
         db.many("INSERT INTO rows (kind, key, line, seq, op, type, source, target, value, hash, "
-                "origin, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                inserts)
+                "origin, valid_from, valid_to, provenance) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
         if supersede:
             # the line too: partitioned or distributed by line, the update touches one part
             db.many("UPDATE rows SET superseded = ? WHERE rid = ? AND line = ?", supersede)

@@ -13,7 +13,7 @@ in SQL alone. Keys written on both sides but ending equal do not appear.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 from ..errors import InvalidValue, RetentionExpired
@@ -29,6 +29,7 @@ from ..storage.visibility import (
 )
 from ..types import Change, ChangeKind, ChangeList, Commit, CommitStats, ElementKind, stat_name
 from ..types import Diff as Diff  # its home before types.py
+from . import provenance
 from .elements import DELETE, element_name, public_id, split_doc_key, to_value
 
 _FIRST_WINDOW = 64
@@ -50,19 +51,24 @@ def change_kind(old_row: StoredRow | None, new_row: StoredRow | None) -> ChangeK
     return "created" if new_live else "deleted" if old_live else None
 
 
-def _change(kind: ChangeKind, old_row: StoredRow | None, new_row: StoredRow | None) -> Change:
+def _change(kind: ChangeKind, old_row: StoredRow | None, new_row: StoredRow | None,
+            records: Mapping[int, dict[str, Any]]) -> Change:
     row = new_row if new_row is not None else old_row
     assert row is not None
     ident, collection = public_id(row.kind, row.key)
+    made = new_row.provenance if new_row is not None else None
     return Change(kind, element_name(row.kind), ident,
                   to_value(old_row) if kind != "created" else None,
-                  to_value(new_row) if kind != "deleted" else None, collection)
+                  to_value(new_row) if kind != "deleted" else None, collection,
+                  records.get(made) if made is not None else None)
 
 
-def change_between(old_row: StoredRow | None, new_row: StoredRow | None) -> Change | None:
-    """The change from one stored version of an element to another (None if equal)."""
+def change_between(old_row: StoredRow | None, new_row: StoredRow | None,
+                   records: Mapping[int, dict[str, Any]] | None = None) -> Change | None:
+    """The change from one stored version of an element to another (None if equal);
+    ``records``: the provenance records of the rows (``versioning/provenance.py``)."""
     kind = change_kind(old_row, new_row)
-    return None if kind is None else _change(kind, old_row, new_row)
+    return None if kind is None else _change(kind, old_row, new_row, records or {})
 
 
 class RowChanges(ChangeList):
@@ -72,12 +78,17 @@ class RowChanges(ChangeList):
     so a later read gives what the diff saw; one that gc has removed since raises
     :class:`RetentionExpired` (compute the diff again)."""
 
-    __slots__ = ("_decoded", "_fetch", "_rows")
+    __slots__ = ("_decoded", "_fetch", "_records", "_rows")
 
     def __init__(self, rows: Sequence[tuple[Any, ...]],
-                 fetch: Callable[[Sequence[int]], dict[int, StoredRow]]) -> None:
+                 fetch: Callable[[Sequence[int]], dict[int, StoredRow]],
+                 records: Callable[[Iterable[int | None]], Mapping[int, dict[str, Any]]]
+                 | None = None) -> None:
+        """``fetch`` reads rows by rid; ``records`` the provenance records of rows
+        (``versioning/provenance.py``), read with each batch."""
         self._rows = list(rows)
         self._fetch = fetch
+        self._records = records
         self._decoded: list[Change | None] = [None] * len(self._rows)
 
     def kinds(self) -> list[tuple[ElementKind, ChangeKind]]:
@@ -115,6 +126,8 @@ class RowChanges(ChangeList):
         window = range(start, min(start + _BATCH, len(self._rows)))
         rids = [rid for i in window for rid in self._rows[i][4:6] if rid is not None]
         rows = self._fetch(rids)
+        records = self._records([row.provenance for row in rows.values()]) \
+            if self._records is not None else {}
         for i in window:
             if self._decoded[i] is not None:
                 continue
@@ -124,7 +137,7 @@ class RowChanges(ChangeList):
                 raise RetentionExpired(
                     f"a version in this diff (of {key!r}) was removed by gc after the diff "
                     "was computed; compute the diff again")
-            self._decoded[i] = _change(change, old, new)
+            self._decoded[i] = _change(change, old, new, records)
 
     def __iter__(self) -> Iterator[Change]:
         for i in range(len(self._rows)):
@@ -174,8 +187,8 @@ def _diff(db: Database, a: Commit | None, chain_a: Chain, b: Commit | None, chai
     collections = sorted({split_doc_key(raw[2])[0] for raw in rows if raw[1] == "d"})
     presence = {name: (_has_collection(db, chain_a, name), _has_collection(db, chain_b, name))
                 for name in collections}
-    return Diff(a, b, RowChanges(rows, lambda rids: rows_by_rid(db, rids)), presence,
-                cursor)
+    return Diff(a, b, RowChanges(rows, lambda rids: rows_by_rid(db, rids),
+                                 lambda ids: provenance.records(db, ids)), presence, cursor)
 
 
 def stats(db: Database, chain_a: Chain, chain_b: Chain) -> CommitStats:

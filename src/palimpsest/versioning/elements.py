@@ -57,6 +57,9 @@ class Write(NamedTuple):
     valid_from: int | None = None
     """The valid-time interval ``[valid_from, valid_to)`` in microseconds (None: open)."""
     valid_to: int | None = None
+    provenance: int | str | None = None
+    """Where the fact came from: a stored record's id (a copied row), or the canonical JSON
+    text of a new record (``versioning/provenance.py``), interned when the commit is written."""
 
     @property
     def hash(self) -> bytes | None:
@@ -73,14 +76,15 @@ def write_from_row(row: StoredRow, *, origin: int | None = None) -> Write:
     return Write(row.kind, row.key, row.op, row.type, row.source, row.target, row.value,
                  origin if origin is not None else row.origin,
                  bytes(row.hash) if row.hash is not None else None,
-                 row.valid_from, row.valid_to)
+                 row.valid_from, row.valid_to, row.provenance)
 
 
 def row_of_write(write: Write, hash_: bytes | None = None) -> StoredRow:
     """An unsaved write as a row (no rid, line or seq): what reads of pending writes see."""
     return StoredRow(0, write.kind, write.key, 0, 0, write.op, write.type, write.source,
                      write.target, write.value, hash_, write.origin, write.valid_from,
-                     write.valid_to)
+                     write.valid_to,
+                     write.provenance if isinstance(write.provenance, int) else None)
 
 
 def deletion(kind: str, key: str) -> Write:

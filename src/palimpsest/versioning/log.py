@@ -31,6 +31,7 @@ from ..types import (
     property_changes,
 )
 from ..types import Relations as Relations
+from . import provenance
 from .commits import CommitStore
 from .elements import DELETE, PUT, doc_key, element_name, public_id, to_value
 from .firstparent import path, rollback_parent, state_base
@@ -169,8 +170,9 @@ def _rollback_row(commit: Commit, kind: str, key: str, before: StoredRow | None,
     """The version a rollback commit made of one key, as a row of that commit (None when the
     key is the same on both sides). It credits the commit that first wrote the value, as a
     copied row would."""
-    if same_row(before, after):
-        return None
+    if same_row(before, after) and (after is None or after.op == DELETE or before is None
+                                    or before.provenance == after.provenance):
+        return None  # (the same value from another source is a version too)
     if after is None or after.op == DELETE:
         return StoredRow(0, kind, key, commit.line, commit.seq, DELETE, None, None, None, None,
                          None, None)
@@ -232,7 +234,8 @@ def _version(commits: CommitStore, row: StoredRow, older: StoredRow | None) -> V
                           else "created")
     origin = commits.by_seq(row.origin).id if row.origin is not None else None
     return Version(commits.by_seq(row.seq), change, to_value(row), origin,
-                   element_name(row.kind), public_id(row.kind, row.key)[0])
+                   element_name(row.kind), public_id(row.kind, row.key)[0],
+                   provenance.record(commits.db, row.provenance))
 
 
 # -- an entity's facts: its relations ---------------------------------------------------------
@@ -350,7 +353,8 @@ def blame_relations(related: dict[str, list[Version]], entity: str, relations: R
             continue
         credit = max(fields.values(), key=lambda b: b.commit.seq)
         name = f"@relation {key}"
-        out[name] = Blame(name, current.to_dict(), credit.commit, credit.origin, key)
+        out[name] = Blame(name, current.to_dict(), credit.commit, credit.origin, key,
+                          credit.provenance)
     return out
 
 
@@ -399,7 +403,7 @@ def blame(versions: list[Version], commits: CommitStore | None = None) -> dict[s
         origin = credit.origin
         if origin is not None and commits is not None:
             origin = _original(commits, credit, name, value)
-        out[name] = Blame(name, value, credit.commit, origin)
+        out[name] = Blame(name, value, credit.commit, origin, None, credit.provenance)
     return out
 
 

@@ -33,6 +33,7 @@ from ..storage.base import Database
 from ..storage.visibility import Chain, StoredRow, adjacent, changed_keys, read_row, read_rows
 from ..types import JSON, Change, Commit, Conflict, Diff, MergeStatus
 from ..types import MergeResult as MergeResult  # its home before types.py
+from . import provenance
 from .commits import CommitStore, parents_text
 from .diff import change_between
 from .diff import compute as compute_diff
@@ -454,11 +455,13 @@ def changes_of(db: Database, chain: Chain, writes: Sequence[Write],
     """The changes ``writes`` would make to the state at ``chain``, sorted like a Diff."""
     out: list[Change] = []
     known = known or {}
+    records = provenance.records(db, [w.provenance for w in writes
+                                      if isinstance(w.provenance, int)])
     for write in writes:
         ident = (write.kind, write.key)
         old = known[ident] if ident in known else read_row(db, chain, write.kind, write.key)
         new = row_of_write(write, write.hash)
-        change = change_between(old, new)
+        change = change_between(old, new, records)
         if change is not None:
             out.append(change)
     order = {"entity": 0, "relation": 1, "document": 2, "kv": 3}
