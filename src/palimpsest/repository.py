@@ -18,6 +18,7 @@ from .models.kv import Builder as KVBuilder
 from .models.kv import KeyValue
 from .models.kv import Reader as KVReader
 from .models.kvgroup import GroupCommit
+from .query import ann
 from .query import engine as query_engine
 from .query import indexes as query_indexes
 from .query import views as query_views
@@ -103,6 +104,9 @@ class Repository:
         self.close()
 
     def close(self) -> None:
+        # A background similarity-index build may be reading through this handle: closing
+        # its connection under a running statement is not safe, so let it finish first.
+        ann.wait(self._db, timeout=60)
         self._db.close()
 
     @property
