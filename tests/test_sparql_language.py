@@ -125,6 +125,7 @@ def test_construct_and_describe_equal_pyoxigraph(graph: int, query: int) -> None
     rng = random.Random(query)
     body = random_group(rng).replace("?o", "?b")
     queries = [HEADER + f"CONSTRUCT {{ {rng.choice(TEMPLATES)} }} WHERE {{ {body} }}",
+               HEADER + f"CONSTRUCT WHERE {{ {rng.choice(TEMPLATES)} }}",  # the short form
                HEADER + f"DESCRIBE ?a WHERE {{ {body} }}",
                HEADER + f"DESCRIBE {rng.choice(['ex:e0', 'ex:e1 ex:e2', 'ex:nothing'])}"]
     for q in queries:

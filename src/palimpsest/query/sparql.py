@@ -652,7 +652,9 @@ class Compiler:
                                         or form == "ConstructQuery")
         text, params = self.render(sql)
         if form == "ConstructQuery":
-            return Compiled("CONSTRUCT", variables, text, params, list(algebra.template or []))
+            template = algebra.template if algebra.template is not None else \
+                _where_triples(algebra.p)  # CONSTRUCT WHERE { ... }: the pattern is the template
+            return Compiled("CONSTRUCT", variables, text, params, list(template))
         return Compiled("SELECT", variables, text, params)
 
     def order_keys(self, t: S, desc: bool) -> list[S]:
@@ -722,3 +724,15 @@ def run(db: Database, chain: Chain, text: str, prefixes: Mapping[str, str] | Non
     except ValueError as exc:  # a name that does not map to an IRI (docs/rdf.md, Names)
         raise QueryError(f"cannot answer as RDF: {exc}") from None
     return out
+
+
+def _where_triples(node: Any) -> list[Any]:
+    """The triples of a short-form ``CONSTRUCT WHERE`` pattern (a basic graph pattern, which
+    rdflib wraps in projections and leaves the template empty)."""
+    while getattr(node, "name", None) != "BGP":
+        if getattr(node, "p", None) is None:
+            raise UnsupportedQuery("CONSTRUCT WHERE takes a basic graph pattern only: write "
+                                   "CONSTRUCT { template } WHERE { pattern }", "CONSTRUCT WHERE")
+        node = node.p
+    return list(node.triples)
+
