@@ -52,7 +52,7 @@ def test_json_table_refs_params(run) -> None:  # type: ignore[no-untyped-def]
 
 def test_errors(run) -> None:  # type: ignore[no-untyped-def]
     _, err = run("cypher", "CREATE (n:Person)", code=1)
-    assert "transaction" in err
+    assert "palimpsest put" in err and "repo.transaction" not in err  # in CLI words
     _, err = run("cypher", "MATCH (n RETURN n", code=1)
     assert "1:" in err
     run("cypher", "MATCH (n) RETURN n", "--param", "oops", code=2)
